@@ -1,0 +1,1 @@
+"""The HTTP API: JSON:API over FastAPI. It translates HTTP to calls of the domain modules."""

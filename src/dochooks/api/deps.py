@@ -1,0 +1,47 @@
+"""What every route needs: the runtime, the caller's tenant, and a JSON body."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.exceptions import HTTPException
+
+from dochooks.api.jsonapi import JSON_TYPES
+from dochooks.errors import Unauthorized
+from dochooks.runtime import Runtime
+from dochooks.tenants import tenant_for_token
+
+_bearer = HTTPBearer(auto_error=False, description="An API token from `dochooks tenant create`.")
+
+
+def runtime(request: Request) -> Runtime:
+    rt: Runtime = request.app.state.runtime
+    return rt
+
+
+def tenant(
+    rt: Annotated[Runtime, Depends(runtime)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> int:
+    """The tenant whose token the request carries; 401 without a valid one."""
+    if credentials is None:
+        raise Unauthorized("send the header Authorization: Bearer <token>")
+    with rt.db.read() as conn:
+        found = tenant_for_token(conn, credentials.credentials)
+    if found is None:
+        raise Unauthorized("the API token is not valid")
+    return found
+
+
+def json_body(request: Request) -> None:
+    """Refuse a body that is not JSON before it is parsed (415)."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind not in JSON_TYPES:
+        raise HTTPException(415, f"send the body as {' or '.join(JSON_TYPES)}")
+
+
+Tenant = Annotated[int, Depends(tenant)]
+Rt = Annotated[Runtime, Depends(runtime)]
+JsonBody = Depends(json_body)

@@ -1,0 +1,66 @@
+"""Every error leaves the API as a JSON:API error document; nothing becomes a bare 500."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+
+from dochooks.api.jsonapi import JsonApiResponse, error_object, errors
+from dochooks.errors import DochooksError, Unauthorized
+
+log = logging.getLogger("dochooks.api")
+
+
+def _pointer(loc: tuple[Any, ...]) -> str:
+    return "/" + "/".join(str(part) for part in loc[1:])
+
+
+def _validation(exc: RequestValidationError) -> JsonApiResponse:
+    items = []
+    status = 422
+    for err in exc.errors():
+        loc = tuple(err.get("loc", ()))
+        if err.get("type") == "json_invalid":
+            status = 400
+            items.append(error_object(400, "Malformed JSON", "the request body is not valid JSON"))
+        elif loc and loc[0] == "query":
+            status = 400
+            items.append(error_object(400, "Invalid query parameter", err["msg"], parameter=str(loc[-1])))
+        elif loc and loc[0] == "path":
+            status = 404
+            items.append(error_object(404, "Not found", "no such resource"))
+        elif len(loc) <= 1:
+            status = 400
+            items.append(error_object(400, "Missing body", 'send a JSON:API document: {"data": {...}}'))
+        else:
+            items.append(error_object(422, "Invalid attribute", err["msg"], pointer=_pointer(loc)))
+    return errors(status, items)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(DochooksError)
+    async def domain_error(request: Request, exc: DochooksError) -> JsonApiResponse:
+        if exc.status >= 500:
+            log.error("%s %s failed: %s", request.method, request.url.path, exc.detail)
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+        return errors(exc.status, [error_object(exc.status, exc.title, exc.detail, pointer=exc.pointer)], headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JsonApiResponse:
+        return _validation(exc)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JsonApiResponse:
+        title = {404: "Not found", 405: "Method not allowed", 415: "Unsupported media type"}.get(
+            exc.status_code, "Error"
+        )
+        return errors(exc.status_code, [error_object(exc.status_code, title, str(exc.detail))], exc.headers)
+
+    @app.exception_handler(Exception)
+    async def crash(request: Request, exc: Exception) -> JsonApiResponse:
+        log.exception("%s %s crashed", request.method, request.url.path)
+        return errors(500, [error_object(500, "Internal error", "the server failed; the error is logged")])

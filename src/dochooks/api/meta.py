@@ -1,0 +1,29 @@
+"""Routes about the service itself: readiness and the topic catalogue."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from dochooks import __version__
+from dochooks.api.deps import Rt, Tenant
+from dochooks.api.jsonapi import JsonApiResponse, document, error_object, errors, resource
+from dochooks.topics import TOPICS
+
+router = APIRouter()
+
+
+@router.get("/healthz", tags=["service"], summary="Ready to serve")
+def healthz(rt: Rt) -> JsonApiResponse:
+    """200 once the schema is migrated and the database answers; 503 otherwise."""
+    try:
+        with rt.db.read() as conn:
+            conn.one("SELECT 1 AS ok")
+    except Exception:
+        return errors(503, [error_object(503, "Not ready", "the database does not answer")])
+    return JsonApiResponse({"status": "ok", "version": __version__})
+
+
+@router.get("/v1/topics", tags=["topics"], summary="The webhook topics")
+def topics(tenant: Tenant) -> JsonApiResponse:
+    """Every topic a webhook can subscribe to, with its title in the app and workflow stage."""
+    return document([resource("topics", t.value, {"title": t.title, "stage": t.stage}) for t in TOPICS])

@@ -1,0 +1,133 @@
+"""Routes for webhook configuration, test sends and each webhook's delivery log."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+
+from dochooks.api.deliveries import delivery_resource
+from dochooks.api.deps import JsonBody, Rt, Tenant
+from dochooks.api.jsonapi import JsonApiResponse, document, resource
+from dochooks.api.schemas import WebhookChangesDocument, WebhookDocument, WebhookTestDocument
+from dochooks.clock import iso
+from dochooks.delivery import log
+from dochooks.delivery.publish import example_payload, publish
+from dochooks.errors import Conflict
+from dochooks.webhooks import store
+from dochooks.webhooks.config import Webhook, check_topics, validated
+from dochooks.webhooks.secrets import mask
+
+router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+
+
+def webhook_resource(hook: Webhook, *, reveal_secret: bool = False) -> dict[str, Any]:
+    return resource(
+        "webhooks",
+        hook.id,
+        {
+            "name": hook.name,
+            "url": hook.url,
+            "headers": {name: mask(value) for name, value in hook.headers.items()},
+            "topics": list(hook.topics),
+            "enabled": hook.enabled,
+            "secret": hook.secret if reveal_secret else mask(hook.secret),
+            "created_at": iso(hook.created_at),
+            "updated_at": iso(hook.updated_at),
+        },
+        f"/v1/webhooks/{hook.id}",
+    )
+
+
+@router.post("", status_code=201, dependencies=[JsonBody], summary="Add a webhook")
+def create(body: WebhookDocument, rt: Rt, tenant: Tenant) -> JsonApiResponse:
+    """Add a webhook. The response carries the `whsec_` signing secret in full; later
+    responses show it masked, like the custom header values."""
+    attrs = validated(body.data.attributes.model_dump(), allow_private=rt.settings.allow_private_targets)
+    with rt.db.transaction() as conn:
+        hook = store.create_webhook(conn, rt.cipher, tenant_id=tenant, now_ms=rt.clock.now_ms(), **attrs)  # type: ignore[arg-type]
+    response = document(webhook_resource(hook, reveal_secret=True), 201)
+    response.headers["Location"] = f"/v1/webhooks/{hook.id}"
+    return response
+
+
+@router.get("", summary="List webhooks")
+def list_all(rt: Rt, tenant: Tenant) -> JsonApiResponse:
+    with rt.db.read() as conn:
+        hooks = store.list_webhooks(conn, rt.cipher, tenant)
+    return document([webhook_resource(h) for h in hooks])
+
+
+@router.get("/{webhook_id}", summary="Show a webhook")
+def show(webhook_id: int, rt: Rt, tenant: Tenant) -> JsonApiResponse:
+    with rt.db.read() as conn:
+        hook = store.get_webhook(conn, rt.cipher, tenant, webhook_id)
+    return document(webhook_resource(hook))
+
+
+@router.patch("/{webhook_id}", dependencies=[JsonBody], summary="Change a webhook")
+def change(webhook_id: int, body: WebhookChangesDocument, rt: Rt, tenant: Tenant) -> JsonApiResponse:
+    """Change any of name, url, headers, topics and enabled; the others stay."""
+    if body.data.id is not None and body.data.id != str(webhook_id):
+        raise Conflict(f"data.id {body.data.id!r} does not match the URL's webhook {webhook_id}", pointer="/data/id")
+    changes = validated(body.data.attributes.model_dump(), allow_private=rt.settings.allow_private_targets)
+    with rt.db.transaction() as conn:
+        hook = store.update_webhook(conn, rt.cipher, tenant, webhook_id, changes, rt.clock.now_ms())
+    return document(webhook_resource(hook))
+
+
+@router.delete("/{webhook_id}", status_code=204, summary="Delete a webhook and its delivery log")
+def delete(webhook_id: int, rt: Rt, tenant: Tenant) -> Response:
+    with rt.db.transaction() as conn:
+        store.delete_webhook(conn, tenant, webhook_id)
+    return Response(status_code=204)
+
+
+@router.post("/{webhook_id}/test", status_code=202, dependencies=[JsonBody], summary="Send a test delivery")
+def send_test(webhook_id: int, body: WebhookTestDocument, rt: Rt, tenant: Tenant) -> JsonApiResponse:
+    """Queue a delivery of an example payload of the chosen topic to this webhook alone,
+    through the same queue, signing and retries as every other delivery."""
+    (topic,) = check_topics([body.data.attributes.topic])
+    now = rt.clock.now_ms()
+    with rt.db.transaction() as conn:
+        store.get_webhook(conn, rt.cipher, tenant, webhook_id)
+        published = publish(
+            conn,
+            tenant_id=tenant,
+            topic=topic,
+            payload=example_payload(tenant, topic, now),
+            now_ms=now,
+            webhook_id=webhook_id,
+        )
+        (queued,) = log.deliveries_of_event(conn, tenant_id=tenant, event_id=published.event_id)
+    return document(delivery_resource(queued), 202)
+
+
+@router.get("/{webhook_id}/deliveries", summary="The webhook's delivery log, newest first")
+def deliveries(
+    webhook_id: int,
+    rt: Rt,
+    tenant: Tenant,
+    size: Annotated[int, Query(alias="page[size]", ge=1, le=100)] = 25,
+    before: Annotated[
+        int | None, Query(alias="page[before]", description="Only deliveries older than this id.")
+    ] = None,
+    status: Annotated[str | None, Query(alias="filter[status]", pattern="^(pending|succeeded|failed)$")] = None,
+    topic: Annotated[str | None, Query(alias="filter[topic]")] = None,
+) -> JsonApiResponse:
+    with rt.db.read() as conn:
+        store.get_webhook(conn, rt.cipher, tenant, webhook_id)
+        found = log.list_deliveries(
+            conn,
+            tenant_id=tenant,
+            webhook_id=webhook_id,
+            limit=size,
+            before_id=before,
+            status=status,
+            topic=topic,
+        )
+    links = {}
+    if len(found) == size:
+        links["next"] = f"/v1/webhooks/{webhook_id}/deliveries?page[size]={size}&page[before]={found[-1].id}"
+    return document([delivery_resource(d) for d in found], links=links)

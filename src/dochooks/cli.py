@@ -1,0 +1,165 @@
+"""The `dochooks` command: serve, worker, migrate, tenant create, listen."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from dochooks import __version__
+from dochooks.db import migrate as run_migrations
+from dochooks.db import open_database
+from dochooks.settings import Settings, describe, env_name, from_env
+from dochooks.tenants import create_tenant
+
+_TYPES: dict[str, Any] = {"int": int, "float": float, "Path": click.Path(file_okay=False)}
+
+
+def settings_options(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """One flag per named setting, each with its DOCHOOKS_* twin named in --help."""
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        fields = {f.name: f for f in Settings.__dataclass_fields__.values()}
+        for name, default, text in reversed(describe()):
+            if name not in names:
+                continue
+            flag = "--" + name.replace("_", "-")
+            text = f"{text} [env {env_name(name)}; default {default}]"
+            kind = str(fields[name].type).split(" | ")[0]
+            if kind == "bool":
+                command = click.option(flag, name, is_flag=True, flag_value=True, default=None, help=text)(command)
+            else:
+                command = click.option(flag, name, type=_TYPES.get(kind, str), default=None, help=text)(command)
+        return command
+
+    return decorate
+
+
+def _settings(flags: dict[str, Any]) -> Settings:
+    settings = from_env(**flags)
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return settings
+
+
+def _install_uvloop() -> None:
+    try:
+        import uvloop
+    except ImportError:  # not on this platform: the standard loop works, only slower
+        return
+    uvloop.install()
+
+
+ALL = tuple(name for name, _, _ in describe())
+WORKER = tuple(n for n in ALL if n not in ("host", "port"))
+
+
+@click.group()
+@click.version_option(__version__, prog_name="dochooks")
+def main() -> None:
+    """dochooks: signed, retried, logged webhooks for a document workflow."""
+
+
+@main.command()
+@settings_options(*ALL)
+def serve(**flags: Any) -> None:
+    """Run the API, the web pages and the dispatcher in one process (migrates first)."""
+    import uvicorn
+
+    from dochooks.api.app import create_app
+    from dochooks.runtime import open_runtime
+
+    settings = _settings(flags)
+    rt = open_runtime(settings)
+    _install_uvloop()
+    click.echo(f"dochooks {__version__} on http://{settings.host}:{settings.port} (API docs at /docs)", err=True)
+    try:
+        uvicorn.run(
+            create_app(rt),
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level,
+            loop="none",  # uvloop is already installed, when it is available
+            access_log=settings.log_level == "debug",
+        )
+    finally:
+        rt.close()
+
+
+@main.command()
+@settings_options(*WORKER)
+def worker(**flags: Any) -> None:
+    """Run the dispatcher alone (migrates first); stops cleanly on SIGINT or SIGTERM."""
+    from dochooks.delivery.dispatcher import Dispatcher
+    from dochooks.runtime import open_runtime
+
+    rt = open_runtime(_settings(flags))
+
+    async def run() -> None:
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stopping.set)
+        await Dispatcher(rt.db, rt.cipher, rt.settings, clock=rt.clock).run(stopping)
+
+    _install_uvloop()
+    try:
+        asyncio.run(run())
+    finally:
+        rt.close()
+
+
+@main.command()
+@settings_options("database_url", "log_level")
+def migrate(**flags: Any) -> None:
+    """Bring the database schema up to date."""
+    db = open_database(_settings(flags).database_url)
+    try:
+        applied = run_migrations(db)
+    finally:
+        db.close()
+    for m in applied:
+        click.echo(f"applied {m.version:04d}_{m.name}")
+    click.echo("schema is up to date")
+
+
+@main.group()
+def tenant() -> None:
+    """Manage tenants."""
+
+
+@tenant.command("create")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help='Print exactly {"tenant_id": ..., "token": ...}.')
+@settings_options("database_url", "log_level")
+def tenant_create(name: str, as_json: bool, **flags: Any) -> None:
+    """Create a tenant and print its id and a new API token (shown only this once)."""
+    db = open_database(_settings(flags).database_url)
+    try:
+        run_migrations(db)
+        with db.transaction() as conn:
+            created = create_tenant(conn, name)
+    finally:
+        db.close()
+    if as_json:
+        click.echo(json.dumps({"tenant_id": created.tenant_id, "token": created.token}))
+    else:
+        click.echo(
+            f"tenant id: {created.tenant_id}\ntoken:     {created.token}\nKeep the token: it is not shown again."
+        )
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=9000, show_default=True, type=int, help="Port to listen on.")
+@click.option("--secret", envvar="DOCHOOKS_LISTEN_SECRET", help="A webhook's whsec_ secret, to verify signatures.")
+@click.option("--status", default=200, show_default=True, type=int, help="Status code to answer with.")
+def listen(host: str, port: int, secret: str | None, status: int) -> None:
+    """A local receiver that prints every delivery it gets, for trying webhooks out."""
+    from dochooks.receiver import run_receiver
+
+    run_receiver(host=host, port=port, secret=secret, status=status)

@@ -1,0 +1,1 @@
+"""Delivery: publish events into the queue, and the dispatcher that signs, sends and records them."""

@@ -1,0 +1,142 @@
+"""The delivery log: what was sent where, every attempt with its answer, and redelivery by hand."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from dochooks.db import Connection, Row, in_clause
+from dochooks.delivery.publish import announce
+from dochooks.errors import Conflict, NotFound
+
+
+@dataclass(frozen=True)
+class Attempt:
+    number: int
+    started_at: int
+    duration_ms: int
+    request_headers: dict[str, str]
+    response_status: int | None
+    response_body: str | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: int
+    webhook_id: int
+    topic: str
+    status: str
+    request_id: str
+    document_id: int | None
+    payload: dict[str, Any]  # the body as sent
+    created_at: int
+    updated_at: int
+    next_attempt_at: int | None
+    attempts: tuple[Attempt, ...]
+
+
+_SELECT = (
+    "SELECT d.id, d.webhook_id, d.topic, d.status, d.request_id, d.created_at, d.updated_at, "
+    "d.next_attempt_at, e.document_id, e.payload FROM deliveries d JOIN events e ON e.id = d.event_id "
+)
+
+
+def _attempts(conn: Connection, delivery_ids: list[int]) -> dict[int, list[Attempt]]:
+    found: dict[int, list[Attempt]] = {i: [] for i in delivery_ids}
+    if not delivery_ids:
+        return found
+    ids, params = in_clause("d", delivery_ids)
+    rows = conn.all(f"SELECT * FROM attempts WHERE delivery_id IN {ids} ORDER BY delivery_id, number, id", params)
+    for r in rows:
+        found[r["delivery_id"]].append(
+            Attempt(
+                number=r["number"],
+                started_at=r["started_at"],
+                duration_ms=r["duration_ms"],
+                request_headers=orjson.loads(r["request_headers"]),
+                response_status=r["response_status"],
+                response_body=r["response_body"],
+                error=r["error"],
+            )
+        )
+    return found
+
+
+def _deliveries(conn: Connection, rows: list[Row]) -> list[Delivery]:
+    attempts = _attempts(conn, [r["id"] for r in rows])
+    return [
+        Delivery(
+            id=r["id"],
+            webhook_id=r["webhook_id"],
+            topic=r["topic"],
+            status=r["status"],
+            request_id=r["request_id"],
+            document_id=r["document_id"],
+            payload={**orjson.loads(r["payload"]), "request_id": r["request_id"], "topic": r["topic"]},
+            created_at=r["created_at"],
+            updated_at=r["updated_at"],
+            next_attempt_at=r["next_attempt_at"],
+            attempts=tuple(attempts[r["id"]]),
+        )
+        for r in rows
+    ]
+
+
+def list_deliveries(
+    conn: Connection,
+    *,
+    tenant_id: int,
+    webhook_id: int,
+    limit: int,
+    before_id: int | None = None,
+    status: str | None = None,
+    topic: str | None = None,
+) -> list[Delivery]:
+    """A webhook's deliveries, newest first; `before_id` pages further back."""
+    where = ["d.tenant_id = :tenant", "d.webhook_id = :webhook"]
+    params: dict[str, Any] = {"tenant": tenant_id, "webhook": webhook_id, "limit": limit}
+    for clause, key, value in (
+        ("d.id < :before", "before", before_id),
+        ("d.status = :status", "status", status),
+        ("d.topic = :topic", "topic", topic),
+    ):
+        if value is not None:
+            where.append(clause)
+            params[key] = value
+    rows = conn.all(_SELECT + "WHERE " + " AND ".join(where) + " ORDER BY d.id DESC LIMIT :limit", params)
+    return _deliveries(conn, rows)
+
+
+def get_delivery(conn: Connection, *, tenant_id: int, delivery_id: int) -> Delivery:
+    rows = conn.all(_SELECT + "WHERE d.id = :id AND d.tenant_id = :tenant", {"id": delivery_id, "tenant": tenant_id})
+    if not rows:
+        raise NotFound(f"no delivery {delivery_id}")
+    return _deliveries(conn, rows)[0]
+
+
+def deliveries_of_event(conn: Connection, *, tenant_id: int, event_id: int) -> list[Delivery]:
+    rows = conn.all(
+        _SELECT + "WHERE d.event_id = :event AND d.tenant_id = :tenant ORDER BY d.id",
+        {"event": event_id, "tenant": tenant_id},
+    )
+    return _deliveries(conn, rows)
+
+
+def retry_delivery(conn: Connection, *, tenant_id: int, delivery_id: int, now_ms: int) -> Delivery:
+    """Make a delivery due now, whatever its status; its request_id stays. A delivery whose
+    retries are used up gets one more attempt; a pending one is brought forward."""
+    current = get_delivery(conn, tenant_id=tenant_id, delivery_id=delivery_id)
+    row = conn.one("SELECT locked_by FROM deliveries WHERE id = :id", {"id": delivery_id})
+    in_flight = row is not None and row["locked_by"] is not None and (current.next_attempt_at or 0) > now_ms
+    if in_flight:
+        raise Conflict(f"delivery {delivery_id} has an attempt in flight; retry once it is recorded")
+    conn.run(
+        "UPDATE deliveries SET status = 'pending', next_attempt_at = :now, locked_by = NULL, updated_at = :now "
+        "WHERE id = :id",
+        {"id": delivery_id, "now": now_ms},
+    )
+    announce(conn)
+    return get_delivery(conn, tenant_id=tenant_id, delivery_id=delivery_id)

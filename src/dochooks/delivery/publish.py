@@ -1,0 +1,139 @@
+"""The one way an event enters dochooks: `publish` writes the event and one delivery
+per subscribed, enabled webhook inside the caller's transaction (transactional outbox)."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from dochooks.clock import iso
+from dochooks.db import Connection
+
+NOTIFY_CHANNEL = "dochooks_deliveries"
+
+
+class Signal:
+    """In-process wake-up: callbacks run after a transaction that queued deliveries commits."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._callbacks: list[Callable[[], None]] = []
+
+    def connect(self, callback: Callable[[], None]) -> Callable[[], None]:
+        with self._lock:
+            self._callbacks.append(callback)
+        return lambda: self._disconnect(callback)
+
+    def _disconnect(self, callback: Callable[[], None]) -> None:
+        with self._lock:
+            self._callbacks.remove(callback)
+
+    def fire(self) -> None:
+        with self._lock:
+            callbacks = list(self._callbacks)
+        for callback in callbacks:
+            callback()
+
+
+deliveries_queued = Signal()
+
+
+def announce(conn: Connection) -> None:
+    """Wake dispatchers once this transaction commits: in this process, and on
+    PostgreSQL every worker listening anywhere."""
+    if conn.dialect == "postgresql":
+        conn.run(f"NOTIFY {NOTIFY_CHANNEL}")  # sent by PostgreSQL at commit, not before
+    conn.after_commit(deliveries_queued.fire)
+
+
+def _subscribers(conn: Connection, tenant_id: int, topic: str) -> list[int]:
+    rows = conn.all(
+        "SELECT w.id FROM webhooks w JOIN webhook_topics t ON t.webhook_id = w.id "
+        "WHERE w.tenant_id = :tenant AND w.enabled AND t.topic = :topic ORDER BY w.id",
+        {"tenant": tenant_id, "topic": topic},
+    )
+    return [r["id"] for r in rows]
+
+
+@dataclass(frozen=True)
+class Published:
+    event_id: int
+    deliveries: int
+
+
+def publish(
+    conn: Connection,
+    *,
+    tenant_id: int,
+    topic: str,
+    payload: dict[str, Any],
+    now_ms: int,
+    document_id: int | None = None,
+    webhook_id: int | None = None,
+) -> Published:
+    """Record an event and queue one delivery per target.
+
+    `payload` is the body without `request_id` and `topic`, which each delivery adds.
+    With `webhook_id` the event goes to that webhook alone (test sends)."""
+    targets = [webhook_id] if webhook_id is not None else _subscribers(conn, tenant_id, topic)
+    event = conn.one(
+        "INSERT INTO events (tenant_id, topic, document_id, payload, created_at) "
+        "VALUES (:tenant, :topic, :document, :payload, :now) RETURNING id",
+        {
+            "tenant": tenant_id,
+            "topic": topic,
+            "document": document_id,
+            "payload": orjson.dumps(payload).decode(),
+            "now": now_ms,
+        },
+    )
+    assert event is not None
+    conn.many(
+        "INSERT INTO deliveries (tenant_id, webhook_id, event_id, topic, request_id, status, attempt_count, "
+        "next_attempt_at, created_at, updated_at) "
+        "VALUES (:tenant, :webhook, :event, :topic, :request_id, 'pending', 0, :now, :now, :now)",
+        [
+            {
+                "tenant": tenant_id,
+                "webhook": target,
+                "event": event["id"],
+                "topic": topic,
+                "request_id": secrets.token_hex(16),
+                "now": now_ms,
+            }
+            for target in targets
+        ],
+    )
+    if targets:
+        announce(conn)
+    return Published(event["id"], len(targets))
+
+
+_EXAMPLE_STATUS = {
+    "document-received": "pending",
+    "processing-finished": "done",
+    "processing-failed": "failed",
+}
+
+
+def example_payload(tenant_id: int, topic: str, now_ms: int) -> dict[str, Any]:
+    """A payload in the reference's shape for test sends: document 0 with sample fields."""
+    return {
+        "id": "0",
+        "type": "documents",
+        "attributes": {
+            "status": _EXAMPLE_STATUS.get(topic, "in_progress"),
+            "tenant_id": tenant_id,
+            "sla_deadline": None,
+            "custom_fields": {"example": "A test delivery sent from dochooks."},
+            "external_id": "EX123456789",
+            "created_at": iso(now_ms),
+            "updated_at": iso(now_ms),
+            "document_id": 0,
+        },
+    }

@@ -1,0 +1,57 @@
+"""The exception tree. Everything dochooks raises on purpose derives from DochooksError.
+
+DochooksError
+ ├── NotFound            a resource does not exist for this tenant (404)
+ ├── Unauthorized        missing or unknown API token (401)
+ ├── InvalidInput        a well-formed request with values we refuse (422)
+ │    └── UnsafeUrl      a webhook URL that is not a public http(s) address
+ ├── Conflict            the request clashes with the resource's state (409)
+ └── StorageError        the database failed or is not what we expect
+      └── MigrationError
+"""
+
+from __future__ import annotations
+
+
+class DochooksError(Exception):
+    """Root of every error dochooks raises on purpose."""
+
+    status = 500
+    title = "Internal error"
+
+    def __init__(self, detail: str, *, pointer: str | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.pointer = pointer
+
+
+class NotFound(DochooksError):
+    status = 404
+    title = "Not found"
+
+
+class Unauthorized(DochooksError):
+    status = 401
+    title = "Unauthorized"
+
+
+class InvalidInput(DochooksError):
+    status = 422
+    title = "Invalid attribute"
+
+
+class UnsafeUrl(InvalidInput):
+    title = "Unsafe webhook URL"
+
+
+class Conflict(DochooksError):
+    status = 409
+    title = "Conflict"
+
+
+class StorageError(DochooksError):
+    title = "Storage error"
+
+
+class MigrationError(StorageError):
+    title = "Migration error"

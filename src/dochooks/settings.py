@@ -1,0 +1,68 @@
+"""Every setting in one object; each has a command-line flag and a DOCHOOKS_* environment twin."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+def _setting(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = _setting("sqlite:///./dochooks.db", "sqlite:///PATH or postgresql://...")
+    data_dir: Path = _setting(Path("./dochooks-data"), "Where the service keeps its files and generated key.")
+    secret_key: str | None = _setting(
+        None,
+        "Key that encrypts secrets at rest (Fernet, urlsafe base64); generated into the data dir if unset.",
+    )
+    host: str = _setting("127.0.0.1", "Address the HTTP API listens on.")
+    port: int = _setting(8000, "Port the HTTP API listens on.")
+    delivery_timeout: float = _setting(15.0, "Seconds a delivery may take before it counts as failed.")
+    retry_time_scale: float = _setting(1.0, "Multiplies every retry delay (tests and demos only).")
+    allow_private_targets: bool = _setting(False, "Allow loopback and private webhook URLs (development only).")
+    max_in_flight: int = _setting(1000, "Delivery requests in flight at most, per dispatcher.")
+    max_per_host: int = _setting(200, "Connections per receiving host at most.")
+    claim_batch: int = _setting(500, "Deliveries claimed per database round trip at most.")
+    poll_interval: float = _setting(1.0, "Seconds an idle dispatcher waits before looking for due work again.")
+    log_level: str = _setting("info", "debug, info, warning or error.")
+
+
+def env_name(name: str) -> str:
+    return "DOCHOOKS_" + name.upper()
+
+
+def _convert(kind: Any, raw: str) -> Any:
+    if kind in (bool, "bool"):
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    if kind in (int, "int"):
+        return int(raw)
+    if kind in (float, "float"):
+        return float(raw)
+    if kind in (Path, "Path"):
+        return Path(raw)
+    return raw
+
+
+def from_env(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Settings from DOCHOOKS_* variables, with explicit overrides (e.g. flags) winning."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(Settings):
+        raw = environ.get(env_name(f.name))
+        if raw not in (None, ""):
+            kind = f.type.split(" | ")[0] if isinstance(f.type, str) else f.type
+            values[f.name] = _convert(kind, raw)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return Settings(**values)
+
+
+def describe() -> list[tuple[str, Any, str]]:
+    """(name, default, help) of every setting, for the command line."""
+    return [(f.name, f.default, f.metadata["help"]) for f in dataclasses.fields(Settings)]

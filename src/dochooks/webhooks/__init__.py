@@ -1,0 +1,1 @@
+"""Webhook configuration: the records, their validation, URL safety and secrets."""

@@ -1,0 +1,109 @@
+"""What a webhook is made of, and the rules its attributes must follow."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from dochooks.errors import InvalidInput
+from dochooks.topics import is_topic
+from dochooks.webhooks.url_safety import check_url
+
+MAX_HEADERS = 50
+MAX_HEADER_VALUE = 8192
+MAX_NAME = 200
+MAX_URL = 2048
+# Headers dochooks sets itself; a custom header must not forge or break them.
+RESERVED_HEADERS = frozenset(
+    {
+        "host",
+        "content-length",
+        "content-type",
+        "transfer-encoding",
+        "connection",
+        "webhook-id",
+        "webhook-timestamp",
+        "webhook-signature",
+    }
+)
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,256}")
+
+
+@dataclass(frozen=True)
+class Webhook:
+    id: int
+    tenant_id: int
+    name: str
+    url: str
+    headers: dict[str, str]
+    topics: tuple[str, ...]
+    enabled: bool
+    secret: str
+    created_at: int
+    updated_at: int
+
+
+def _attr(name: str) -> str:
+    return f"/data/attributes/{name}"
+
+
+def check_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > MAX_NAME:
+        raise InvalidInput(f"name must be 1 to {MAX_NAME} characters", pointer=_attr("name"))
+    return name
+
+
+def check_url_shape(url: str) -> str:
+    if len(url) > MAX_URL:
+        raise InvalidInput(f"url must be at most {MAX_URL} characters", pointer=_attr("url"))
+    return url.strip()
+
+
+def check_topics(topics: list[str]) -> tuple[str, ...]:
+    unknown = [t for t in topics if not is_topic(t)]
+    if unknown:
+        raise InvalidInput(f"unknown topics: {', '.join(unknown)}; see GET /v1/topics", pointer=_attr("topics"))
+    if not topics:
+        raise InvalidInput("choose at least one topic", pointer=_attr("topics"))
+    return tuple(dict.fromkeys(topics))
+
+
+def check_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    if len(headers) > MAX_HEADERS:
+        raise InvalidInput(f"at most {MAX_HEADERS} custom headers", pointer=_attr("headers"))
+    seen: set[str] = set()
+    for name, value in headers.items():
+        pointer = _attr(f"headers/{name}")
+        if not _TOKEN.fullmatch(name):
+            raise InvalidInput(f"{name!r} is not a valid header name", pointer=pointer)
+        if name.lower() in RESERVED_HEADERS:
+            raise InvalidInput(f"{name} is set by dochooks and cannot be a custom header", pointer=pointer)
+        if name.lower() in seen:
+            raise InvalidInput(f"header {name} is given twice", pointer=pointer)
+        seen.add(name.lower())
+        if len(value) > MAX_HEADER_VALUE or any(c in value for c in "\r\n\0"):
+            raise InvalidInput(
+                f"header {name} must be at most {MAX_HEADER_VALUE} characters, without line breaks",
+                pointer=pointer,
+            )
+    return dict(headers)
+
+
+def validated(attributes: Mapping[str, object], *, allow_private: bool) -> dict[str, object]:
+    """Check the given attributes (all on create, some on change) and return them normalized.
+    The URL is resolved and vetted here, before any transaction starts."""
+    checks = {
+        "name": check_name,
+        "url": lambda url: _vetted_url(check_url_shape(url), allow_private),
+        "topics": check_topics,
+        "headers": check_headers,
+        "enabled": bool,
+    }
+    return {key: checks[key](value) for key, value in attributes.items() if value is not None}  # type: ignore[operator]
+
+
+def _vetted_url(url: str, allow_private: bool) -> str:
+    check_url(url, allow_private=allow_private)
+    return url

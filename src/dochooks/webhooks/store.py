@@ -1,0 +1,140 @@
+"""Webhook rows: create, read, change and delete a tenant's webhooks. Secrets are
+encrypted on the way in and decrypted on the way out; callers see plain records."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from dochooks.db import Connection, Row, in_clause
+from dochooks.errors import NotFound
+from dochooks.topics import TOPICS
+from dochooks.webhooks.config import Webhook
+from dochooks.webhooks.secrets import Cipher, is_masked_form_of, new_signing_secret
+
+_TOPIC_ORDER = {t.value: i for i, t in enumerate(TOPICS)}
+_COLUMNS = "id, tenant_id, name, url, headers, secret, enabled, created_at, updated_at"
+
+
+def _topics_of(conn: Connection, webhook_ids: list[int]) -> dict[int, list[str]]:
+    found: dict[int, list[str]] = {i: [] for i in webhook_ids}
+    if not webhook_ids:
+        return found
+    ids, params = in_clause("w", webhook_ids)
+    rows = conn.all(f"SELECT webhook_id, topic FROM webhook_topics WHERE webhook_id IN {ids}", params)
+    for row in rows:
+        found[row["webhook_id"]].append(row["topic"])
+    return found
+
+
+def _record(row: Row, topics: list[str], cipher: Cipher) -> Webhook:
+    return Webhook(
+        id=row["id"],
+        tenant_id=row["tenant_id"],
+        name=row["name"],
+        url=row["url"],
+        headers=orjson.loads(cipher.decrypt(row["headers"])),
+        topics=tuple(sorted(topics, key=_TOPIC_ORDER.__getitem__)),
+        enabled=bool(row["enabled"]),
+        secret=cipher.decrypt(row["secret"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _set_topics(conn: Connection, webhook_id: int, topics: tuple[str, ...]) -> None:
+    conn.run("DELETE FROM webhook_topics WHERE webhook_id = :id", {"id": webhook_id})
+    conn.many(
+        "INSERT INTO webhook_topics (webhook_id, topic) VALUES (:id, :topic)",
+        [{"id": webhook_id, "topic": t} for t in topics],
+    )
+
+
+def create_webhook(
+    conn: Connection,
+    cipher: Cipher,
+    *,
+    tenant_id: int,
+    name: str,
+    url: str,
+    headers: dict[str, str],
+    topics: tuple[str, ...],
+    enabled: bool,
+    now_ms: int,
+) -> Webhook:
+    row = conn.one(
+        "INSERT INTO webhooks (tenant_id, name, url, headers, secret, enabled, created_at, updated_at) "
+        f"VALUES (:tenant, :name, :url, :headers, :secret, :enabled, :now, :now) RETURNING {_COLUMNS}",
+        {
+            "tenant": tenant_id,
+            "name": name,
+            "url": url,
+            "headers": cipher.encrypt(orjson.dumps(headers).decode()),
+            "secret": cipher.encrypt(new_signing_secret()),
+            "enabled": enabled,
+            "now": now_ms,
+        },
+    )
+    assert row is not None
+    _set_topics(conn, row["id"], topics)
+    return _record(row, list(topics), cipher)
+
+
+def get_webhook(conn: Connection, cipher: Cipher, tenant_id: int, webhook_id: int) -> Webhook:
+    row = conn.one(
+        f"SELECT {_COLUMNS} FROM webhooks WHERE id = :id AND tenant_id = :tenant",
+        {"id": webhook_id, "tenant": tenant_id},
+    )
+    if row is None:
+        raise NotFound(f"no webhook {webhook_id}")
+    return _record(row, _topics_of(conn, [webhook_id])[webhook_id], cipher)
+
+
+def list_webhooks(conn: Connection, cipher: Cipher, tenant_id: int) -> list[Webhook]:
+    rows = conn.all(f"SELECT {_COLUMNS} FROM webhooks WHERE tenant_id = :tenant ORDER BY id", {"tenant": tenant_id})
+    topics = _topics_of(conn, [r["id"] for r in rows])
+    return [_record(r, topics[r["id"]], cipher) for r in rows]
+
+
+def merge_headers(current: dict[str, str], given: dict[str, str]) -> dict[str, str]:
+    """The new header set. A value given back in its masked form keeps the stored value,
+    so a client (or the web form) can send the headers it was shown without erasing them."""
+    lowered = {k.lower(): v for k, v in current.items()}
+    merged = {}
+    for name, value in given.items():
+        old = lowered.get(name.lower())
+        merged[name] = old if old is not None and is_masked_form_of(value, old) else value
+    return merged
+
+
+def update_webhook(
+    conn: Connection, cipher: Cipher, tenant_id: int, webhook_id: int, changes: dict[str, Any], now_ms: int
+) -> Webhook:
+    """Apply validated changes (any of name, url, headers, topics, enabled)."""
+    current = get_webhook(conn, cipher, tenant_id, webhook_id)
+    headers = merge_headers(current.headers, changes["headers"]) if "headers" in changes else current.headers
+    conn.run(
+        "UPDATE webhooks SET name = :name, url = :url, headers = :headers, enabled = :enabled, updated_at = :now "
+        "WHERE id = :id",
+        {
+            "id": webhook_id,
+            "name": changes.get("name", current.name),
+            "url": changes.get("url", current.url),
+            "headers": cipher.encrypt(orjson.dumps(headers).decode()),
+            "enabled": changes.get("enabled", current.enabled),
+            "now": now_ms,
+        },
+    )
+    if "topics" in changes:
+        _set_topics(conn, webhook_id, changes["topics"])
+    return get_webhook(conn, cipher, tenant_id, webhook_id)
+
+
+def delete_webhook(conn: Connection, tenant_id: int, webhook_id: int) -> None:
+    """Delete a webhook with its delivery log; its pending deliveries are dropped."""
+    deleted = conn.run(
+        "DELETE FROM webhooks WHERE id = :id AND tenant_id = :tenant", {"id": webhook_id, "tenant": tenant_id}
+    )
+    if not deleted:
+        raise NotFound(f"no webhook {webhook_id}")
