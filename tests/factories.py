@@ -1,0 +1,179 @@
+"""Factories for tests: settings, databases, tenants, webhooks and receivers, made on demand."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from aiohttp import web
+
+from dochooks.db import Database
+from dochooks.settings import Settings
+from dochooks.tenants import NewTenant, create_tenant
+from dochooks.webhooks import store
+from dochooks.webhooks.config import Webhook
+from dochooks.webhooks.secrets import Cipher
+
+PG_ADMIN_URL = os.environ.get("DOCHOOKS_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+TEST_KEY = "hVfXnQzGmHf0uF1fJ8u7bq6h2KkQ3p6xk8z7r1wJxQo="
+
+
+def postgres_reachable() -> bool:
+    try:
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3):
+            return True
+    except psycopg.Error:
+        return False
+
+
+def require_postgres() -> None:
+    """Skip without PostgreSQL on a developer's machine; in CI its absence is a failure."""
+    if postgres_reachable():
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}, and CI must test against it")
+    pytest.skip(f"PostgreSQL is not reachable at {PG_ADMIN_URL} (set DOCHOOKS_TEST_POSTGRES); skipped outside CI")
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test; dropped afterwards."""
+    require_postgres()
+    name = "dochooks_test_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@contextmanager
+def database_url(kind: str, tmp_path: Path) -> Iterator[str]:
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp_path}/dochooks.db"
+    else:
+        with postgres_database() as url:
+            yield url
+
+
+def make_settings(tmp_path: Path, url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "database_url": url,
+        "data_dir": tmp_path / "data",
+        "secret_key": TEST_KEY,
+        "allow_private_targets": True,
+        "poll_interval": 0.2,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+def make_tenant(db: Database, name: str = "acme") -> NewTenant:
+    with db.transaction() as conn:
+        return create_tenant(conn, name)
+
+
+def make_webhook(db: Database, cipher: Cipher, tenant_id: int, url: str, **overrides: Any) -> Webhook:
+    values: dict[str, Any] = {
+        "name": "hook",
+        "url": url,
+        "headers": {"Authorization": "Bearer receiver-token-0123456789"},
+        "topics": ("document-received",),
+        "enabled": True,
+    }
+    values.update(overrides)
+    with db.transaction() as conn:
+        return store.create_webhook(conn, cipher, tenant_id=tenant_id, now_ms=int(time.time() * 1000), **values)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    at: float
+
+
+@dataclass
+class Receiver:
+    """A real HTTP receiver on loopback, run in its own thread. Paths choose the answer:
+    /ok/*; /fail/N/* (500 for the first N hits); /redirect/* (302); /status/CODE/*; /slow/SECONDS/*."""
+
+    port: int = 0
+    received: list[Received] = field(default_factory=list)
+    hits: dict[str, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def at(self, prefix: str) -> list[Received]:
+        with self.lock:
+            return [r for r in self.received if r.path.startswith(prefix)]
+
+    def wait_for(self, prefix: str, count: int, timeout: float = 30) -> list[Received]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            got = self.at(prefix)
+            if len(got) >= count:
+                return got
+            time.sleep(0.01)
+        raise AssertionError(f"{prefix}: wanted {count} requests within {timeout}s, got {len(self.at(prefix))}")
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        with self.lock:
+            self.hits[request.path] = hit = self.hits.get(request.path, 0) + 1
+            self.received.append(Received(request.path, {k.lower(): v for k, v in request.headers.items()}, body, time.monotonic()))
+        parts = request.path.strip("/").split("/")
+        if parts[0] == "fail" and hit <= int(parts[1]):
+            return web.Response(status=500, text="not yet")
+        if parts[0] == "redirect":
+            return web.Response(status=302, headers={"Location": "/ok/redirected"})
+        if parts[0] == "status":
+            return web.Response(status=int(parts[1]), text=f"status {parts[1]}")
+        if parts[0] == "slow":
+            import asyncio
+
+            await asyncio.sleep(float(parts[1]))
+        return web.Response(text="received")
+
+
+@contextmanager
+def running_receiver() -> Iterator[Receiver]:
+    import asyncio
+
+    receiver = Receiver(port=free_port())
+    loop = asyncio.new_event_loop()
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", receiver.handle)
+    runner = web.AppRunner(app, access_log=None)
+    loop.run_until_complete(runner.setup())
+    loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", receiver.port).start())
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        yield receiver
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.run_until_complete(runner.cleanup())
+        loop.close()

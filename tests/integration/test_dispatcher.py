@@ -1,0 +1,136 @@
+"""The dispatcher against real receivers on loopback, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from dochooks.delivery import log
+from dochooks.delivery.dispatcher import Dispatcher
+from dochooks.delivery.publish import publish
+from dochooks.delivery.signing import verify
+from dochooks.runtime import Runtime
+from dochooks.webhooks import store
+from dochooks.webhooks.secrets import signing_key
+from tests.factories import Receiver, make_tenant, make_webhook
+
+PAYLOAD = {
+    "id": "42",
+    "type": "documents",
+    "attributes": {
+        "status": "pending",
+        "tenant_id": 1,
+        "sla_deadline": None,
+        "custom_fields": {"a": "b"},
+        "external_id": "EX-1",
+        "created_at": "2026-01-01T00:00:00.000Z",
+        "updated_at": "2026-01-01T00:00:00.000Z",
+        "document_id": 42,
+    },
+}
+
+
+def dispatch_until(rt: Runtime, done: Callable[[], bool], timeout: float = 30, **settings: Any) -> None:
+    """Run a real dispatcher until `done()` holds (checked in a worker thread) or time runs out."""
+    tuned = dataclasses.replace(rt.settings, **settings)
+
+    async def main() -> None:
+        stopping = asyncio.Event()
+        task = asyncio.create_task(Dispatcher(rt.db, rt.cipher, tuned).run(stopping))
+        deadline = time.monotonic() + timeout
+        while not await asyncio.to_thread(done):
+            assert time.monotonic() < deadline, "the dispatcher did not finish in time"
+            await asyncio.sleep(0.02)
+        stopping.set()
+        await task
+
+    asyncio.run(main())
+
+
+def queue_delivery(rt: Runtime, url: str, **webhook: Any) -> tuple[int, int, str]:
+    """A tenant, a webhook at `url` and one published event; returns (tenant, delivery id, secret)."""
+    tenant = make_tenant(rt.db)
+    hook = make_webhook(rt.db, rt.cipher, tenant.tenant_id, url, **webhook)
+    with rt.db.transaction() as conn:
+        published = publish(conn, tenant_id=tenant.tenant_id, topic="document-received", payload=PAYLOAD, now_ms=rt.clock.now_ms())
+        (delivery,) = log.deliveries_of_event(conn, tenant_id=tenant.tenant_id, event_id=published.event_id)
+    return tenant.tenant_id, delivery.id, hook.secret
+
+
+def status_of(rt: Runtime, tenant: int, delivery: int) -> log.Delivery:
+    with rt.db.read() as conn:
+        return log.get_delivery(conn, tenant_id=tenant, delivery_id=delivery)
+
+
+def test_a_delivery_arrives_signed_with_custom_headers_and_is_logged(runtime: Runtime, receiver: Receiver) -> None:
+    tenant, delivery, secret = queue_delivery(runtime, receiver.url("/ok/a"))
+    dispatch_until(runtime, lambda: status_of(runtime, tenant, delivery).status == "succeeded")
+    (got,) = receiver.at("/ok/a")
+    assert got.headers["authorization"] == "Bearer receiver-token-0123456789"
+    assert got.headers["content-type"] == "application/json"
+    assert got.headers["user-agent"].startswith("dochooks/")
+    assert verify(signing_key(secret), got.headers["webhook-id"], int(got.headers["webhook-timestamp"]), got.body, got.headers["webhook-signature"])
+    body = json.loads(got.body)
+    assert body == {**PAYLOAD, "request_id": got.headers["webhook-id"], "topic": "document-received"}
+    (attempt,) = status_of(runtime, tenant, delivery).attempts
+    assert attempt.response_status == 200 and attempt.response_body == "received" and attempt.error is None
+    assert attempt.request_headers["Authorization"].startswith("••••")
+    assert "receiver-token" not in json.dumps(attempt.request_headers)
+
+
+def test_failures_are_retried_with_the_same_request_id_until_success(runtime: Runtime, receiver: Receiver) -> None:
+    tenant, delivery, _ = queue_delivery(runtime, receiver.url("/fail/2/b"))
+    dispatch_until(runtime, lambda: status_of(runtime, tenant, delivery).status == "succeeded", retry_time_scale=0.001)
+    got = receiver.at("/fail/2/b")
+    assert len(got) == 3
+    assert len({r.headers["webhook-id"] for r in got}) == 1
+    assert len({json.loads(r.body)["request_id"] for r in got}) == 1
+    attempts = status_of(runtime, tenant, delivery).attempts
+    assert [(a.number, a.response_status) for a in attempts] == [(1, 500), (2, 500), (3, 200)]
+    assert attempts[0].error == "HTTP 500"
+
+
+def test_after_eight_retries_the_delivery_fails_and_a_manual_retry_sends_it_again(runtime: Runtime, receiver: Receiver) -> None:
+    tenant, delivery, _ = queue_delivery(runtime, receiver.url("/status/503/c"))
+    dispatch_until(runtime, lambda: status_of(runtime, tenant, delivery).status == "failed", retry_time_scale=0.00001)
+    assert len(receiver.at("/status/503/c")) == 9
+    failed = status_of(runtime, tenant, delivery)
+    assert [a.number for a in failed.attempts] == list(range(1, 10)) and failed.next_attempt_at is None
+    with runtime.db.transaction() as conn:
+        log.retry_delivery(conn, tenant_id=tenant, delivery_id=delivery, now_ms=runtime.clock.now_ms())
+    dispatch_until(runtime, lambda: len(status_of(runtime, tenant, delivery).attempts) == 10)
+    again = status_of(runtime, tenant, delivery)
+    assert again.status == "failed" and again.request_id == failed.request_id
+    assert len(receiver.at("/status/503/c")) == 10
+
+
+def test_a_redirect_is_a_failed_attempt_and_is_not_followed(runtime: Runtime, receiver: Receiver) -> None:
+    tenant, delivery, _ = queue_delivery(runtime, receiver.url("/redirect/d"))
+    dispatch_until(runtime, lambda: len(status_of(runtime, tenant, delivery).attempts) >= 1)
+    (attempt, *_) = status_of(runtime, tenant, delivery).attempts
+    assert attempt.response_status == 302 and "redirect" in (attempt.error or "")
+    assert receiver.at("/ok/redirected") == []
+    assert status_of(runtime, tenant, delivery).status == "pending"
+
+
+def test_a_receiver_slower_than_the_timeout_is_a_failed_attempt(runtime: Runtime, receiver: Receiver) -> None:
+    tenant, delivery, _ = queue_delivery(runtime, receiver.url("/slow/2/e"))
+    started = time.monotonic()
+    dispatch_until(runtime, lambda: len(status_of(runtime, tenant, delivery).attempts) >= 1, delivery_timeout=0.5)
+    assert time.monotonic() - started < 4
+    (attempt,) = status_of(runtime, tenant, delivery).attempts
+    assert attempt.response_status is None and "timed out" in (attempt.error or "")
+
+
+def test_deliveries_of_a_disabled_webhook_fail_without_a_request(runtime: Runtime, receiver: Receiver) -> None:
+    tenant, delivery, _ = queue_delivery(runtime, receiver.url("/ok/f"))
+    hook_id = status_of(runtime, tenant, delivery).webhook_id
+    with runtime.db.transaction() as conn:
+        store.update_webhook(conn, runtime.cipher, tenant, hook_id, {"enabled": False}, runtime.clock.now_ms())
+    dispatch_until(runtime, lambda: status_of(runtime, tenant, delivery).status == "failed")
+    assert receiver.at("/ok/f") == []
+    assert "disabled" in (status_of(runtime, tenant, delivery).attempts[0].error or "")

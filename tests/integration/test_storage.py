@@ -1,0 +1,87 @@
+"""The storage interface on SQLite and PostgreSQL: migrations, publish, the queue, secrets at rest."""
+
+from __future__ import annotations
+
+import pytest
+
+from dochooks.db import migrate
+from dochooks.delivery import queue
+from dochooks.delivery.publish import publish
+from dochooks.runtime import Runtime
+from tests.factories import make_tenant, make_webhook
+
+PAYLOAD = {"id": "7", "type": "documents", "attributes": {"status": "pending", "document_id": 7}}
+
+
+def test_migrations_are_versioned_and_apply_once(runtime: Runtime) -> None:
+    assert migrate(runtime.db) == []
+    with runtime.db.read() as conn:
+        assert [r["version"] for r in conn.all("SELECT version FROM schema_migrations")] == [1]
+
+
+def test_publish_queues_one_delivery_per_enabled_subscribed_webhook_of_the_tenant(runtime: Runtime) -> None:
+    acme, other = make_tenant(runtime.db, "acme"), make_tenant(runtime.db, "other")
+    url = "http://127.0.0.1:9/"
+    wanted = make_webhook(runtime.db, runtime.cipher, acme.tenant_id, url, topics=("document-received", "processing-finished"))
+    make_webhook(runtime.db, runtime.cipher, acme.tenant_id, url, topics=("processing-failed",))
+    make_webhook(runtime.db, runtime.cipher, acme.tenant_id, url, enabled=False)
+    make_webhook(runtime.db, runtime.cipher, other.tenant_id, url)
+    with runtime.db.transaction() as conn:
+        published = publish(conn, tenant_id=acme.tenant_id, topic="document-received", payload=PAYLOAD, now_ms=1000, document_id=7)
+    assert published.deliveries == 1
+    with runtime.db.read() as conn:
+        rows = conn.all("SELECT webhook_id, status, request_id, next_attempt_at FROM deliveries")
+    assert [(r["webhook_id"], r["status"], r["next_attempt_at"]) for r in rows] == [(wanted.id, "pending", 1000)]
+    assert len(rows[0]["request_id"]) == 32 and int(rows[0]["request_id"], 16) >= 0
+
+
+def test_a_rolled_back_transaction_leaves_neither_event_nor_delivery(runtime: Runtime) -> None:
+    acme = make_tenant(runtime.db)
+    make_webhook(runtime.db, runtime.cipher, acme.tenant_id, "http://127.0.0.1:9/")
+    with pytest.raises(RuntimeError), runtime.db.transaction() as conn:
+        publish(conn, tenant_id=acme.tenant_id, topic="document-received", payload=PAYLOAD, now_ms=1)
+        raise RuntimeError("the state change failed")
+    with runtime.db.read() as conn:
+        assert conn.one("SELECT COUNT(*) AS n FROM events")["n"] == 0  # type: ignore[index]
+        assert conn.one("SELECT COUNT(*) AS n FROM deliveries")["n"] == 0  # type: ignore[index]
+
+
+def _queue_one(runtime: Runtime) -> None:
+    acme = make_tenant(runtime.db)
+    make_webhook(runtime.db, runtime.cipher, acme.tenant_id, "http://127.0.0.1:9/")
+    with runtime.db.transaction() as conn:
+        publish(conn, tenant_id=acme.tenant_id, topic="document-received", payload=PAYLOAD, now_ms=1000)
+
+
+def test_a_claim_leases_and_an_expired_lease_returns_to_the_queue(runtime: Runtime) -> None:
+    _queue_one(runtime)
+    with runtime.db.transaction() as conn:
+        first, hooks = queue.claim(conn, worker="a", now_ms=1000, lease_ms=5000, limit=10)
+        assert len(first) == 1 and first[0].attempt_number == 1 and len(hooks) == 1
+        assert queue.claim(conn, worker="b", now_ms=2000, lease_ms=5000, limit=10)[0] == []
+        again, _ = queue.claim(conn, worker="b", now_ms=6000, lease_ms=5000, limit=10)
+    assert [c.request_id for c in again] == [first[0].request_id]
+
+
+def test_only_the_lease_holder_settles_a_delivery(runtime: Runtime) -> None:
+    _queue_one(runtime)
+    with runtime.db.transaction() as conn:
+        (item,), _ = queue.claim(conn, worker="a", now_ms=1000, lease_ms=10, limit=10)
+        queue.claim(conn, worker="b", now_ms=2000, lease_ms=5000, limit=10)
+        late = queue.Outcome(item.delivery_id, 1, 1000, 5, "{}", 200, "ok", None, queue.SUCCEEDED, None)
+        queue.record(conn, worker="a", outcomes=[late], now_ms=2100)
+        row = conn.one("SELECT status, locked_by FROM deliveries")
+        attempts = conn.one("SELECT COUNT(*) AS n FROM attempts")
+    assert row == {"status": "pending", "locked_by": "b"}
+    assert attempts == {"n": 1}  # the attempt happened, so it is logged
+
+
+def test_tokens_and_header_values_are_not_stored_in_plain_text(runtime: Runtime) -> None:
+    acme = make_tenant(runtime.db)
+    hook = make_webhook(runtime.db, runtime.cipher, acme.tenant_id, "http://127.0.0.1:9/")
+    with runtime.db.read() as conn:
+        stored = conn.one("SELECT headers, secret FROM webhooks")
+        tokens = conn.all("SELECT token_hash FROM api_tokens")
+    assert stored is not None
+    assert "receiver-token" not in stored["headers"] and hook.secret not in stored["secret"]
+    assert acme.token not in [t["token_hash"] for t in tokens]
