@@ -27,3 +27,11 @@ def runtime(db_url: str, tmp_path: Path) -> Iterator[Runtime]:
 def receiver() -> Iterator[Receiver]:
     with running_receiver() as r:
         yield r
+
+
+@pytest.fixture
+def service(runtime: Runtime) -> Iterator[str]:
+    from tests.factories import live_service
+
+    with live_service(runtime) as base:
+        yield base

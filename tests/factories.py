@@ -177,3 +177,63 @@ def running_receiver() -> Iterator[Receiver]:
         thread.join(5)
         loop.run_until_complete(runner.cleanup())
         loop.close()
+
+
+@dataclass
+class Api:
+    """A small JSON:API client over real HTTP, for tests."""
+
+    base: str
+    token: str | None = None
+
+    def call(
+        self, method: str, path: str, body: Any = None, *, raw: bytes | None = None, content_type: str = "application/vnd.api+json", token: str | None = None
+    ) -> tuple[int, Any]:
+        import json
+        import urllib.error
+        import urllib.request
+
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        request = urllib.request.Request(self.base + path, data=data, method=method)
+        bearer = token if token is not None else self.token
+        if bearer:
+            request.add_header("Authorization", f"Bearer {bearer}")
+        if data is not None:
+            request.add_header("Content-Type", content_type)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                status, text = response.status, response.read()
+        except urllib.error.HTTPError as exc:
+            status, text = exc.code, exc.read()
+        return status, (json.loads(text) if text.strip() else None)
+
+
+def webhook_doc(url: str, topics: list[str] | None = None, **attributes: Any) -> dict[str, Any]:
+    return {
+        "data": {
+            "type": "webhooks",
+            "attributes": {"name": "ERP", "url": url, "topics": topics or ["document-received"], **attributes},
+        }
+    }
+
+
+@contextmanager
+def live_service(rt: Any) -> Iterator[str]:
+    """The real ASGI app with its dispatcher, served by uvicorn on a free loopback port."""
+    import uvicorn
+
+    from dochooks.api.app import create_app
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(rt), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        assert time.monotonic() < deadline, "the service did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(20)

@@ -1,0 +1,219 @@
+"""The HTTP API over real HTTP, on SQLite and PostgreSQL, with a real receiver on loopback."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from dochooks.runtime import open_runtime
+from dochooks.tenants import NewTenant
+from dochooks.topics import TOPICS
+from tests.factories import Api, Receiver, live_service, make_settings, make_tenant, webhook_doc
+
+ROUTES = [
+    ("GET", "/v1/topics"),
+    ("GET", "/v1/webhooks"),
+    ("POST", "/v1/webhooks"),
+    ("GET", "/v1/webhooks/1"),
+    ("PATCH", "/v1/webhooks/1"),
+    ("DELETE", "/v1/webhooks/1"),
+    ("POST", "/v1/webhooks/1/test"),
+    ("GET", "/v1/webhooks/1/deliveries"),
+    ("GET", "/v1/deliveries/1"),
+    ("POST", "/v1/deliveries/1/retry"),
+]
+
+
+@pytest.fixture
+def acme(runtime) -> NewTenant:  # type: ignore[no-untyped-def]
+    return make_tenant(runtime.db, "acme")
+
+
+@pytest.fixture
+def api(service: str, acme: NewTenant) -> Api:
+    return Api(service, acme.token)
+
+
+def create_hook(api: Api, url: str, **attributes: object) -> dict:  # type: ignore[type-arg]
+    status, body = api.call("POST", "/v1/webhooks", webhook_doc(url, **attributes))
+    assert status == 201, body
+    return body["data"]  # type: ignore[no-any-return]
+
+
+def wait_for_status(api: Api, delivery_id: str, status: str) -> dict:  # type: ignore[type-arg]
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        _, body = api.call("GET", f"/v1/deliveries/{delivery_id}")
+        if body["data"]["attributes"]["status"] == status:
+            return body["data"]  # type: ignore[no-any-return]
+        time.sleep(0.05)
+    raise AssertionError(f"delivery {delivery_id} never became {status}")
+
+
+@pytest.mark.parametrize(("method", "path"), ROUTES)
+def test_every_v1_route_wants_a_valid_bearer_token(service: str, method: str, path: str) -> None:
+    for token in (None, "dh_not-a-real-token"):
+        status, body = Api(service, token).call(method, path, {} if method in ("POST", "PATCH") else None)
+        assert status == 401
+        assert body["errors"][0]["status"] == "401"
+
+
+def test_topics_are_served_as_resources(api: Api) -> None:
+    status, body = api.call("GET", "/v1/topics")
+    assert status == 200
+    assert [t["id"] for t in body["data"]] == [t.value for t in TOPICS]
+    assert body["data"][0] == {"type": "topics", "id": "document-received", "attributes": {"title": "DOCUMENT RECEIVED", "stage": "inbound"}}
+
+
+def test_a_webhook_shows_its_secret_once_and_its_header_values_never(api: Api, receiver: Receiver) -> None:
+    created = create_hook(api, receiver.url("/ok/h"), headers={"Authorization": "Bearer top-secret-value-1234"})
+    attrs = created["attributes"]
+    assert attrs["secret"].startswith("whsec_") and len(attrs["secret"]) > 30
+    assert "top-secret" not in json.dumps(created)
+    assert attrs["headers"]["Authorization"].endswith("1234")
+    _, shown = api.call("GET", f"/v1/webhooks/{created['id']}")
+    _, listed = api.call("GET", "/v1/webhooks")
+    for doc in (shown["data"], listed["data"][0]):
+        assert doc["attributes"]["secret"] != attrs["secret"] and "top-secret" not in json.dumps(doc)
+    assert attrs["topics"] == ["document-received"] and attrs["enabled"] is True
+
+
+def test_plain_application_json_is_accepted_and_other_media_types_refused(api: Api, receiver: Receiver) -> None:
+    body = json.dumps(webhook_doc(receiver.url("/ok/j"))).encode()
+    assert api.call("POST", "/v1/webhooks", raw=body, content_type="application/json")[0] == 201
+    status, doc = api.call("POST", "/v1/webhooks", raw=body, content_type="text/plain")
+    assert status == 415 and doc["errors"][0]["status"] == "415"
+
+
+@pytest.mark.parametrize(
+    ("raw", "status", "pointer"),
+    [
+        (b"{not json", 400, None),
+        (b"", 400, None),
+        (json.dumps({"data": {"type": "documents", "attributes": {}}}).encode(), 422, "/data/type"),
+        (json.dumps(webhook_doc("http://127.0.0.1:9/", ["document-lost"])).encode(), 422, "/data/attributes/topics"),
+        (json.dumps(webhook_doc("http://127.0.0.1:9/", enabled="yes")).encode(), 422, "/data/attributes/enabled"),
+        (json.dumps(webhook_doc("http://127.0.0.1:9/", nmae="typo")).encode(), 422, "/data/attributes/nmae"),
+        (json.dumps(webhook_doc("ftp://127.0.0.1/")).encode(), 422, "/data/attributes/url"),
+        (json.dumps(webhook_doc("http://127.0.0.1:9/", headers={"Host": "x"})).encode(), 422, "/data/attributes/headers/Host"),
+        (json.dumps({"data": []}).encode(), 422, "/data"),
+    ],
+)
+def test_bad_bodies_get_a_json_api_error_with_a_pointer(api: Api, raw: bytes, status: int, pointer: str | None) -> None:
+    got, body = api.call("POST", "/v1/webhooks", raw=raw)
+    assert got == status, body
+    error = body["errors"][0]
+    assert error["status"] == str(status) and error["title"] and error["detail"]
+    if pointer:
+        assert error["source"]["pointer"] == pointer
+
+
+def test_private_urls_are_refused_without_the_development_switch(tmp_path: Path, db_url: str) -> None:
+    rt = open_runtime(make_settings(tmp_path, db_url, allow_private_targets=False))
+    try:
+        tenant = make_tenant(rt.db)
+        with live_service(rt) as base:
+            api = Api(base, tenant.token)
+            for url in ("http://127.0.0.1:9/", "http://169.254.169.254/", "http://[::1]/", "http://2130706433/"):
+                status, body = api.call("POST", "/v1/webhooks", webhook_doc(url))
+                assert status == 422 and body["errors"][0]["source"]["pointer"] == "/data/attributes/url", url
+    finally:
+        rt.close()
+
+
+def test_patch_changes_only_what_it_names_and_masked_values_keep_their_secret(api: Api, receiver: Receiver) -> None:
+    hook = create_hook(api, receiver.url("/ok/p"), headers={"Authorization": "Bearer keep-me-please-0000"})
+    shown = hook["attributes"]["headers"]
+    status, body = api.call(
+        "PATCH",
+        f"/v1/webhooks/{hook['id']}",
+        {"data": {"type": "webhooks", "id": hook["id"], "attributes": {"name": "Renamed", "headers": {**shown, "X-Extra": "1"}}}},
+    )
+    assert status == 200, body
+    attrs = body["data"]["attributes"]
+    assert attrs["name"] == "Renamed" and attrs["url"] == hook["attributes"]["url"]
+    assert set(attrs["headers"]) == {"Authorization", "X-Extra"}
+    assert api.call("POST", f"/v1/webhooks/{hook['id']}/test", {"data": {"type": "webhook_tests", "attributes": {"topic": "document-received"}}})[0] == 202
+    (got,) = receiver.wait_for("/ok/p", 1)
+    assert got.headers["authorization"] == "Bearer keep-me-please-0000" and got.headers["x-extra"] == "1"
+    conflict, _ = api.call("PATCH", f"/v1/webhooks/{hook['id']}", {"data": {"type": "webhooks", "id": "999", "attributes": {}}})
+    assert conflict == 409
+
+
+def test_delete_removes_the_webhook(api: Api, receiver: Receiver) -> None:
+    hook = create_hook(api, receiver.url("/ok/d"))
+    assert api.call("DELETE", f"/v1/webhooks/{hook['id']}")[0] == 204
+    assert api.call("GET", f"/v1/webhooks/{hook['id']}")[0] == 404
+    assert api.call("DELETE", f"/v1/webhooks/{hook['id']}")[0] == 404
+
+
+def test_a_test_send_is_delivered_logged_and_can_be_resent(api: Api, receiver: Receiver) -> None:
+    hook = create_hook(api, receiver.url("/ok/t"), topics=["processing-finished"])
+    status, queued = api.call("POST", f"/v1/webhooks/{hook['id']}/test", {"data": {"type": "webhook_tests", "attributes": {"topic": "preprocessing-done"}}})
+    assert status == 202
+    delivery = wait_for_status(api, queued["data"]["id"], "succeeded")
+    (got,) = receiver.wait_for("/ok/t", 1)
+    payload = json.loads(got.body)
+    assert payload["topic"] == "preprocessing-done" and payload["type"] == "documents"
+    assert set(payload["attributes"]) == {"status", "tenant_id", "sla_deadline", "custom_fields", "external_id", "created_at", "updated_at", "document_id"}
+    attempt = delivery["attributes"]["attempts"][0]
+    assert attempt["number"] == 1 and attempt["response_status"] == 200 and attempt["duration_ms"] >= 0
+    assert attempt["request_headers"]["webhook-id"] == payload["request_id"] == delivery["attributes"]["request_id"]
+    assert api.call("POST", f"/v1/deliveries/{delivery['id']}/retry")[0] == 202
+    receiver.wait_for("/ok/t", 2)
+    assert json.loads(receiver.at("/ok/t")[1].body)["request_id"] == payload["request_id"]
+    unknown = api.call("POST", f"/v1/webhooks/{hook['id']}/test", {"data": {"type": "webhook_tests", "attributes": {"topic": "nope"}}})
+    assert unknown[0] == 422
+
+
+def test_the_delivery_log_is_newest_first_filtered_and_paged(api: Api, receiver: Receiver) -> None:
+    hook = create_hook(api, receiver.url("/ok/l"))
+    test = {"data": {"type": "webhook_tests", "attributes": {"topic": "document-received"}}}
+    ids = [api.call("POST", f"/v1/webhooks/{hook['id']}/test", test)[1]["data"]["id"] for _ in range(3)]
+    for delivery_id in ids:
+        wait_for_status(api, delivery_id, "succeeded")
+    status, page = api.call("GET", f"/v1/webhooks/{hook['id']}/deliveries?page[size]=2")
+    assert status == 200 and [d["id"] for d in page["data"]] == ids[::-1][:2]
+    _, rest = api.call("GET", page["links"]["next"])
+    assert [d["id"] for d in rest["data"]] == ids[:1]
+    _, failed = api.call("GET", f"/v1/webhooks/{hook['id']}/deliveries?filter[status]=failed")
+    assert failed["data"] == []
+    assert api.call("GET", f"/v1/webhooks/{hook['id']}/deliveries?filter[status]=bogus")[0] == 400
+    assert api.call("GET", f"/v1/webhooks/{hook['id']}/deliveries?page[size]=0")[0] == 400
+
+
+def test_another_tenant_sees_nothing_and_gets_404_everywhere(api: Api, runtime, receiver: Receiver) -> None:  # type: ignore[no-untyped-def]
+    hook = create_hook(api, receiver.url("/ok/i"))
+    test = {"data": {"type": "webhook_tests", "attributes": {"topic": "document-received"}}}
+    delivery = api.call("POST", f"/v1/webhooks/{hook['id']}/test", test)[1]["data"]
+    other = Api(api.base, make_tenant(runtime.db, "other").token)
+    assert other.call("GET", "/v1/webhooks")[1]["data"] == []
+    for method, path, body in [
+        ("GET", f"/v1/webhooks/{hook['id']}", None),
+        ("PATCH", f"/v1/webhooks/{hook['id']}", {"data": {"type": "webhooks", "attributes": {"name": "mine"}}}),
+        ("DELETE", f"/v1/webhooks/{hook['id']}", None),
+        ("POST", f"/v1/webhooks/{hook['id']}/test", test),
+        ("GET", f"/v1/webhooks/{hook['id']}/deliveries", None),
+        ("GET", f"/v1/deliveries/{delivery['id']}", None),
+        ("POST", f"/v1/deliveries/{delivery['id']}/retry", None),
+    ]:
+        status, doc = other.call(method, path, body)
+        assert status == 404, (method, path)
+        assert doc["errors"][0]["status"] == "404"
+    assert api.call("GET", f"/v1/webhooks/{hook['id']}")[1]["data"]["attributes"]["name"] == "ERP"
+
+
+def test_unknown_routes_and_ids_are_json_api_404s(api: Api) -> None:
+    for path in ("/v1/nothing", "/v1/webhooks/abc", "/v1/deliveries/12345"):
+        status, body = api.call("GET", path)
+        assert status == 404 and body["errors"][0]["status"] == "404", path
+
+
+def test_health_and_openapi_are_served(service: str) -> None:
+    status, health = Api(service).call("GET", "/healthz")
+    assert status == 200 and health["status"] == "ok"
+    status, spec = Api(service).call("GET", "/openapi.json")
+    assert status == 200 and "/v1/webhooks/{webhook_id}/deliveries" in spec["paths"]
