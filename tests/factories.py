@@ -142,7 +142,9 @@ class Receiver:
         body = await request.read()
         with self.lock:
             self.hits[request.path] = hit = self.hits.get(request.path, 0) + 1
-            self.received.append(Received(request.path, {k.lower(): v for k, v in request.headers.items()}, body, time.monotonic()))
+            self.received.append(
+                Received(request.path, {k.lower(): v for k, v in request.headers.items()}, body, time.monotonic())
+            )
         parts = request.path.strip("/").split("/")
         if parts[0] == "fail" and hit <= int(parts[1]):
             return web.Response(status=500, text="not yet")
@@ -187,7 +189,14 @@ class Api:
     token: str | None = None
 
     def call(
-        self, method: str, path: str, body: Any = None, *, raw: bytes | None = None, content_type: str = "application/vnd.api+json", token: str | None = None
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        raw: bytes | None = None,
+        content_type: str = "application/vnd.api+json",
+        token: str | None = None,
     ) -> tuple[int, Any]:
         import json
         import urllib.error

@@ -14,6 +14,7 @@ import click
 from dochooks import __version__
 from dochooks.db import migrate as run_migrations
 from dochooks.db import open_database
+from dochooks.errors import DochooksError
 from dochooks.settings import Settings, describe, env_name, from_env
 from dochooks.tenants import create_tenant
 
@@ -58,7 +59,17 @@ ALL = tuple(name for name, _, _ in describe())
 WORKER = tuple(n for n in ALL if n not in ("host", "port"))
 
 
-@click.group()
+class _Group(click.Group):
+    """Turns dochooks' own errors into a one-line message and exit code 1, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except DochooksError as exc:
+            raise click.ClickException(exc.detail) from exc
+
+
+@click.group(cls=_Group)
 @click.version_option(__version__, prog_name="dochooks")
 def main() -> None:
     """dochooks: signed, retried, logged webhooks for a document workflow."""
@@ -127,7 +138,7 @@ def migrate(**flags: Any) -> None:
     click.echo("schema is up to date")
 
 
-@main.group()
+@main.group(cls=_Group)
 def tenant() -> None:
     """Manage tenants."""
 

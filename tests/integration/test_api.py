@@ -65,7 +65,11 @@ def test_topics_are_served_as_resources(api: Api) -> None:
     status, body = api.call("GET", "/v1/topics")
     assert status == 200
     assert [t["id"] for t in body["data"]] == [t.value for t in TOPICS]
-    assert body["data"][0] == {"type": "topics", "id": "document-received", "attributes": {"title": "DOCUMENT RECEIVED", "stage": "inbound"}}
+    assert body["data"][0] == {
+        "type": "topics",
+        "id": "document-received",
+        "attributes": {"title": "DOCUMENT RECEIVED", "stage": "inbound"},
+    }
 
 
 def test_a_webhook_shows_its_secret_once_and_its_header_values_never(api: Api, receiver: Receiver) -> None:
@@ -98,7 +102,11 @@ def test_plain_application_json_is_accepted_and_other_media_types_refused(api: A
         (json.dumps(webhook_doc("http://127.0.0.1:9/", enabled="yes")).encode(), 422, "/data/attributes/enabled"),
         (json.dumps(webhook_doc("http://127.0.0.1:9/", nmae="typo")).encode(), 422, "/data/attributes/nmae"),
         (json.dumps(webhook_doc("ftp://127.0.0.1/")).encode(), 422, "/data/attributes/url"),
-        (json.dumps(webhook_doc("http://127.0.0.1:9/", headers={"Host": "x"})).encode(), 422, "/data/attributes/headers/Host"),
+        (
+            json.dumps(webhook_doc("http://127.0.0.1:9/", headers={"Host": "x"})).encode(),
+            422,
+            "/data/attributes/headers/Host",
+        ),
         (json.dumps({"data": []}).encode(), 422, "/data"),
     ],
 )
@@ -130,16 +138,31 @@ def test_patch_changes_only_what_it_names_and_masked_values_keep_their_secret(ap
     status, body = api.call(
         "PATCH",
         f"/v1/webhooks/{hook['id']}",
-        {"data": {"type": "webhooks", "id": hook["id"], "attributes": {"name": "Renamed", "headers": {**shown, "X-Extra": "1"}}}},
+        {
+            "data": {
+                "type": "webhooks",
+                "id": hook["id"],
+                "attributes": {"name": "Renamed", "headers": {**shown, "X-Extra": "1"}},
+            }
+        },
     )
     assert status == 200, body
     attrs = body["data"]["attributes"]
     assert attrs["name"] == "Renamed" and attrs["url"] == hook["attributes"]["url"]
     assert set(attrs["headers"]) == {"Authorization", "X-Extra"}
-    assert api.call("POST", f"/v1/webhooks/{hook['id']}/test", {"data": {"type": "webhook_tests", "attributes": {"topic": "document-received"}}})[0] == 202
+    assert (
+        api.call(
+            "POST",
+            f"/v1/webhooks/{hook['id']}/test",
+            {"data": {"type": "webhook_tests", "attributes": {"topic": "document-received"}}},
+        )[0]
+        == 202
+    )
     (got,) = receiver.wait_for("/ok/p", 1)
     assert got.headers["authorization"] == "Bearer keep-me-please-0000" and got.headers["x-extra"] == "1"
-    conflict, _ = api.call("PATCH", f"/v1/webhooks/{hook['id']}", {"data": {"type": "webhooks", "id": "999", "attributes": {}}})
+    conflict, _ = api.call(
+        "PATCH", f"/v1/webhooks/{hook['id']}", {"data": {"type": "webhooks", "id": "999", "attributes": {}}}
+    )
     assert conflict == 409
 
 
@@ -152,20 +175,35 @@ def test_delete_removes_the_webhook(api: Api, receiver: Receiver) -> None:
 
 def test_a_test_send_is_delivered_logged_and_can_be_resent(api: Api, receiver: Receiver) -> None:
     hook = create_hook(api, receiver.url("/ok/t"), topics=["processing-finished"])
-    status, queued = api.call("POST", f"/v1/webhooks/{hook['id']}/test", {"data": {"type": "webhook_tests", "attributes": {"topic": "preprocessing-done"}}})
+    status, queued = api.call(
+        "POST",
+        f"/v1/webhooks/{hook['id']}/test",
+        {"data": {"type": "webhook_tests", "attributes": {"topic": "preprocessing-done"}}},
+    )
     assert status == 202
     delivery = wait_for_status(api, queued["data"]["id"], "succeeded")
     (got,) = receiver.wait_for("/ok/t", 1)
     payload = json.loads(got.body)
     assert payload["topic"] == "preprocessing-done" and payload["type"] == "documents"
-    assert set(payload["attributes"]) == {"status", "tenant_id", "sla_deadline", "custom_fields", "external_id", "created_at", "updated_at", "document_id"}
+    assert set(payload["attributes"]) == {
+        "status",
+        "tenant_id",
+        "sla_deadline",
+        "custom_fields",
+        "external_id",
+        "created_at",
+        "updated_at",
+        "document_id",
+    }
     attempt = delivery["attributes"]["attempts"][0]
     assert attempt["number"] == 1 and attempt["response_status"] == 200 and attempt["duration_ms"] >= 0
     assert attempt["request_headers"]["webhook-id"] == payload["request_id"] == delivery["attributes"]["request_id"]
     assert api.call("POST", f"/v1/deliveries/{delivery['id']}/retry")[0] == 202
     receiver.wait_for("/ok/t", 2)
     assert json.loads(receiver.at("/ok/t")[1].body)["request_id"] == payload["request_id"]
-    unknown = api.call("POST", f"/v1/webhooks/{hook['id']}/test", {"data": {"type": "webhook_tests", "attributes": {"topic": "nope"}}})
+    unknown = api.call(
+        "POST", f"/v1/webhooks/{hook['id']}/test", {"data": {"type": "webhook_tests", "attributes": {"topic": "nope"}}}
+    )
     assert unknown[0] == 422
 
 

@@ -56,7 +56,9 @@ def queue_delivery(rt: Runtime, url: str, **webhook: Any) -> tuple[int, int, str
     tenant = make_tenant(rt.db)
     hook = make_webhook(rt.db, rt.cipher, tenant.tenant_id, url, **webhook)
     with rt.db.transaction() as conn:
-        published = publish(conn, tenant_id=tenant.tenant_id, topic="document-received", payload=PAYLOAD, now_ms=rt.clock.now_ms())
+        published = publish(
+            conn, tenant_id=tenant.tenant_id, topic="document-received", payload=PAYLOAD, now_ms=rt.clock.now_ms()
+        )
         (delivery,) = log.deliveries_of_event(conn, tenant_id=tenant.tenant_id, event_id=published.event_id)
     return tenant.tenant_id, delivery.id, hook.secret
 
@@ -73,7 +75,13 @@ def test_a_delivery_arrives_signed_with_custom_headers_and_is_logged(runtime: Ru
     assert got.headers["authorization"] == "Bearer receiver-token-0123456789"
     assert got.headers["content-type"] == "application/json"
     assert got.headers["user-agent"].startswith("dochooks/")
-    assert verify(signing_key(secret), got.headers["webhook-id"], int(got.headers["webhook-timestamp"]), got.body, got.headers["webhook-signature"])
+    assert verify(
+        signing_key(secret),
+        got.headers["webhook-id"],
+        int(got.headers["webhook-timestamp"]),
+        got.body,
+        got.headers["webhook-signature"],
+    )
     body = json.loads(got.body)
     assert body == {**PAYLOAD, "request_id": got.headers["webhook-id"], "topic": "document-received"}
     (attempt,) = status_of(runtime, tenant, delivery).attempts
@@ -94,7 +102,9 @@ def test_failures_are_retried_with_the_same_request_id_until_success(runtime: Ru
     assert attempts[0].error == "HTTP 500"
 
 
-def test_after_eight_retries_the_delivery_fails_and_a_manual_retry_sends_it_again(runtime: Runtime, receiver: Receiver) -> None:
+def test_after_eight_retries_the_delivery_fails_and_a_manual_retry_sends_it_again(
+    runtime: Runtime, receiver: Receiver
+) -> None:
     tenant, delivery, _ = queue_delivery(runtime, receiver.url("/status/503/c"))
     dispatch_until(runtime, lambda: status_of(runtime, tenant, delivery).status == "failed", retry_time_scale=0.00001)
     assert len(receiver.at("/status/503/c")) == 9

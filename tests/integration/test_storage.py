@@ -22,12 +22,16 @@ def test_migrations_are_versioned_and_apply_once(runtime: Runtime) -> None:
 def test_publish_queues_one_delivery_per_enabled_subscribed_webhook_of_the_tenant(runtime: Runtime) -> None:
     acme, other = make_tenant(runtime.db, "acme"), make_tenant(runtime.db, "other")
     url = "http://127.0.0.1:9/"
-    wanted = make_webhook(runtime.db, runtime.cipher, acme.tenant_id, url, topics=("document-received", "processing-finished"))
+    wanted = make_webhook(
+        runtime.db, runtime.cipher, acme.tenant_id, url, topics=("document-received", "processing-finished")
+    )
     make_webhook(runtime.db, runtime.cipher, acme.tenant_id, url, topics=("processing-failed",))
     make_webhook(runtime.db, runtime.cipher, acme.tenant_id, url, enabled=False)
     make_webhook(runtime.db, runtime.cipher, other.tenant_id, url)
     with runtime.db.transaction() as conn:
-        published = publish(conn, tenant_id=acme.tenant_id, topic="document-received", payload=PAYLOAD, now_ms=1000, document_id=7)
+        published = publish(
+            conn, tenant_id=acme.tenant_id, topic="document-received", payload=PAYLOAD, now_ms=1000, document_id=7
+        )
     assert published.deliveries == 1
     with runtime.db.read() as conn:
         rows = conn.all("SELECT webhook_id, status, request_id, next_attempt_at FROM deliveries")

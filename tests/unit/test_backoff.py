@@ -7,7 +7,9 @@ import pytest
 from dochooks.delivery.backoff import MAX_RETRIES, next_attempt_after_failure, retry_delay_ms
 
 
-@pytest.mark.parametrize(("retry", "base"), [(1, 1), (2, 32), (3, 243), (4, 1024), (5, 3125), (6, 7776), (7, 16807), (8, 32768)])
+@pytest.mark.parametrize(
+    ("retry", "base"), [(1, 1), (2, 32), (3, 243), (4, 1024), (5, 3125), (6, 7776), (7, 16807), (8, 32768)]
+)
 def test_retry_waits_n_to_the_fifth_seconds_plus_up_to_thirty_of_jitter(retry: int, base: int) -> None:
     rng = random.Random(retry)
     delays = [retry_delay_ms(retry, rng=rng) for _ in range(200)]

@@ -11,7 +11,10 @@ SPEC_BODY = b'{"test": 2432232314}'
 
 
 def test_signature_matches_the_standard_webhooks_example() -> None:
-    assert sign(signing_key(SPEC_SECRET), SPEC_ID, SPEC_TIMESTAMP, SPEC_BODY) == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+    assert (
+        sign(signing_key(SPEC_SECRET), SPEC_ID, SPEC_TIMESTAMP, SPEC_BODY)
+        == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+    )
 
 
 def test_verify_accepts_any_of_several_signatures_and_rejects_a_changed_body() -> None:

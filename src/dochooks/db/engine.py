@@ -191,6 +191,10 @@ class PostgresDatabase:
 
     def __init__(self, url: str, max_size: int = 16) -> None:
         self.url = url
+        try:  # fail fast with PostgreSQL's own words rather than after the pool's retries
+            psycopg.connect(url, connect_timeout=10).close()
+        except psycopg.Error as exc:
+            raise StorageError(f"cannot connect to PostgreSQL at {_redact(url)}: {exc}".strip()) from exc
         self._pool: psycopg_pool.ConnectionPool[psycopg.Connection[Row]] = psycopg_pool.ConnectionPool(
             url,
             min_size=1,

@@ -1,0 +1,177 @@
+"""The `dochooks` command as a user runs it: serve, tenant create, migrate, and the whole
+delivery contract through HTTP, with a real receiver on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from dochooks.delivery.signing import verify
+from dochooks.webhooks.secrets import signing_key
+from tests.factories import Api, Receiver, free_port, webhook_doc
+
+SCALE = 0.0002  # every retry delay times this: the whole 8-retry schedule takes about 12 s
+DOCHOOKS = shutil.which("dochooks", path=str(Path(sys.executable).parent)) or "dochooks"
+
+
+def cli(db_url: str, *args: str, env: dict[str, str]) -> str:
+    done = subprocess.run(
+        [DOCHOOKS, *args, "--database-url", db_url], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@contextmanager
+def served(db_url: str, tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    env = {
+        **os.environ,
+        "DOCHOOKS_DATA_DIR": str(tmp_path / "data"),
+        "DOCHOOKS_ALLOW_PRIVATE_TARGETS": "1",
+        "DOCHOOKS_RETRY_TIME_SCALE": str(SCALE),
+    }
+    port = free_port()
+    log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115 - closed below, after the process
+    proc = subprocess.Popen(
+        [DOCHOOKS, "serve", "--port", str(port), "--database-url", db_url],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        cwd=tmp_path,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, (tmp_path / "serve.log").read_text()
+            try:
+                with urllib.request.urlopen(base + "/healthz", timeout=1) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                assert time.monotonic() < deadline, "serve never became healthy"
+                time.sleep(0.1)
+        yield base, env
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def tenant(db_url: str, name: str, env: dict[str, str]) -> dict[str, object]:
+    out = cli(db_url, "tenant", "create", name, "--json", env=env)
+    created = json.loads(out)
+    assert set(created) == {"tenant_id", "token"} and isinstance(created["tenant_id"], int)
+    return created  # type: ignore[no-any-return]
+
+
+def delivery_of(api: Api, hook_id: str) -> dict:  # type: ignore[type-arg]
+    _, log = api.call("GET", f"/v1/webhooks/{hook_id}/deliveries")
+    return log["data"][0]  # type: ignore[no-any-return]
+
+
+def wait_until(check, timeout: float = 60) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_the_delivery_contract_end_to_end(db_url: str, tmp_path: Path, receiver: Receiver) -> None:
+    with served(db_url, tmp_path) as (base, env):
+        acme, other = tenant(db_url, "acme", env), tenant(db_url, "other", env)
+        api, stranger = Api(base, str(acme["token"])), Api(base, str(other["token"]))
+        headers = {"Authorization": "Bearer receiver-secret-token", "X-Team": "billing"}
+        status, created = api.call("POST", "/v1/webhooks", webhook_doc(receiver.url("/fail/9/a"), headers=headers))
+        assert status == 201
+        hook = created["data"]
+        test = {"data": {"type": "webhook_tests", "attributes": {"topic": "document-received"}}}
+        assert api.call("POST", f"/v1/webhooks/{hook['id']}/test", test)[0] == 202
+
+        # 1 attempt + 8 retries, all failing, then `failed`.
+        wait_until(lambda: delivery_of(api, hook["id"])["attributes"]["status"] == "failed")
+        got = receiver.at("/fail/9/a")
+        assert len(got) == 9
+        request_ids = {r.headers["webhook-id"] for r in got} | {json.loads(r.body)["request_id"] for r in got}
+        assert len(request_ids) == 1
+        for r in got:
+            assert r.headers["authorization"] == headers["Authorization"] and r.headers["x-team"] == "billing"
+            key = signing_key(hook["attributes"]["secret"])
+            assert verify(
+                key,
+                r.headers["webhook-id"],
+                int(r.headers["webhook-timestamp"]),
+                r.body,
+                r.headers["webhook-signature"],
+            )
+            payload = json.loads(r.body)
+            assert payload["type"] == "documents" and payload["topic"] == "document-received"
+            assert payload["attributes"]["tenant_id"] == acme["tenant_id"]
+        # Retry n comes n^5 s plus up to 30 s of jitter (times the scale) after attempt n.
+        for n in range(1, 9):
+            gap = got[n].at - got[n - 1].at
+            assert SCALE * n**5 - 0.01 <= gap <= SCALE * (n**5 + 30) + 0.3, (n, gap)
+        failed = delivery_of(api, hook["id"])["attributes"]
+        assert [a["number"] for a in failed["attempts"]] == list(range(1, 10))
+        assert all(a["response_status"] == 500 for a in failed["attempts"])
+        assert failed["attempts"][0]["request_headers"]["Authorization"] != headers["Authorization"]
+
+        # A manual retry of the failed delivery goes through, with the same request_id.
+        delivery_id = delivery_of(api, hook["id"])["id"]
+        assert api.call("POST", f"/v1/deliveries/{delivery_id}/retry")[0] == 202
+        wait_until(lambda: delivery_of(api, hook["id"])["attributes"]["status"] == "succeeded")
+        assert receiver.at("/fail/9/a")[-1].headers["webhook-id"] in request_ids
+
+        # A redirect is a failed attempt and is not followed.
+        _, redirect = api.call("POST", "/v1/webhooks", webhook_doc(receiver.url("/redirect/b")))
+        api.call("POST", f"/v1/webhooks/{redirect['data']['id']}/test", test)
+        wait_until(lambda: bool(delivery_of(api, redirect["data"]["id"])["attributes"]["attempts"]))
+        first = delivery_of(api, redirect["data"]["id"])["attributes"]["attempts"][0]
+        assert first["response_status"] == 302 and receiver.at("/ok/redirected") == []
+
+        # The other tenant sees none of it.
+        assert stranger.call("GET", f"/v1/webhooks/{hook['id']}")[0] == 404
+        assert stranger.call("GET", f"/v1/deliveries/{delivery_id}")[0] == 404
+        assert stranger.call("POST", f"/v1/deliveries/{delivery_id}/retry")[0] == 404
+        assert stranger.call("GET", "/v1/webhooks")[1]["data"] == []
+
+
+def test_migrate_is_idempotent_and_help_names_every_environment_twin(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/m.db"
+    env = dict(os.environ)
+    assert "applied 0001_initial" in cli(url, "migrate", env=env)
+    assert "applied" not in cli(url, "migrate", env=env)
+    help_text = subprocess.run([DOCHOOKS, "serve", "--help"], capture_output=True, text=True, check=True).stdout
+    for name in (
+        "DATABASE_URL",
+        "DATA_DIR",
+        "SECRET_KEY",
+        "DELIVERY_TIMEOUT",
+        "RETRY_TIME_SCALE",
+        "ALLOW_PRIVATE_TARGETS",
+    ):
+        assert f"DOCHOOKS_{name}" in help_text
+
+
+def test_a_bad_database_url_is_a_clear_error(tmp_path: Path) -> None:
+    done = subprocess.run([DOCHOOKS, "migrate", "--database-url", "mysql://x"], capture_output=True, text=True)
+    assert done.returncode != 0 and "unsupported database URL" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(pytest.main([__file__]))
