@@ -7,6 +7,8 @@ where a statement truly differs (row locking).
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 import sqlite3
 import threading
@@ -22,6 +24,7 @@ from psycopg.rows import dict_row
 
 from dochooks.errors import StorageError
 
+log = logging.getLogger("dochooks.db")
 Row = dict[str, Any]
 Params = Mapping[str, Any] | None
 
@@ -48,6 +51,8 @@ class Database(Protocol):
     def transaction(self) -> AbstractContextManager[Connection]: ...
 
     def read(self) -> AbstractContextManager[Connection]: ...
+
+    async def listen(self, channel: str, on_notify: Callable[[], None]) -> None: ...
 
     def close(self) -> None: ...
 
@@ -148,6 +153,10 @@ class SqliteDatabase:
         finally:
             conn.raw.execute("COMMIT")
 
+    async def listen(self, channel: str, on_notify: Callable[[], None]) -> None:
+        """SQLite has no notifications between processes; in-process wake-ups do the job."""
+        await asyncio.Future()
+
     def close(self) -> None:
         with self._all_lock:
             for raw in self._all:
@@ -217,6 +226,19 @@ class PostgresDatabase:
         conn.fire()
 
     read = transaction
+
+    async def listen(self, channel: str, on_notify: Callable[[], None]) -> None:
+        """Call `on_notify` for every NOTIFY on `channel`, reconnecting until cancelled."""
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(self.url, autocommit=True) as conn:
+                    await conn.execute(f"LISTEN {channel}")
+                    on_notify()  # whatever was sent while we were not listening
+                    async for _ in conn.notifies():
+                        on_notify()
+            except psycopg.Error as exc:
+                log.warning("LISTEN %s lost its connection (%s); reconnecting", channel, exc)
+                await asyncio.sleep(1)
 
     def close(self) -> None:
         self._pool.close()
