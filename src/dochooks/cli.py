@@ -104,8 +104,9 @@ def serve(**flags: Any) -> None:
 @main.command()
 @settings_options(*WORKER)
 def worker(**flags: Any) -> None:
-    """Run the dispatcher alone (migrates first); stops cleanly on SIGINT or SIGTERM."""
-    from dochooks.delivery.dispatcher import Dispatcher
+    """Run the dispatcher and workflow runner without the API (migrates first); stops
+    cleanly on SIGINT or SIGTERM."""
+    from dochooks.background import run_background
     from dochooks.runtime import open_runtime
 
     rt = open_runtime(_settings(flags))
@@ -115,7 +116,7 @@ def worker(**flags: Any) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stopping.set)
-        await Dispatcher(rt.db, rt.cipher, rt.settings, clock=rt.clock).run(stopping)
+        await run_background(rt, stopping)
 
     _install_uvloop()
     try:

@@ -31,6 +31,8 @@ class Settings:
     max_per_host: int = _setting(200, "Connections per receiving host at most.")
     claim_batch: int = _setting(500, "Deliveries claimed per database round trip at most.")
     poll_interval: float = _setting(1.0, "Seconds an idle dispatcher waits before looking for due work again.")
+    max_upload_bytes: int = _setting(25 * 1024 * 1024, "Largest document upload accepted, in bytes (larger: 413).")
+    processors: str | None = _setting(None, "package.module:MAPPING of workflow processors replacing the defaults.")
     log_level: str = _setting("info", "debug, info, warning or error.")
 
 

@@ -9,9 +9,10 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from dochooks import __version__
-from dochooks.api import deliveries, errors, meta, webhooks
+from dochooks.api import deliveries, documents, errors, meta, webhooks, workflow
 from dochooks.api.jsonapi import JsonApiResponse
-from dochooks.delivery.dispatcher import Dispatcher
+from dochooks.api.limits import BodyLimit
+from dochooks.background import run_background
 from dochooks.runtime import Runtime
 
 DESCRIPTION = """\
@@ -25,7 +26,7 @@ Deliveries are signed with Standard Webhooks headers (`webhook-id`, `webhook-tim
 
 
 def create_app(rt: Runtime, *, dispatch: bool = True) -> FastAPI:
-    """The API for a runtime; with `dispatch` the dispatcher runs alongside it."""
+    """The API for a runtime; with `dispatch` the dispatcher and workflow runner run alongside it."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -33,7 +34,7 @@ def create_app(rt: Runtime, *, dispatch: bool = True) -> FastAPI:
             yield
             return
         stopping = asyncio.Event()
-        task = asyncio.create_task(Dispatcher(rt.db, rt.cipher, rt.settings, clock=rt.clock).run(stopping))
+        task = asyncio.create_task(run_background(rt, stopping))
         try:
             yield
         finally:
@@ -48,7 +49,8 @@ def create_app(rt: Runtime, *, dispatch: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.runtime = rt
+    app.add_middleware(BodyLimit, upload_bytes=rt.settings.max_upload_bytes)
     errors.install(app)
-    for module in (meta, webhooks, deliveries):
+    for module in (meta, webhooks, deliveries, documents, workflow):
         app.include_router(module.router)
     return app

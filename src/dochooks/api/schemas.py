@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -70,3 +70,63 @@ class WebhookTestResource(_Strict):
 
 class WebhookTestDocument(_Strict):
     data: WebhookTestResource
+
+
+class FileAttributes(_Strict):
+    base64_file: str = Field(description="The file's bytes in base64.")
+
+
+class DocumentAttributes(_Strict):
+    files: list[FileAttributes] = Field(description="The upload; one document per upload.")
+    name: str | None = Field(default=None, examples=["invoice-4711.pdf"])
+    external_id: str | None = Field(default=None, description="Your id, for lookups.", examples=["EX123456789"])
+    custom_fields: dict[str, Any] = Field(default_factory=dict, description="Echoed in every payload.")
+
+
+class DocumentResource(_Strict):
+    type: Literal["documents"]
+    attributes: DocumentAttributes
+
+
+class DocumentDocument(_Strict):
+    data: DocumentResource
+
+
+class ValidationAttributes(_Strict):
+    document_type: str | None = Field(default=None, description="Correct the type while classifying.")
+    fields: dict[str, str] | None = Field(default=None, description="Correct extracted fields while extracting.")
+
+
+class ValidationResource(_Strict):
+    type: Literal["validations"]
+    attributes: ValidationAttributes = Field(default_factory=ValidationAttributes)
+
+
+class ValidationDocument(_Strict):
+    data: ValidationResource
+
+
+class WorkflowAttributes(_Strict):
+    separation: list[str] | None = Field(default=None, examples=[["first-level"]])
+    classification: list[str] | None = Field(default=None, examples=[[]])
+    extraction: list[str] | None = Field(default=None, examples=[["first-level", "qc"]])
+    processing_target_seconds: int | None = Field(
+        default=None, description="Each new document's sla_deadline is its upload time plus this; null for none."
+    )
+    classification_rules: dict[str, list[str]] | None = Field(
+        default=None, description="Document type by keywords.", examples=[{"invoice": ["invoice", "amount due"]}]
+    )
+    extraction_rules: dict[str, dict[str, str]] | None = Field(
+        default=None,
+        description="Per type, field name to regular expression (first group).",
+        examples=[{"invoice": {"total": "Total:\\s*(\\S+)"}}],
+    )
+
+
+class WorkflowResource(_Strict):
+    type: Literal["workflows"]
+    attributes: WorkflowAttributes
+
+
+class WorkflowDocument(_Strict):
+    data: WorkflowResource

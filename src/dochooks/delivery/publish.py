@@ -4,8 +4,6 @@ per subscribed, enabled webhook inside the caller's transaction (transactional o
 from __future__ import annotations
 
 import secrets
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,34 +11,10 @@ import orjson
 
 from dochooks.clock import iso
 from dochooks.db import Connection
+from dochooks.signals import deliveries_queued
 
 NOTIFY_CHANNEL = "dochooks_deliveries"
-
-
-class Signal:
-    """In-process wake-up: callbacks run after a transaction that queued deliveries commits."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._callbacks: list[Callable[[], None]] = []
-
-    def connect(self, callback: Callable[[], None]) -> Callable[[], None]:
-        with self._lock:
-            self._callbacks.append(callback)
-        return lambda: self._disconnect(callback)
-
-    def _disconnect(self, callback: Callable[[], None]) -> None:
-        with self._lock:
-            self._callbacks.remove(callback)
-
-    def fire(self) -> None:
-        with self._lock:
-            callbacks = list(self._callbacks)
-        for callback in callbacks:
-            callback()
-
-
-deliveries_queued = Signal()
+__all__ = ["NOTIFY_CHANNEL", "Published", "announce", "deliveries_queued", "example_payload", "publish"]
 
 
 def announce(conn: Connection) -> None:

@@ -1,0 +1,212 @@
+"""Routes for documents: upload (JSON:API or multipart), the pull API, timeline and validations."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+
+from dochooks.api.deps import JsonBody, Rt, Tenant
+from dochooks.api.jsonapi import JSON_TYPES, JsonApiResponse, document, resource
+from dochooks.api.schemas import DocumentAttributes, DocumentDocument, ValidationDocument
+from dochooks.clock import iso, parse_iso
+from dochooks.documents import store
+from dochooks.documents.uploads import MAX_FILES, accept_upload, decode_files
+from dochooks.documents.validations import complete_validation
+from dochooks.errors import InvalidInput
+
+router = APIRouter(prefix="/v1/documents", tags=["documents"])
+STATUSES = ("pending", "in_progress", "done", "failed")
+
+
+def document_resource(doc: store.Document) -> dict[str, Any]:
+    return resource(
+        "documents",
+        doc.id,
+        {
+            **store.payload(doc)["attributes"],
+            "name": doc.name,
+            "workflow_step": doc.workflow_step,
+            "document_type": doc.document_type,
+            "pending_validation": doc.pending_validation,
+            "file_type": doc.file_type,
+            "page_count": doc.page_count,
+            "extracted_fields": doc.extracted,
+            "error": doc.error,
+        },
+        f"/v1/documents/{doc.id}",
+    )
+
+
+_UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/vnd.api+json": {"schema": DocumentDocument.model_json_schema()},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "name": {"type": "string"},
+                        "external_id": {"type": "string"},
+                        "custom_fields": {"type": "string", "description": "A JSON object, as text."},
+                    },
+                }
+            },
+        },
+    }
+}
+
+
+async def _from_json(request: Request) -> tuple[list[bytes], DocumentAttributes]:
+    try:
+        parsed = DocumentDocument.model_validate_json(await request.body())
+    except ValidationError as exc:
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from exc
+    attrs = parsed.data.attributes
+    return decode_files([f.base64_file for f in attrs.files]), attrs
+
+
+async def _from_form(request: Request) -> tuple[list[bytes], DocumentAttributes]:
+    form = await request.form(max_files=MAX_FILES, max_fields=10)
+    uploads = [f for f in form.getlist("file") if isinstance(f, UploadFile)]
+    if not uploads:
+        raise InvalidInput("send the document as the form field `file`", pointer="/data/attributes/files")
+    blobs = [await f.read() for f in uploads]
+
+    def text(key: str) -> str | None:
+        value = form.get(key)
+        return value if isinstance(value, str) and value != "" else None
+
+    custom: Any = {}
+    if text("custom_fields") is not None:
+        try:
+            custom = orjson.loads(text("custom_fields") or "")
+        except orjson.JSONDecodeError as exc:
+            raise InvalidInput("custom_fields must be a JSON object", pointer="/data/attributes/custom_fields") from exc
+    if not isinstance(custom, dict):
+        raise InvalidInput("custom_fields must be a JSON object", pointer="/data/attributes/custom_fields")
+    attrs = DocumentAttributes.model_construct(
+        files=[], name=text("name"), external_id=text("external_id"), custom_fields=custom
+    )
+    return blobs, attrs
+
+
+@router.post("", status_code=201, summary="Upload a document", openapi_extra=_UPLOAD_BODY)
+async def upload(request: Request, rt: Rt, tenant: Tenant) -> JsonApiResponse:
+    """Upload a document as JSON:API (`files[].base64_file`) or multipart (`file`); it
+    starts through the workflow at once and `document-received` is published."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind == "multipart/form-data":
+        blobs, attrs = await _from_form(request)
+    elif kind in JSON_TYPES:
+        blobs, attrs = await _from_json(request)
+    else:
+        raise HTTPException(415, "send the document as application/vnd.api+json or multipart/form-data")
+    doc = await run_in_threadpool(
+        accept_upload,
+        rt,
+        tenant,
+        blobs=blobs,
+        name=attrs.name,
+        external_id=attrs.external_id,
+        custom_fields=attrs.custom_fields,
+    )
+    response = document(document_resource(doc), 201)
+    response.headers["Location"] = f"/v1/documents/{doc.id}"
+    return response
+
+
+def _time(name: str, value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return parse_iso(value)
+    except ValueError as exc:
+        raise HTTPException(400, f"{name} must be an ISO 8601 time, e.g. 2026-01-31T12:00:00Z") from exc
+
+
+@router.get("", summary="List documents (the pull API)")
+def list_all(
+    rt: Rt,
+    tenant: Tenant,
+    status: Annotated[
+        str | None,
+        Query(
+            alias="filter[status]", description="One or more of pending, in_progress, done, failed, comma-separated."
+        ),
+    ] = None,
+    external_id: Annotated[str | None, Query(alias="filter[external_id]")] = None,
+    updated_after: Annotated[str | None, Query(alias="filter[updated_after]", description="ISO 8601 time.")] = None,
+    updated_before: Annotated[str | None, Query(alias="filter[updated_before]", description="ISO 8601 time.")] = None,
+    overdue: Annotated[
+        bool | None, Query(alias="filter[overdue]", description="true: unfinished documents past their sla_deadline.")
+    ] = None,
+    older_than: Annotated[
+        int | None,
+        Query(
+            alias="filter[older_than]",
+            ge=0,
+            description="Unfinished documents uploaded more than this many seconds ago.",
+        ),
+    ] = None,
+    size: Annotated[int, Query(alias="page[size]", ge=1, le=100)] = 25,
+    number: Annotated[int, Query(alias="page[number]", ge=1)] = 1,
+) -> JsonApiResponse:
+    """Documents, most recently updated first. For the backup strategy of the product page
+    (find what a webhook may have missed), ask for `filter[overdue]=true` or
+    `filter[older_than]=300`: unfinished documents past their deadline or older than 5 min."""
+    statuses = tuple(s for s in (status or "").split(",") if s)
+    if any(s not in STATUSES for s in statuses):
+        raise HTTPException(400, f"filter[status] takes {', '.join(STATUSES)}")
+    now = rt.clock.now_ms()
+    flt = store.DocumentFilter(
+        statuses=statuses,
+        external_id=external_id,
+        updated_after=_time("filter[updated_after]", updated_after),
+        updated_before=_time("filter[updated_before]", updated_before),
+        overdue_at=now if overdue else None,
+        created_before=now - older_than * 1000 if older_than is not None else None,
+    )
+    with rt.db.read() as conn:
+        docs, total = store.list_documents(conn, tenant, flt, page_size=size, page_number=number)
+    links = {}
+    if number * size < total:
+        links["next"] = f"/v1/documents?page[number]={number + 1}&page[size]={size}"
+    if number > 1:
+        links["prev"] = f"/v1/documents?page[number]={number - 1}&page[size]={size}"
+    return document([document_resource(d) for d in docs], meta={"total": total}, links=links)
+
+
+@router.get("/{document_id}", summary="Show a document (the pull fallback)")
+def show(document_id: int, rt: Rt, tenant: Tenant) -> JsonApiResponse:
+    with rt.db.read() as conn:
+        return document(document_resource(store.get_document(conn, tenant, document_id)))
+
+
+@router.get("/{document_id}/events", summary="The topics emitted for a document, oldest first")
+def events(document_id: int, rt: Rt, tenant: Tenant) -> JsonApiResponse:
+    with rt.db.read() as conn:
+        store.get_document(conn, tenant, document_id)
+        rows = store.timeline(conn, tenant, document_id)
+    return document(
+        [resource("events", r["id"], {"topic": r["topic"], "created_at": iso(r["created_at"])}) for r in rows]
+    )
+
+
+@router.post("/{document_id}/validations", dependencies=[JsonBody], summary="Complete the pending validation")
+def validate(document_id: int, body: ValidationDocument, rt: Rt, tenant: Tenant) -> JsonApiResponse:
+    """Complete the document's pending validation task, with optional corrections; the
+    document moves to its next level or stage. 409 when nothing is pending."""
+    corrections = body.data.attributes.model_dump()
+    with rt.db.transaction() as conn:
+        doc = complete_validation(conn, tenant, document_id, corrections, rt.clock.now_ms())
+    return document(document_resource(doc))

@@ -1,0 +1,1 @@
+"""Documents: upload, files, the workflow state machine, processors and the runner."""

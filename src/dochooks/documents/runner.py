@@ -1,0 +1,107 @@
+"""The workflow runner: moves documents through their automatic steps in the background,
+durably. Due work lives in the documents table (run_at) under a lease, so a process killed
+mid-step leaves the document to be picked up again; a step's state change and its topics
+commit together, so no topic is emitted twice for one transition."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+
+from dochooks.documents import config as workflow_config
+from dochooks.documents import store
+from dochooks.documents.files import read_files
+from dochooks.documents.processors import Processors, load_processors
+from dochooks.documents.steps import automatic_step
+from dochooks.runtime import Runtime
+from dochooks.signals import work_queued
+
+log = logging.getLogger("dochooks.workflow")
+LEASE_MS = 120_000  # longer than any processor should take on one document
+
+
+class WorkflowRunner:
+    def __init__(self, rt: Runtime, processors: Processors | None = None, *, concurrency: int = 2) -> None:
+        self._rt = rt
+        self._processors = processors or load_processors(rt.settings.processors)
+        self._concurrency = concurrency
+        self._wake = asyncio.Event()
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:workflow:{id(self):x}"
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
+        disconnect = work_queued.connect(lambda: self._wake_from(loop))
+        stop_waiter = asyncio.create_task(stopping.wait())
+        stop_waiter.add_done_callback(lambda _: self._wake.set())
+        if self._rt.db.dialect == "sqlite":
+            await asyncio.to_thread(self._reclaim_leases)
+        try:
+            while not stopping.is_set():
+                try:
+                    await self._step()
+                except Exception:
+                    log.exception("workflow step failed; retrying")
+                    await self._sleep(self._rt.settings.poll_interval)
+        finally:
+            disconnect()
+            stop_waiter.cancel()
+
+    def _reclaim_leases(self) -> None:
+        """On SQLite this runner is the only one: a lease still held is a dead process's, due now."""
+        with self._rt.db.transaction() as conn:
+            conn.run(
+                "UPDATE documents SET run_at = :now, locked_by = NULL "
+                "WHERE locked_by IS NOT NULL AND run_at IS NOT NULL",
+                {"now": self._rt.clock.now_ms()},
+            )
+
+    def _wake_from(self, loop: asyncio.AbstractEventLoop) -> None:
+        loop.call_soon_threadsafe(self._wake.set)
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+
+    async def _step(self) -> None:
+        self._wake.clear()
+        claimed = await asyncio.to_thread(self._claim)
+        if claimed:
+            await asyncio.gather(*(asyncio.to_thread(self.advance, doc_id, tenant_id) for doc_id, tenant_id in claimed))
+            return
+        due = await asyncio.to_thread(self._next_due)
+        delay = self._rt.settings.poll_interval
+        if due is not None:
+            delay = min(delay, max((due - self._rt.clock.now_ms()) / 1000, 0.01))
+        await self._sleep(delay)
+
+    def _claim(self) -> list[tuple[int, int]]:
+        with self._rt.db.transaction() as conn:
+            return store.claim_due(
+                conn, worker=self.worker_id, now_ms=self._rt.clock.now_ms(), lease_ms=LEASE_MS, limit=self._concurrency
+            )
+
+    def _next_due(self) -> int | None:
+        with self._rt.db.read() as conn:
+            return store.next_due(conn)
+
+    def advance(self, doc_id: int, tenant_id: int) -> None:
+        """Run the automatic step due for one leased document and commit where it goes."""
+        with self._rt.db.read() as conn:
+            doc = store.get_document(conn, tenant_id, doc_id)
+            config = workflow_config.load(conn, tenant_id)
+            paths = store.file_paths(conn, doc_id)
+        transition = automatic_step(
+            doc, config, self._processors, lambda: read_files(self._rt.settings.data_dir, paths)
+        )
+        with self._rt.db.transaction() as conn:
+            if transition is None:  # nothing automatic is due: drop the lease
+                conn.run(
+                    "UPDATE documents SET run_at = NULL, locked_by = NULL WHERE id = :id AND locked_by = :w",
+                    {"id": doc_id, "w": self.worker_id},
+                )
+                return
+            if store.apply(conn, doc, transition, self._rt.clock.now_ms(), worker=self.worker_id) is None:
+                log.info("document %s moved on while we worked on it; dropped our result", doc_id)

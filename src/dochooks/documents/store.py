@@ -1,0 +1,221 @@
+"""Document rows: create on upload, read and list for the pull API, and apply workflow
+transitions, publishing each topic in the same transaction as the change."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from dochooks.clock import iso
+from dochooks.db import Connection, Row
+from dochooks.delivery.publish import publish
+from dochooks.documents.files import StoredFile
+from dochooks.documents.workflow import Transition, on_upload
+from dochooks.errors import NotFound
+from dochooks.signals import work_queued
+
+_JSON_COLUMNS = ("custom_fields", "extracted")
+
+
+@dataclass(frozen=True)
+class Document:
+    id: int
+    tenant_id: int
+    name: str | None
+    external_id: str | None
+    custom_fields: dict[str, Any]
+    status: str
+    workflow_step: str
+    state: str
+    pending_validation: str | None
+    document_type: str | None
+    file_type: str | None
+    page_count: int | None
+    content_text: str | None
+    extracted: dict[str, Any]
+    error: str | None
+    sla_deadline: int | None
+    created_at: int
+    updated_at: int
+
+
+def _document(row: Row) -> Document:
+    fields = {k: row[k] for k in Document.__dataclass_fields__}
+    for column in _JSON_COLUMNS:
+        fields[column] = orjson.loads(row[column])
+    return Document(**fields)
+
+
+def payload(doc: Document) -> dict[str, Any]:
+    """The webhook body for a document, without request_id and topic: nothing sensitive."""
+    return {
+        "id": str(doc.id),
+        "type": "documents",
+        "attributes": {
+            "status": doc.status,
+            "tenant_id": doc.tenant_id,
+            "sla_deadline": iso(doc.sla_deadline),
+            "custom_fields": doc.custom_fields,
+            "external_id": doc.external_id,
+            "created_at": iso(doc.created_at),
+            "updated_at": iso(doc.updated_at),
+            "document_id": doc.id,
+        },
+    }
+
+
+def get_document(conn: Connection, tenant_id: int, document_id: int) -> Document:
+    row = conn.one("SELECT * FROM documents WHERE id = :id AND tenant_id = :t", {"id": document_id, "t": tenant_id})
+    if row is None:
+        raise NotFound(f"no document {document_id}")
+    return _document(row)
+
+
+def file_paths(conn: Connection, document_id: int) -> list[str]:
+    rows = conn.all("SELECT path FROM document_files WHERE document_id = :d ORDER BY position", {"d": document_id})
+    return [r["path"] for r in rows]
+
+
+def _emit(conn: Connection, doc: Document, topics: tuple[str, ...], now_ms: int) -> None:
+    for topic in topics:
+        publish(conn, tenant_id=doc.tenant_id, topic=topic, payload=payload(doc), now_ms=now_ms, document_id=doc.id)
+
+
+def create_document(
+    conn: Connection,
+    *,
+    tenant_id: int,
+    name: str | None,
+    external_id: str | None,
+    custom_fields: dict[str, Any],
+    files: list[StoredFile],
+    sla_deadline: int | None,
+    now_ms: int,
+) -> Document:
+    """Insert an uploaded document with its files and emit document-received."""
+    start = on_upload()
+    row = conn.one(
+        "INSERT INTO documents (tenant_id, name, external_id, custom_fields, status, workflow_step, state, "
+        "extracted, sla_deadline, run_at, created_at, updated_at) VALUES (:t, :name, :external_id, :custom_fields, "
+        ":status, :workflow_step, :state, '{}', :sla, :now, :now, :now) RETURNING id",
+        {
+            "t": tenant_id,
+            "name": name,
+            "external_id": external_id,
+            "custom_fields": orjson.dumps(custom_fields).decode(),
+            "status": start.changes["status"],
+            "workflow_step": start.changes["workflow_step"],
+            "state": start.changes["state"],
+            "sla": sla_deadline,
+            "now": now_ms,
+        },
+    )
+    assert row is not None
+    conn.many(
+        "INSERT INTO document_files (document_id, position, path, size_bytes, sha256) "
+        "VALUES (:d, :p, :path, :size, :sha)",
+        [{"d": row["id"], "p": i, "path": f.path, "size": f.size_bytes, "sha": f.sha256} for i, f in enumerate(files)],
+    )
+    doc = get_document(conn, tenant_id, row["id"])
+    _emit(conn, doc, start.topics, now_ms)
+    conn.after_commit(work_queued.fire)
+    return doc
+
+
+def apply(
+    conn: Connection, doc: Document, transition: Transition, now_ms: int, *, worker: str | None = None
+) -> Document | None:
+    """Move `doc` as `transition` says and publish its topics, only if the document is
+    still where `doc` saw it (and, for automatic work, still leased by `worker`).
+    Returns the changed document, or None when it had moved meanwhile."""
+    changes = {k: (orjson.dumps(v).decode() if k in _JSON_COLUMNS else v) for k, v in transition.changes.items()}
+    sets = ", ".join(f"{column} = :{column}" for column in changes)
+    guard = " AND locked_by = :worker" if worker is not None else ""
+    moved = conn.run(
+        f"UPDATE documents SET {sets}, run_at = :run_at, locked_by = NULL, updated_at = :now "
+        f"WHERE id = :id AND state = :expected{guard}",
+        {
+            **changes,
+            "run_at": now_ms if transition.run_now else None,
+            "now": now_ms,
+            "id": doc.id,
+            "expected": doc.state,
+            "worker": worker,
+        },
+    )
+    if not moved:
+        return None
+    changed = get_document(conn, doc.tenant_id, doc.id)
+    _emit(conn, changed, transition.topics, now_ms)
+    if transition.run_now:
+        conn.after_commit(work_queued.fire)
+    return changed
+
+
+@dataclass(frozen=True)
+class DocumentFilter:
+    statuses: tuple[str, ...] = ()
+    external_id: str | None = None
+    updated_after: int | None = None
+    updated_before: int | None = None
+    overdue_at: int | None = None  # unfinished with sla_deadline before this time
+    created_before: int | None = None  # unfinished and created before this time
+
+
+def list_documents(
+    conn: Connection, tenant_id: int, flt: DocumentFilter, *, page_size: int, page_number: int
+) -> tuple[list[Document], int]:
+    """One page of the tenant's documents, most recently updated first, and the total count."""
+    where = ["tenant_id = :t"]
+    params: dict[str, Any] = {"t": tenant_id}
+    if flt.statuses:
+        where.append("status IN (" + ", ".join(f":s{i}" for i in range(len(flt.statuses))) + ")")
+        params.update({f"s{i}": s for i, s in enumerate(flt.statuses)})
+    for clause, key, value in (
+        ("external_id = :external_id", "external_id", flt.external_id),
+        ("updated_at > :updated_after", "updated_after", flt.updated_after),
+        ("updated_at < :updated_before", "updated_before", flt.updated_before),
+        ("status NOT IN ('done', 'failed') AND sla_deadline < :overdue_at", "overdue_at", flt.overdue_at),
+        ("status NOT IN ('done', 'failed') AND created_at < :created_before", "created_before", flt.created_before),
+    ):
+        if value is not None:
+            where.append(clause)
+            params[key] = value
+    condition = " AND ".join(where)
+    total = conn.one(f"SELECT COUNT(*) AS n FROM documents WHERE {condition}", params)
+    rows = conn.all(
+        f"SELECT * FROM documents WHERE {condition} ORDER BY updated_at DESC, id DESC LIMIT :limit OFFSET :offset",
+        {**params, "limit": page_size, "offset": (page_number - 1) * page_size},
+    )
+    return [_document(r) for r in rows], int(total["n"]) if total else 0
+
+
+def timeline(conn: Connection, tenant_id: int, document_id: int) -> list[Row]:
+    """The topics emitted for a document, oldest first."""
+    return conn.all(
+        "SELECT id, topic, created_at FROM events WHERE tenant_id = :t AND document_id = :d ORDER BY id",
+        {"t": tenant_id, "d": document_id},
+    )
+
+
+_CLAIM = """
+UPDATE documents SET run_at = :lease_end, locked_by = :worker
+WHERE id IN (SELECT id FROM documents WHERE run_at <= :now ORDER BY run_at LIMIT :limit {lock})
+RETURNING id, tenant_id
+"""
+
+
+def claim_due(conn: Connection, *, worker: str, now_ms: int, lease_ms: int, limit: int) -> list[tuple[int, int]]:
+    """Lease documents whose automatic work is due; returns (document id, tenant id) pairs."""
+    lock = "FOR UPDATE SKIP LOCKED" if conn.dialect == "postgresql" else ""
+    rows = conn.all(
+        _CLAIM.format(lock=lock), {"lease_end": now_ms + lease_ms, "worker": worker, "now": now_ms, "limit": limit}
+    )
+    return [(r["id"], r["tenant_id"]) for r in rows]
+
+
+def next_due(conn: Connection) -> int | None:
+    row = conn.one("SELECT MIN(run_at) AS due FROM documents WHERE run_at IS NOT NULL")
+    return None if row is None or row["due"] is None else int(row["due"])

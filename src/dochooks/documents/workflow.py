@@ -1,0 +1,97 @@
+"""The workflow as a state machine: pure functions from where a document is to where it
+goes next and which topics that move emits. Storage applies a transition and publishes
+its topics in one transaction.
+
+    inbound         state `preprocessing` (automatic)        -> preprocessing-done
+    <stage>         state `automatic` (automatic)            -> automatic-<stage>-done
+                    state `validation:<level>` (waits)       <- ready-for-<stage>-<level>
+                    leaving the stage                        -> <stage>-done
+    outbound        after extraction-done                    -> processing-finished
+    any failure                                              -> processing-failed
+
+The stages with levels are separation, classification and extraction, in that order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from dochooks.documents.config import STAGES_WITH_LEVELS
+from dochooks.topics import LEVELS
+
+PREPROCESSING, AUTOMATIC, FINISHED, FAILED = "preprocessing", "automatic", "finished", "failed"
+VALIDATION = "validation:"
+
+
+@dataclass(frozen=True)
+class Transition:
+    changes: dict[str, Any]  # document columns to set
+    topics: tuple[str, ...]  # emitted in this order, each with the document as changed
+    run_now: bool = False  # automatic work follows at once
+
+
+def on_upload() -> Transition:
+    return Transition(
+        {"status": "pending", "workflow_step": "inbound", "state": PREPROCESSING, "pending_validation": None},
+        ("document-received",),
+        run_now=True,
+    )
+
+
+def failed(reason: str) -> Transition:
+    return Transition(
+        {"status": "failed", "state": FAILED, "pending_validation": None, "error": reason},
+        ("processing-failed",),
+    )
+
+
+def after_preprocessing(changes: dict[str, Any]) -> Transition:
+    return Transition(
+        {**changes, "status": "in_progress", "workflow_step": STAGES_WITH_LEVELS[0], "state": AUTOMATIC},
+        ("preprocessing-done",),
+        run_now=True,
+    )
+
+
+def _wait_or_leave(stage: str, levels: tuple[str, ...], emitted: tuple[str, ...]) -> Transition:
+    """Wait at the first of `levels`, or finish the stage and move on."""
+    if levels:
+        topic = f"ready-for-{stage}-{levels[0]}"
+        return Transition(
+            {
+                "status": "in_progress",
+                "workflow_step": stage,
+                "state": VALIDATION + levels[0],
+                "pending_validation": topic,
+            },
+            (*emitted, topic),
+        )
+    done = (*emitted, f"{stage}-done")
+    position = STAGES_WITH_LEVELS.index(stage)
+    if position + 1 < len(STAGES_WITH_LEVELS):
+        nxt = STAGES_WITH_LEVELS[position + 1]
+        return Transition(
+            {"status": "in_progress", "workflow_step": nxt, "state": AUTOMATIC, "pending_validation": None},
+            done,
+            run_now=True,
+        )
+    return Transition(
+        {"status": "done", "workflow_step": "outbound", "state": FINISHED, "pending_validation": None},
+        (*done, "processing-finished"),
+    )
+
+
+def after_automatic(stage: str, levels: tuple[str, ...], changes: dict[str, Any]) -> Transition:
+    moved = _wait_or_leave(stage, levels, (f"automatic-{stage}-done",))
+    return Transition({**changes, **moved.changes}, moved.topics, moved.run_now)
+
+
+def waiting_level(state: str) -> str | None:
+    return state.removeprefix(VALIDATION) if state.startswith(VALIDATION) else None
+
+
+def after_validation(stage: str, level: str, levels: tuple[str, ...], changes: dict[str, Any]) -> Transition:
+    """Complete `level`; wait at the next configured level after it, or leave the stage."""
+    later = tuple(lv for lv in levels if LEVELS.index(lv) > LEVELS.index(level))
+    moved = _wait_or_leave(stage, later, ())
+    return Transition({**changes, **moved.changes}, moved.topics, moved.run_now)
