@@ -120,3 +120,13 @@ def next_due(conn: Connection) -> int | None:
     """When the earliest pending delivery falls due (a leased one: when its lease ends)."""
     row = conn.one("SELECT MIN(next_attempt_at) AS due FROM deliveries WHERE status = 'pending'")
     return None if row is None or row["due"] is None else int(row["due"])
+
+
+def release_leases(conn: Connection, now_ms: int) -> int:
+    """Make every leased delivery due now. Only for SQLite at start-up, where this process
+    is the only dispatcher: a lease still held belongs to a process that died."""
+    return conn.run(
+        "UPDATE deliveries SET next_attempt_at = :now, locked_by = NULL "
+        "WHERE status = 'pending' AND locked_by IS NOT NULL",
+        {"now": now_ms},
+    )

@@ -36,8 +36,6 @@ class WorkflowRunner:
         disconnect = work_queued.connect(lambda: self._wake_from(loop))
         stop_waiter = asyncio.create_task(stopping.wait())
         stop_waiter.add_done_callback(lambda _: self._wake.set())
-        if self._rt.db.dialect == "sqlite":
-            await asyncio.to_thread(self._reclaim_leases)
         try:
             while not stopping.is_set():
                 try:
@@ -48,15 +46,6 @@ class WorkflowRunner:
         finally:
             disconnect()
             stop_waiter.cancel()
-
-    def _reclaim_leases(self) -> None:
-        """On SQLite this runner is the only one: a lease still held is a dead process's, due now."""
-        with self._rt.db.transaction() as conn:
-            conn.run(
-                "UPDATE documents SET run_at = :now, locked_by = NULL "
-                "WHERE locked_by IS NOT NULL AND run_at IS NOT NULL",
-                {"now": self._rt.clock.now_ms()},
-            )
 
     def _wake_from(self, loop: asyncio.AbstractEventLoop) -> None:
         loop.call_soon_threadsafe(self._wake.set)

@@ -219,3 +219,11 @@ def claim_due(conn: Connection, *, worker: str, now_ms: int, lease_ms: int, limi
 def next_due(conn: Connection) -> int | None:
     row = conn.one("SELECT MIN(run_at) AS due FROM documents WHERE run_at IS NOT NULL")
     return None if row is None or row["due"] is None else int(row["due"])
+
+
+def release_leases(conn: Connection, now_ms: int) -> int:
+    """Make every leased document's automatic work due now (SQLite start-up, as for deliveries)."""
+    return conn.run(
+        "UPDATE documents SET run_at = :now, locked_by = NULL WHERE locked_by IS NOT NULL AND run_at IS NOT NULL",
+        {"now": now_ms},
+    )
