@@ -21,6 +21,8 @@ def automatic_step(
             return workflow.after_preprocessing(
                 {"file_type": content.file_type, "page_count": content.page_count, "content_text": content.text}
             )
+        if doc.state == workflow.OUTBOUND:
+            return workflow.after_outbound()
         if doc.state != workflow.AUTOMATIC:
             return None
         stage, text = doc.workflow_step, doc.content_text or ""

@@ -6,7 +6,7 @@ its topics in one transaction.
     <stage>         state `automatic` (automatic)            -> automatic-<stage>-done
                     state `validation:<level>` (waits)       <- ready-for-<stage>-<level>
                     leaving the stage                        -> <stage>-done
-    outbound        after extraction-done                    -> processing-finished
+    outbound        state `outbound` (automatic)             -> processing-finished
     any failure                                              -> processing-failed
 
 The stages with levels are separation, classification and extraction, in that order."""
@@ -19,7 +19,8 @@ from typing import Any
 from dochooks.documents.config import STAGES_WITH_LEVELS
 from dochooks.topics import LEVELS
 
-PREPROCESSING, AUTOMATIC, FINISHED, FAILED = "preprocessing", "automatic", "finished", "failed"
+PREPROCESSING, AUTOMATIC, OUTBOUND = "preprocessing", "automatic", "outbound"
+FINISHED, FAILED = "finished", "failed"
 VALIDATION = "validation:"
 
 
@@ -76,9 +77,14 @@ def _wait_or_leave(stage: str, levels: tuple[str, ...], emitted: tuple[str, ...]
             run_now=True,
         )
     return Transition(
-        {"status": "done", "workflow_step": "outbound", "state": FINISHED, "pending_validation": None},
-        (*done, "processing-finished"),
+        {"status": "in_progress", "workflow_step": "outbound", "state": OUTBOUND, "pending_validation": None},
+        done,
+        run_now=True,
     )
+
+
+def after_outbound() -> Transition:
+    return Transition({"status": "done", "state": FINISHED}, ("processing-finished",))
 
 
 def after_automatic(stage: str, levels: tuple[str, ...], changes: dict[str, Any]) -> Transition:

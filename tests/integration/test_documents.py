@@ -1,0 +1,268 @@
+"""The document workflow through the API, on SQLite and PostgreSQL, with a webhook
+subscribed to every topic and a real receiver on loopback."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dochooks.runtime import Runtime
+from dochooks.tenants import NewTenant
+from dochooks.topics import TOPICS
+from tests.factories import Api, Receiver, document_doc, make_pdf, make_tenant, webhook_doc
+
+PLAIN_FLOW = [
+    "document-received",
+    "preprocessing-done",
+    "automatic-separation-done",
+    "separation-done",
+    "automatic-classification-done",
+    "classification-done",
+    "automatic-extraction-done",
+    "extraction-done",
+    "processing-finished",
+]
+
+
+@pytest.fixture
+def acme(runtime: Runtime) -> NewTenant:
+    return make_tenant(runtime.db, "acme")
+
+
+@pytest.fixture
+def api(service: str, acme: NewTenant, receiver: Receiver) -> Api:
+    client = Api(service, acme.token)
+    status, _ = client.call("POST", "/v1/webhooks", webhook_doc(receiver.url("/ok/all"), [t.value for t in TOPICS]))
+    assert status == 201
+    return client
+
+
+def upload(api: Api, content: bytes, **attributes: Any) -> dict[str, Any]:
+    status, body = api.call("POST", "/v1/documents", document_doc(content, **attributes))
+    assert status == 201, body
+    return body["data"]  # type: ignore[no-any-return]
+
+
+def payloads(receiver: Receiver, doc_id: str) -> list[dict[str, Any]]:
+    found = [json.loads(r.body) for r in receiver.at("/ok/all")]
+    return [p for p in found if p["id"] == doc_id]
+
+
+def wait_for_topic(receiver: Receiver, doc_id: str, topic: str, timeout: float = 20) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = payloads(receiver, doc_id)
+        if any(p["topic"] == topic for p in got):
+            return got
+        time.sleep(0.02)
+    raise AssertionError(f"no {topic} for document {doc_id}; saw {[p['topic'] for p in payloads(receiver, doc_id)]}")
+
+
+def test_a_plain_upload_runs_every_stage_and_delivers_each_topic_once(
+    api: Api, receiver: Receiver, acme: NewTenant
+) -> None:
+    doc = upload(api, b"Invoice 1\n", external_id="EX-1", custom_fields={"a": "b"}, name="one.txt")
+    assert doc["attributes"]["status"] == "pending" and doc["attributes"]["workflow_step"] == "inbound"
+    got = wait_for_topic(receiver, doc["id"], "processing-finished")
+    time.sleep(0.2)  # nothing more may follow
+    got = sorted(payloads(receiver, doc["id"]), key=lambda p: PLAIN_FLOW.index(p["topic"]))
+    assert [p["topic"] for p in got] == PLAIN_FLOW
+    for p in got:
+        attrs = p["attributes"]
+        assert attrs["document_id"] == int(doc["id"]) and attrs["external_id"] == "EX-1"
+        assert attrs["custom_fields"] == {"a": "b"} and attrs["tenant_id"] == acme.tenant_id
+    statuses = {p["topic"]: p["attributes"]["status"] for p in got}
+    assert statuses["document-received"] == "pending" and statuses["processing-finished"] == "done"
+    assert {statuses[t] for t in PLAIN_FLOW[1:-1]} == {"in_progress"}
+    _, shown = api.call("GET", f"/v1/documents/{doc['id']}")
+    assert (
+        shown["data"]["attributes"]["status"] == "done" and shown["data"]["attributes"]["workflow_step"] == "outbound"
+    )
+    _, events = api.call("GET", f"/v1/documents/{doc['id']}/events")
+    assert [e["attributes"]["topic"] for e in events["data"]] == PLAIN_FLOW
+
+
+def test_validation_levels_hold_the_document_until_validated(api: Api, receiver: Receiver) -> None:
+    levels = {"separation": ["first-level"], "classification": [], "extraction": ["second-level", "qc"]}
+    status, body = api.call("PUT", "/v1/workflow", {"data": {"type": "workflows", "attributes": levels}})
+    assert status == 200 and body["data"]["attributes"]["extraction"] == ["second-level", "qc"]
+    doc = upload(api, b"Invoice 2\n")
+    waits = []
+    for topic in ("ready-for-separation-first-level", "ready-for-extraction-second-level", "ready-for-extraction-qc"):
+        wait_for_topic(receiver, doc["id"], topic)
+        time.sleep(0.1)  # it stays put
+        _, shown = api.call("GET", f"/v1/documents/{doc['id']}")
+        attrs = shown["data"]["attributes"]
+        waits.append((attrs["pending_validation"], attrs["status"]))
+        assert api.call("POST", f"/v1/documents/{doc['id']}/validations", {"data": {"type": "validations"}})[0] == 200
+    assert waits == [
+        ("ready-for-separation-first-level", "in_progress"),
+        ("ready-for-extraction-second-level", "in_progress"),
+        ("ready-for-extraction-qc", "in_progress"),
+    ]
+    wait_for_topic(receiver, doc["id"], "processing-finished")
+    status, conflict = api.call("POST", f"/v1/documents/{doc['id']}/validations", {"data": {"type": "validations"}})
+    assert status == 409 and conflict["errors"][0]["status"] == "409"
+
+
+def test_classification_and_extraction_follow_the_tenants_rules_and_corrections(api: Api, receiver: Receiver) -> None:
+    rules = {
+        "classification": ["first-level"],
+        "classification_rules": {"invoice": ["invoice", "total"], "letter": ["dear"]},
+        "extraction_rules": {"invoice": {"total": r"total:\s*(\S+)"}},
+        "extraction": ["first-level"],
+    }
+    assert api.call("PUT", "/v1/workflow", {"data": {"type": "workflows", "attributes": rules}})[0] == 200
+    doc = upload(api, make_pdf("Dear reader", "Invoice 7 Total: 42.00 total"))
+    wait_for_topic(receiver, doc["id"], "ready-for-classification-first-level")
+    assert api.call("GET", f"/v1/documents/{doc['id']}")[1]["data"]["attributes"]["document_type"] == "invoice"
+    fixed = {"data": {"type": "validations", "attributes": {"document_type": "invoice"}}}
+    assert api.call("POST", f"/v1/documents/{doc['id']}/validations", fixed)[0] == 200
+    wait_for_topic(receiver, doc["id"], "ready-for-extraction-first-level")
+    correct = {"data": {"type": "validations", "attributes": {"fields": {"currency": "CHF"}}}}
+    _, done = api.call("POST", f"/v1/documents/{doc['id']}/validations", correct)
+    attrs = done["data"]["attributes"]
+    assert attrs["extracted_fields"] == {"total": "42.00", "currency": "CHF"}
+    assert attrs["file_type"] == "pdf" and attrs["page_count"] == 2
+    wait_for_topic(receiver, doc["id"], "processing-finished")
+    assert all("42.00" not in json.dumps(p) for p in payloads(receiver, doc["id"]))
+
+
+@pytest.mark.parametrize("content", [make_pdf("x")[:60], b"", b"\x00\x01binary"])
+def test_an_unreadable_file_ends_in_processing_failed(api: Api, receiver: Receiver, content: bytes) -> None:
+    doc = upload(api, content)
+    got = wait_for_topic(receiver, doc["id"], "processing-failed")
+    assert [p["topic"] for p in got] == ["document-received", "processing-failed"]
+    assert got[-1]["attributes"]["status"] == "failed"
+    _, shown = api.call("GET", f"/v1/documents/{doc['id']}")
+    assert shown["data"]["attributes"]["status"] == "failed" and shown["data"]["attributes"]["error"]
+
+
+def test_multipart_uploads_are_accepted(api: Api, receiver: Receiver) -> None:
+    boundary = "dochooks-boundary"
+    parts = [
+        ("file", 'filename="note.txt"', b"Hello multipart"),
+        ("external_id", "", b"MP-1"),
+        ("custom_fields", "", b'{"k": 1}'),
+    ]
+    raw = (
+        b"".join(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"{"; " + extra if extra else ""}\r\n\r\n'.encode()
+            + value
+            + b"\r\n"
+            for name, extra, value in parts
+        )
+        + f"--{boundary}--\r\n".encode()
+    )
+    status, body = api.call("POST", "/v1/documents", raw=raw, content_type=f"multipart/form-data; boundary={boundary}")
+    assert status == 201, body
+    assert body["data"]["attributes"]["external_id"] == "MP-1" and body["data"]["attributes"]["custom_fields"] == {
+        "k": 1
+    }
+    wait_for_topic(receiver, body["data"]["id"], "processing-finished")
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"data": {"type": "documents", "attributes": {"files": [{"base64_file": "not base64!"}]}}}, 422),
+        ({"data": {"type": "documents", "attributes": {"files": []}}}, 422),
+        ({"data": {"type": "documents", "attributes": {}}}, 422),
+        (document_doc(b"x", custom_fields=["not", "an", "object"]), 422),
+        (document_doc(b"x", custom_fields="text"), 422),
+        ({"data": {"type": "webhooks", "attributes": {"files": [{"base64_file": "eA=="}]}}}, 422),
+        (document_doc(b"x", external_id="e" * 300), 422),
+    ],
+)
+def test_bad_uploads_get_4xx_and_create_nothing(api: Api, runtime: Runtime, body: dict[str, Any], status: int) -> None:
+    got, error = api.call("POST", "/v1/documents", body)
+    assert got == status and error["errors"][0]["status"] == str(status)
+    _assert_nothing_created(api, runtime.settings.data_dir)
+
+
+def _assert_nothing_created(api: Api, data_dir: Path) -> None:
+    assert api.call("GET", "/v1/documents")[1]["meta"]["total"] == 0
+    assert not list((data_dir / "documents").rglob("*")) if (data_dir / "documents").exists() else True
+
+
+def test_malformed_json_wrong_media_type_and_oversize_are_refused(
+    service: str, acme: NewTenant, runtime: Runtime
+) -> None:
+    api = Api(service, acme.token)
+    assert api.call("POST", "/v1/documents", raw=b"{oops")[0] == 400
+    assert api.call("POST", "/v1/documents", raw=b"hello", content_type="text/plain")[0] == 415
+    bad_form = b'--b\r\nContent-Disposition: form-data; name="file"; filename="a"\r\n\r\nx\r\n--b\r\nContent-Disposition: form-data; name="custom_fields"\r\n\r\n[1]\r\n--b--\r\n'
+    assert api.call("POST", "/v1/documents", raw=bad_form, content_type="multipart/form-data; boundary=b")[0] == 422
+    too_big = runtime.settings.max_upload_bytes + 1
+    status, body = api.call("POST", "/v1/documents", document_doc(b"x" * too_big))
+    assert status == 413 and body["errors"][0]["status"] == "413"
+    _assert_nothing_created(api, runtime.settings.data_dir)
+
+
+def test_filters_find_exactly_the_right_documents(api: Api, receiver: Receiver, runtime: Runtime) -> None:
+    first = upload(api, b"a", external_id="F-1")
+    wait_for_topic(receiver, first["id"], "processing-finished")
+    middle = time.time()
+    time.sleep(0.05)
+    assert (
+        api.call(
+            "PUT",
+            "/v1/workflow",
+            {"data": {"type": "workflows", "attributes": {"separation": ["qc"], "processing_target_seconds": 1}}},
+        )[0]
+        == 200
+    )
+    waiting = upload(api, b"b", external_id="F-2")
+    broken = upload(api, b"", external_id="F-3")
+    wait_for_topic(receiver, waiting["id"], "ready-for-separation-qc")
+    wait_for_topic(receiver, broken["id"], "processing-failed")
+
+    def ids(query: str) -> list[str]:
+        status, body = api.call("GET", "/v1/documents?" + query)
+        assert status == 200, body
+        return sorted(d["id"] for d in body["data"])
+
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(middle)) + f".{int(middle * 1000) % 1000:03d}Z"
+    assert ids("filter[status]=done") == [first["id"]]
+    assert ids("filter[status]=in_progress,failed") == sorted([waiting["id"], broken["id"]])
+    assert ids("filter[external_id]=F-2") == [waiting["id"]]
+    assert ids(f"filter[updated_after]={stamp}") == sorted([waiting["id"], broken["id"]])
+    assert ids(f"filter[updated_before]={stamp}") == [first["id"]]
+    assert waiting["attributes"]["sla_deadline"] is not None and first["attributes"]["sla_deadline"] is None
+    assert ids("filter[overdue]=true") == []
+    time.sleep(1.1)
+    assert ids("filter[overdue]=true") == [waiting["id"]]
+    assert ids("filter[older_than]=0") == [waiting["id"]]
+    _, page = api.call("GET", "/v1/documents?page[size]=2&page[number]=2")
+    assert len(page["data"]) == 1 and page["meta"]["total"] == 3 and "prev" in page["links"]
+    assert api.call("GET", "/v1/documents?filter[updated_after]=yesterday")[0] == 400
+    assert api.call("GET", "/v1/documents?filter[status]=lost")[0] == 400
+
+
+def test_another_tenant_gets_404_for_documents(api: Api, runtime: Runtime, receiver: Receiver) -> None:
+    doc = upload(api, b"mine")
+    other = Api(api.base, make_tenant(runtime.db, "other").token)
+    for method, path in (
+        ("GET", f"/v1/documents/{doc['id']}"),
+        ("GET", f"/v1/documents/{doc['id']}/events"),
+        ("POST", f"/v1/documents/{doc['id']}/validations"),
+    ):
+        status, body = other.call(method, path, {"data": {"type": "validations"}} if method == "POST" else None)
+        assert status == 404, path
+    assert other.call("GET", "/v1/documents")[1]["data"] == []
+
+
+def test_workflow_levels_are_validated(api: Api) -> None:
+    for attributes in (
+        {"separation": ["qc", "first-level"]},
+        {"classification": ["fourth-level"]},
+        {"extraction_rules": {"x": {"f": "("}}},
+    ):
+        status, body = api.call("PUT", "/v1/workflow", {"data": {"type": "workflows", "attributes": attributes}})
+        assert status == 422, attributes
+    _, shown = api.call("GET", "/v1/workflow")
+    assert shown["data"]["attributes"]["separation"] == []

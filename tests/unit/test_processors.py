@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import pytest
+
+from dochooks.documents.processors import Unreadable, classify, extract, load_processors, preprocess
+from tests.factories import make_pdf
+
+
+def test_a_pdf_gives_its_pages_and_text() -> None:
+    content = preprocess([make_pdf("Invoice Total: 42.00", "second page")])
+    assert (content.file_type, content.page_count) == ("pdf", 2)
+    assert "Invoice Total: 42.00" in content.text
+
+
+def test_images_and_plain_text_are_recognised() -> None:
+    assert preprocess([b"\x89PNG\r\n\x1a\n" + b"\x00" * 20]).file_type == "image"
+    assert preprocess(["Grüße".encode()]).text == "Grüße"
+
+
+@pytest.mark.parametrize("data", [b"", b"%PDF-1.4\nnot really a pdf", b"\x00\x01\x02binary", b"\xff\xfe\xfa"])
+def test_empty_corrupt_and_unsupported_files_are_unreadable(data: bytes) -> None:
+    with pytest.raises(Unreadable):
+        preprocess([data])
+
+
+def test_classification_picks_the_type_with_the_most_keyword_hits() -> None:
+    rules = {"invoice": ["invoice", "total"], "letter": ["dear"]}
+    assert classify("INVOICE no 4 -- Total: 5", rules) == "invoice"
+    assert classify("Dear Sir", rules) == "letter"
+    assert classify("nothing to see", rules) is None
+
+
+def test_extraction_takes_the_first_group_of_the_types_patterns() -> None:
+    rules = {"invoice": {"total": r"total:\s*(\S+)", "number": r"invoice no (\d+)", "missing": r"iban (\S+)"}}
+    assert extract("Invoice no 4711\nTotal: 42.00", "invoice", rules) == {"total": "42.00", "number": "4711"}
+    assert extract("Total: 1", None, rules) == {}
+
+
+def test_a_setting_replaces_a_default_processor() -> None:
+    processors = load_processors("tests.unit.test_processors:CUSTOM")
+    assert processors.classify("x", {}) == "always"
+    assert processors.preprocess is preprocess
+
+
+CUSTOM = {"classify": lambda text, rules: "always"}
