@@ -257,8 +257,9 @@ def make_pdf(*pages: str) -> bytes:
         page, content = 3 + 2 * i, 4 + 2 * i
         kids.append(f"{page} 0 R")
         stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET"
+        resources = f"<< /Font << /F1 {font} 0 R >> >>"
         objects.append(
-            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {content} 0 R /Resources << /Font << /F1 {font} 0 R >> >> >>"
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {content} 0 R /Resources {resources} >>"
         )
         objects.append(f"<< /Length {len(stream)} >>\nstream\n{stream}\nendstream")
     objects[1] = f"<< /Type /Pages /Kids [{' '.join(kids)}] /Count {len(pages)} >>"
@@ -284,3 +285,13 @@ def document_doc(content: bytes, **attributes: Any) -> dict[str, Any]:
             "attributes": {"files": [{"base64_file": base64.b64encode(content).decode()}], **attributes},
         }
     }
+
+
+def multipart(*fields: tuple[str, str | None, bytes]) -> tuple[bytes, str]:
+    """A multipart/form-data body of (name, filename or None, value) fields, and its content type."""
+    boundary = "dochooks-test-boundary"
+    out = b""
+    for name, filename, value in fields:
+        disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
+        out += f"--{boundary}\r\nContent-Disposition: {disposition}\r\n\r\n".encode() + value + b"\r\n"
+    return out + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"

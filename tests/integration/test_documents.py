@@ -13,7 +13,7 @@ import pytest
 from dochooks.runtime import Runtime
 from dochooks.tenants import NewTenant
 from dochooks.topics import TOPICS
-from tests.factories import Api, Receiver, document_doc, make_pdf, make_tenant, webhook_doc
+from tests.factories import Api, Receiver, document_doc, make_pdf, make_tenant, multipart, webhook_doc
 
 PLAIN_FLOW = [
     "document-received",
@@ -143,22 +143,10 @@ def test_an_unreadable_file_ends_in_processing_failed(api: Api, receiver: Receiv
 
 
 def test_multipart_uploads_are_accepted(api: Api, receiver: Receiver) -> None:
-    boundary = "dochooks-boundary"
-    parts = [
-        ("file", 'filename="note.txt"', b"Hello multipart"),
-        ("external_id", "", b"MP-1"),
-        ("custom_fields", "", b'{"k": 1}'),
-    ]
-    raw = (
-        b"".join(
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"{"; " + extra if extra else ""}\r\n\r\n'.encode()
-            + value
-            + b"\r\n"
-            for name, extra, value in parts
-        )
-        + f"--{boundary}--\r\n".encode()
+    raw, kind = multipart(
+        ("file", "note.txt", b"Hello multipart"), ("external_id", None, b"MP-1"), ("custom_fields", None, b'{"k": 1}')
     )
-    status, body = api.call("POST", "/v1/documents", raw=raw, content_type=f"multipart/form-data; boundary={boundary}")
+    status, body = api.call("POST", "/v1/documents", raw=raw, content_type=kind)
     assert status == 201, body
     assert body["data"]["attributes"]["external_id"] == "MP-1" and body["data"]["attributes"]["custom_fields"] == {
         "k": 1
@@ -195,8 +183,8 @@ def test_malformed_json_wrong_media_type_and_oversize_are_refused(
     api = Api(service, acme.token)
     assert api.call("POST", "/v1/documents", raw=b"{oops")[0] == 400
     assert api.call("POST", "/v1/documents", raw=b"hello", content_type="text/plain")[0] == 415
-    bad_form = b'--b\r\nContent-Disposition: form-data; name="file"; filename="a"\r\n\r\nx\r\n--b\r\nContent-Disposition: form-data; name="custom_fields"\r\n\r\n[1]\r\n--b--\r\n'
-    assert api.call("POST", "/v1/documents", raw=bad_form, content_type="multipart/form-data; boundary=b")[0] == 422
+    bad_form, kind = multipart(("file", "a", b"x"), ("custom_fields", None, b"[1]"))
+    assert api.call("POST", "/v1/documents", raw=bad_form, content_type=kind)[0] == 422
     too_big = runtime.settings.max_upload_bytes + 1
     status, body = api.call("POST", "/v1/documents", document_doc(b"x" * too_big))
     assert status == 413 and body["errors"][0]["status"] == "413"
@@ -252,7 +240,7 @@ def test_another_tenant_gets_404_for_documents(api: Api, runtime: Runtime, recei
         ("POST", f"/v1/documents/{doc['id']}/validations"),
     ):
         status, body = other.call(method, path, {"data": {"type": "validations"}} if method == "POST" else None)
-        assert status == 404, path
+        assert status == 404 and body["errors"][0]["status"] == "404", path
     assert other.call("GET", "/v1/documents")[1]["data"] == []
 
 
@@ -263,6 +251,6 @@ def test_workflow_levels_are_validated(api: Api) -> None:
         {"extraction_rules": {"x": {"f": "("}}},
     ):
         status, body = api.call("PUT", "/v1/workflow", {"data": {"type": "workflows", "attributes": attributes}})
-        assert status == 422, attributes
+        assert status == 422 and body["errors"][0]["source"]["pointer"].startswith("/data/attributes/"), attributes
     _, shown = api.call("GET", "/v1/workflow")
     assert shown["data"]["attributes"]["separation"] == []

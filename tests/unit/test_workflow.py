@@ -36,10 +36,7 @@ def test_validation_moves_to_the_next_level_then_out_of_the_stage() -> None:
 
 
 def test_a_level_removed_from_the_configuration_meanwhile_still_completes() -> None:
-    assert workflow.after_validation("extraction", "second-level", (), {}).topics == (
-        "extraction-done",
-        "processing-finished",
-    )
+    assert workflow.after_validation("extraction", "second-level", (), {}).topics == ("extraction-done",)
 
 
 def test_failure_ends_in_processing_failed() -> None:
