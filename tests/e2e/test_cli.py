@@ -15,14 +15,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
-
 from dochooks.delivery.signing import verify
 from dochooks.webhooks.secrets import signing_key
-from tests.factories import Api, Receiver, free_port, webhook_doc
+from tests.factories import Api, Receiver, document_doc, free_port, webhook_doc
 
 SCALE = 0.0002  # every retry delay times this: the whole 8-retry schedule takes about 12 s
 DOCHOOKS = shutil.which("dochooks", path=str(Path(sys.executable).parent)) or "dochooks"
+REPO = Path(__file__).resolve().parents[2]
 
 
 def cli(db_url: str, *args: str, env: dict[str, str]) -> str:
@@ -33,43 +32,66 @@ def cli(db_url: str, *args: str, env: dict[str, str]) -> str:
     return done.stdout
 
 
-@contextmanager
-def served(db_url: str, tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
-    env = {
-        **os.environ,
-        "DOCHOOKS_DATA_DIR": str(tmp_path / "data"),
-        "DOCHOOKS_ALLOW_PRIVATE_TARGETS": "1",
-        "DOCHOOKS_RETRY_TIME_SCALE": str(SCALE),
-    }
-    port = free_port()
-    log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115 - closed below, after the process
-    proc = subprocess.Popen(
-        [DOCHOOKS, "serve", "--port", str(port), "--database-url", db_url],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-        cwd=tmp_path,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
+class Served:
+    """`dochooks serve` as a subprocess, which a test may kill and start again."""
+
+    def __init__(self, db_url: str, tmp_path: Path, **env: str) -> None:
+        self.db_url, self.tmp_path = db_url, tmp_path
+        self.env = {
+            **os.environ,
+            "DOCHOOKS_DATA_DIR": str(tmp_path / "data"),
+            "DOCHOOKS_ALLOW_PRIVATE_TARGETS": "1",
+            "DOCHOOKS_RETRY_TIME_SCALE": str(SCALE),
+            "PYTHONPATH": str(REPO),
+            **env,
+        }
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with open(self.tmp_path / "serve.log", "ab") as log:
+            self.proc = subprocess.Popen(
+                [DOCHOOKS, "serve", "--port", str(self.port), "--database-url", self.db_url],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+                cwd=self.tmp_path,
+            )
         deadline = time.monotonic() + 30
         while True:
-            assert proc.poll() is None, (tmp_path / "serve.log").read_text()
+            assert self.proc.poll() is None, (self.tmp_path / "serve.log").read_text()
             try:
-                with urllib.request.urlopen(base + "/healthz", timeout=1) as response:
+                with urllib.request.urlopen(self.base + "/healthz", timeout=1) as response:
                     if response.status == 200:
-                        break
+                        return
             except OSError:
                 assert time.monotonic() < deadline, "serve never became healthy"
                 time.sleep(0.1)
-        yield base, env
-    finally:
-        proc.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()  # SIGKILL: no clean-up of any kind
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
         try:
-            proc.wait(20)
+            self.proc.wait(20)
         except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+            self.proc.kill()
+
+
+@contextmanager
+def served(db_url: str, tmp_path: Path, **env: str) -> Iterator[Served]:
+    service = Served(db_url, tmp_path, **env)
+    service.start()
+    try:
+        yield service
+    finally:
+        service.stop()
 
 
 def tenant(db_url: str, name: str, env: dict[str, str]) -> dict[str, object]:
@@ -92,9 +114,9 @@ def wait_until(check, timeout: float = 60) -> None:  # type: ignore[no-untyped-d
 
 
 def test_the_delivery_contract_end_to_end(db_url: str, tmp_path: Path, receiver: Receiver) -> None:
-    with served(db_url, tmp_path) as (base, env):
-        acme, other = tenant(db_url, "acme", env), tenant(db_url, "other", env)
-        api, stranger = Api(base, str(acme["token"])), Api(base, str(other["token"]))
+    with served(db_url, tmp_path) as service:
+        acme, other = tenant(db_url, "acme", service.env), tenant(db_url, "other", service.env)
+        api, stranger = Api(service.base, str(acme["token"])), Api(service.base, str(other["token"]))
         headers = {"Authorization": "Bearer receiver-secret-token", "X-Team": "billing"}
         status, created = api.call("POST", "/v1/webhooks", webhook_doc(receiver.url("/fail/9/a"), headers=headers))
         assert status == 201
@@ -173,5 +195,44 @@ def test_a_bad_database_url_is_a_clear_error(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(pytest.main([__file__]))
+def test_a_kill_in_the_middle_of_the_workflow_loses_nothing_and_repeats_no_topic(
+    db_url: str, tmp_path: Path, receiver: Receiver
+) -> None:
+    with served(db_url, tmp_path, DOCHOOKS_PROCESSORS="tests.e2e.slow_processors:PROCESSORS") as service:
+        acme = tenant(db_url, "acme", service.env)
+        api = Api(service.base, str(acme["token"]))
+        assert api.call("POST", "/v1/webhooks", webhook_doc(receiver.url("/ok/all"), list(FLOW)))[0] == 201
+        status, doc = api.call("POST", "/v1/documents", document_doc(b"Invoice 9", external_id="KILL-1"))
+        assert status == 201
+        doc_id = doc["data"]["id"]
+        wait_until(lambda: "classification-done" in topics_received(receiver), 30)
+        time.sleep(0.5)  # extraction is under way: it takes 2 s
+        service.kill()
+        assert "automatic-extraction-done" not in topics_received(receiver)
+        service.start()
+        wait_until(lambda: "processing-finished" in topics_received(receiver), 30)
+        _, events = api.call("GET", f"/v1/documents/{doc_id}/events")
+        assert [e["attributes"]["topic"] for e in events["data"]] == list(FLOW)
+        by_topic: dict[str, set[str]] = {}
+        for r in receiver.at("/ok/all"):
+            payload = json.loads(r.body)
+            by_topic.setdefault(payload["topic"], set()).add(payload["request_id"])
+        assert {topic: len(ids) for topic, ids in by_topic.items()} == dict.fromkeys(FLOW, 1)
+        assert api.call("GET", f"/v1/documents/{doc_id}")[1]["data"]["attributes"]["status"] == "done"
+
+
+FLOW = (
+    "document-received",
+    "preprocessing-done",
+    "automatic-separation-done",
+    "separation-done",
+    "automatic-classification-done",
+    "classification-done",
+    "automatic-extraction-done",
+    "extraction-done",
+    "processing-finished",
+)
+
+
+def topics_received(receiver: Receiver) -> list[str]:
+    return [json.loads(r.body)["topic"] for r in receiver.at("/ok/all")]

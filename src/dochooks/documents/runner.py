@@ -20,7 +20,10 @@ from dochooks.runtime import Runtime
 from dochooks.signals import work_queued
 
 log = logging.getLogger("dochooks.workflow")
-LEASE_MS = 120_000  # longer than any processor should take on one document
+# A lease is short and renewed while the work runs, so a dead worker's documents come back
+# within seconds on PostgreSQL too (on SQLite they come back at once, at start-up).
+LEASE_MS = 10_000
+RENEW_SECONDS = 3.0
 
 
 class WorkflowRunner:
@@ -58,7 +61,15 @@ class WorkflowRunner:
         self._wake.clear()
         claimed = await asyncio.to_thread(self._claim)
         if claimed:
-            await asyncio.gather(*(asyncio.to_thread(self.advance, doc_id, tenant_id) for doc_id, tenant_id in claimed))
+            renewing = asyncio.create_task(self._renew_forever([doc_id for doc_id, _ in claimed]))
+            try:
+                await asyncio.gather(
+                    *(asyncio.to_thread(self.advance, doc_id, tenant_id) for doc_id, tenant_id in claimed)
+                )
+            finally:
+                renewing.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await renewing
             return
         due = await asyncio.to_thread(self._next_due)
         delay = self._rt.settings.poll_interval
@@ -71,6 +82,15 @@ class WorkflowRunner:
             return store.claim_due(
                 conn, worker=self.worker_id, now_ms=self._rt.clock.now_ms(), lease_ms=LEASE_MS, limit=self._concurrency
             )
+
+    async def _renew_forever(self, doc_ids: list[int]) -> None:
+        while True:
+            await asyncio.sleep(RENEW_SECONDS)
+            await asyncio.to_thread(self._renew, doc_ids)
+
+    def _renew(self, doc_ids: list[int]) -> None:
+        with self._rt.db.transaction() as conn:
+            store.renew_leases(conn, doc_ids, worker=self.worker_id, lease_end=self._rt.clock.now_ms() + LEASE_MS)
 
     def _next_due(self) -> int | None:
         with self._rt.db.read() as conn:

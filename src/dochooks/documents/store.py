@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from dochooks.clock import iso
-from dochooks.db import Connection, Row
+from dochooks.db import Connection, Row, in_clause
 from dochooks.delivery.publish import publish
 from dochooks.documents.files import StoredFile
 from dochooks.documents.workflow import Transition, on_upload
@@ -214,6 +214,14 @@ def claim_due(conn: Connection, *, worker: str, now_ms: int, lease_ms: int, limi
         _CLAIM.format(lock=lock), {"lease_end": now_ms + lease_ms, "worker": worker, "now": now_ms, "limit": limit}
     )
     return [(r["id"], r["tenant_id"]) for r in rows]
+
+
+def renew_leases(conn: Connection, doc_ids: list[int], *, worker: str, lease_end: int) -> None:
+    ids, params = in_clause("d", doc_ids)
+    conn.run(
+        f"UPDATE documents SET run_at = :lease_end WHERE id IN {ids} AND locked_by = :worker",
+        {**params, "lease_end": lease_end, "worker": worker},
+    )
 
 
 def next_due(conn: Connection) -> int | None:
