@@ -61,15 +61,7 @@ class WorkflowRunner:
         self._wake.clear()
         claimed = await asyncio.to_thread(self._claim)
         if claimed:
-            renewing = asyncio.create_task(self._renew_forever([doc_id for doc_id, _ in claimed]))
-            try:
-                await asyncio.gather(
-                    *(asyncio.to_thread(self.advance, doc_id, tenant_id) for doc_id, tenant_id in claimed)
-                )
-            finally:
-                renewing.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await renewing
+            await self._advance_all(claimed)
             return
         due = await asyncio.to_thread(self._next_due)
         delay = self._rt.settings.poll_interval
@@ -83,10 +75,15 @@ class WorkflowRunner:
                 conn, worker=self.worker_id, now_ms=self._rt.clock.now_ms(), lease_ms=LEASE_MS, limit=self._concurrency
             )
 
-    async def _renew_forever(self, doc_ids: list[int]) -> None:
+    async def _advance_all(self, claimed: list[tuple[int, int]]) -> None:
+        """Advance the claimed documents, renewing their leases while the work runs."""
+        work = asyncio.gather(*(asyncio.to_thread(self.advance, doc_id, tenant_id) for doc_id, tenant_id in claimed))
         while True:
-            await asyncio.sleep(RENEW_SECONDS)
-            await asyncio.to_thread(self._renew, doc_ids)
+            done, _ = await asyncio.wait({work}, timeout=RENEW_SECONDS)
+            if done:
+                await work
+                return
+            await asyncio.to_thread(self._renew, [doc_id for doc_id, _ in claimed])
 
     def _renew(self, doc_ids: list[int]) -> None:
         with self._rt.db.transaction() as conn:
