@@ -25,6 +25,18 @@ from dochooks.webhooks.config import Webhook
 from dochooks.webhooks.secrets import Cipher
 
 PG_ADMIN_URL = os.environ.get("DOCHOOKS_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+# The topics of a plain upload, in order, when no validation levels are configured.
+PLAIN_FLOW = (
+    "document-received",
+    "preprocessing-done",
+    "automatic-separation-done",
+    "separation-done",
+    "automatic-classification-done",
+    "classification-done",
+    "automatic-extraction-done",
+    "extraction-done",
+    "processing-finished",
+)
 TEST_KEY = "hVfXnQzGmHf0uF1fJ8u7bq6h2KkQ3p6xk8z7r1wJxQo="
 
 
