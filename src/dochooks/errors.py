@@ -19,10 +19,12 @@ class DochooksError(Exception):
     status = 500
     title = "Internal error"
 
-    def __init__(self, detail: str, *, pointer: str | None = None) -> None:
+    def __init__(self, detail: str, *, pointer: str | None = None, attribute: str | None = None) -> None:
+        """`attribute` names the request attribute at fault (`url`, `headers/Host`): it
+        becomes the JSON:API pointer `/data/attributes/<attribute>`."""
         super().__init__(detail)
         self.detail = detail
-        self.pointer = pointer
+        self.pointer = f"/data/attributes/{attribute}" if attribute is not None else pointer
 
 
 class NotFound(DochooksError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 STAGES = ("inbound", "separation", "classification", "extraction", "outbound")
+STAGES_WITH_LEVELS = STAGES[1:4]  # where documents can wait for a person
 LEVELS = ("first-level", "second-level", "third-level", "qc")
 _LEVEL_TITLES = {
     "separation": ("1ST LEVEL", "2ND LEVEL", "3RD LEVEL", "QC"),
@@ -36,9 +37,7 @@ def _stage_topics(stage: str) -> list[Topic]:
 TOPICS: tuple[Topic, ...] = (
     Topic("document-received", "DOCUMENT RECEIVED", "inbound"),
     Topic("preprocessing-done", "PREPROCESSING DONE", "inbound"),
-    *_stage_topics("separation"),
-    *_stage_topics("classification"),
-    *_stage_topics("extraction"),
+    *(topic for stage in STAGES_WITH_LEVELS for topic in _stage_topics(stage)),
     Topic("processing-finished", "PROCESSING FINISHED", "outbound"),
     Topic("processing-failed", "PROCESSING FAILED", "outbound"),
 )

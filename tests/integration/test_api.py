@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from dochooks.runtime import open_runtime
 from dochooks.tenants import NewTenant
 from dochooks.topics import TOPICS
-from tests.factories import Api, Receiver, live_service, make_settings, make_tenant, webhook_doc
+from tests.factories import Api, Receiver, document_doc, live_service, make_settings, make_tenant, webhook_doc
 
 ROUTES = [
     ("GET", "/v1/topics"),
@@ -24,6 +25,13 @@ ROUTES = [
     ("GET", "/v1/webhooks/1/deliveries"),
     ("GET", "/v1/deliveries/1"),
     ("POST", "/v1/deliveries/1/retry"),
+    ("POST", "/v1/documents"),
+    ("GET", "/v1/documents"),
+    ("GET", "/v1/documents/1"),
+    ("GET", "/v1/documents/1/events"),
+    ("POST", "/v1/documents/1/validations"),
+    ("GET", "/v1/workflow"),
+    ("PUT", "/v1/workflow"),
 ]
 
 
@@ -56,7 +64,7 @@ def wait_for_status(api: Api, delivery_id: str, status: str) -> dict:  # type: i
 @pytest.mark.parametrize(("method", "path"), ROUTES)
 def test_every_v1_route_wants_a_valid_bearer_token(service: str, method: str, path: str) -> None:
     for token in (None, "dh_not-a-real-token"):
-        status, body = Api(service, token).call(method, path, {} if method in ("POST", "PATCH") else None)
+        status, body = Api(service, token).call(method, path, {} if method in ("POST", "PATCH", "PUT") else None)
         assert status == 401
         assert body["errors"][0]["status"] == "401"
 
@@ -255,3 +263,66 @@ def test_health_and_openapi_are_served(service: str) -> None:
     assert status == 200 and health["status"] == "ok"
     status, spec = Api(service).call("GET", "/openapi.json")
     assert status == 200 and "/v1/webhooks/{webhook_id}/deliveries" in spec["paths"]
+
+
+HUGE = "99999999999999999999"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", f"/v1/webhooks/{HUGE}", 404),
+        ("GET", f"/v1/deliveries/{HUGE}", 404),
+        ("GET", f"/v1/documents/{HUGE}", 404),
+        ("GET", "/v1/documents/-1", 404),
+        ("GET", "/v1/documents/1e5", 404),
+        ("GET", f"/v1/documents?page[number]={HUGE}", 400),
+        ("GET", f"/v1/documents?filter[older_than]={HUGE}", 400),
+        ("GET", "/v1/documents?filter[external_id]=a%00b", 400),
+        ("GET", f"/v1/webhooks/1/deliveries?page[before]={HUGE}", 400),
+    ],
+)
+def test_out_of_range_ids_and_parameters_are_4xx_not_500(api: Api, method: str, path: str, status: int) -> None:
+    got, body = api.call(method, path)
+    assert got == status and body["errors"][0]["status"] == str(status), body
+
+
+def spelled(doc: dict[str, Any], attribute: str, literal: str) -> bytes:
+    """The document as JSON with one attribute's value written as a raw JSON literal, for
+    values Python would not produce (lone surrogates, NUL escapes, integers past 64 bits)."""
+    copy = json.loads(json.dumps(doc))
+    copy["data"]["attributes"][attribute] = "@@"
+    return json.dumps(copy).replace('"@@"', literal).encode()
+
+
+HOOK = webhook_doc("http://127.0.0.1:9/")
+UPLOAD = document_doc(b"x")
+
+
+@pytest.mark.parametrize(
+    ("path", "raw", "pointer"),
+    [
+        ("/v1/webhooks", spelled(HOOK, "name", r'"h\ud800x"'), "/data/attributes/name"),
+        ("/v1/webhooks", spelled(HOOK, "name", r'"a\u0000b"'), "/data/attributes/name"),
+        ("/v1/webhooks", spelled(HOOK, "headers", r'{"X-A": "\u007f"}'), "/data/attributes/headers/X-A"),
+        (
+            "/v1/documents",
+            spelled(UPLOAD, "custom_fields", '{"a": 99999999999999999999999}'),
+            "/data/attributes/custom_fields",
+        ),
+    ],
+)
+def test_unstorable_text_and_numbers_are_422_with_a_pointer(api: Api, path: str, raw: bytes, pointer: str) -> None:
+    status, body = api.call("POST", path, raw=raw)
+    assert status == 422, body
+    assert body["errors"][0]["source"]["pointer"].startswith(pointer)
+
+
+def test_a_lone_surrogate_in_an_upload_is_refused_as_malformed_json(api: Api) -> None:
+    status, body = api.call("POST", "/v1/documents", raw=spelled(UPLOAD, "external_id", r'"\ud800"'))
+    assert status == 400 and body["errors"][0]["title"] == "Malformed JSON"
+
+
+def test_custom_fields_are_bounded_because_every_payload_carries_them(api: Api) -> None:
+    status, body = api.call("POST", "/v1/documents", document_doc(b"x", custom_fields={"big": "y" * 20_000}))
+    assert status == 422 and body["errors"][0]["source"]["pointer"] == "/data/attributes/custom_fields"

@@ -86,7 +86,7 @@ def test_a_delivery_arrives_signed_with_custom_headers_and_is_logged(runtime: Ru
     assert body == {**PAYLOAD, "request_id": got.headers["webhook-id"], "topic": "document-received"}
     (attempt,) = status_of(runtime, tenant, delivery).attempts
     assert attempt.response_status == 200 and attempt.response_body == "received" and attempt.error is None
-    assert attempt.request_headers["Authorization"].startswith("••••")
+    assert attempt.request_headers["Authorization"].startswith("****")
     assert "receiver-token" not in json.dumps(attempt.request_headers)
 
 

@@ -242,3 +242,60 @@ def test_workflow_levels_are_validated(api: Api) -> None:
         assert status == 422 and body["errors"][0]["source"]["pointer"].startswith("/data/attributes/"), attributes
     _, shown = api.call("GET", "/v1/workflow")
     assert shown["data"]["attributes"]["separation"] == []
+
+
+def test_rules_can_be_cleared_and_each_tenant_has_its_own_workflow(api: Api, runtime: Runtime) -> None:
+    rules = {"classification_rules": {"invoice": ["invoice"]}, "separation": ["qc"], "processing_target_seconds": 60}
+    assert api.call("PUT", "/v1/workflow", {"data": {"type": "workflows", "attributes": rules}})[0] == 200
+    other = Api(api.base, make_tenant(runtime.db, "other").token)
+    _, theirs = other.call("GET", "/v1/workflow")
+    assert (
+        theirs["data"]["attributes"]["separation"] == [] and theirs["data"]["attributes"]["classification_rules"] == {}
+    )
+    cleared = {"classification_rules": {}, "processing_target_seconds": None}
+    _, mine = api.call("PUT", "/v1/workflow", {"data": {"type": "workflows", "attributes": cleared}})
+    attrs = mine["data"]["attributes"]
+    assert attrs["classification_rules"] == {} and attrs["processing_target_seconds"] is None
+    assert attrs["separation"] == ["qc"]
+    too_long = {"processing_target_seconds": 10**16}
+    assert api.call("PUT", "/v1/workflow", {"data": {"type": "workflows", "attributes": too_long}})[0] == 422
+
+
+def test_paging_links_keep_the_filters(api: Api, receiver: Receiver) -> None:
+    for n in range(3):
+        upload(api, b"x", external_id=f"L-{n % 2}")
+    _, page = api.call("GET", "/v1/documents?filter[external_id]=L-0&page[size]=1")
+    assert page["meta"]["total"] == 2
+    _, following = api.call("GET", page["links"]["next"])
+    assert [d["attributes"]["external_id"] for d in following["data"]] == ["L-0"]
+
+
+def test_a_stale_view_of_a_document_cannot_move_it_twice(
+    api: Api, receiver: Receiver, runtime: Runtime, acme: NewTenant
+) -> None:
+    """Two validations racing: the second one's transition, computed from what it read
+    before the first committed, must not apply (nor publish its topics)."""
+    from dochooks.documents import store, workflow
+
+    api.call(
+        "PUT",
+        "/v1/workflow",
+        {
+            "data": {
+                "type": "workflows",
+                "attributes": {"separation": ["first-level"], "classification": ["first-level"]},
+            }
+        },
+    )
+    doc = upload(api, b"race")
+    wait_for_topic(receiver, doc["id"], "ready-for-separation-first-level")
+    with runtime.db.read() as conn:
+        stale = store.get_document(conn, acme.tenant_id, int(doc["id"]))
+    assert api.call("POST", f"/v1/documents/{doc['id']}/validations", {"data": {"type": "validations"}})[0] == 200
+    wait_for_topic(receiver, doc["id"], "ready-for-classification-first-level")
+    with runtime.db.transaction() as conn:
+        late = workflow.after_validation("separation", "first-level", ("first-level",), {})
+        assert store.apply(conn, stale, late, runtime.clock.now_ms()) is None
+    _, events = api.call("GET", f"/v1/documents/{doc['id']}/events")
+    topics = [e["attributes"]["topic"] for e in events["data"]]
+    assert topics.count("separation-done") == 1 and topics[-1] == "ready-for-classification-first-level"

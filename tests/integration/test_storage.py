@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from dochooks.db import migrate
+from dochooks.db import Database, migrate, open_database
+from dochooks.db.migrate import available
 from dochooks.delivery import queue
 from dochooks.delivery.publish import publish
 from dochooks.runtime import Runtime
-from tests.factories import make_tenant, make_webhook
+from tests.factories import database_url, make_tenant, make_webhook
 
 PAYLOAD = {"id": "7", "type": "documents", "attributes": {"status": "pending", "document_id": 7}}
 
@@ -16,7 +19,31 @@ PAYLOAD = {"id": "7", "type": "documents", "attributes": {"status": "pending", "
 def test_migrations_are_versioned_and_apply_once(runtime: Runtime) -> None:
     assert migrate(runtime.db) == []
     with runtime.db.read() as conn:
-        assert [r["version"] for r in conn.all("SELECT version FROM schema_migrations")] == [1]
+        applied = [r["version"] for r in conn.all("SELECT version FROM schema_migrations ORDER BY version")]
+    assert applied == [m.version for m in available()] and applied[:2] == [1, 2]
+
+
+def _schema(db: Database) -> list[tuple[str, ...]]:
+    with db.read() as conn:
+        if db.dialect == "sqlite":
+            rows = conn.all("SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'")
+        else:
+            rows = conn.all(
+                "SELECT table_name, column_name, data_type, is_nullable, column_default "
+                "FROM information_schema.columns WHERE table_schema = 'public'"
+            )
+    return sorted(tuple(str(v) for v in r.values()) for r in rows)
+
+
+def test_upgrading_one_version_at_a_time_gives_the_schema_of_a_fresh_install(runtime: Runtime, tmp_path: Path) -> None:
+    with database_url(runtime.db.dialect, tmp_path / "stepwise") as url:
+        stepwise = open_database(url)
+        try:
+            for migration in available():
+                assert [m.version for m in migrate(stepwise, target=migration.version)] == [migration.version]
+            assert _schema(stepwise) == _schema(runtime.db)
+        finally:
+            stepwise.close()
 
 
 def test_publish_queues_one_delivery_per_enabled_subscribed_webhook_of_the_tenant(runtime: Runtime) -> None:

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from dochooks.documents.processors import Unreadable, classify, extract, load_processors, preprocess
+from dochooks.documents.processors import ProcessorError, Unreadable, classify, extract, load_processors, preprocess
 from tests.factories import make_pdf
 
 
@@ -43,3 +45,14 @@ def test_a_setting_replaces_a_default_processor() -> None:
 
 
 CUSTOM = {"classify": lambda text, rules: "always"}
+
+
+def test_an_optional_group_that_did_not_match_leaves_the_field_out() -> None:
+    assert extract("total: none", "i", {"i": {"t": r"total:\s*(\d+)?"}}) == {}
+
+
+def test_a_pathological_pattern_fails_the_document_within_its_time_limit() -> None:
+    started = time.monotonic()
+    with pytest.raises(ProcessorError, match="took longer"):
+        extract("a" * 3000, "i", {"i": {"t": r"(?:(?:a+)+)+\d"}})
+    assert time.monotonic() - started < 5

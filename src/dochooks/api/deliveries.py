@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from dochooks.api.deps import Rt, Tenant
+from dochooks.api.deps import Id, Rt, Tenant
 from dochooks.api.jsonapi import JsonApiResponse, document, resource
 from dochooks.clock import iso
 from dochooks.delivery import log
@@ -46,14 +46,14 @@ def delivery_resource(d: log.Delivery) -> dict[str, Any]:
 
 
 @router.get("/{delivery_id}", summary="Show a delivery with its attempts")
-def show(delivery_id: int, rt: Rt, tenant: Tenant) -> JsonApiResponse:
+def show(delivery_id: Id, rt: Rt, tenant: Tenant) -> JsonApiResponse:
     with rt.db.read() as conn:
         found = log.get_delivery(conn, tenant_id=tenant, delivery_id=delivery_id)
     return document(delivery_resource(found))
 
 
 @router.post("/{delivery_id}/retry", status_code=202, summary="Redeliver now")
-def retry(delivery_id: int, rt: Rt, tenant: Tenant) -> JsonApiResponse:
+def retry(delivery_id: Id, rt: Rt, tenant: Tenant) -> JsonApiResponse:
     """Queue the delivery again now, with the same request_id, whatever its status."""
     with rt.db.transaction() as conn:
         found = log.retry_delivery(conn, tenant_id=tenant, delivery_id=delivery_id, now_ms=rt.clock.now_ms())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException
 
@@ -37,11 +37,17 @@ def tenant(
 
 def json_body(request: Request) -> None:
     """Refuse a body that is not JSON before it is parsed (415)."""
-    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if kind not in JSON_TYPES:
+    if media_type(request) not in JSON_TYPES:
         raise HTTPException(415, f"send the body as {' or '.join(JSON_TYPES)}")
 
 
+def media_type(request: Request) -> str:
+    """The request's media type, without parameters, lower-case."""
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
 Tenant = Annotated[int, Depends(tenant)]
+# A resource id as a path segment: anything else, too large ones included, is simply not found.
+Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
 Rt = Annotated[Runtime, Depends(runtime)]
 JsonBody = Depends(json_body)

@@ -12,17 +12,17 @@ from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
-from dochooks.api.deps import JsonBody, Rt, Tenant
-from dochooks.api.jsonapi import JSON_TYPES, JsonApiResponse, document, resource
-from dochooks.api.schemas import DocumentAttributes, DocumentDocument, ValidationDocument
+from dochooks.api.deps import Id, JsonBody, Rt, Tenant, media_type
+from dochooks.api.jsonapi import JSON_TYPES, JsonApiResponse, document, page_link, resource
+from dochooks.api.schemas import TEN_YEARS, DocumentAttributes, DocumentDocument, ShortText, ValidationDocument
 from dochooks.clock import iso, parse_iso
 from dochooks.documents import store
 from dochooks.documents.uploads import MAX_FILES, accept_upload, decode_files
 from dochooks.documents.validations import complete_validation
+from dochooks.documents.workflow import STATUSES
 from dochooks.errors import InvalidInput
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
-STATUSES = ("pending", "in_progress", "done", "failed")
 
 
 def document_resource(doc: store.Document) -> dict[str, Any]:
@@ -72,14 +72,15 @@ async def _from_json(request: Request) -> tuple[list[bytes], DocumentAttributes]
     except ValidationError as exc:
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from exc
     attrs = parsed.data.attributes
-    return decode_files([f.base64_file for f in attrs.files]), attrs
+    # decoding 25 MiB takes a moment: not on the event loop the dispatcher shares
+    return await run_in_threadpool(decode_files, [f.base64_file for f in attrs.files]), attrs
 
 
 async def _from_form(request: Request) -> tuple[list[bytes], DocumentAttributes]:
     form = await request.form(max_files=MAX_FILES, max_fields=10)
     uploads = [f for f in form.getlist("file") if isinstance(f, UploadFile)]
     if not uploads:
-        raise InvalidInput("send the document as the form field `file`", pointer="/data/attributes/files")
+        raise InvalidInput("send the document as the form field `file`", attribute="files")
     blobs = [await f.read() for f in uploads]
 
     def text(key: str) -> str | None:
@@ -91,12 +92,14 @@ async def _from_form(request: Request) -> tuple[list[bytes], DocumentAttributes]
         try:
             custom = orjson.loads(text("custom_fields") or "")
         except orjson.JSONDecodeError as exc:
-            raise InvalidInput("custom_fields must be a JSON object", pointer="/data/attributes/custom_fields") from exc
-    if not isinstance(custom, dict):
-        raise InvalidInput("custom_fields must be a JSON object", pointer="/data/attributes/custom_fields")
-    attrs = DocumentAttributes.model_construct(
-        files=[], name=text("name"), external_id=text("external_id"), custom_fields=custom
-    )
+            raise InvalidInput("custom_fields must be a JSON object", attribute="custom_fields") from exc
+    fields = {"files": [], "name": text("name"), "external_id": text("external_id"), "custom_fields": custom}
+    try:  # the same rules as a JSON:API upload
+        attrs = DocumentAttributes.model_validate(fields)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", "data", "attributes", *e["loc"])} for e in exc.errors()]
+        ) from exc
     return blobs, attrs
 
 
@@ -104,7 +107,7 @@ async def _from_form(request: Request) -> tuple[list[bytes], DocumentAttributes]
 async def upload(request: Request, rt: Rt, tenant: Tenant) -> JsonApiResponse:
     """Upload a document as JSON:API (`files[].base64_file`) or multipart (`file`); it
     starts through the workflow at once and `document-received` is published."""
-    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    kind = media_type(request)
     if kind == "multipart/form-data":
         blobs, attrs = await _from_form(request)
     elif kind in JSON_TYPES:
@@ -136,6 +139,7 @@ def _time(name: str, value: str | None) -> int | None:
 
 @router.get("", summary="List documents (the pull API)")
 def list_all(
+    request: Request,
     rt: Rt,
     tenant: Tenant,
     status: Annotated[
@@ -144,7 +148,7 @@ def list_all(
             alias="filter[status]", description="One or more of pending, in_progress, done, failed, comma-separated."
         ),
     ] = None,
-    external_id: Annotated[str | None, Query(alias="filter[external_id]")] = None,
+    external_id: Annotated[ShortText | None, Query(alias="filter[external_id]")] = None,
     updated_after: Annotated[str | None, Query(alias="filter[updated_after]", description="ISO 8601 time.")] = None,
     updated_before: Annotated[str | None, Query(alias="filter[updated_before]", description="ISO 8601 time.")] = None,
     overdue: Annotated[
@@ -155,11 +159,12 @@ def list_all(
         Query(
             alias="filter[older_than]",
             ge=0,
+            le=TEN_YEARS,
             description="Unfinished documents uploaded more than this many seconds ago.",
         ),
     ] = None,
     size: Annotated[int, Query(alias="page[size]", ge=1, le=100)] = 25,
-    number: Annotated[int, Query(alias="page[number]", ge=1)] = 1,
+    number: Annotated[int, Query(alias="page[number]", ge=1, le=1_000_000)] = 1,
 ) -> JsonApiResponse:
     """Documents, most recently updated first. For the backup strategy of the product page
     (find what a webhook may have missed), ask for `filter[overdue]=true` or
@@ -180,20 +185,20 @@ def list_all(
         docs, total = store.list_documents(conn, tenant, flt, page_size=size, page_number=number)
     links = {}
     if number * size < total:
-        links["next"] = f"/v1/documents?page[number]={number + 1}&page[size]={size}"
+        links["next"] = page_link(request, number=number + 1, size=size)
     if number > 1:
-        links["prev"] = f"/v1/documents?page[number]={number - 1}&page[size]={size}"
+        links["prev"] = page_link(request, number=number - 1, size=size)
     return document([document_resource(d) for d in docs], meta={"total": total}, links=links)
 
 
 @router.get("/{document_id}", summary="Show a document (the pull fallback)")
-def show(document_id: int, rt: Rt, tenant: Tenant) -> JsonApiResponse:
+def show(document_id: Id, rt: Rt, tenant: Tenant) -> JsonApiResponse:
     with rt.db.read() as conn:
         return document(document_resource(store.get_document(conn, tenant, document_id)))
 
 
 @router.get("/{document_id}/events", summary="The topics emitted for a document, oldest first")
-def events(document_id: int, rt: Rt, tenant: Tenant) -> JsonApiResponse:
+def events(document_id: Id, rt: Rt, tenant: Tenant) -> JsonApiResponse:
     with rt.db.read() as conn:
         store.get_document(conn, tenant, document_id)
         rows = store.timeline(conn, tenant, document_id)
@@ -203,7 +208,7 @@ def events(document_id: int, rt: Rt, tenant: Tenant) -> JsonApiResponse:
 
 
 @router.post("/{document_id}/validations", dependencies=[JsonBody], summary="Complete the pending validation")
-def validate(document_id: int, body: ValidationDocument, rt: Rt, tenant: Tenant) -> JsonApiResponse:
+def validate(document_id: Id, body: ValidationDocument, rt: Rt, tenant: Tenant) -> JsonApiResponse:
     """Complete the document's pending validation task, with optional corrections; the
     document moves to its next level or stage. 409 when nothing is pending."""
     corrections = body.data.attributes.model_dump()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
@@ -59,6 +60,14 @@ def install(app: FastAPI) -> None:
             exc.status_code, "Error"
         )
         return errors(exc.status_code, [error_object(exc.status_code, title, str(exc.detail))], exc.headers)
+
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(psycopg.DataError)
+    async def unstorable(request: Request, exc: Exception) -> JsonApiResponse:
+        # A safety net: the schemas bound what they can, but no value the database refuses may become a 500.
+        log.warning("%s %s: value refused by the database: %s", request.method, request.url.path, exc)
+        detail = "a value is out of range or holds characters that cannot be stored"
+        return errors(400, [error_object(400, "Invalid value", detail)])
 
     @app.exception_handler(Exception)
     async def crash(request: Request, exc: Exception) -> JsonApiResponse:

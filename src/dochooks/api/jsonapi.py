@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 import orjson
+from fastapi import Request
 from fastapi.responses import JSONResponse
 
 MEDIA_TYPE = "application/vnd.api+json"
@@ -24,6 +26,13 @@ def resource(kind: str, ident: int | str, attributes: dict[str, Any], self_link:
     if self_link:
         doc["links"] = {"self": self_link}
     return doc
+
+
+def page_link(request: Request, **page: int) -> str:
+    """This request's URL with its filters kept and the given page[...] parameters changed."""
+    params = dict(request.query_params)
+    params.update({f"page[{key}]": str(value) for key, value in page.items()})
+    return f"{request.url.path}?{urlencode(params)}"
 
 
 def document(data: Any, status_code: int = 200, **extra: Any) -> JsonApiResponse:

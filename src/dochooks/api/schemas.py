@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+
+def _storable(value: str) -> str:
+    """Text both databases can store and every client can read back."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError("must be valid Unicode text (no lone surrogates)") from exc
+    return value
+
+
+Text = Annotated[str, AfterValidator(_storable)]
+ShortText = Annotated[Text, Field(max_length=255)]
+TEN_YEARS = 10 * 365 * 24 * 3600
 
 
 class _Strict(BaseModel):
@@ -12,12 +28,12 @@ class _Strict(BaseModel):
 
 
 class WebhookAttributes(_Strict):
-    name: str = Field(description="A name for people; shown in the list.", examples=["ERP inbox"])
-    url: str = Field(
+    name: Text = Field(description="A name for people; shown in the list.", examples=["ERP inbox"])
+    url: Text = Field(
         description="Where deliveries are POSTed: a public http(s) URL.",
         examples=["https://example.com/hooks"],
     )
-    headers: dict[str, str] = Field(
+    headers: dict[Text, Text] = Field(
         default_factory=dict,
         description="Custom headers sent with every delivery, e.g. Authorization. Values are secret: "
         "encrypted at rest and shown masked after creation.",
@@ -30,13 +46,13 @@ class WebhookAttributes(_Strict):
 
 
 class WebhookChanges(_Strict):
-    name: str | None = None
-    url: str | None = None
-    headers: dict[str, str] | None = Field(
+    name: Text | None = None
+    url: Text | None = None
+    headers: dict[Text, Text] | None = Field(
         default=None,
         description="Replaces the set; a value sent back in its masked form keeps the stored value.",
     )
-    topics: list[str] | None = None
+    topics: list[Text] | None = None
     enabled: bool | None = None
 
 
@@ -47,7 +63,7 @@ class WebhookResource(_Strict):
 
 class WebhookChangesResource(_Strict):
     type: Literal["webhooks"]
-    id: str | None = None
+    id: Text | None = None
     attributes: WebhookChanges
 
 
@@ -60,7 +76,7 @@ class WebhookChangesDocument(_Strict):
 
 
 class WebhookTestAttributes(_Strict):
-    topic: str = Field(examples=["document-received"])
+    topic: Text = Field(examples=["document-received"])
 
 
 class WebhookTestResource(_Strict):
@@ -73,13 +89,13 @@ class WebhookTestDocument(_Strict):
 
 
 class FileAttributes(_Strict):
-    base64_file: str = Field(description="The file's bytes in base64.")
+    base64_file: Text = Field(description="The file's bytes in base64.")
 
 
 class DocumentAttributes(_Strict):
     files: list[FileAttributes] = Field(description="The upload; one document per upload.")
-    name: str | None = Field(default=None, examples=["invoice-4711.pdf"])
-    external_id: str | None = Field(default=None, description="Your id, for lookups.", examples=["EX123456789"])
+    name: ShortText | None = Field(default=None, examples=["invoice-4711.pdf"])
+    external_id: ShortText | None = Field(default=None, description="Your id, for lookups.", examples=["EX123456789"])
     custom_fields: dict[str, Any] = Field(default_factory=dict, description="Echoed in every payload.")
 
 
@@ -93,8 +109,8 @@ class DocumentDocument(_Strict):
 
 
 class ValidationAttributes(_Strict):
-    document_type: str | None = Field(default=None, description="Correct the type while classifying.")
-    fields: dict[str, str] | None = Field(default=None, description="Correct extracted fields while extracting.")
+    document_type: ShortText | None = Field(default=None, description="Correct the type while classifying.")
+    fields: dict[ShortText, Text] | None = Field(default=None, description="Correct extracted fields while extracting.")
 
 
 class ValidationResource(_Strict):
@@ -107,16 +123,19 @@ class ValidationDocument(_Strict):
 
 
 class WorkflowAttributes(_Strict):
-    separation: list[str] | None = Field(default=None, examples=[["first-level"]])
-    classification: list[str] | None = Field(default=None, examples=[[]])
-    extraction: list[str] | None = Field(default=None, examples=[["first-level", "qc"]])
+    separation: list[Text] | None = Field(default=None, examples=[["first-level"]])
+    classification: list[Text] | None = Field(default=None, examples=[[]])
+    extraction: list[Text] | None = Field(default=None, examples=[["first-level", "qc"]])
     processing_target_seconds: int | None = Field(
-        default=None, description="Each new document's sla_deadline is its upload time plus this; null for none."
+        default=None,
+        ge=1,
+        le=TEN_YEARS,
+        description="Each new document's sla_deadline is its upload time plus this; null for none.",
     )
-    classification_rules: dict[str, list[str]] | None = Field(
+    classification_rules: dict[ShortText, list[Text]] | None = Field(
         default=None, description="Document type by keywords.", examples=[{"invoice": ["invoice", "amount due"]}]
     )
-    extraction_rules: dict[str, dict[str, str]] | None = Field(
+    extraction_rules: dict[ShortText, dict[ShortText, Text]] | None = Field(
         default=None,
         description="Per type, field name to regular expression (first group).",
         examples=[{"invoice": {"total": "Total:\\s*(\\S+)"}}],

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from dochooks.api.deliveries import delivery_resource
-from dochooks.api.deps import JsonBody, Rt, Tenant
-from dochooks.api.jsonapi import JsonApiResponse, document, resource
-from dochooks.api.schemas import WebhookChangesDocument, WebhookDocument, WebhookTestDocument
+from dochooks.api.deps import Id, JsonBody, Rt, Tenant
+from dochooks.api.jsonapi import JsonApiResponse, document, page_link, resource
+from dochooks.api.schemas import Text, WebhookChangesDocument, WebhookDocument, WebhookTestDocument
 from dochooks.clock import iso
 from dochooks.delivery import log
 from dochooks.delivery.publish import example_payload, publish
@@ -60,14 +60,14 @@ def list_all(rt: Rt, tenant: Tenant) -> JsonApiResponse:
 
 
 @router.get("/{webhook_id}", summary="Show a webhook")
-def show(webhook_id: int, rt: Rt, tenant: Tenant) -> JsonApiResponse:
+def show(webhook_id: Id, rt: Rt, tenant: Tenant) -> JsonApiResponse:
     with rt.db.read() as conn:
         hook = store.get_webhook(conn, rt.cipher, tenant, webhook_id)
     return document(webhook_resource(hook))
 
 
 @router.patch("/{webhook_id}", dependencies=[JsonBody], summary="Change a webhook")
-def change(webhook_id: int, body: WebhookChangesDocument, rt: Rt, tenant: Tenant) -> JsonApiResponse:
+def change(webhook_id: Id, body: WebhookChangesDocument, rt: Rt, tenant: Tenant) -> JsonApiResponse:
     """Change any of name, url, headers, topics and enabled; the others stay."""
     if body.data.id is not None and body.data.id != str(webhook_id):
         raise Conflict(f"data.id {body.data.id!r} does not match the URL's webhook {webhook_id}", pointer="/data/id")
@@ -78,14 +78,14 @@ def change(webhook_id: int, body: WebhookChangesDocument, rt: Rt, tenant: Tenant
 
 
 @router.delete("/{webhook_id}", status_code=204, summary="Delete a webhook and its delivery log")
-def delete(webhook_id: int, rt: Rt, tenant: Tenant) -> Response:
+def delete(webhook_id: Id, rt: Rt, tenant: Tenant) -> Response:
     with rt.db.transaction() as conn:
         store.delete_webhook(conn, tenant, webhook_id)
     return Response(status_code=204)
 
 
 @router.post("/{webhook_id}/test", status_code=202, dependencies=[JsonBody], summary="Send a test delivery")
-def send_test(webhook_id: int, body: WebhookTestDocument, rt: Rt, tenant: Tenant) -> JsonApiResponse:
+def send_test(webhook_id: Id, body: WebhookTestDocument, rt: Rt, tenant: Tenant) -> JsonApiResponse:
     """Queue a delivery of an example payload of the chosen topic to this webhook alone,
     through the same queue, signing and retries as every other delivery."""
     (topic,) = check_topics([body.data.attributes.topic])
@@ -106,15 +106,16 @@ def send_test(webhook_id: int, body: WebhookTestDocument, rt: Rt, tenant: Tenant
 
 @router.get("/{webhook_id}/deliveries", summary="The webhook's delivery log, newest first")
 def deliveries(
-    webhook_id: int,
+    request: Request,
+    webhook_id: Id,
     rt: Rt,
     tenant: Tenant,
     size: Annotated[int, Query(alias="page[size]", ge=1, le=100)] = 25,
     before: Annotated[
-        int | None, Query(alias="page[before]", description="Only deliveries older than this id.")
+        int | None, Query(alias="page[before]", ge=1, le=2**63 - 1, description="Only deliveries older than this id.")
     ] = None,
     status: Annotated[str | None, Query(alias="filter[status]", pattern="^(pending|succeeded|failed)$")] = None,
-    topic: Annotated[str | None, Query(alias="filter[topic]")] = None,
+    topic: Annotated[Text | None, Query(alias="filter[topic]")] = None,
 ) -> JsonApiResponse:
     with rt.db.read() as conn:
         store.get_webhook(conn, rt.cipher, tenant, webhook_id)
@@ -129,5 +130,5 @@ def deliveries(
         )
     links = {}
     if len(found) == size:
-        links["next"] = f"/v1/webhooks/{webhook_id}/deliveries?page[size]={size}&page[before]={found[-1].id}"
+        links["next"] = page_link(request, size=size, before=found[-1].id)
     return document([delivery_resource(d) for d in found], links=links)

@@ -47,10 +47,13 @@ def _applied(conn: Connection) -> set[int]:
     return {row["version"] for row in conn.all("SELECT version FROM schema_migrations")}
 
 
-def migrate(db: Database) -> list[Migration]:
-    """Apply every migration not yet applied; returns the ones applied now."""
+def migrate(db: Database, *, target: int | None = None) -> list[Migration]:
+    """Apply every migration not yet applied (up to version `target`, if given); returns
+    the ones applied now."""
     done: list[Migration] = []
     for migration in available():
+        if target is not None and migration.version > target:
+            break
         with db.transaction() as conn:
             if db.dialect == "postgresql":
                 conn.run("SELECT pg_advisory_xact_lock(:key)", {"key": _PG_LOCK_KEY})

@@ -3,18 +3,16 @@ target behind sla_deadline, and the rules the default processors follow."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+import regex
 
 from dochooks.db import Connection
 from dochooks.errors import InvalidInput
-from dochooks.topics import LEVELS
-
-STAGES_WITH_LEVELS = ("separation", "classification", "extraction")
+from dochooks.topics import LEVELS, STAGES_WITH_LEVELS
 
 
 @dataclass(frozen=True)
@@ -25,16 +23,12 @@ class WorkflowConfig:
     extraction_rules: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
-def _pointer(name: str) -> str:
-    return f"/data/attributes/{name}"
-
-
 def check_levels(stage: str, levels: list[str]) -> tuple[str, ...]:
     unknown = [lv for lv in levels if lv not in LEVELS]
     if unknown:
-        raise InvalidInput(f"unknown levels {unknown}; choose from {list(LEVELS)}", pointer=_pointer(stage))
+        raise InvalidInput(f"unknown levels {unknown}; choose from {list(LEVELS)}", attribute=stage)
     if len(set(levels)) != len(levels) or list(levels) != sorted(levels, key=LEVELS.index):
-        raise InvalidInput(f"levels must be distinct and in the order {list(LEVELS)}", pointer=_pointer(stage))
+        raise InvalidInput(f"levels must be distinct and in the order {list(LEVELS)}", attribute=stage)
     return tuple(levels)
 
 
@@ -42,11 +36,11 @@ def check_extraction_rules(rules: Mapping[str, Mapping[str, str]]) -> dict[str, 
     for doc_type, fields in rules.items():
         for name, pattern in fields.items():
             try:
-                re.compile(pattern)
-            except re.error as exc:
+                regex.compile(pattern)
+            except regex.error as exc:
                 raise InvalidInput(
                     f"the pattern for {doc_type}.{name} is not a valid regular expression: {exc}",
-                    pointer=_pointer(f"extraction_rules/{doc_type}/{name}"),
+                    attribute=f"extraction_rules/{doc_type}/{name}",
                 ) from exc
     return {t: dict(f) for t, f in rules.items()}
 
@@ -55,7 +49,7 @@ def check_target(seconds: int | None) -> int | None:
     if seconds is not None and seconds <= 0:
         raise InvalidInput(
             "processing_target_seconds must be positive, or null for none",
-            pointer=_pointer("processing_target_seconds"),
+            attribute="processing_target_seconds",
         )
     return seconds
 
@@ -71,7 +65,9 @@ def validated(attributes: Mapping[str, Any], current: WorkflowConfig) -> Workflo
         processing_target_seconds=check_target(attributes["processing_target_seconds"])
         if "processing_target_seconds" in attributes
         else current.processing_target_seconds,
-        classification_rules=dict(attributes.get("classification_rules") or current.classification_rules),
+        classification_rules=dict(attributes["classification_rules"])
+        if attributes.get("classification_rules") is not None
+        else current.classification_rules,
         extraction_rules=check_extraction_rules(attributes["extraction_rules"])
         if attributes.get("extraction_rules") is not None
         else current.extraction_rules,

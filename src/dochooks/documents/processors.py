@@ -11,12 +11,12 @@ from __future__ import annotations
 import importlib
 import io
 import logging
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from importlib.metadata import entry_points
 from typing import Any
 
+import regex
 from pypdf import PdfReader
 from pypdf.errors import PyPdfError
 
@@ -30,6 +30,17 @@ class Unreadable(DochooksError):
 
     status = 422
     title = "Unreadable document"
+
+
+class ProcessorError(DochooksError):
+    """A processor could not finish: the document ends in processing-failed with this reason."""
+
+    status = 422
+    title = "Processing failed"
+
+
+PATTERN_SECONDS = 1.0
+MAX_MATCH_CHARS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -88,12 +99,24 @@ def classify(text: str, rules: Mapping[str, list[str]]) -> str | None:
 
 
 def extract(text: str, document_type: str | None, rules: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
-    """Fields by the regular expressions of the document's type: the first group, or the whole match."""
+    """Fields by the regular expressions of the document's type: the first group, or the
+    whole match when the pattern has none. A tenant's pattern gets a time limit and runs
+    without holding the GIL, so a pathological one fails its document, not the service."""
     found: dict[str, str] = {}
     for name, pattern in rules.get(document_type or "", {}).items():
-        match = re.search(pattern, text, re.IGNORECASE | re.MULTILINE)
-        if match:
-            found[name] = (match.group(1) if match.groups() else match.group(0)).strip()
+        try:
+            match = regex.search(
+                pattern,
+                text[:MAX_MATCH_CHARS],
+                regex.IGNORECASE | regex.MULTILINE,
+                timeout=PATTERN_SECONDS,
+                concurrent=True,
+            )
+        except TimeoutError as exc:
+            raise ProcessorError(f"the extraction pattern for {name!r} took longer than {PATTERN_SECONDS} s") from exc
+        value = (match.group(1) if match.groups() else match.group(0)) if match else None
+        if value is not None:
+            found[name] = value.strip()
     return found
 
 

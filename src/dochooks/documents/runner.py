@@ -103,11 +103,8 @@ class WorkflowRunner:
             doc, config, self._processors, lambda: read_files(self._rt.settings.data_dir, paths)
         )
         with self._rt.db.transaction() as conn:
-            if transition is None:  # nothing automatic is due: drop the lease
-                conn.run(
-                    "UPDATE documents SET run_at = NULL, locked_by = NULL WHERE id = :id AND locked_by = :w",
-                    {"id": doc_id, "w": self.worker_id},
-                )
+            if transition is None:
+                store.drop_lease(conn, doc_id, worker=self.worker_id)
                 return
             if store.apply(conn, doc, transition, self._rt.clock.now_ms(), worker=self.worker_id) is None:
                 log.info("document %s moved on while we worked on it; dropped our result", doc_id)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from dochooks.documents import workflow
 from dochooks.documents.config import WorkflowConfig
-from dochooks.documents.processors import Content, Processors, Unreadable
+from dochooks.documents.processors import Content, ProcessorError, Processors, Unreadable
 from dochooks.documents.store import Document
 from dochooks.documents.workflow import Transition
 
@@ -35,7 +35,7 @@ def automatic_step(
         elif stage == "extraction":
             changes = {"extracted": processors.extract(text, doc.document_type, config.extraction_rules)}
         return workflow.after_automatic(stage, config.levels.get(stage, ()), changes)
-    except Unreadable as exc:
+    except (Unreadable, ProcessorError) as exc:
         return workflow.failed(exc.detail)
     except Exception as exc:  # a processor's bug fails the document, visibly, not the runner
         return workflow.failed(f"{doc.workflow_step} failed: {type(exc).__name__}: {exc}")

@@ -128,16 +128,18 @@ def apply(
     conn: Connection, doc: Document, transition: Transition, now_ms: int, *, worker: str | None = None
 ) -> Document | None:
     """Move `doc` as `transition` says and publish its topics, only if the document is
-    still where `doc` saw it (and, for automatic work, still leased by `worker`).
+    still where `doc` saw it (and, for automatic work, still leased by `worker`). A
+    document never returns to a (step, state) pair it left, so that pair is its version.
     Returns the changed document, or None when it had moved meanwhile."""
     changes = {k: (orjson.dumps(v).decode() if k in _JSON_COLUMNS else v) for k, v in transition.changes.items()}
     sets = ", ".join(f"{column} = :{column}" for column in changes)
     guard = " AND locked_by = :worker" if worker is not None else ""
     moved = conn.run(
         f"UPDATE documents SET {sets}, run_at = :run_at, locked_by = NULL, updated_at = :now "
-        f"WHERE id = :id AND state = :expected{guard}",
+        f"WHERE id = :id AND workflow_step = :expected_step AND state = :expected{guard}",
         {
             **changes,
+            "expected_step": doc.workflow_step,
             "run_at": now_ms if transition.run_now else None,
             "now": now_ms,
             "id": doc.id,
@@ -214,6 +216,14 @@ def claim_due(conn: Connection, *, worker: str, now_ms: int, lease_ms: int, limi
         _CLAIM.format(lock=lock), {"lease_end": now_ms + lease_ms, "worker": worker, "now": now_ms, "limit": limit}
     )
     return [(r["id"], r["tenant_id"]) for r in rows]
+
+
+def drop_lease(conn: Connection, doc_id: int, *, worker: str) -> None:
+    """Nothing automatic is due for this document after all: stop running it."""
+    conn.run(
+        "UPDATE documents SET run_at = NULL, locked_by = NULL WHERE id = :id AND locked_by = :w",
+        {"id": doc_id, "w": worker},
+    )
 
 
 def renew_leases(conn: Connection, doc_ids: list[int], *, worker: str, lease_end: int) -> None:

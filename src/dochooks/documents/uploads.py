@@ -7,6 +7,8 @@ import base64
 import binascii
 from typing import Any
 
+import orjson
+
 from dochooks.documents import config as workflow_config
 from dochooks.documents import store
 from dochooks.documents.files import remove_files, store_files
@@ -14,6 +16,7 @@ from dochooks.errors import DochooksError, InvalidInput
 from dochooks.runtime import Runtime
 
 MAX_FILES = 20
+MAX_CUSTOM_FIELDS_BYTES = 16 * 1024
 
 
 class TooLarge(DochooksError):
@@ -23,23 +26,27 @@ class TooLarge(DochooksError):
 
 def decode_files(encoded: list[str]) -> list[bytes]:
     """Strict base64 (standard alphabet, padding checked); whitespace and line breaks allowed."""
-    if not encoded:
-        raise InvalidInput("send at least one file", pointer="/data/attributes/files")
     if len(encoded) > MAX_FILES:
-        raise InvalidInput(f"at most {MAX_FILES} files per upload", pointer="/data/attributes/files")
+        raise InvalidInput(f"at most {MAX_FILES} files per upload", attribute="files")
     blobs = []
     for i, text in enumerate(encoded):
         try:
             blobs.append(base64.b64decode("".join(text.split()), validate=True))
         except (binascii.Error, ValueError) as exc:
-            raise InvalidInput("not valid base64", pointer=f"/data/attributes/files/{i}/base64_file") from exc
+            raise InvalidInput("not valid base64", attribute=f"files/{i}/base64_file") from exc
     return blobs
 
 
-def check_text(name: str, value: str | None, limit: int = 255) -> str | None:
-    if value is not None and len(value) > limit:
-        raise InvalidInput(f"{name} must be at most {limit} characters", pointer=f"/data/attributes/{name}")
-    return value
+def check_custom_fields(custom_fields: dict[str, Any]) -> None:
+    """Custom fields travel in every payload of the document: bounded, and plain JSON."""
+    try:
+        size = len(orjson.dumps(custom_fields))
+    except orjson.JSONEncodeError as exc:
+        raise InvalidInput(f"custom_fields cannot be stored: {exc}", attribute="custom_fields") from exc
+    if size > MAX_CUSTOM_FIELDS_BYTES:
+        raise InvalidInput(
+            f"custom_fields must be at most {MAX_CUSTOM_FIELDS_BYTES} bytes as JSON", attribute="custom_fields"
+        )
 
 
 def accept_upload(
@@ -52,11 +59,10 @@ def accept_upload(
     custom_fields: dict[str, Any],
 ) -> store.Document:
     if not blobs:
-        raise InvalidInput("send at least one file", pointer="/data/attributes/files")
+        raise InvalidInput("send at least one file", attribute="files")
     if sum(len(b) for b in blobs) > rt.settings.max_upload_bytes:
         raise TooLarge(f"the files exceed the upload limit of {rt.settings.max_upload_bytes} bytes")
-    check_text("name", name)
-    check_text("external_id", external_id)
+    check_custom_fields(custom_fields)
     stored = store_files(rt.settings.data_dir, tenant_id, blobs)
     try:
         now = rt.clock.now_ms()

@@ -22,13 +22,11 @@ def complete_validation(
     changes: dict[str, Any] = {}
     if corrections.get("document_type") is not None:
         if doc.workflow_step != "classification":
-            raise InvalidInput(
-                "document_type can be corrected while classifying", pointer="/data/attributes/document_type"
-            )
+            raise InvalidInput("document_type can be corrected while classifying", attribute="document_type")
         changes["document_type"] = corrections["document_type"]
     if corrections.get("fields") is not None:
         if doc.workflow_step != "extraction":
-            raise InvalidInput("fields can be corrected while extracting", pointer="/data/attributes/fields")
+            raise InvalidInput("fields can be corrected while extracting", attribute="fields")
         changes["extracted"] = {**doc.extracted, **corrections["fields"]}
     levels = workflow_config.load(conn, tenant_id).levels.get(doc.workflow_step, ())
     moved = store.apply(conn, doc, workflow.after_validation(doc.workflow_step, level, levels, changes), now_ms)

@@ -16,9 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from dochooks.documents.config import STAGES_WITH_LEVELS
-from dochooks.topics import LEVELS
+from dochooks.topics import LEVELS, STAGES_WITH_LEVELS
 
+STATUSES = ("pending", "in_progress", "done", "failed")
 PREPROCESSING, AUTOMATIC, OUTBOUND = "preprocessing", "automatic", "outbound"
 FINISHED, FAILED = "finished", "failed"
 VALIDATION = "validation:"

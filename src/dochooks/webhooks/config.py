@@ -27,6 +27,8 @@ RESERVED_HEADERS = frozenset(
         "webhook-signature",
     }
 )
+# RFC 9110 field-value: visible ASCII, space, tab and obs-text; no control characters.
+_FIELD_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,256}")
 
 
@@ -44,49 +46,45 @@ class Webhook:
     updated_at: int
 
 
-def _attr(name: str) -> str:
-    return f"/data/attributes/{name}"
-
-
 def check_name(name: str) -> str:
     name = name.strip()
     if not name or len(name) > MAX_NAME:
-        raise InvalidInput(f"name must be 1 to {MAX_NAME} characters", pointer=_attr("name"))
+        raise InvalidInput(f"name must be 1 to {MAX_NAME} characters", attribute="name")
     return name
 
 
 def check_url_shape(url: str) -> str:
     if len(url) > MAX_URL:
-        raise InvalidInput(f"url must be at most {MAX_URL} characters", pointer=_attr("url"))
+        raise InvalidInput(f"url must be at most {MAX_URL} characters", attribute="url")
     return url.strip()
 
 
 def check_topics(topics: list[str]) -> tuple[str, ...]:
     unknown = [t for t in topics if not is_topic(t)]
     if unknown:
-        raise InvalidInput(f"unknown topics: {', '.join(unknown)}; see GET /v1/topics", pointer=_attr("topics"))
+        raise InvalidInput(f"unknown topics: {', '.join(unknown)}; see GET /v1/topics", attribute="topics")
     if not topics:
-        raise InvalidInput("choose at least one topic", pointer=_attr("topics"))
+        raise InvalidInput("choose at least one topic", attribute="topics")
     return tuple(dict.fromkeys(topics))
 
 
 def check_headers(headers: Mapping[str, str]) -> dict[str, str]:
     if len(headers) > MAX_HEADERS:
-        raise InvalidInput(f"at most {MAX_HEADERS} custom headers", pointer=_attr("headers"))
+        raise InvalidInput(f"at most {MAX_HEADERS} custom headers", attribute="headers")
     seen: set[str] = set()
     for name, value in headers.items():
-        pointer = _attr(f"headers/{name}")
+        at = f"headers/{name}"
         if not _TOKEN.fullmatch(name):
-            raise InvalidInput(f"{name!r} is not a valid header name", pointer=pointer)
+            raise InvalidInput(f"{name!r} is not a valid header name", attribute=at)
         if name.lower() in RESERVED_HEADERS:
-            raise InvalidInput(f"{name} is set by dochooks and cannot be a custom header", pointer=pointer)
+            raise InvalidInput(f"{name} is set by dochooks and cannot be a custom header", attribute=at)
         if name.lower() in seen:
-            raise InvalidInput(f"header {name} is given twice", pointer=pointer)
+            raise InvalidInput(f"header {name} is given twice", attribute=at)
         seen.add(name.lower())
-        if len(value) > MAX_HEADER_VALUE or any(c in value for c in "\r\n\0"):
+        if len(value) > MAX_HEADER_VALUE or not _FIELD_VALUE.fullmatch(value):
             raise InvalidInput(
-                f"header {name} must be at most {MAX_HEADER_VALUE} characters, without line breaks",
-                pointer=pointer,
+                f"header {name} must be at most {MAX_HEADER_VALUE} characters of visible text, spaces and tabs",
+                attribute=at,
             )
     return dict(headers)
 

@@ -13,7 +13,7 @@ from dochooks.errors import StorageError
 
 KEY_FILE = "secret.key"
 SIGNING_PREFIX = "whsec_"
-_MASK = "••••••••"
+_MASK = "********"
 
 
 class Cipher:

@@ -20,7 +20,7 @@ def resolve(host: str) -> list[str]:
     try:
         infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
     except (OSError, UnicodeError) as exc:
-        raise UnsafeUrl(f"the host {host!r} does not resolve", pointer="/data/attributes/url") from exc
+        raise UnsafeUrl(f"the host {host!r} does not resolve", attribute="url") from exc
     return sorted({str(info[4][0]).split("%")[0] for info in infos})
 
 
@@ -48,14 +48,14 @@ def check_url(url: str, *, allow_private: bool, resolver: Resolver = resolve) ->
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise UnsafeUrl(f"not a valid URL: {exc}", pointer="/data/attributes/url") from exc
+        raise UnsafeUrl(f"not a valid URL: {exc}", attribute="url") from exc
     if parts.scheme not in ("http", "https"):
-        raise UnsafeUrl("the URL must start with http:// or https://", pointer="/data/attributes/url")
+        raise UnsafeUrl("the URL must start with http:// or https://", attribute="url")
     if parts.username is not None or parts.password is not None or "@" in parts.netloc:
-        raise UnsafeUrl("credentials in the URL are not allowed; use a custom header", pointer="/data/attributes/url")
+        raise UnsafeUrl("credentials in the URL are not allowed; use a custom header", attribute="url")
     host = parts.hostname
     if not host:
-        raise UnsafeUrl("the URL has no host", pointer="/data/attributes/url")
+        raise UnsafeUrl("the URL has no host", attribute="url")
     del port  # parsed only to refuse a malformed one
     addresses = resolver(host)
     if allow_private:
@@ -66,6 +66,6 @@ def check_url(url: str, *, allow_private: bool, resolver: Resolver = resolve) ->
             raise UnsafeUrl(
                 f"{where} is not a public address; webhook URLs must be publicly reachable "
                 "(set DOCHOOKS_ALLOW_PRIVATE_TARGETS=1 for local development)",
-                pointer="/data/attributes/url",
+                attribute="url",
             )
     return addresses
