@@ -136,9 +136,9 @@ def test_multipart_uploads_are_accepted(api: Api, receiver: Receiver) -> None:
     )
     status, body = api.call("POST", "/v1/documents", raw=raw, content_type=kind)
     assert status == 201, body
-    assert body["data"]["attributes"]["external_id"] == "MP-1" and body["data"]["attributes"]["custom_fields"] == {
-        "k": 1
-    }
+    attrs = body["data"]["attributes"]
+    assert attrs["external_id"] == "MP-1" and attrs["custom_fields"] == {"k": 1}
+    assert attrs["name"] == "note.txt"  # the file's name, when no name is given
     wait_for_topic(receiver, body["data"]["id"], "processing-finished")
 
 

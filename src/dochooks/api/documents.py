@@ -93,7 +93,8 @@ async def _from_form(request: Request) -> tuple[list[bytes], DocumentAttributes]
             custom = orjson.loads(text("custom_fields") or "")
         except orjson.JSONDecodeError as exc:
             raise InvalidInput("custom_fields must be a JSON object", attribute="custom_fields") from exc
-    fields = {"files": [], "name": text("name"), "external_id": text("external_id"), "custom_fields": custom}
+    name = text("name") or uploads[0].filename or None
+    fields = {"files": [], "name": name, "external_id": text("external_id"), "custom_fields": custom}
     try:  # the same rules as a JSON:API upload
         attrs = DocumentAttributes.model_validate(fields)
     except ValidationError as exc:
