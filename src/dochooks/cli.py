@@ -78,7 +78,7 @@ def main() -> None:
 @main.command()
 @settings_options(*ALL)
 def serve(**flags: Any) -> None:
-    """Run the API, the web pages and the dispatcher in one process (migrates first)."""
+    """Run the API, the dispatcher and the workflow runner in one process (migrates first)."""
     import uvicorn
 
     from dochooks.api.app import create_app

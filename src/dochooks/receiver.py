@@ -9,6 +9,7 @@ from typing import TextIO
 from aiohttp import web
 
 from dochooks.delivery.signing import verify
+from dochooks.errors import DochooksError
 from dochooks.webhooks.secrets import signing_key
 
 
@@ -49,5 +50,13 @@ def make_app(*, secret: str | None, status: int, out: TextIO = sys.stdout) -> we
 
 
 def run_receiver(*, host: str, port: int, secret: str | None, status: int) -> None:
-    print(f"listening on http://{host}:{port}/ (Ctrl-C to stop)", flush=True)
-    web.run_app(make_app(secret=secret, status=status), host=host, port=port, print=None)
+    """Serve until interrupted; a port that cannot be bound is a one-line error."""
+    try:
+        web.run_app(
+            make_app(secret=secret, status=status),
+            host=host,
+            port=port,
+            print=lambda _: print(f"listening on http://{host}:{port}/ (Ctrl-C to stop)", flush=True),
+        )
+    except OSError as exc:
+        raise DochooksError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc

@@ -14,9 +14,10 @@ from dochooks.api.schemas import Text, WebhookChangesDocument, WebhookDocument, 
 from dochooks.clock import iso
 from dochooks.delivery import log
 from dochooks.delivery.publish import example_payload, publish
-from dochooks.errors import Conflict
+from dochooks.errors import Conflict, InvalidInput
+from dochooks.topics import is_topic
 from dochooks.webhooks import store
-from dochooks.webhooks.config import Webhook, check_topics, validated
+from dochooks.webhooks.config import Webhook, validated
 from dochooks.webhooks.secrets import mask
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
@@ -88,7 +89,9 @@ def delete(webhook_id: Id, rt: Rt, tenant: Tenant) -> Response:
 def send_test(webhook_id: Id, body: WebhookTestDocument, rt: Rt, tenant: Tenant) -> JsonApiResponse:
     """Queue a delivery of an example payload of the chosen topic to this webhook alone,
     through the same queue, signing and retries as every other delivery."""
-    (topic,) = check_topics([body.data.attributes.topic])
+    topic = body.data.attributes.topic
+    if not is_topic(topic):
+        raise InvalidInput(f"unknown topic {topic!r}; see GET /v1/topics", attribute="topic")
     now = rt.clock.now_ms()
     with rt.db.transaction() as conn:
         store.get_webhook(conn, rt.cipher, tenant, webhook_id)
