@@ -18,7 +18,7 @@ One run:
 5. prints both rates, their ratio and the settings, verifies the results (N succeeded
    deliveries, N attempt rows, the receiver saw N requests per phase) and exits 1 if not.
 
-Only 127.0.0.1 is contacted. Each phase is bounded by --time-limit.
+Only 127.0.0.1 is contacted. The whole run is bounded by --time-limit (10 minutes).
 """
 
 from __future__ import annotations
@@ -34,11 +34,13 @@ import os
 import platform
 import secrets
 import shutil
+import socket
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
@@ -55,6 +57,7 @@ from dochooks.delivery.queue import Claimed
 from dochooks.runtime import Runtime, open_runtime
 from dochooks.settings import Settings
 from dochooks.tenants import create_tenant
+from dochooks.webhooks.secrets import mask
 from dochooks.webhooks.store import create_webhook
 
 TOPIC = "document-received"
@@ -67,6 +70,10 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 class _Tally:
     def __init__(self) -> None:
         self.posts = 0
+
+    def report(self) -> bytes:
+        """Requests counted and CPU seconds used so far, for the parent."""
+        return f"{self.posts} {time.process_time():.3f}".encode()
 
 
 _OK = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
@@ -109,7 +116,7 @@ class _RawHttp(asyncio.Protocol):
                 break
             del buffer[:total]
             if head.startswith(b"get " + COUNT_PATH.encode()):
-                text = str(self._tally.posts).encode()
+                text = self._tally.report()
                 replies.append(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(text), text))
             else:
                 self._tally.posts += 1
@@ -128,7 +135,7 @@ async def _serve_raw(tally: _Tally) -> asyncio.Server:
     return await loop.create_server(lambda: _RawHttp(tally), "127.0.0.1", 0, backlog=4096)
 
 
-async def _serve_aiohttp(tally: _Tally) -> tuple[Any, int]:
+async def _serve_aiohttp(tally: _Tally) -> int:
     from aiohttp import web
 
     async def post(request: web.Request) -> web.Response:
@@ -137,18 +144,17 @@ async def _serve_aiohttp(tally: _Tally) -> tuple[Any, int]:
         return web.Response(text="ok")
 
     async def count(request: web.Request) -> web.Response:
-        return web.Response(text=str(tally.posts))
+        return web.Response(body=tally.report())
 
     app = web.Application()
     app.router.add_get(COUNT_PATH, count)
     app.router.add_post("/{tail:.*}", post)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, backlog=4096)
-    await site.start()
-    server = site._server
-    assert isinstance(server, asyncio.Server)
-    return runner, server.sockets[0].getsockname()[1]
+    sock = socket.create_server(("127.0.0.1", 0), backlog=4096)
+    await web.SockSite(runner, sock).start()
+    port: int = sock.getsockname()[1]
+    return port
 
 
 def receiver_main(kind: str, conn: multiprocessing.connection.Connection) -> None:
@@ -160,7 +166,7 @@ def receiver_main(kind: str, conn: multiprocessing.connection.Connection) -> Non
             server = await _serve_raw(tally)
             port = server.sockets[0].getsockname()[1]
         else:
-            _, port = await _serve_aiohttp(tally)
+            port = await _serve_aiohttp(tally)
         conn.send(port)
         await asyncio.Event().wait()
 
@@ -175,7 +181,10 @@ def receiver(kind: str) -> Iterator[int]:
     process = ctx.Process(target=receiver_main, args=(kind, child), daemon=True, name="bench-receiver")
     process.start()
     try:
-        if not parent.poll(30):
+        for _ in range(300):
+            if parent.poll(0.1) or not process.is_alive():
+                break
+        if not parent.poll():
             raise RuntimeError("the receiver did not start")
         yield int(parent.recv())
     finally:
@@ -183,13 +192,35 @@ def receiver(kind: str) -> Iterator[int]:
         process.join(10)
 
 
-def received(port: int) -> int:
+@dataclass(frozen=True)
+class Usage:
+    """Requests the receiver counted, and CPU seconds used by it, by this process (all
+    threads) and by this thread (the event loop's)."""
+
+    requests: int
+    receiver_cpu: float
+    own_cpu: float
+    loop_cpu: float
+    at: float
+
+    def since(self, start: Usage) -> Usage:
+        return Usage(
+            self.requests - start.requests,
+            self.receiver_cpu - start.receiver_cpu,
+            self.own_cpu - start.own_cpu,
+            self.loop_cpu - start.loop_cpu,
+            self.at - start.at,
+        )
+
+
+def usage(port: int) -> Usage:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
         conn.request("GET", COUNT_PATH)
-        return int(conn.getresponse().read())
+        count, cpu = conn.getresponse().read().split()
     finally:
         conn.close()
+    return Usage(int(count), float(cpu), time.process_time(), time.thread_time(), time.perf_counter())
 
 
 # --- the database ---------------------------------------------------------------------
@@ -210,7 +241,9 @@ def database(url: str | None, workdir: Path) -> Iterator[str]:
         raise SystemExit(f"only a PostgreSQL on 127.0.0.1 is used; got host {parts.hostname!r}")
     name = parts.path.lstrip("/")
     if not name or name == "postgres":
-        raise SystemExit("name a database to create for the run, e.g. postgresql://postgres@127.0.0.1:5432/dochooks_bench")
+        raise SystemExit(
+            "name a database to create for the run, e.g. postgresql://postgres@127.0.0.1:5432/dochooks_bench"
+        )
     admin = urlunsplit(parts._replace(path="/postgres"))
     with psycopg.connect(admin, autocommit=True) as conn:
         if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
@@ -246,9 +279,12 @@ class Prepared:
     tenant_id: int
     webhooks: int
     body_size: int  # of one delivery request
+    authorization: dict[int, str]  # the secret custom header of each webhook, by id
 
 
-def prepare(rt: Runtime, *, deliveries: int, webhooks: int, base_url: str, batch: int = 500) -> Prepared:
+def prepare(
+    rt: Runtime, *, deliveries: int, webhooks: int, base_url: str, deadline: float, batch: int = 500
+) -> Prepared:
     """A tenant, `webhooks` webhooks on the receiver, and `deliveries` queued deliveries."""
     now = rt.clock.now_ms()
     with rt.db.transaction() as conn:
@@ -270,6 +306,8 @@ def prepare(rt: Runtime, *, deliveries: int, webhooks: int, base_url: str, batch
     events, rest = divmod(deliveries, webhooks)
     queued = 0
     for start in range(0, events, batch):
+        if time.monotonic() > deadline:
+            raise TimeoutError("setup ran out of time")
         with rt.db.transaction() as conn:
             for n in range(start, min(start + batch, events)):
                 payload = sample_payload(tenant.tenant_id, n, now)
@@ -283,7 +321,7 @@ def prepare(rt: Runtime, *, deliveries: int, webhooks: int, base_url: str, batch
     if queued != deliveries:
         raise RuntimeError(f"queued {queued} deliveries, wanted {deliveries}")
     sample = Claimed(0, hooks[0].id, secrets.token_hex(16), TOPIC, 1, orjson.dumps(sample_payload(1, 0, now)).decode())
-    return Prepared(tenant.tenant_id, webhooks, len(body_of(sample)))
+    return Prepared(tenant.tenant_id, webhooks, len(body_of(sample)), {h.id: h.headers["Authorization"] for h in hooks})
 
 
 # --- the measurements -----------------------------------------------------------------
@@ -322,8 +360,10 @@ async def measure_dispatcher(rt: Runtime, n: int, limit: float, poll: float = 0.
 
 
 async def measure_bare(url: str, n: int, *, body_size: int, settings: Settings, limit: float) -> tuple[float, int]:
-    """Seconds for one aiohttp session to POST `n` bodies at the dispatcher's
-    concurrency (max_in_flight requests over the same connector limits); and how many got a 200."""
+    """Seconds for one aiohttp session to POST `n` bodies at the dispatcher's concurrency,
+    and how many got a 200. The receiver is one host, so at most max_per_host requests
+    are on the wire at once for either client; more workers would only queue in the
+    connector (where aiohttp lets a newcomer take a freed connection before a waiter)."""
     body = b'{"x":"' + b"y" * (body_size - 8) + b'"}'
     assert len(body) == body_size
     headers = {"Content-Type": "application/json"}
@@ -341,7 +381,7 @@ async def measure_bare(url: str, n: int, *, body_size: int, settings: Settings, 
     timeout = aiohttp.ClientTimeout(total=settings.delivery_timeout)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         started = time.perf_counter()
-        workers = [worker(session) for _ in range(min(settings.max_in_flight, n))]
+        workers = [worker(session) for _ in range(min(settings.max_in_flight, settings.max_per_host, n))]
         await asyncio.wait_for(asyncio.gather(*workers), timeout=limit)
         return time.perf_counter() - started, ok
 
@@ -368,18 +408,73 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--claim-batch", type=int, default=defaults.claim_batch)
     p.add_argument("--receiver", choices=("raw", "aiohttp"), default="raw", help="receiver implementation")
     p.add_argument("--skip-bare", action="store_true", help="measure the dispatcher only")
-    p.add_argument("--time-limit", type=float, default=600, help="seconds each phase may take at most")
+    p.add_argument("--time-limit", type=float, default=600, help="seconds the whole run may take (default %(default)s)")
     args = p.parse_args(argv)
     if args.deliveries < 1 or args.webhooks < 1:
         p.error("--deliveries and --webhooks must be positive")
     return args
 
 
+def check_dispatched(rt: Runtime, n: int, seen: Usage, prepared: Prepared) -> list[str]:
+    """What is wrong with the dispatcher's results, if anything."""
+    with rt.db.read() as conn:
+        succeeded = conn.one("SELECT COUNT(*) AS n FROM deliveries WHERE status = 'succeeded'")
+        attempts = conn.one("SELECT COUNT(*) AS n FROM attempts")
+        shown = conn.one(
+            "SELECT a.request_headers, d.webhook_id FROM attempts a JOIN deliveries d ON d.id = a.delivery_id "
+            "ORDER BY a.id LIMIT 1"
+        )
+    failures = []
+    if succeeded is None or succeeded["n"] != n:
+        failures.append(f"{succeeded and succeeded['n']} deliveries succeeded, not {n}")
+    if attempts is None or attempts["n"] != n:
+        failures.append(f"{attempts and attempts['n']} attempt rows, not {n}")
+    if seen.requests < n:
+        failures.append(f"the receiver got {seen.requests} deliveries, fewer than {n}")
+    logged = orjson.loads(shown["request_headers"]) if shown else {}
+    secret = prepared.authorization[shown["webhook_id"]] if shown else ""
+    if logged.get("Authorization") != mask(secret) or secret in str(logged) or "webhook-signature" not in logged:
+        failures.append(f"an attempt row's request headers are not as expected: {logged}")
+    return failures
+
+
+def cpu_note(seen: Usage, n: int) -> str:
+    """CPU microseconds per request: sending process, its event loop thread, the receiver."""
+    per = 1e6 / n
+    return (
+        f"CPU per request: {seen.own_cpu * per:.0f} µs in the process, {seen.loop_cpu * per:.0f} µs of them "
+        f"in the event loop thread; {seen.receiver_cpu * per:.0f} µs in the receiver"
+    )
+
+
+def cpu_per(seconds: float, n: int) -> str:
+    return f"{seconds / n * 1e6:.0f} µs"
+
+
+def cpu_cell(seen: Usage, n: int) -> str:
+    return f"{cpu_per(seen.own_cpu, n)} (event loop thread: {cpu_per(seen.loop_cpu, n)})"
+
+
+def describe_database(rt: Runtime) -> str:
+    with rt.db.read() as conn:
+        if conn.dialect == "sqlite":
+            row = conn.one("SELECT sqlite_version() AS v")
+            return f"SQLite {row and row['v']} (WAL, synchronous=FULL), file in a temp dir"
+        row = conn.one("SELECT current_setting('server_version') AS v")
+        return f"PostgreSQL {row and row['v']} on 127.0.0.1, a database created for the run"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = arguments(argv)
     n = args.deliveries
+    deadline = time.monotonic() + float(args.time_limit)
+
+    def remaining() -> float:
+        return max(deadline - time.monotonic(), 0.0)
+
     workdir = Path(tempfile.mkdtemp(prefix="dochooks-bench-"))
     failures: list[str] = []
+    bare: Usage | None = None
     try:
         with receiver(args.receiver) as port, database(args.database_url, workdir) as url:
             base = f"http://127.0.0.1:{port}"
@@ -393,64 +488,53 @@ def main(argv: list[str] | None = None) -> int:
             )
             rt = open_runtime(settings)
             try:
+                engine = describe_database(rt)
                 t0 = time.perf_counter()
-                prepared = prepare(rt, deliveries=n, webhooks=args.webhooks, base_url=base)
+                prepared = prepare(rt, deliveries=n, webhooks=args.webhooks, base_url=base, deadline=deadline)
                 print(f"setup: {n} deliveries queued in {time.perf_counter() - t0:.1f} s", flush=True)
 
                 gc.collect()
-                before = received(port)
-                seconds = run_loop(lambda: measure_dispatcher(rt, n, args.time_limit))
-                dispatched = received(port) - before
-                rate = n / seconds
-                print(f"dochooks dispatcher: {n} deliveries in {seconds:.2f} s", flush=True)
+                before = usage(port)
+                seconds = run_loop(lambda: measure_dispatcher(rt, n, remaining()))
+                dispatched = usage(port).since(before)
+                print(f"dochooks dispatcher: {n} deliveries in {seconds:.2f} s ({cpu_note(dispatched, n)})", flush=True)
+                failures += check_dispatched(rt, n, dispatched, prepared)
 
-                with rt.db.read() as conn:
-                    succeeded = conn.one("SELECT COUNT(*) AS n FROM deliveries WHERE status = 'succeeded'")
-                    attempts = conn.one("SELECT COUNT(*) AS n FROM attempts")
-                    shown = conn.one("SELECT request_headers FROM attempts ORDER BY id LIMIT 1")
-                succeeded_n = succeeded["n"] if succeeded else 0
-                attempts_n = attempts["n"] if attempts else 0
-                if succeeded_n != n:
-                    failures.append(f"{succeeded_n} deliveries succeeded, not {n}")
-                if attempts_n != n:
-                    failures.append(f"{attempts_n} attempt rows, not {n}")
-                if dispatched < n:
-                    failures.append(f"the receiver got {dispatched} deliveries, fewer than {n}")
-                logged = orjson.loads(shown["request_headers"]) if shown else {}
-                if not logged.get("Authorization", "").startswith("••••") or "webhook-signature" not in logged:
-                    failures.append(f"an attempt row's request headers are not as expected: {logged}")
-
-                bare_rate = None
                 if not args.skip_bare:
                     gc.collect()
-                    before = received(port)
+                    before = usage(port)
                     bare_seconds, ok = run_loop(
                         lambda: measure_bare(
-                            f"{base}/bare", n, body_size=prepared.body_size, settings=settings, limit=args.time_limit
+                            f"{base}/bare", n, body_size=prepared.body_size, settings=settings, limit=remaining()
                         )
                     )
-                    bare_received = received(port) - before
-                    bare_rate = n / bare_seconds
-                    print(f"bare aiohttp client: {n} requests in {bare_seconds:.2f} s", flush=True)
-                    if ok != n or bare_received < n:
-                        failures.append(f"bare client: {ok} of {n} got a 200, the receiver counted {bare_received}")
-                engine = "PostgreSQL" if settings.database_url.startswith("postgres") else "SQLite"
+                    bare = usage(port).since(before)
+                    print(
+                        f"bare aiohttp client: {n} requests in {bare_seconds:.2f} s ({cpu_note(bare, n)})", flush=True
+                    )
+                    if ok != n or bare.requests < n:
+                        failures.append(f"bare client: {ok} of {n} got a 200, the receiver counted {bare.requests}")
             finally:
                 rt.close()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
+    rate = n / seconds
+    bare_rate = None if bare is None else n / bare_seconds
     rows = [
-        ("database", f"{engine} (synchronous=FULL, WAL)" if engine == "SQLite" else engine),
+        ("database", engine),
         ("deliveries", f"{n} over {prepared.webhooks} webhooks, {prepared.body_size}-byte bodies"),
         ("dochooks deliveries/s", f"{rate:,.0f}"),
         ("bare aiohttp requests/s", "skipped" if bare_rate is None else f"{bare_rate:,.0f}"),
         ("ratio (dochooks / bare)", "-" if bare_rate is None else f"{rate / bare_rate:.2f}"),
+        ("dochooks CPU per delivery", cpu_cell(dispatched, n)),
+        ("bare CPU per request", "-" if bare is None else cpu_cell(bare, n)),
         ("max_in_flight", str(settings.max_in_flight)),
         ("max_per_host", str(settings.max_per_host)),
         ("claim_batch", str(settings.claim_batch)),
-        ("receiver", f"{args.receiver} (uvloop, separate process)"),
-        ("python", f"{platform.python_version()} ({platform.python_implementation()}), uvloop {uvloop.__version__}"),
+        ("receiver", f"{args.receiver} (uvloop, own process); CPU per request {cpu_per(dispatched.receiver_cpu, n)}"),
+        ("python", f"{platform.python_version()} ({platform.python_implementation()})"),
+        ("aiohttp, uvloop", f"{version('aiohttp')}, {version('uvloop')}"),
         ("cpus", f"{os.cpu_count()} (usable: {len(os.sched_getaffinity(0))})"),
         ("checks", "ok" if not failures else "FAILED"),
     ]

@@ -10,8 +10,10 @@ import os
 import random
 import socket
 import time
+from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -37,6 +39,7 @@ class Target:
     """A webhook as the dispatcher needs it, secrets decrypted once per webhook version."""
 
     url: str
+    host: str  # where the connection goes: deliveries to one host share its connection cap
     headers: dict[str, str]  # what goes on the wire, custom headers included
     shown_headers: dict[str, str]  # the same, secret values masked, for the delivery log
     key: bytes
@@ -65,6 +68,7 @@ class Targets:
         base = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
         return Target(
             url=row["url"],
+            host=host_of(row["url"]),
             headers={**base, **custom},
             shown_headers={**base, **{k: mask(v) for k, v in custom.items()}},
             key=signing_key(self._cipher.decrypt(row["secret"])),
@@ -73,12 +77,44 @@ class Targets:
         )
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def host_of(url: str) -> str:
+    """The scheme, host and port a URL connects to (aiohttp pools connections by these); the
+    URL itself if it is malformed (sending it fails and the attempt says why)."""
+    try:
+        parts = urlsplit(url)
+        return f"{parts.scheme}://{parts.hostname}:{parts.port or _DEFAULT_PORTS.get(parts.scheme)}"
+    except ValueError:
+        return url
+
+
+@dataclass
+class Host:
+    """Claimed deliveries to one host, waiting for one of its connections (a lane)."""
+
+    waiting: deque[tuple[Claimed, Target, float]] = field(default_factory=deque)  # time.monotonic() of the claim
+    lanes: int = 0  # tasks sending to this host, each taking the next waiting delivery when done
+
+
+def _text(body: bytes) -> str:
+    """A response excerpt as storable text: PostgreSQL text cannot hold NUL, and one NUL
+    would fail the write of a whole batch of attempts."""
+    return body.decode("utf-8", "replace").replace("\x00", "\ufffd")
+
+
 def body_of(item: Claimed) -> bytes:
     # The stored payload is a JSON object; request_id (hex) and topic (a known value) need no escaping.
     return f'{item.payload[:-1]},"request_id":"{item.request_id}","topic":"{item.topic}"}}'.encode()
 
 
 class Dispatcher:
+    """Claims due deliveries in batches and sends them, at most `max_in_flight` claimed and
+    unsettled at once. Each host gets at most `max_per_host` lanes: tasks that send its
+    waiting deliveries one after another, oldest claim first. A delivery that waited a whole
+    `delivery_timeout` for a lane times out unsent, as a request does that takes that long."""
+
     def __init__(
         self,
         db: Database,
@@ -100,10 +136,13 @@ class Dispatcher:
         self._rng = rng or random.Random()
         self._targets = Targets(cipher)
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
-        # A lease outlives the longest attempt plus the wait for its result to be written.
-        self._lease_ms = int((settings.delivery_timeout + 60) * 1000)
+        # A lease outlives the longest wait for a lane and the longest attempt after it (each
+        # at most the delivery timeout), plus the wait for its result to be written.
+        self._lease_ms = int((2 * settings.delivery_timeout + 60) * 1000)
         self._min_claim = max(1, min(settings.claim_batch, settings.max_in_flight) // 4)
-        self._in_flight: set[asyncio.Task[None]] = set()
+        self._unsettled = 0  # claimed deliveries not yet settled: waiting for a lane or being sent
+        self._hosts: dict[str, Host] = {}
+        self._lanes: set[asyncio.Task[None]] = set()
         self._outcomes: list[Outcome] = []
         self._wake = asyncio.Event()
         self._outcomes_ready = asyncio.Event()
@@ -111,7 +150,7 @@ class Dispatcher:
     # --- the loop --------------------------------------------------------------------
 
     async def run(self, stopping: asyncio.Event) -> None:
-        """Dispatch until `stopping` is set, then finish what is in flight and record it."""
+        """Dispatch until `stopping` is set, then finish what is claimed and record it."""
         loop = asyncio.get_running_loop()
         disconnect = deliveries_queued.connect(lambda: self._wake_from(loop))
         stop_waiter = asyncio.create_task(stopping.wait())
@@ -128,8 +167,8 @@ class Dispatcher:
         finally:
             disconnect()
             stop_waiter.cancel()
-            if self._in_flight:
-                await asyncio.gather(*self._in_flight, return_exceptions=True)
+            while self._lanes:  # each lane ends when its host has nothing left waiting
+                await asyncio.gather(*self._lanes, return_exceptions=True)
             flusher.cancel()
             await self._flush()
             await self._sender.close()
@@ -140,17 +179,16 @@ class Dispatcher:
 
     async def _step(self) -> None:
         self._wake.clear()
-        room = self._settings.max_in_flight - len(self._in_flight)
-        if room < self._min_claim and self._in_flight:
-            await self._sleep(self._settings.poll_interval)  # a finished send wakes us
+        room = self._settings.max_in_flight - self._unsettled
+        if room < self._min_claim and self._unsettled:
+            await self._sleep(self._settings.poll_interval)  # a settled delivery wakes us
             return
         want = min(room, self._settings.claim_batch)
         claimed, webhooks = await asyncio.to_thread(self._claim, want)
         self._targets.refresh(webhooks)
+        claimed_at = time.monotonic()
         for item in claimed:
-            task = asyncio.create_task(self._deliver(item))
-            self._in_flight.add(task)
-            task.add_done_callback(self._finished)
+            self._dispatch(item, claimed_at)
         if len(claimed) == want:
             return
         due = await asyncio.to_thread(self._next_due)
@@ -159,12 +197,41 @@ class Dispatcher:
             delay = min(delay, max((due - self._clock.now_ms()) / 1000, 0.0 if claimed else 0.01))
         await self._sleep(delay)
 
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self._in_flight.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("delivery task crashed", exc_info=task.exception())
-        if self._settings.max_in_flight - len(self._in_flight) >= self._min_claim:
-            self._wake.set()
+    def _dispatch(self, item: Claimed, claimed_at: float) -> None:
+        """Queue a claimed delivery for a lane to its host, opening a lane if the host may have another."""
+        target = self._targets.get(item.webhook_id)
+        if target is None:  # the webhook was deleted after the claim; so was the delivery
+            return
+        if not target.enabled:
+            result = SendResult(None, b"", "webhook is disabled; not sent")
+            self._settle(item, self._clock.now_ms(), 0, target.shown_headers, result, final=True)
+            return
+        host = self._hosts.get(target.host)
+        if host is None:
+            host = self._hosts[target.host] = Host()
+        host.waiting.append((item, target, claimed_at))
+        self._unsettled += 1
+        if host.lanes < self._settings.max_per_host:
+            host.lanes += 1
+            lane = asyncio.create_task(self._lane(target.host, host))
+            self._lanes.add(lane)
+            lane.add_done_callback(self._lanes.discard)
+
+    async def _lane(self, name: str, host: Host) -> None:
+        try:
+            while host.waiting:
+                item, target, claimed_at = host.waiting.popleft()
+                try:
+                    await self._deliver(item, target, claimed_at)
+                except Exception:  # its lease runs out and it is tried again
+                    log.exception("delivery %d crashed", item.delivery_id)
+                self._unsettled -= 1
+                if self._settings.max_in_flight - self._unsettled >= self._min_claim:
+                    self._wake.set()
+        finally:
+            host.lanes -= 1
+            if not host.lanes and not host.waiting and self._hosts.get(name) is host:
+                del self._hosts[name]
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -182,20 +249,14 @@ class Dispatcher:
 
     # --- one delivery ----------------------------------------------------------------
 
-    async def _deliver(self, item: Claimed) -> None:
-        target = self._targets.get(item.webhook_id)
+    async def _deliver(self, item: Claimed, target: Target, claimed_at: float) -> None:
         started = self._clock.now_ms()
-        if target is None:  # the webhook was deleted after the claim; so was the delivery
-            return
-        if not target.enabled:
-            self._settle(
-                item,
-                started,
-                0,
-                target.shown_headers,
-                SendResult(None, b"", "webhook is disabled; not sent"),
-                final=True,
-            )
+        waited = time.monotonic() - claimed_at
+        if waited >= self._settings.delivery_timeout:
+            waited_ms = round(waited * 1000)
+            timeout = self._settings.delivery_timeout
+            result = SendResult(None, b"", f"timed out after {timeout:g} s waiting for a connection; not sent")
+            self._settle(item, started - waited_ms, waited_ms, target.shown_headers, result)
             return
         body = body_of(item)
         timestamp = started // 1000
@@ -242,7 +303,7 @@ class Dispatcher:
                 duration_ms=duration,
                 request_headers=orjson.dumps(shown_headers).decode(),
                 response_status=result.status,
-                response_body=result.body.decode("utf-8", "replace") if result.status is not None else None,
+                response_body=_text(result.body) if result.status is not None else None,
                 error=None if ok else error,
                 status=status,
                 next_attempt_at=next_at,

@@ -5,8 +5,11 @@ falls due again by itself (at least once). Only the lease holder may settle a de
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
+
+import orjson
 
 from dochooks.db import Connection, Row, in_clause
 
@@ -37,82 +40,119 @@ class Outcome:
     next_attempt_at: int | None
 
 
-_CLAIM = """
-UPDATE deliveries SET next_attempt_at = :lease_end, locked_by = :worker
-WHERE id IN (
-    SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= :now
-    ORDER BY next_attempt_at LIMIT :limit {lock}
+_DUE = (
+    "SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= :now "
+    "ORDER BY next_attempt_at LIMIT :limit"
 )
-RETURNING id, webhook_id, event_id, request_id, topic, attempt_count
-"""
+_LEASE = "UPDATE deliveries SET next_attempt_at = :lease_end, locked_by = :worker"
 
 
 def claim(conn: Connection, *, worker: str, now_ms: int, lease_ms: int, limit: int) -> tuple[list[Claimed], list[Row]]:
-    """Lease up to `limit` due deliveries; returns them with the rows of their webhooks."""
-    lock = "FOR UPDATE SKIP LOCKED" if conn.dialect == "postgresql" else ""
+    """Lease up to `limit` due deliveries; returns them, by id, with the rows of their webhooks."""
+    params = {"lease_end": now_ms + lease_ms, "worker": worker, "now": now_ms, "limit": limit}
+    claimed = _claim_sqlite(conn, params) if conn.dialect == "sqlite" else _claim_postgres(conn, params)
+    if not claimed:
+        return [], []
+    hooks, hook_params = in_clause("w", sorted({c.webhook_id for c in claimed}))
+    webhooks = conn.all(
+        f"SELECT id, url, headers, secret, enabled, updated_at FROM webhooks WHERE id IN {hooks}", hook_params
+    )
+    return claimed, webhooks
+
+
+def _claim_postgres(conn: Connection, params: dict[str, Any]) -> list[Claimed]:
+    # SKIP LOCKED: workers claiming at the same time take different deliveries instead of waiting.
     rows = conn.all(
-        _CLAIM.format(lock=lock),
-        {"lease_end": now_ms + lease_ms, "worker": worker, "now": now_ms, "limit": limit},
+        f"{_LEASE} WHERE id IN ({_DUE} FOR UPDATE SKIP LOCKED) "
+        "RETURNING id, webhook_id, event_id, request_id, topic, attempt_count",
+        params,
     )
     if not rows:
-        return [], []
-    events, params = in_clause("e", sorted({r["event_id"] for r in rows}))
-    payloads = {e["id"]: e["payload"] for e in conn.all(f"SELECT id, payload FROM events WHERE id IN {events}", params)}
-    hooks, params = in_clause("w", sorted({r["webhook_id"] for r in rows}))
-    webhooks = conn.all(
-        f"SELECT id, url, headers, secret, enabled, updated_at FROM webhooks WHERE id IN {hooks}", params
-    )
-    claimed = [
-        Claimed(
-            r["id"],
-            r["webhook_id"],
-            r["request_id"],
-            r["topic"],
-            r["attempt_count"] + 1,
-            payloads[r["event_id"]],
-        )
+        return []
+    events, event_params = in_clause("e", sorted({r["event_id"] for r in rows}))
+    payloads = {
+        e["id"]: e["payload"] for e in conn.all(f"SELECT id, payload FROM events WHERE id IN {events}", event_params)
+    }
+    return [
+        Claimed(r["id"], r["webhook_id"], r["request_id"], r["topic"], r["attempt_count"] + 1, payloads[r["event_id"]])
         for r in sorted(rows, key=lambda r: r["id"])
     ]
-    return claimed, webhooks
+
+
+def _claim_sqlite(conn: Connection, params: dict[str, Any]) -> list[Claimed]:
+    # The caller's write transaction already keeps other claims out. Each statement yields a
+    # single row (the batch as one JSON array): Python's sqlite3 gives up and takes back the GIL
+    # around every row it steps, and row by row that stalls behind a busy event loop.
+    found = conn.one(f"SELECT json_group_array(id) AS ids FROM ({_DUE})", params)
+    ids = found["ids"] if found else "[]"
+    if ids == "[]":
+        return []
+    conn.run(f"{_LEASE} WHERE id IN (SELECT value FROM json_each(:ids))", {**params, "ids": ids})
+    rows = conn.one(
+        "SELECT json_group_array(json_array(d.id, d.webhook_id, d.request_id, d.topic, d.attempt_count, e.payload)) "
+        "AS claimed FROM deliveries d JOIN events e ON e.id = d.event_id "
+        "WHERE d.id IN (SELECT value FROM json_each(:ids))",
+        {"ids": ids},
+    )
+    assert rows is not None
+    return [
+        Claimed(delivery, webhook, request_id, topic, attempts + 1, payload)
+        for delivery, webhook, request_id, topic, attempts, payload in sorted(orjson.loads(rows["claimed"]))
+    ]
+
+
+def _elements(conn: Connection, param: str) -> tuple[str, Callable[[int, str], str]]:
+    """A JSON array parameter as rows `o`, and how to read item i of each (a JSON array) as an SQL type."""
+    if conn.dialect == "sqlite":
+        return f"json_each(:{param}) AS o", lambda i, kind: f"CAST(json_extract(o.value, '$[{i}]') AS {kind})"
+    return f"jsonb_array_elements(CAST(:{param} AS jsonb)) AS o", lambda i, kind: f"CAST(o.value ->> {i} AS {kind})"
 
 
 def record(conn: Connection, *, worker: str, outcomes: Sequence[Outcome], now_ms: int) -> None:
     """Write attempts and settle their deliveries, in one batch. An attempt of a delivery
     deleted meanwhile is dropped; a delivery whose lease passed to another worker keeps
-    that worker's claim."""
-    conn.many(
+    that worker's claim.
+
+    The batch travels as one JSON parameter per statement: one statement execution for
+    the whole batch, rather than one per row."""
+    if not outcomes:
+        return
+    rows, item = _elements(conn, "batch")
+    conn.run(
         "INSERT INTO attempts (delivery_id, number, started_at, duration_ms, request_headers, "
         "response_status, response_body, error) "
-        "SELECT :delivery, :number, :started, :duration, :headers, :status, :body, :error "
-        "WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = :delivery)",
-        [
-            {
-                "delivery": o.delivery_id,
-                "number": o.number,
-                "started": o.started_at,
-                "duration": o.duration_ms,
-                "headers": o.request_headers,
-                "status": o.response_status,
-                "body": o.response_body,
-                "error": o.error,
-            }
-            for o in outcomes
-        ],
+        f"SELECT {item(0, 'BIGINT')}, {item(1, 'INTEGER')}, {item(2, 'BIGINT')}, {item(3, 'INTEGER')}, "
+        f"{item(4, 'TEXT')}, {item(5, 'INTEGER')}, {item(6, 'TEXT')}, {item(7, 'TEXT')} FROM {rows} "
+        f"WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.id = {item(0, 'BIGINT')})",
+        {
+            "batch": orjson.dumps(
+                [
+                    (
+                        o.delivery_id,
+                        o.number,
+                        o.started_at,
+                        o.duration_ms,
+                        o.request_headers,
+                        o.response_status,
+                        o.response_body,
+                        o.error,
+                    )
+                    for o in outcomes
+                ]
+            ).decode()
+        },
     )
-    conn.many(
-        "UPDATE deliveries SET status = :status, attempt_count = :number, next_attempt_at = :next, "
-        "locked_by = NULL, updated_at = :now WHERE id = :delivery AND locked_by = :worker",
-        [
-            {
-                "status": o.status,
-                "number": o.number,
-                "next": o.next_attempt_at,
-                "now": now_ms,
-                "delivery": o.delivery_id,
-                "worker": worker,
-            }
-            for o in outcomes
-        ],
+    # One update per delivery; should a batch hold two attempts of one delivery, the later one settles it.
+    latest = {o.delivery_id: o for o in outcomes}.values()
+    conn.run(
+        f"UPDATE deliveries SET status = {item(1, 'TEXT')}, attempt_count = {item(2, 'INTEGER')}, "
+        f"next_attempt_at = {item(3, 'BIGINT')}, locked_by = NULL, updated_at = :now FROM {rows} "
+        f"WHERE deliveries.id = {item(0, 'BIGINT')} AND deliveries.locked_by = :worker",
+        {
+            "batch": orjson.dumps([(o.delivery_id, o.status, o.number, o.next_attempt_at) for o in latest]).decode(),
+            "now": now_ms,
+            "worker": worker,
+        },
     )
 
 
