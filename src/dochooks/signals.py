@@ -5,11 +5,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+from dochooks.db import Connection
+
 
 class Signal:
-    """Callbacks to run after a transaction that queued work commits (from any thread)."""
+    """Callbacks to run after a transaction that queued work commits (from any thread);
+    on PostgreSQL the same news goes to other processes as NOTIFY on `channel`."""
 
-    def __init__(self) -> None:
+    def __init__(self, channel: str) -> None:
+        self.channel = channel
         self._lock = threading.Lock()
         self._callbacks: list[Callable[[], None]] = []
 
@@ -29,6 +33,12 @@ class Signal:
         for callback in callbacks:
             callback()
 
+    def announce(self, conn: Connection) -> None:
+        """Fire once this transaction commits: here, and in every process listening."""
+        if conn.dialect == "postgresql":
+            conn.run(f"NOTIFY {self.channel}")  # PostgreSQL sends it at commit, not before
+        conn.after_commit(self.fire)
 
-deliveries_queued = Signal()  # the dispatcher has deliveries to send
-work_queued = Signal()  # the workflow runner has documents to move
+
+deliveries_queued = Signal("dochooks_deliveries")  # the dispatcher has deliveries to send
+work_queued = Signal("dochooks_documents")  # the workflow runner has documents to move

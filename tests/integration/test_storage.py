@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from dochooks.db.migrate import available
 from dochooks.delivery import queue
 from dochooks.delivery.publish import publish
 from dochooks.runtime import Runtime
-from tests.factories import database_url, make_tenant, make_webhook
+from tests.factories import database_url, make_tenant, make_webhook, postgres_database
 
 PAYLOAD = {"id": "7", "type": "documents", "attributes": {"status": "pending", "document_id": 7}}
 
@@ -116,3 +117,25 @@ def test_tokens_and_header_values_are_not_stored_in_plain_text(runtime: Runtime)
     assert stored is not None
     assert "receiver-token" not in stored["headers"] and hook.secret not in stored["secret"]
     assert acme.token not in [t["token_hash"] for t in tokens]
+
+
+@pytest.mark.postgres
+def test_postgresql_notifications_reach_a_listener_in_another_session() -> None:
+    """Workers on other machines learn of new work by NOTIFY (SQLite has one process per file)."""
+    heard = asyncio.Event()
+    with postgres_database() as url:
+        db = open_database(url)
+
+        async def scenario() -> None:
+            listening = asyncio.create_task(db.listen("dochooks_test_channel", heard.set))
+            await asyncio.sleep(0.3)  # connected and listening
+            heard.clear()  # the listener also fires once on (re)connecting, for what it missed
+            with db.transaction() as conn:
+                conn.run("NOTIFY dochooks_test_channel")
+            await asyncio.wait_for(heard.wait(), timeout=5)
+            listening.cancel()
+
+        try:
+            asyncio.run(scenario())
+        finally:
+            db.close()

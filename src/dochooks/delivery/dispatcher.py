@@ -22,11 +22,11 @@ from dochooks.clock import Clock, SystemClock
 from dochooks.db import Database, Row
 from dochooks.delivery import queue
 from dochooks.delivery.backoff import next_attempt_after_failure
-from dochooks.delivery.publish import deliveries_queued
 from dochooks.delivery.queue import Claimed, Outcome
 from dochooks.delivery.sender import HttpSender, Sender, SendResult
 from dochooks.delivery.signing import sign
 from dochooks.settings import Settings
+from dochooks.signals import deliveries_queued
 from dochooks.webhooks.secrets import Cipher, mask, signing_key
 
 log = logging.getLogger("dochooks.dispatcher")
@@ -156,6 +156,7 @@ class Dispatcher:
         stop_waiter = asyncio.create_task(stopping.wait())
         stop_waiter.add_done_callback(lambda _: self._wake.set())
         flusher = asyncio.create_task(self._flush_forever())
+        listener = asyncio.create_task(self._db.listen(deliveries_queued.channel, self._wake.set))
         try:
             while not stopping.is_set():
                 try:
@@ -167,6 +168,7 @@ class Dispatcher:
         finally:
             disconnect()
             stop_waiter.cancel()
+            listener.cancel()
             while self._lanes:  # each lane ends when its host has nothing left waiting
                 await asyncio.gather(*self._lanes, return_exceptions=True)
             flusher.cancel()
@@ -316,7 +318,9 @@ class Dispatcher:
     async def _flush_forever(self) -> None:
         while True:
             await self._outcomes_ready.wait()
-            if len(self._outcomes) < self._settings.claim_batch:
+            # Under load, let outcomes gather into one write; when idle, write at once (a
+            # retry may be due within milliseconds under a small time scale).
+            if self._unsettled and len(self._outcomes) < self._settings.claim_batch:
                 await asyncio.sleep(FLUSH_SECONDS)
             await self._flush()
 

@@ -8,8 +8,8 @@ from typing import Any
 import orjson
 
 from dochooks.db import Connection, Row, in_clause
-from dochooks.delivery.publish import announce
 from dochooks.errors import Conflict, NotFound
+from dochooks.signals import deliveries_queued
 
 
 @dataclass(frozen=True)
@@ -138,5 +138,5 @@ def retry_delivery(conn: Connection, *, tenant_id: int, delivery_id: int, now_ms
         "WHERE id = :id",
         {"id": delivery_id, "now": now_ms},
     )
-    announce(conn)
+    deliveries_queued.announce(conn)
     return get_delivery(conn, tenant_id=tenant_id, delivery_id=delivery_id)

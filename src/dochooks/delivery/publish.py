@@ -13,17 +13,6 @@ from dochooks.clock import iso
 from dochooks.db import Connection
 from dochooks.signals import deliveries_queued
 
-NOTIFY_CHANNEL = "dochooks_deliveries"
-__all__ = ["NOTIFY_CHANNEL", "Published", "announce", "deliveries_queued", "example_payload", "publish"]
-
-
-def announce(conn: Connection) -> None:
-    """Wake dispatchers once this transaction commits: in this process, and on
-    PostgreSQL every worker listening anywhere."""
-    if conn.dialect == "postgresql":
-        conn.run(f"NOTIFY {NOTIFY_CHANNEL}")  # sent by PostgreSQL at commit, not before
-    conn.after_commit(deliveries_queued.fire)
-
 
 def _subscribers(conn: Connection, tenant_id: int, topic: str) -> list[int]:
     rows = conn.all(
@@ -84,7 +73,7 @@ def publish(
         ],
     )
     if targets:
-        announce(conn)
+        deliveries_queued.announce(conn)
     return Published(event["id"], len(targets))
 
 

@@ -39,6 +39,7 @@ class WorkflowRunner:
         disconnect = work_queued.connect(lambda: self._wake_from(loop))
         stop_waiter = asyncio.create_task(stopping.wait())
         stop_waiter.add_done_callback(lambda _: self._wake.set())
+        listener = asyncio.create_task(self._rt.db.listen(work_queued.channel, self._wake.set))
         try:
             while not stopping.is_set():
                 try:
@@ -49,6 +50,7 @@ class WorkflowRunner:
         finally:
             disconnect()
             stop_waiter.cancel()
+            listener.cancel()
 
     def _wake_from(self, loop: asyncio.AbstractEventLoop) -> None:
         loop.call_soon_threadsafe(self._wake.set)

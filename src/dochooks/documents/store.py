@@ -120,7 +120,7 @@ def create_document(
     )
     doc = get_document(conn, tenant_id, row["id"])
     _emit(conn, doc, start.topics, now_ms)
-    conn.after_commit(work_queued.fire)
+    work_queued.announce(conn)
     return doc
 
 
@@ -152,7 +152,7 @@ def apply(
     changed = get_document(conn, doc.tenant_id, doc.id)
     _emit(conn, changed, transition.topics, now_ms)
     if transition.run_now:
-        conn.after_commit(work_queued.fire)
+        work_queued.announce(conn)
     return changed
 
 
