@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import threading
@@ -127,7 +128,8 @@ class Received:
 @dataclass
 class Receiver:
     """A real HTTP receiver on loopback, run in its own thread. Paths choose the answer:
-    /ok/*; /fail/N/* (500 for the first N hits); /redirect/* (302); /status/CODE/*; /slow/SECONDS/*."""
+    /ok/*; /fail/N/* (500 for the first N hits); /redirect/* (302); /status/CODE/*; /slow/SECONDS/*;
+    /big/* (8 MiB answer); /trickle/* (an answer a byte at a time, 20 s long)."""
 
     port: int = 0
     received: list[Received] = field(default_factory=list)
@@ -165,16 +167,21 @@ class Receiver:
         if parts[0] == "status":
             return web.Response(status=int(parts[1]), text=f"status {parts[1]}")
         if parts[0] == "slow":
-            import asyncio
-
             await asyncio.sleep(float(parts[1]))
+        if parts[0] == "big":  # 8 MiB
+            return web.Response(body=b"x" * (8 * 1024 * 1024))
+        if parts[0] == "trickle":  # a byte every 0.2 s, for 20 s
+            response = web.StreamResponse(headers={"Content-Length": "100"})
+            await response.prepare(request)
+            for _ in range(100):
+                await response.write(b"x")
+                await asyncio.sleep(0.2)
+            return response
         return web.Response(text="received")
 
 
 @contextmanager
 def running_receiver() -> Iterator[Receiver]:
-    import asyncio
-
     receiver = Receiver(port=free_port())
     loop = asyncio.new_event_loop()
     app = web.Application()

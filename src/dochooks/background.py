@@ -3,18 +3,56 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+from collections.abc import Iterator
 
+from dochooks.db.engine import SqliteDatabase
 from dochooks.delivery import queue
 from dochooks.delivery.dispatcher import Dispatcher
 from dochooks.documents import store
 from dochooks.documents.runner import WorkflowRunner
+from dochooks.errors import DochooksError
 from dochooks.runtime import Runtime
+
+log = logging.getLogger("dochooks.background")
+
+
+@contextlib.contextmanager
+def sole_dispatcher(rt: Runtime) -> Iterator[None]:
+    """On SQLite, hold the file's dispatcher lock: a second process dispatching from the
+    same file would take the first one's leases for a dead process's. PostgreSQL shares."""
+    if not isinstance(rt.db, SqliteDatabase):
+        yield
+        return
+    fd = os.open(rt.db.path + ".dispatcher.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as exc:
+        os.close(fd)
+        raise DochooksError(
+            f"another dochooks process already dispatches from {rt.db.path}; SQLite allows one "
+            "(use PostgreSQL for several workers)"
+        ) from exc
+    try:
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 async def run_background(rt: Runtime, stopping: asyncio.Event) -> None:
-    """Dispatch deliveries and move documents until `stopping` is set."""
+    """Dispatch deliveries and move documents until `stopping` is set. The caller holds
+    `sole_dispatcher(rt)`."""
     if rt.db.dialect == "sqlite":
-        await asyncio.to_thread(release_sqlite_leases, rt)
+        while not stopping.is_set():
+            try:
+                await asyncio.to_thread(release_sqlite_leases, rt)
+                break
+            except Exception:
+                log.exception("could not release the leases of a previous run; trying again")
+                await asyncio.sleep(1)
     await asyncio.gather(
         Dispatcher(rt.db, rt.cipher, rt.settings, clock=rt.clock).run(stopping),
         WorkflowRunner(rt).run(stopping),

@@ -106,7 +106,7 @@ def serve(**flags: Any) -> None:
 def worker(**flags: Any) -> None:
     """Run the dispatcher and workflow runner without the API (migrates first); stops
     cleanly on SIGINT or SIGTERM."""
-    from dochooks.background import run_background
+    from dochooks.background import run_background, sole_dispatcher
     from dochooks.runtime import open_runtime
 
     rt = open_runtime(_settings(flags))
@@ -116,7 +116,8 @@ def worker(**flags: Any) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stopping.set)
-        await run_background(rt, stopping)
+        with sole_dispatcher(rt):
+            await run_background(rt, stopping)
 
     _install_uvloop()
     try:

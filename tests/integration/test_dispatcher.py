@@ -9,13 +9,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from cryptography.fernet import Fernet
+
 from dochooks.delivery import log
 from dochooks.delivery.dispatcher import Dispatcher
 from dochooks.delivery.publish import publish
 from dochooks.delivery.signing import verify
 from dochooks.runtime import Runtime
 from dochooks.webhooks import store
-from dochooks.webhooks.secrets import signing_key
+from dochooks.webhooks.secrets import Cipher, signing_key
 from tests.factories import Receiver, make_tenant, make_webhook
 
 PAYLOAD = {
@@ -144,3 +146,52 @@ def test_deliveries_of_a_disabled_webhook_fail_without_a_request(runtime: Runtim
     dispatch_until(runtime, lambda: status_of(runtime, tenant, delivery).status == "failed")
     assert receiver.at("/ok/f") == []
     assert "disabled" in (status_of(runtime, tenant, delivery).attempts[0].error or "")
+
+
+def test_a_huge_answer_is_stored_bounded_and_a_trickling_one_is_cut_at_the_timeout(
+    runtime: Runtime, receiver: Receiver
+) -> None:
+    tenant, big, _ = queue_delivery(runtime, receiver.url("/big/g"))
+    hook = make_webhook(runtime.db, runtime.cipher, tenant, receiver.url("/trickle/g"))
+    with runtime.db.transaction() as conn:
+        published = publish(
+            conn, tenant_id=tenant, topic="document-received", payload=PAYLOAD, now_ms=runtime.clock.now_ms()
+        )
+    with runtime.db.read() as conn:
+        slow = next(
+            d.id
+            for d in log.deliveries_of_event(conn, tenant_id=tenant, event_id=published.event_id)
+            if d.webhook_id == hook.id
+        )
+    started = time.monotonic()
+    dispatch_until(
+        runtime,
+        lambda: bool(status_of(runtime, tenant, big).attempts and status_of(runtime, tenant, slow).attempts),
+        delivery_timeout=1.0,
+    )
+    assert time.monotonic() - started < 5
+    (huge,) = status_of(runtime, tenant, big).attempts
+    assert huge.response_status == 200 and len(huge.response_body or "") == 64 * 1024
+    (trickled,) = status_of(runtime, tenant, slow).attempts
+    assert trickled.response_status is None and "timed out" in (trickled.error or "")
+    assert trickled.duration_ms < 3000
+
+
+def test_a_webhook_whose_secret_does_not_decrypt_fails_alone(runtime: Runtime, receiver: Receiver) -> None:
+    tenant, good, _ = queue_delivery(runtime, receiver.url("/ok/h"))
+    bad_hook = make_webhook(runtime.db, runtime.cipher, tenant, receiver.url("/ok/bad"))
+    foreign = Cipher(Fernet.generate_key())
+    with runtime.db.transaction() as conn:
+        conn.run("UPDATE webhooks SET secret = :s WHERE id = :id", {"s": foreign.encrypt("whsec_x"), "id": bad_hook.id})
+        published = publish(
+            conn, tenant_id=tenant, topic="document-received", payload=PAYLOAD, now_ms=runtime.clock.now_ms()
+        )
+        (bad,) = [
+            d.id
+            for d in log.deliveries_of_event(conn, tenant_id=tenant, event_id=published.event_id)
+            if d.webhook_id == bad_hook.id
+        ]
+    dispatch_until(runtime, lambda: status_of(runtime, tenant, bad).status == "failed")
+    assert "decrypt" in (status_of(runtime, tenant, bad).attempts[0].error or "")
+    dispatch_until(runtime, lambda: status_of(runtime, tenant, good).status == "succeeded")
+    assert receiver.at("/ok/bad") == []

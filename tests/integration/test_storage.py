@@ -7,12 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from dochooks.background import sole_dispatcher
 from dochooks.db import Database, migrate, open_database
 from dochooks.db.migrate import available
 from dochooks.delivery import queue
 from dochooks.delivery.publish import publish
-from dochooks.runtime import Runtime
-from tests.factories import database_url, make_tenant, make_webhook, postgres_database
+from dochooks.errors import DochooksError
+from dochooks.runtime import Runtime, open_runtime
+from tests.factories import database_url, make_settings, make_tenant, make_webhook, postgres_database
 
 PAYLOAD = {"id": "7", "type": "documents", "attributes": {"status": "pending", "document_id": 7}}
 
@@ -139,3 +141,14 @@ def test_postgresql_notifications_reach_a_listener_in_another_session() -> None:
             asyncio.run(scenario())
         finally:
             db.close()
+
+
+def test_only_one_process_may_dispatch_from_a_sqlite_file(tmp_path: Path) -> None:
+    rt = open_runtime(make_settings(tmp_path, f"sqlite:///{tmp_path}/one.db"))
+    try:
+        with sole_dispatcher(rt), pytest.raises(DochooksError, match="already dispatches"), sole_dispatcher(rt):
+            pass
+        with sole_dispatcher(rt):  # released when the first holder ends
+            pass
+    finally:
+        rt.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
@@ -12,9 +13,10 @@ from dochooks import __version__
 from dochooks.api import deliveries, documents, errors, meta, webhooks, workflow
 from dochooks.api.jsonapi import JsonApiResponse
 from dochooks.api.limits import BodyLimit
-from dochooks.background import run_background
+from dochooks.background import run_background, sole_dispatcher
 from dochooks.runtime import Runtime
 
+log = logging.getLogger("dochooks")
 DESCRIPTION = """\
 dochooks tells your systems by webhook when documents move through the workflow.
 
@@ -23,6 +25,11 @@ speaks JSON:API (`application/vnd.api+json`; `application/json` is accepted too)
 Deliveries are signed with Standard Webhooks headers (`webhook-id`, `webhook-timestamp`,
 `webhook-signature`) and retried 8 times, retry n after n^5 s plus up to 30 s of jitter.
 """
+
+
+def _report_end(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.critical("background work stopped: deliveries and documents no longer move", exc_info=task.exception())
 
 
 def create_app(rt: Runtime, *, dispatch: bool = True) -> FastAPI:
@@ -34,12 +41,15 @@ def create_app(rt: Runtime, *, dispatch: bool = True) -> FastAPI:
             yield
             return
         stopping = asyncio.Event()
-        task = asyncio.create_task(run_background(rt, stopping))
-        try:
-            yield
-        finally:
-            stopping.set()
-            await task
+        with sole_dispatcher(rt):  # refuses to start beside another dispatcher on one SQLite file
+            task = asyncio.create_task(run_background(rt, stopping))
+            task.add_done_callback(_report_end)
+            app.state.background = task
+            try:
+                yield
+            finally:
+                stopping.set()
+                await task
 
     app = FastAPI(
         title="dochooks",
@@ -49,6 +59,7 @@ def create_app(rt: Runtime, *, dispatch: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.runtime = rt
+    app.state.background = None
     app.add_middleware(BodyLimit, upload_bytes=rt.settings.max_upload_bytes)
     errors.install(app)
     for module in (meta, webhooks, deliveries, documents, workflow):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from dochooks import __version__
 from dochooks.api.deps import Rt, Tenant
@@ -13,8 +13,12 @@ router = APIRouter()
 
 
 @router.get("/healthz", tags=["service"], summary="Ready to serve")
-def healthz(rt: Rt) -> JsonApiResponse:
-    """200 once the schema is migrated and the database answers; 503 otherwise."""
+def healthz(request: Request, rt: Rt) -> JsonApiResponse:
+    """200 once the schema is migrated, the database answers and the background work
+    (dispatcher, workflow runner) runs; 503 otherwise."""
+    background = request.app.state.background
+    if background is not None and background.done():
+        return errors(503, [error_object(503, "Not ready", "the dispatcher has stopped; see the log")])
     try:
         with rt.db.read() as conn:
             conn.one("SELECT 1 AS ok")

@@ -209,6 +209,7 @@ class PostgresDatabase:
             min_size=1,
             max_size=max_size,
             kwargs={"autocommit": True, "row_factory": dict_row},
+            check=psycopg_pool.ConnectionPool.check_connection,  # a restarted server costs no failed request
             connection_class=psycopg.Connection[Row],
             open=False,
         )
@@ -236,7 +237,7 @@ class PostgresDatabase:
                     on_notify()  # whatever was sent while we were not listening
                     async for _ in conn.notifies():
                         on_notify()
-            except psycopg.Error as exc:
+            except Exception as exc:  # the dispatcher polls meanwhile; never give up listening
                 log.warning("LISTEN %s lost its connection (%s); reconnecting", channel, exc)
                 await asyncio.sleep(1)
 

@@ -25,6 +25,7 @@ from dochooks.delivery.backoff import next_attempt_after_failure
 from dochooks.delivery.queue import Claimed, Outcome
 from dochooks.delivery.sender import HttpSender, Sender, SendResult
 from dochooks.delivery.signing import sign
+from dochooks.errors import DochooksError
 from dochooks.settings import Settings
 from dochooks.signals import deliveries_queued
 from dochooks.webhooks.secrets import Cipher, mask, signing_key
@@ -32,6 +33,7 @@ from dochooks.webhooks.secrets import Cipher, mask, signing_key
 log = logging.getLogger("dochooks.dispatcher")
 USER_AGENT = f"dochooks/{__version__}"
 FLUSH_SECONDS = 0.02  # how long finished attempts may gather before one write records them all
+WRITE_TRIES = 5  # writes of one batch of outcomes before it is dropped (and its deliveries resent)
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,7 @@ class Target:
     key: bytes
     enabled: bool
     updated_at: int
+    broken: str | None = None  # why deliveries to this webhook cannot be sent at all
 
 
 class Targets:
@@ -58,7 +61,20 @@ class Targets:
         for row in rows:
             cached = self._cache.get(row["id"])
             if cached is None or cached.updated_at != row["updated_at"]:
-                self._cache[row["id"]] = self._target(row)
+                try:
+                    self._cache[row["id"]] = self._target(row)
+                except DochooksError as exc:  # one webhook's bad secret must not hold up the batch
+                    log.error("webhook %s cannot be sent to: %s", row["id"], exc.detail)
+                    self._cache[row["id"]] = Target(
+                        url=row["url"],
+                        host=host_of(row["url"]),
+                        headers={},
+                        shown_headers={},
+                        key=b"",
+                        enabled=bool(row["enabled"]),
+                        updated_at=row["updated_at"],
+                        broken=f"{exc.detail}; not sent",
+                    )
 
     def get(self, webhook_id: int) -> Target | None:
         return self._cache.get(webhook_id)
@@ -106,7 +122,8 @@ def _text(body: bytes) -> str:
 
 def body_of(item: Claimed) -> bytes:
     # The stored payload is a JSON object; request_id (hex) and topic (a known value) need no escaping.
-    return f'{item.payload[:-1]},"request_id":"{item.request_id}","topic":"{item.topic}"}}'.encode()
+    comma = "," if item.payload != "{}" else ""
+    return f'{item.payload[:-1]}{comma}"request_id":"{item.request_id}","topic":"{item.topic}"}}'.encode()
 
 
 class Dispatcher:
@@ -146,6 +163,7 @@ class Dispatcher:
         self._outcomes: list[Outcome] = []
         self._wake = asyncio.Event()
         self._outcomes_ready = asyncio.Event()
+        self._write_failures = 0
 
     # --- the loop --------------------------------------------------------------------
 
@@ -204,8 +222,8 @@ class Dispatcher:
         target = self._targets.get(item.webhook_id)
         if target is None:  # the webhook was deleted after the claim; so was the delivery
             return
-        if not target.enabled:
-            result = SendResult(None, b"", "webhook is disabled; not sent")
+        if not target.enabled or target.broken:
+            result = SendResult(None, b"", target.broken or "webhook is disabled; not sent")
             self._settle(item, self._clock.now_ms(), 0, target.shown_headers, result, final=True)
             return
         host = self._hosts.get(target.host)
@@ -332,8 +350,19 @@ class Dispatcher:
         try:
             await asyncio.to_thread(self._record, batch)
         except Exception:
-            # The leases run out and these deliveries are tried again: at least once, never lost.
-            log.exception("could not record %d delivery attempts; they will be retried", len(batch))
+            # Keep the outcomes and write them again shortly: the leases outlast many tries,
+            # and only if all fail are these deliveries sent again (at least once, never lost).
+            self._write_failures += 1
+            if self._write_failures >= WRITE_TRIES:  # give up: the leases expire and these are sent again
+                log.exception("could not record %d delivery attempts; they will be retried", len(batch))
+                self._write_failures = 0
+                return
+            log.exception("could not record %d delivery attempts; trying again", len(batch))
+            self._outcomes[:0] = batch
+            await asyncio.sleep(min(self._settings.poll_interval, 1.0))
+            self._outcomes_ready.set()
+            return
+        self._write_failures = 0
         self._wake.set()  # a retry may now be due sooner than the loop planned
 
     def _record(self, batch: list[Outcome]) -> None:
