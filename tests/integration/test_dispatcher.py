@@ -18,7 +18,7 @@ from dochooks.delivery.signing import verify
 from dochooks.runtime import Runtime
 from dochooks.webhooks import store
 from dochooks.webhooks.secrets import Cipher, signing_key
-from tests.factories import Receiver, make_tenant, make_webhook
+from tests.factories import Receiver, make_tenant, make_webhook, running_receiver
 
 PAYLOAD = {
     "id": "42",
@@ -195,3 +195,26 @@ def test_a_webhook_whose_secret_does_not_decrypt_fails_alone(runtime: Runtime, r
     assert "decrypt" in (status_of(runtime, tenant, bad).attempts[0].error or "")
     dispatch_until(runtime, lambda: status_of(runtime, tenant, good).status == "succeeded")
     assert receiver.at("/ok/bad") == []
+
+
+def test_a_hanging_host_does_not_hold_up_the_others(runtime: Runtime, receiver: Receiver) -> None:
+    tenant = make_tenant(runtime.db).tenant_id
+    make_webhook(runtime.db, runtime.cipher, tenant, receiver.url("/slow/3/hang"), topics=("preprocessing-done",))
+    with running_receiver() as other:
+        make_webhook(runtime.db, runtime.cipher, tenant, other.url("/ok/fast"), topics=("document-received",))
+        with runtime.db.transaction() as conn:
+            for _ in range(40):  # the hanging host's backlog, due first
+                publish(conn, tenant_id=tenant, topic="preprocessing-done", payload=PAYLOAD, now_ms=1)
+            for _ in range(5):
+                publish(conn, tenant_id=tenant, topic="document-received", payload=PAYLOAD, now_ms=2)
+        started = time.monotonic()
+        dispatch_until(
+            runtime,
+            lambda: len(other.at("/ok/fast")) == 5,
+            max_in_flight=20,
+            claim_batch=10,
+            max_per_host=2,
+            delivery_timeout=3.0,
+        )
+        arrived = max(r.at for r in other.at("/ok/fast"))
+        assert arrived - started < 2.5  # before the hanging host's first timeout

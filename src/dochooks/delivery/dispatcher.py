@@ -204,7 +204,8 @@ class Dispatcher:
             await self._sleep(self._settings.poll_interval)  # a settled delivery wakes us
             return
         want = min(room, self._settings.claim_batch)
-        claimed, webhooks = await asyncio.to_thread(self._claim, want)
+        busy = self._busy_webhooks()
+        claimed, webhooks = await asyncio.to_thread(self._claim, want, busy)
         self._targets.refresh(webhooks)
         claimed_at = time.monotonic()
         for item in claimed:
@@ -213,7 +214,7 @@ class Dispatcher:
             return
         due = await asyncio.to_thread(self._next_due)
         delay = self._settings.poll_interval
-        if due is not None:
+        if due is not None and not (busy and not claimed):  # busy hosts wake us when they have room
             delay = min(delay, max((due - self._clock.now_ms()) / 1000, 0.0 if claimed else 0.01))
         await self._sleep(delay)
 
@@ -241,6 +242,8 @@ class Dispatcher:
         try:
             while host.waiting:
                 item, target, claimed_at = host.waiting.popleft()
+                if len(host.waiting) == self._settings.max_per_host - 1:
+                    self._wake.set()  # no longer busy: its webhooks may be claimed again
                 try:
                     await self._deliver(item, target, claimed_at)
                 except Exception:  # its lease runs out and it is tried again
@@ -257,10 +260,28 @@ class Dispatcher:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=seconds)
 
-    def _claim(self, limit: int) -> tuple[list[Claimed], list[Row]]:
+    def _busy_webhooks(self) -> list[int]:
+        """Webhooks whose host has a full queue already: claiming more of theirs would only
+        let one slow host take the in-flight budget from every other."""
+        cap = self._settings.max_per_host
+        return sorted(
+            {
+                item.webhook_id
+                for host in self._hosts.values()
+                if len(host.waiting) >= cap
+                for item, _, _ in host.waiting
+            }
+        )
+
+    def _claim(self, limit: int, skip: list[int]) -> tuple[list[Claimed], list[Row]]:
         with self._db.transaction() as conn:
             return queue.claim(
-                conn, worker=self.worker_id, now_ms=self._clock.now_ms(), lease_ms=self._lease_ms, limit=limit
+                conn,
+                worker=self.worker_id,
+                now_ms=self._clock.now_ms(),
+                lease_ms=self._lease_ms,
+                limit=limit,
+                skip=skip,
             )
 
     def _next_due(self) -> int | None:

@@ -40,17 +40,29 @@ class Outcome:
     next_attempt_at: int | None
 
 
+def _due(skip: Sequence[int]) -> tuple[str, dict[str, Any]]:
+    """The query for due deliveries, leaving out the webhooks in `skip`, and its parameters."""
+    if not skip:
+        return _DUE.format(skip=""), {}
+    ids, params = in_clause("skip", list(skip))
+    return _DUE.format(skip=f"AND webhook_id NOT IN {ids} "), params
+
+
 _DUE = (
-    "SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= :now "
+    "SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= :now {skip}"
     "ORDER BY next_attempt_at LIMIT :limit"
 )
 _LEASE = "UPDATE deliveries SET next_attempt_at = :lease_end, locked_by = :worker"
 
 
-def claim(conn: Connection, *, worker: str, now_ms: int, lease_ms: int, limit: int) -> tuple[list[Claimed], list[Row]]:
-    """Lease up to `limit` due deliveries; returns them, by id, with the rows of their webhooks."""
-    params = {"lease_end": now_ms + lease_ms, "worker": worker, "now": now_ms, "limit": limit}
-    claimed = _claim_sqlite(conn, params) if conn.dialect == "sqlite" else _claim_postgres(conn, params)
+def claim(
+    conn: Connection, *, worker: str, now_ms: int, lease_ms: int, limit: int, skip: Sequence[int] = ()
+) -> tuple[list[Claimed], list[Row]]:
+    """Lease up to `limit` due deliveries, none of the webhooks in `skip` (those whose
+    host is busy already); returns them, by id, with the rows of their webhooks."""
+    due, skip_params = _due(skip)
+    params = {"lease_end": now_ms + lease_ms, "worker": worker, "now": now_ms, "limit": limit, **skip_params}
+    claimed = _claim_sqlite(conn, due, params) if conn.dialect == "sqlite" else _claim_postgres(conn, due, params)
     if not claimed:
         return [], []
     hooks, hook_params = in_clause("w", sorted({c.webhook_id for c in claimed}))
@@ -60,10 +72,10 @@ def claim(conn: Connection, *, worker: str, now_ms: int, lease_ms: int, limit: i
     return claimed, webhooks
 
 
-def _claim_postgres(conn: Connection, params: dict[str, Any]) -> list[Claimed]:
+def _claim_postgres(conn: Connection, due: str, params: dict[str, Any]) -> list[Claimed]:
     # SKIP LOCKED: workers claiming at the same time take different deliveries instead of waiting.
     rows = conn.all(
-        f"{_LEASE} WHERE id IN ({_DUE} FOR UPDATE SKIP LOCKED) "
+        f"{_LEASE} WHERE id IN ({due} FOR UPDATE SKIP LOCKED) "
         "RETURNING id, webhook_id, event_id, request_id, topic, attempt_count",
         params,
     )
@@ -79,11 +91,11 @@ def _claim_postgres(conn: Connection, params: dict[str, Any]) -> list[Claimed]:
     ]
 
 
-def _claim_sqlite(conn: Connection, params: dict[str, Any]) -> list[Claimed]:
+def _claim_sqlite(conn: Connection, due: str, params: dict[str, Any]) -> list[Claimed]:
     # The caller's write transaction already keeps other claims out. Each statement yields a
     # single row (the batch as one JSON array): Python's sqlite3 gives up and takes back the GIL
     # around every row it steps, and row by row that stalls behind a busy event loop.
-    found = conn.one(f"SELECT json_group_array(id) AS ids FROM ({_DUE})", params)
+    found = conn.one(f"SELECT json_group_array(id) AS ids FROM ({due})", params)
     ids = found["ids"] if found else "[]"
     if ids == "[]":
         return []
