@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from dochooks.clock import parse_iso
 from dochooks.delivery.signing import verify
 from dochooks.webhooks.secrets import signing_key
 from tests.factories import PLAIN_FLOW, Api, Receiver, document_doc, free_port, webhook_doc
@@ -143,11 +144,16 @@ def test_the_delivery_contract_end_to_end(db_url: str, tmp_path: Path, receiver:
             payload = json.loads(r.body)
             assert payload["type"] == "documents" and payload["topic"] == "document-received"
             assert payload["attributes"]["tenant_id"] == acme["tenant_id"]
-        # Retry n comes n^5 s plus up to 30 s of jitter (times the scale) after attempt n.
-        for n in range(1, 9):
-            gap = got[n].at - got[n - 1].at
-            assert SCALE * n**5 - 0.01 <= gap <= SCALE * (n**5 + 30) + 0.3, (n, gap)
         failed = delivery_of(api, hook["id"])["attributes"]
+        # Retry n starts n^5 s plus up to 30 s of jitter (times the scale) after attempt n
+        # failed, by the log's own clock (ms); as seen by the receiver too.
+        attempts = failed["attempts"]
+        for n in range(1, 9):
+            failed_at = parse_iso(attempts[n - 1]["started_at"]) + attempts[n - 1]["duration_ms"]
+            logged = (parse_iso(attempts[n]["started_at"]) - failed_at) / 1000
+            assert SCALE * n**5 - 0.002 <= logged <= SCALE * (n**5 + 30) + 0.1, (n, logged)
+            seen = got[n].at - got[n - 1].at
+            assert SCALE * n**5 - 0.01 <= seen <= SCALE * (n**5 + 30) + 0.15, (n, seen)
         assert [a["number"] for a in failed["attempts"]] == list(range(1, 10))
         assert all(a["response_status"] == 500 for a in failed["attempts"])
         assert failed["attempts"][0]["request_headers"]["Authorization"] != headers["Authorization"]
