@@ -199,7 +199,9 @@ def test_a_webhook_whose_secret_does_not_decrypt_fails_alone(runtime: Runtime, r
 
 def test_a_hanging_host_does_not_hold_up_the_others(runtime: Runtime, receiver: Receiver) -> None:
     tenant = make_tenant(runtime.db).tenant_id
-    make_webhook(runtime.db, runtime.cipher, tenant, receiver.url("/slow/3/hang"), topics=("preprocessing-done",))
+    hanging = make_webhook(
+        runtime.db, runtime.cipher, tenant, receiver.url("/slow/3/hang"), topics=("preprocessing-done",)
+    )
     with running_receiver() as other:
         make_webhook(runtime.db, runtime.cipher, tenant, other.url("/ok/fast"), topics=("document-received",))
         with runtime.db.transaction() as conn:
@@ -218,3 +220,14 @@ def test_a_hanging_host_does_not_hold_up_the_others(runtime: Runtime, receiver: 
         )
         arrived = max(r.at for r in other.at("/ok/fast"))
         assert arrived - started < 2.5  # before the hanging host's first timeout
+    with runtime.db.read() as conn:
+        logged = conn.one(
+            "SELECT COUNT(*) AS n FROM attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.webhook_id = :w",
+            {"w": hanging.id},
+        )
+        pending = conn.one(
+            "SELECT COUNT(*) AS n FROM deliveries WHERE webhook_id = :w AND locked_by IS NULL", {"w": hanging.id}
+        )
+    # Only requests really sent are attempts; what waited for a lane went back to the queue unsent.
+    assert logged == {"n": len(receiver.at("/slow/3/hang"))}
+    assert pending == {"n": 40}

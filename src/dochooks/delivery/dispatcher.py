@@ -163,6 +163,8 @@ class Dispatcher:
         self._outcomes: list[Outcome] = []
         self._wake = asyncio.Event()
         self._outcomes_ready = asyncio.Event()
+        self._released: list[int] = []  # claimed, never sent, to go back to the queue
+        self._closing = False
         self._write_failures = 0
 
     # --- the loop --------------------------------------------------------------------
@@ -187,10 +189,15 @@ class Dispatcher:
             disconnect()
             stop_waiter.cancel()
             listener.cancel()
-            while self._lanes:  # each lane ends when its host has nothing left waiting
+            for host in self._hosts.values():  # what waits for a lane goes back to the queue unsent
+                while host.waiting:
+                    self._release(host.waiting.popleft()[0])
+                    self._unsettled -= 1
+            while self._lanes:  # each lane finishes the request it is sending
                 await asyncio.gather(*self._lanes, return_exceptions=True)
-            flusher.cancel()
-            await self._flush()
+            self._closing = True  # the flusher writes what is left, then ends
+            self._outcomes_ready.set()
+            await flusher
             await self._sender.close()
 
     def _wake_from(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -294,10 +301,8 @@ class Dispatcher:
         started = self._clock.now_ms()
         waited = time.monotonic() - claimed_at
         if waited >= self._settings.delivery_timeout:
-            waited_ms = round(waited * 1000)
-            timeout = self._settings.delivery_timeout
-            result = SendResult(None, b"", f"timed out after {timeout:g} s waiting for a connection; not sent")
-            self._settle(item, started - waited_ms, waited_ms, target.shown_headers, result)
+            # Never sent, so no attempt: back to the queue, due now, with its retries intact.
+            self._release(item)
             return
         body = body_of(item)
         timestamp = started // 1000
@@ -310,6 +315,10 @@ class Dispatcher:
         result = await self._sender.send(target.url, {**target.headers, **signed}, body)
         duration = round((time.perf_counter() - clock_start) * 1000)
         self._settle(item, started, duration, {**target.shown_headers, **signed}, result)
+
+    def _release(self, item: Claimed) -> None:
+        self._released.append(item.delivery_id)
+        self._outcomes_ready.set()
 
     def _settle(
         self,
@@ -355,21 +364,24 @@ class Dispatcher:
     # --- recording -------------------------------------------------------------------
 
     async def _flush_forever(self) -> None:
-        while True:
+        """Write outcomes as they come, until closing and nothing is left. Never cancelled:
+        a write cut short would lose attempts that really happened."""
+        while not (self._closing and not self._outcomes and not self._released):
             await self._outcomes_ready.wait()
             # Under load, let outcomes gather into one write; when idle, write at once (a
             # retry may be due within milliseconds under a small time scale).
-            if self._unsettled and len(self._outcomes) < self._settings.claim_batch:
+            if self._unsettled and not self._closing and len(self._outcomes) < self._settings.claim_batch:
                 await asyncio.sleep(FLUSH_SECONDS)
             await self._flush()
 
     async def _flush(self) -> None:
         self._outcomes_ready.clear()
         batch, self._outcomes = self._outcomes, []
-        if not batch:
+        released, self._released = self._released, []
+        if not batch and not released:
             return
         try:
-            await asyncio.to_thread(self._record, batch)
+            await asyncio.to_thread(self._record, batch, released)
         except Exception:
             # Keep the outcomes and write them again shortly: the leases outlast many tries,
             # and only if all fail are these deliveries sent again (at least once, never lost).
@@ -380,12 +392,15 @@ class Dispatcher:
                 return
             log.exception("could not record %d delivery attempts; trying again", len(batch))
             self._outcomes[:0] = batch
+            self._released[:0] = released
             await asyncio.sleep(min(self._settings.poll_interval, 1.0))
             self._outcomes_ready.set()
             return
         self._write_failures = 0
         self._wake.set()  # a retry may now be due sooner than the loop planned
 
-    def _record(self, batch: list[Outcome]) -> None:
+    def _record(self, batch: list[Outcome], released: list[int]) -> None:
         with self._db.transaction() as conn:
-            queue.record(conn, worker=self.worker_id, outcomes=batch, now_ms=self._clock.now_ms())
+            now = self._clock.now_ms()
+            queue.record(conn, worker=self.worker_id, outcomes=batch, now_ms=now)
+            queue.release(conn, worker=self.worker_id, delivery_ids=released, now_ms=now)

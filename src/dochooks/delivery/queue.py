@@ -168,6 +168,17 @@ def record(conn: Connection, *, worker: str, outcomes: Sequence[Outcome], now_ms
     )
 
 
+def release(conn: Connection, *, worker: str, delivery_ids: Sequence[int], now_ms: int) -> None:
+    """Give claimed deliveries that were never sent back to the queue, due now."""
+    if not delivery_ids:
+        return
+    ids, params = in_clause("d", list(delivery_ids))
+    conn.run(
+        f"UPDATE deliveries SET next_attempt_at = :now, locked_by = NULL WHERE id IN {ids} AND locked_by = :worker",
+        {**params, "now": now_ms, "worker": worker},
+    )
+
+
 def next_due(conn: Connection) -> int | None:
     """When the earliest pending delivery falls due (a leased one: when its lease ends)."""
     row = conn.one("SELECT MIN(next_attempt_at) AS due FROM deliveries WHERE status = 'pending'")
