@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
-from dochooks.db import Connection
+from dochooks.db import Connection, Database
 
 
 class Signal:
@@ -42,3 +44,42 @@ class Signal:
 
 deliveries_queued = Signal("dochooks_deliveries")  # the dispatcher has deliveries to send
 work_queued = Signal("dochooks_documents")  # the workflow runner has documents to move
+
+
+class Wakeup:
+    """What a background loop sleeps on: woken early by its signal (from any thread of
+    this process), by NOTIFY on the signal's channel (other processes, PostgreSQL), by
+    `stopping`, or by the loop's own code."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def set(self) -> None:
+        self._event.set()
+
+    def clear(self) -> None:
+        self._event.clear()
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait `seconds`, or less if woken."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._event.wait(), timeout=seconds)
+
+    @contextlib.asynccontextmanager
+    async def watching(self, signal: Signal, db: Database, stopping: asyncio.Event) -> AsyncIterator[None]:
+        """Be woken by `signal` (here and, through `db`, elsewhere) and by `stopping` while inside."""
+        loop = asyncio.get_running_loop()
+
+        def from_any_thread() -> None:
+            loop.call_soon_threadsafe(self._event.set)
+
+        disconnect = signal.connect(from_any_thread)
+        stop_waiter = asyncio.create_task(stopping.wait())
+        stop_waiter.add_done_callback(lambda _: self._event.set())
+        listener = asyncio.create_task(db.listen(signal.channel, self._event.set))
+        try:
+            yield
+        finally:
+            disconnect()
+            stop_waiter.cancel()
+            listener.cancel()

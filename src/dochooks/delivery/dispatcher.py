@@ -4,7 +4,6 @@ in batches, and schedules retries on the published backoff."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import random
@@ -27,7 +26,7 @@ from dochooks.delivery.sender import HttpSender, Sender, SendResult
 from dochooks.delivery.signing import sign
 from dochooks.errors import DochooksError
 from dochooks.settings import Settings
-from dochooks.signals import deliveries_queued
+from dochooks.signals import Wakeup, deliveries_queued
 from dochooks.webhooks.secrets import Cipher, mask, signing_key
 
 log = logging.getLogger("dochooks.dispatcher")
@@ -161,7 +160,7 @@ class Dispatcher:
         self._hosts: dict[str, Host] = {}
         self._lanes: set[asyncio.Task[None]] = set()
         self._outcomes: list[Outcome] = []
-        self._wake = asyncio.Event()
+        self._wake = Wakeup()
         self._outcomes_ready = asyncio.Event()
         self._released: list[int] = []  # claimed, never sent, to go back to the queue
         self._closing = False
@@ -171,24 +170,17 @@ class Dispatcher:
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Dispatch until `stopping` is set, then finish what is claimed and record it."""
-        loop = asyncio.get_running_loop()
-        disconnect = deliveries_queued.connect(lambda: self._wake_from(loop))
-        stop_waiter = asyncio.create_task(stopping.wait())
-        stop_waiter.add_done_callback(lambda _: self._wake.set())
         flusher = asyncio.create_task(self._flush_forever())
-        listener = asyncio.create_task(self._db.listen(deliveries_queued.channel, self._wake.set))
         try:
-            while not stopping.is_set():
-                try:
-                    await self._step()
-                except Exception:
-                    # A database hiccup must not end dispatching: log, wait, try again.
-                    log.exception("dispatcher step failed; retrying in %.1f s", self._settings.poll_interval)
-                    await self._sleep(self._settings.poll_interval)
+            async with self._wake.watching(deliveries_queued, self._db, stopping):
+                while not stopping.is_set():
+                    try:
+                        await self._step()
+                    except Exception:
+                        # A database hiccup must not end dispatching: log, wait, try again.
+                        log.exception("dispatcher step failed; retrying in %.1f s", self._settings.poll_interval)
+                        await self._wake.sleep(self._settings.poll_interval)
         finally:
-            disconnect()
-            stop_waiter.cancel()
-            listener.cancel()
             for host in self._hosts.values():  # what waits for a lane goes back to the queue unsent
                 while host.waiting:
                     self._release(host.waiting.popleft()[0])
@@ -200,15 +192,11 @@ class Dispatcher:
             await flusher
             await self._sender.close()
 
-    def _wake_from(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Wake the loop from whichever thread committed new deliveries."""
-        loop.call_soon_threadsafe(self._wake.set)
-
     async def _step(self) -> None:
         self._wake.clear()
         room = self._settings.max_in_flight - self._unsettled
         if room < self._min_claim and self._unsettled:
-            await self._sleep(self._settings.poll_interval)  # a settled delivery wakes us
+            await self._wake.sleep(self._settings.poll_interval)  # a settled delivery wakes us
             return
         want = min(room, self._settings.claim_batch)
         busy = self._busy_webhooks()
@@ -223,7 +211,7 @@ class Dispatcher:
         delay = self._settings.poll_interval
         if due is not None and not (busy and not claimed):  # busy hosts wake us when they have room
             delay = min(delay, max((due - self._clock.now_ms()) / 1000, 0.0 if claimed else 0.01))
-        await self._sleep(delay)
+        await self._wake.sleep(delay)
 
     def _dispatch(self, item: Claimed, claimed_at: float) -> None:
         """Queue a claimed delivery for a lane to its host, opening a lane if the host may have another."""
@@ -262,10 +250,6 @@ class Dispatcher:
             host.lanes -= 1
             if not host.lanes and not host.waiting and self._hosts.get(name) is host:
                 del self._hosts[name]
-
-    async def _sleep(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
 
     def _busy_webhooks(self) -> list[int]:
         """Webhooks whose host has a full queue already: claiming more of theirs would only

@@ -6,7 +6,6 @@ commit together, so no topic is emitted twice for one transition."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -17,7 +16,7 @@ from dochooks.documents.files import read_files
 from dochooks.documents.processors import Processors, load_processors
 from dochooks.documents.steps import automatic_step
 from dochooks.runtime import Runtime
-from dochooks.signals import work_queued
+from dochooks.signals import Wakeup, work_queued
 
 log = logging.getLogger("dochooks.workflow")
 # A lease is short and renewed while the work runs, so a dead worker's documents come back
@@ -31,33 +30,17 @@ class WorkflowRunner:
         self._rt = rt
         self._processors = processors or load_processors(rt.settings.processors)
         self._concurrency = concurrency
-        self._wake = asyncio.Event()
+        self._wake = Wakeup()
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:workflow:{id(self):x}"
 
     async def run(self, stopping: asyncio.Event) -> None:
-        loop = asyncio.get_running_loop()
-        disconnect = work_queued.connect(lambda: self._wake_from(loop))
-        stop_waiter = asyncio.create_task(stopping.wait())
-        stop_waiter.add_done_callback(lambda _: self._wake.set())
-        listener = asyncio.create_task(self._rt.db.listen(work_queued.channel, self._wake.set))
-        try:
+        async with self._wake.watching(work_queued, self._rt.db, stopping):
             while not stopping.is_set():
                 try:
                     await self._step()
                 except Exception:
                     log.exception("workflow step failed; retrying")
-                    await self._sleep(self._rt.settings.poll_interval)
-        finally:
-            disconnect()
-            stop_waiter.cancel()
-            listener.cancel()
-
-    def _wake_from(self, loop: asyncio.AbstractEventLoop) -> None:
-        loop.call_soon_threadsafe(self._wake.set)
-
-    async def _sleep(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+                    await self._wake.sleep(self._rt.settings.poll_interval)
 
     async def _step(self) -> None:
         self._wake.clear()
@@ -69,7 +52,7 @@ class WorkflowRunner:
         delay = self._rt.settings.poll_interval
         if due is not None:
             delay = min(delay, max((due - self._rt.clock.now_ms()) / 1000, 0.01))
-        await self._sleep(delay)
+        await self._wake.sleep(delay)
 
     def _claim(self) -> list[tuple[int, int]]:
         with self._rt.db.transaction() as conn:
