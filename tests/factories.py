@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
 from aiohttp import web
 
 from dochooks.db import Database
+from dochooks.delivery import log
+from dochooks.delivery.dispatcher import Dispatcher
+from dochooks.delivery.publish import publish
+from dochooks.runtime import Runtime
 from dochooks.settings import Settings
 from dochooks.tenants import NewTenant, create_tenant
 from dochooks.webhooks import store
@@ -123,21 +129,24 @@ class Received:
     headers: dict[str, str]
     body: bytes
     at: float
+    remote: str | None = None  # the address the request came from
 
 
 @dataclass
 class Receiver:
     """A real HTTP receiver on loopback, run in its own thread. Paths choose the answer:
     /ok/*; /fail/N/* (500 for the first N hits); /redirect/* (302); /status/CODE/*; /slow/SECONDS/*;
-    /big/* (8 MiB answer); /trickle/* (an answer a byte at a time, 20 s long)."""
+    /big/* (8 MiB answer); /trickle/* (an answer a byte at a time, 20 s long);
+    /retry-after/CODE/VALUE/* (CODE with a Retry-After: VALUE header, `_` read as a space)."""
 
     port: int = 0
+    host: str = "127.0.0.1"
     received: list[Received] = field(default_factory=list)
     hits: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"http://{self.host}:{self.port}{path}"
 
     def at(self, prefix: str) -> list[Received]:
         with self.lock:
@@ -157,7 +166,13 @@ class Receiver:
         with self.lock:
             self.hits[request.path] = hit = self.hits.get(request.path, 0) + 1
             self.received.append(
-                Received(request.path, {k.lower(): v for k, v in request.headers.items()}, body, time.monotonic())
+                Received(
+                    request.path,
+                    {k.lower(): v for k, v in request.headers.items()},
+                    body,
+                    time.monotonic(),
+                    request.remote,
+                )
             )
         parts = request.path.strip("/").split("/")
         if parts[0] == "fail" and hit <= int(parts[1]):
@@ -166,6 +181,8 @@ class Receiver:
             return web.Response(status=302, headers={"Location": "/ok/redirected"})
         if parts[0] == "status":
             return web.Response(status=int(parts[1]), text=f"status {parts[1]}")
+        if parts[0] == "retry-after":
+            return web.Response(status=int(parts[1]), headers={"Retry-After": parts[2].replace("_", " ")})
         if parts[0] == "slow":
             await asyncio.sleep(float(parts[1]))
         if parts[0] == "big":  # 8 MiB
@@ -181,23 +198,93 @@ class Receiver:
 
 
 @contextmanager
-def running_receiver() -> Iterator[Receiver]:
-    receiver = Receiver(port=free_port())
-    loop = asyncio.new_event_loop()
+def running_receiver(host: str = "127.0.0.1") -> Iterator[Receiver]:
+    receiver = Receiver(port=free_port(), host=host)
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", receiver.handle)
     runner = web.AppRunner(app, access_log=None)
-    loop.run_until_complete(runner.setup())
-    loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", receiver.port).start())
+
+    async def start() -> None:
+        await runner.setup()
+        await web.TCPSite(runner, host, receiver.port).start()
+
+    with _served_in_thread(start(), runner.cleanup):
+        yield receiver
+
+
+@contextmanager
+def _served_in_thread(start: Coroutine[Any, Any, Any], stop: Callable[[], Awaitable[Any]]) -> Iterator[None]:
+    """Start a server on a new event loop, then run that loop in a thread until the block ends."""
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(start)
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
     try:
-        yield receiver
+        yield
     finally:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(5)
-        loop.run_until_complete(runner.cleanup())
+        loop.run_until_complete(stop())
         loop.close()
+
+
+@dataclass
+class Proxy:
+    """A real HTTP proxy on loopback: tunnels CONNECT, forwards absolute-form requests, and
+    keeps the first request line of every connection it was asked to make."""
+
+    port: int
+    asked: list[str] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            line = head.split(b"\r\n", 1)[0].decode()
+            self.asked.append(line)
+            method, target, _ = line.split(" ")
+            if method == "CONNECT":
+                host, port = target.rsplit(":", 1)
+                up_reader, up_writer = await asyncio.open_connection(host.strip("[]"), int(port))
+                writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            else:
+                url = urlsplit(target)
+                up_reader, up_writer = await asyncio.open_connection(url.hostname, url.port or 80)
+                up_writer.write(head)  # absolute-form: HTTP/1.1 servers must accept it
+            await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+        except (OSError, ValueError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while chunk := await reader.read(65536):
+            writer.write(chunk)
+            await writer.drain()
+    except OSError:
+        pass
+    finally:
+        writer.close()
+
+
+@contextmanager
+def running_proxy() -> Iterator[Proxy]:
+    proxy = Proxy(free_port())
+    servers: list[asyncio.Server] = []
+
+    async def start() -> None:
+        servers.append(await asyncio.start_server(proxy.handle, "127.0.0.1", proxy.port))
+
+    async def stop() -> None:
+        servers[0].close()
+
+    with _served_in_thread(start(), stop):
+        yield proxy
 
 
 @dataclass
@@ -314,3 +401,55 @@ def multipart(*fields: tuple[str, str | None, bytes]) -> tuple[bytes, str]:
         disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
         out += f"--{boundary}\r\nContent-Disposition: {disposition}\r\n\r\n".encode() + value + b"\r\n"
     return out + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+# --- queueing and dispatching deliveries ---------------------------------------------
+
+PAYLOAD = {
+    "id": "42",
+    "type": "documents",
+    "attributes": {
+        "status": "pending",
+        "tenant_id": 1,
+        "sla_deadline": None,
+        "custom_fields": {"a": "b"},
+        "external_id": "EX-1",
+        "created_at": "2026-01-01T00:00:00.000Z",
+        "updated_at": "2026-01-01T00:00:00.000Z",
+        "document_id": 42,
+    },
+}
+
+
+def dispatch_until(rt: Runtime, done: Callable[[], bool], timeout: float = 30, **settings: Any) -> None:
+    """Run a real dispatcher until `done()` holds (checked in a worker thread) or time runs out."""
+    tuned = dataclasses.replace(rt.settings, **settings)
+
+    async def main() -> None:
+        stopping = asyncio.Event()
+        task = asyncio.create_task(Dispatcher(rt.db, rt.cipher, tuned).run(stopping))
+        deadline = time.monotonic() + timeout
+        while not await asyncio.to_thread(done):
+            assert time.monotonic() < deadline, "the dispatcher did not finish in time"
+            await asyncio.sleep(0.02)
+        stopping.set()
+        await task
+
+    asyncio.run(main())
+
+
+def queue_delivery(rt: Runtime, url: str, **webhook: Any) -> tuple[int, int, str]:
+    """A tenant, a webhook at `url` and one published event; returns (tenant, delivery id, secret)."""
+    tenant = make_tenant(rt.db)
+    hook = make_webhook(rt.db, rt.cipher, tenant.tenant_id, url, **webhook)
+    with rt.db.transaction() as conn:
+        published = publish(
+            conn, tenant_id=tenant.tenant_id, topic="document-received", payload=PAYLOAD, now_ms=rt.clock.now_ms()
+        )
+        (delivery,) = log.deliveries_of_event(conn, tenant_id=tenant.tenant_id, event_id=published.event_id)
+    return tenant.tenant_id, delivery.id, hook.secret
+
+
+def status_of(rt: Runtime, tenant: int, delivery: int) -> log.Delivery:
+    with rt.db.read() as conn:
+        return log.get_delivery(conn, tenant_id=tenant, delivery_id=delivery)

@@ -56,7 +56,7 @@ def _install_uvloop() -> None:
 
 
 ALL = tuple(name for name, _, _ in describe())
-WORKER = tuple(n for n in ALL if n not in ("host", "port"))
+WORKER = tuple(n for n in ALL if n not in ("host", "port", "rate_limit", "rate_burst"))
 
 
 class _Group(click.Group):

@@ -6,6 +6,8 @@ DochooksError
  ├── InvalidInput        a well-formed request with values we refuse (422)
  │    └── UnsafeUrl      a webhook URL that is not a public http(s) address
  ├── Conflict            the request clashes with the resource's state (409)
+ ├── TooManyRequests     a token over its request rate (429)
+ ├── ConfigError         a setting that cannot work; the service does not start
  └── StorageError        the database failed or is not what we expect
       └── MigrationError
 """
@@ -49,6 +51,19 @@ class UnsafeUrl(InvalidInput):
 class Conflict(DochooksError):
     status = 409
     title = "Conflict"
+
+
+class TooManyRequests(DochooksError):
+    status = 429
+    title = "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+class ConfigError(DochooksError):
+    title = "Configuration error"
 
 
 class StorageError(DochooksError):

@@ -6,8 +6,10 @@ from dataclasses import dataclass
 
 from dochooks.clock import Clock, SystemClock
 from dochooks.db import Database, migrate, open_database
+from dochooks.delivery.egress import Egress
 from dochooks.settings import Settings
 from dochooks.webhooks.secrets import Cipher, load_cipher
+from dochooks.webhooks.url_safety import IPNetwork, TargetPolicy, parse_cidrs
 
 
 @dataclass(frozen=True)
@@ -16,14 +18,20 @@ class Runtime:
     db: Database
     cipher: Cipher
     clock: Clock
+    policy: TargetPolicy  # where webhook URLs may point
+    egress_cidrs: tuple[IPNetwork, ...]  # where deliveries come from, for receivers' allowlists
 
     def close(self) -> None:
         self.db.close()
 
 
 def open_runtime(settings: Settings, *, clock: Clock | None = None, run_migrations: bool = True) -> Runtime:
-    """Open the database (migrated to the latest schema) and the secrets key."""
+    """Check the settings, open the database (migrated to the latest schema) and the secrets key."""
+    policy = TargetPolicy.from_settings(settings)
+    egress_cidrs = parse_cidrs(settings.egress_cidrs, "DOCHOOKS_EGRESS_CIDRS")
+    Egress.from_settings(settings)  # the dispatcher builds its own; a bad one must stop the start now
     db = open_database(settings.database_url)
     if run_migrations:
         migrate(db)
-    return Runtime(settings, db, load_cipher(settings.secret_key, settings.data_dir), clock or SystemClock())
+    cipher = load_cipher(settings.secret_key, settings.data_dir)
+    return Runtime(settings, db, cipher, clock or SystemClock(), policy, egress_cidrs)

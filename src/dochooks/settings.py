@@ -27,12 +27,24 @@ class Settings:
     delivery_timeout: float = _setting(15.0, "Seconds a delivery may take before it counts as failed.")
     retry_time_scale: float = _setting(1.0, "Multiplies every retry delay (tests and demos only).")
     allow_private_targets: bool = _setting(False, "Allow loopback and private webhook URLs (development only).")
+    allowed_target_cidrs: str | None = _setting(
+        None, "Comma-separated private CIDRs webhooks may reach on purpose (e.g. 10.20.0.0/16)."
+    )
+    egress_source_address: str | None = _setting(None, "Local address every delivery connects from.")
+    egress_proxy: str | None = _setting(
+        None, "http://HOST:PORT of a proxy every delivery goes through (https by CONNECT), for a fixed egress IP."
+    )
+    egress_cidrs: str | None = _setting(
+        None, "Comma-separated CIDRs deliveries leave from, published at GET /v1/ip-ranges for receivers' allowlists."
+    )
     max_in_flight: int = _setting(1000, "Delivery requests in flight at most, per dispatcher.")
     max_per_host: int = _setting(200, "Connections per receiving host at most.")
     claim_batch: int = _setting(500, "Deliveries claimed per database round trip at most.")
     poll_interval: float = _setting(1.0, "Seconds an idle dispatcher waits before looking for due work again.")
     max_upload_bytes: int = _setting(25 * 1024 * 1024, "Largest document upload accepted, in bytes (larger: 413).")
     processors: str | None = _setting(None, "package.module:MAPPING of workflow processors replacing the defaults.")
+    rate_limit: float = _setting(100.0, "API requests per second per token, on average (0: no limit).")
+    rate_burst: int = _setting(200, "API requests a token may make at once above its rate.")
     log_level: str = _setting("info", "debug, info, warning or error.")
 
 

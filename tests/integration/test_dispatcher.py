@@ -2,72 +2,27 @@
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
 import json
 import time
-from collections.abc import Callable
-from typing import Any
 
 from cryptography.fernet import Fernet
 
 from dochooks.delivery import log
-from dochooks.delivery.dispatcher import Dispatcher
 from dochooks.delivery.publish import publish
 from dochooks.delivery.signing import verify
 from dochooks.runtime import Runtime
 from dochooks.webhooks import store
 from dochooks.webhooks.secrets import Cipher, signing_key
-from tests.factories import Receiver, make_tenant, make_webhook, running_receiver
-
-PAYLOAD = {
-    "id": "42",
-    "type": "documents",
-    "attributes": {
-        "status": "pending",
-        "tenant_id": 1,
-        "sla_deadline": None,
-        "custom_fields": {"a": "b"},
-        "external_id": "EX-1",
-        "created_at": "2026-01-01T00:00:00.000Z",
-        "updated_at": "2026-01-01T00:00:00.000Z",
-        "document_id": 42,
-    },
-}
-
-
-def dispatch_until(rt: Runtime, done: Callable[[], bool], timeout: float = 30, **settings: Any) -> None:
-    """Run a real dispatcher until `done()` holds (checked in a worker thread) or time runs out."""
-    tuned = dataclasses.replace(rt.settings, **settings)
-
-    async def main() -> None:
-        stopping = asyncio.Event()
-        task = asyncio.create_task(Dispatcher(rt.db, rt.cipher, tuned).run(stopping))
-        deadline = time.monotonic() + timeout
-        while not await asyncio.to_thread(done):
-            assert time.monotonic() < deadline, "the dispatcher did not finish in time"
-            await asyncio.sleep(0.02)
-        stopping.set()
-        await task
-
-    asyncio.run(main())
-
-
-def queue_delivery(rt: Runtime, url: str, **webhook: Any) -> tuple[int, int, str]:
-    """A tenant, a webhook at `url` and one published event; returns (tenant, delivery id, secret)."""
-    tenant = make_tenant(rt.db)
-    hook = make_webhook(rt.db, rt.cipher, tenant.tenant_id, url, **webhook)
-    with rt.db.transaction() as conn:
-        published = publish(
-            conn, tenant_id=tenant.tenant_id, topic="document-received", payload=PAYLOAD, now_ms=rt.clock.now_ms()
-        )
-        (delivery,) = log.deliveries_of_event(conn, tenant_id=tenant.tenant_id, event_id=published.event_id)
-    return tenant.tenant_id, delivery.id, hook.secret
-
-
-def status_of(rt: Runtime, tenant: int, delivery: int) -> log.Delivery:
-    with rt.db.read() as conn:
-        return log.get_delivery(conn, tenant_id=tenant, delivery_id=delivery)
+from tests.factories import (
+    PAYLOAD,
+    Receiver,
+    dispatch_until,
+    make_tenant,
+    make_webhook,
+    queue_delivery,
+    running_receiver,
+    status_of,
+)
 
 
 def test_a_delivery_arrives_signed_with_custom_headers_and_is_logged(runtime: Runtime, receiver: Receiver) -> None:

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from dochooks.errors import UnsafeUrl
-from dochooks.webhooks.url_safety import check_url, resolve
+from dochooks.errors import ConfigError, UnsafeUrl
+from dochooks.webhooks.url_safety import TargetPolicy, parse_cidrs, resolve
 
 
 def literal(host: str) -> list[str]:
@@ -30,32 +30,81 @@ REFUSED = [
     "http://2130706433/",
     "http://0x7f000001/",
     "http://192.0.2.10/",
+    "http://198.51.100.7/",
+    "http://203.0.113.9/",
+    "http://240.0.0.1/",
+    "http://255.255.255.255/",
+    "http://198.18.0.1/",
+    "http://[2001:db8::1]/",
+    "http://[ff02::1]/",
+    "http://[::]/",
+    "http://[::ffff:7f00:1]/",
+    "http://[::ffff:169.254.169.254]/",
+    "http://[64:ff9b::a9fe:a9fe]/",
+    "http://[2002:a9fe:a9fe::]/",
+    "http://127.1/",
+    "http://0177.0.0.1/",
+    "http://017700000001/",
+    "HTTP://127.0.0.1/",
+    "http://8.8.8.8@127.0.0.1/",
+    "http://8.8.8.8:80@127.0.0.1/",
+    "http://127.0.0.1#@8.8.8.8/",
+    "http://127.0.0.1\\@8.8.8.8/",
+    "http://[::1]:80/",
 ]
+STRICT = TargetPolicy()
+DEVELOPMENT = TargetPolicy(allow_private=True)
 
 
 @pytest.mark.parametrize("url", REFUSED)
 def test_private_and_special_addresses_are_refused_by_default(url: str) -> None:
     with pytest.raises(UnsafeUrl):
-        check_url(url, allow_private=False, resolver=literal)
+        STRICT.check_url(url, resolver=literal)
 
 
 @pytest.mark.parametrize(
     "url",
-    ["ftp://8.8.8.8/", "file:///etc/passwd", "http://user:pw@8.8.8.8/", "http:///nohost", "http://8.8.8.8:99999/"],
+    [
+        "ftp://8.8.8.8/",
+        "file:///etc/passwd",
+        "gopher://8.8.8.8:70/",
+        "javascript:alert(1)",
+        "//8.8.8.8/",
+        "http://user:pw@8.8.8.8/",
+        "http://user@8.8.8.8/",
+        "http:///nohost",
+        "http://8.8.8.8:99999/",
+    ],
 )
 def test_malformed_urls_schemes_and_credentials_are_refused_even_in_development(url: str) -> None:
     with pytest.raises(UnsafeUrl):
-        check_url(url, allow_private=True, resolver=literal)
+        DEVELOPMENT.check_url(url, resolver=literal)
 
 
 def test_a_public_address_is_accepted() -> None:
-    assert check_url("https://8.8.8.8/hooks?x=1", allow_private=False, resolver=literal) == ["8.8.8.8"]
+    assert STRICT.check_url("https://8.8.8.8/hooks?x=1", resolver=literal) == ["8.8.8.8"]
+    assert STRICT.check_url("http://[2001:4860:4860::8888]/", resolver=literal) == ["2001:4860:4860::8888"]
 
 
 def test_the_development_switch_opens_loopback() -> None:
-    assert check_url("http://127.0.0.1:9000/", allow_private=True, resolver=literal) == ["127.0.0.1"]
+    assert DEVELOPMENT.check_url("http://127.0.0.1:9000/", resolver=literal) == ["127.0.0.1"]
 
 
 def test_a_name_that_resolves_to_any_private_address_is_refused() -> None:
     with pytest.raises(UnsafeUrl, match=r"10\.1\.2\.3"):
-        check_url("https://example.test/", allow_private=False, resolver=lambda host: ["8.8.8.8", "10.1.2.3"])
+        STRICT.check_url("https://example.test/", resolver=lambda host: ["8.8.8.8", "10.1.2.3"])
+
+
+def test_an_operator_opens_exactly_the_ranges_listed() -> None:
+    policy = TargetPolicy(allowed=parse_cidrs("10.20.0.0/16, fd12:3456::/32", "X"))
+    assert policy.check_url("http://10.20.1.1/", resolver=literal) == ["10.20.1.1"]
+    assert policy.check_url("http://[fd12:3456::7]/", resolver=literal) == ["fd12:3456::7"]
+    assert policy.check_url("http://[::ffff:10.20.0.9]/", resolver=literal) == ["::ffff:10.20.0.9"]
+    for outside in ("http://10.21.0.1/", "http://127.0.0.1/", "http://169.254.169.254/", "http://[fd12:3457::1]/"):
+        with pytest.raises(UnsafeUrl):
+            policy.check_url(outside, resolver=literal)
+
+
+def test_a_cidr_setting_with_a_typo_stops_the_start() -> None:
+    with pytest.raises(ConfigError, match=r"DOCHOOKS_ALLOWED_TARGET_CIDRS: '10\.0\.0\.0/33'"):
+        parse_cidrs("10.0.0.0/8,10.0.0.0/33", "DOCHOOKS_ALLOWED_TARGET_CIDRS")

@@ -6,6 +6,7 @@ from dochooks.errors import InvalidInput
 from dochooks.webhooks.config import check_headers, check_name, check_topics, validated
 from dochooks.webhooks.secrets import mask
 from dochooks.webhooks.store import merge_headers
+from dochooks.webhooks.url_safety import TargetPolicy
 
 
 def test_unknown_topics_are_named_in_the_error() -> None:
@@ -38,7 +39,7 @@ def test_blank_names_are_refused_and_names_trimmed() -> None:
 
 
 def test_validated_checks_only_what_is_given() -> None:
-    assert validated({"name": "x", "url": None, "enabled": False}, allow_private=False) == {
+    assert validated({"name": "x", "url": None, "enabled": False}, policy=TargetPolicy()) == {
         "name": "x",
         "enabled": False,
     }

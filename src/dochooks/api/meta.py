@@ -1,4 +1,4 @@
-"""Routes about the service itself: readiness and the topic catalogue."""
+"""Routes about the service itself: readiness, the topic catalogue, the egress ranges."""
 
 from __future__ import annotations
 
@@ -31,3 +31,10 @@ def healthz(request: Request, rt: Rt) -> JsonApiResponse:
 def topics(tenant: Tenant) -> JsonApiResponse:
     """Every topic a webhook can subscribe to, with its title in the app and workflow stage."""
     return document([resource("topics", t.value, {"title": t.title, "stage": t.stage}) for t in TOPICS])
+
+
+@router.get("/v1/ip-ranges", tags=["service"], summary="The addresses deliveries come from")
+def ip_ranges(rt: Rt, tenant: Tenant) -> JsonApiResponse:
+    """The CIDRs every delivery is sent from (`DOCHOOKS_EGRESS_CIDRS`), for receivers that
+    allow only known senders. Empty when the operator has not published any."""
+    return document([resource("ip-ranges", str(net), {"cidr": str(net)}) for net in rt.egress_cidrs])

@@ -45,7 +45,7 @@ def webhook_resource(hook: Webhook, *, reveal_secret: bool = False) -> dict[str,
 def create(body: WebhookDocument, rt: Rt, tenant: Tenant) -> JsonApiResponse:
     """Add a webhook. The response carries the `whsec_` signing secret in full; later
     responses show it masked, like the custom header values."""
-    attrs = validated(body.data.attributes.model_dump(), allow_private=rt.settings.allow_private_targets)
+    attrs = validated(body.data.attributes.model_dump(), policy=rt.policy)
     with rt.db.transaction() as conn:
         hook = store.create_webhook(conn, rt.cipher, tenant_id=tenant, now_ms=rt.clock.now_ms(), **attrs)  # type: ignore[arg-type]
     response = document(webhook_resource(hook, reveal_secret=True), 201)
@@ -72,7 +72,7 @@ def change(webhook_id: Id, body: WebhookChangesDocument, rt: Rt, tenant: Tenant)
     """Change any of name, url, headers, topics and enabled; the others stay."""
     if body.data.id is not None and body.data.id != str(webhook_id):
         raise Conflict(f"data.id {body.data.id!r} does not match the URL's webhook {webhook_id}", pointer="/data/id")
-    changes = validated(body.data.attributes.model_dump(), allow_private=rt.settings.allow_private_targets)
+    changes = validated(body.data.attributes.model_dump(), policy=rt.policy)
     with rt.db.transaction() as conn:
         hook = store.update_webhook(conn, rt.cipher, tenant, webhook_id, changes, rt.clock.now_ms())
     return document(webhook_resource(hook))

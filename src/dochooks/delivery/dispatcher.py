@@ -21,6 +21,7 @@ from dochooks.clock import Clock, SystemClock
 from dochooks.db import Database, Row
 from dochooks.delivery import queue
 from dochooks.delivery.backoff import next_attempt_after_failure
+from dochooks.delivery.egress import Egress
 from dochooks.delivery.queue import Claimed, Outcome
 from dochooks.delivery.sender import HttpSender, Sender, SendResult
 from dochooks.delivery.signing import sign
@@ -147,6 +148,7 @@ class Dispatcher:
             timeout=settings.delivery_timeout,
             max_connections=settings.max_in_flight,
             max_per_host=settings.max_per_host,
+            egress=Egress.from_settings(settings),
         )
         self._clock = clock or SystemClock()
         self._rng = rng or random.Random()

@@ -4,10 +4,15 @@ as success, when to retry); a sender only sends. Tests swap in a fake sender."""
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 from dataclasses import dataclass
 from typing import Protocol
+from urllib.parse import urlsplit
 
 import aiohttp
+from yarl import URL
+
+from dochooks.delivery.egress import Egress, TargetRefused, VettingResolver
 
 RESPONSE_EXCERPT_BYTES = 64 * 1024
 
@@ -39,18 +44,29 @@ async def _excerpt(content: aiohttp.StreamReader, limit: int) -> bytes:
 
 class HttpSender:
     """aiohttp with one pooled connector: keep-alive per host, redirects never followed,
-    the timeout bounding the whole exchange, and at most 64 KiB of a response read."""
+    the timeout bounding the whole exchange, and at most 64 KiB of a response read.
+    Every connection goes to an address the egress policy vetted (see egress.py)."""
 
-    def __init__(self, *, timeout: float, max_connections: int, max_per_host: int) -> None:
+    def __init__(self, *, timeout: float, max_connections: int, max_per_host: int, egress: Egress) -> None:
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._limits = (max_connections, max_per_host)
+        self._egress = egress
+        proxy_host = urlsplit(egress.proxy).hostname if egress.proxy else None
+        self._resolver = VettingResolver(egress.policy, trusted=frozenset({proxy_host} if proxy_host else ()))
         self._session: aiohttp.ClientSession | None = None
 
     def _open(self) -> aiohttp.ClientSession:
         if self._session is None:
             total, per_host = self._limits
+            source = self._egress.source_address
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=total, limit_per_host=per_host),
+                connector=aiohttp.TCPConnector(
+                    limit=total,
+                    limit_per_host=per_host,
+                    resolver=self._resolver,
+                    use_dns_cache=False,  # the resolver keeps vetted names itself
+                    local_addr=(source, 0) if source else None,
+                ),
                 cookie_jar=aiohttp.DummyCookieJar(),  # a receiver's cookies must never reach another
                 skip_auto_headers=("Accept", "Accept-Encoding"),  # send just what the log shows
                 timeout=self._timeout,
@@ -61,18 +77,55 @@ class HttpSender:
     async def send(self, url: str, headers: dict[str, str], body: bytes) -> SendResult:
         session = self._open()
         try:
-            async with session.post(url, data=body, headers=headers, allow_redirects=False) as response:
+            target, headers, server_hostname = await self._route(URL(url), headers)
+            async with session.post(
+                target,
+                data=body,
+                headers=headers,
+                allow_redirects=False,
+                proxy=self._egress.proxy,
+                server_hostname=server_hostname,
+            ) as response:
                 excerpt = await _excerpt(response.content, RESPONSE_EXCERPT_BYTES)
                 if not response.content.at_eof():
                     response.close()  # drop the rest rather than read it
                 return SendResult(response.status, excerpt, None)
         except TimeoutError:
             return SendResult(None, b"", f"timed out after {self._timeout.total:g} s")
+        except TargetRefused as exc:
+            return SendResult(None, b"", str(exc))
+        except aiohttp.ClientConnectorError as exc:
+            refused = exc.os_error if isinstance(exc.os_error, TargetRefused) else None
+            return SendResult(None, b"", str(refused) if refused else f"{type(exc).__name__}: {exc}")
         except (aiohttp.ClientError, OSError, ValueError) as exc:
             return SendResult(None, b"", f"{type(exc).__name__}: {exc}".strip())
+
+    async def _route(self, url: URL, headers: dict[str, str]) -> tuple[URL, dict[str, str], str | None]:
+        """Where the request goes. Names are vetted as the connector resolves them; an IP
+        address is vetted here. Through a proxy, which would resolve the name again, the
+        request names the vetted address instead, with the name kept for Host and TLS."""
+        host = url.host or ""
+        if self._egress.policy.allow_private and self._egress.proxy is None:
+            return url, headers, None  # development: every address is permitted
+        if _is_address(host):
+            self._resolver.check_address(host)
+            return url, headers, None
+        if self._egress.proxy is None:
+            return url, headers, None
+        addresses = await asyncio.wait_for(self._resolver.addresses(host), self._timeout.total)
+        pinned = url.with_host(addresses[0])
+        return pinned, {**headers, "Host": url.host_port_subcomponent or host}, host if url.scheme == "https" else None
 
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
             self._session = None
             await asyncio.sleep(0)  # let the connector finish closing its transports
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from dochooks.errors import InvalidInput
 from dochooks.topics import is_topic
-from dochooks.webhooks.url_safety import check_url
+from dochooks.webhooks.url_safety import TargetPolicy
 
 MAX_HEADERS = 50
 MAX_HEADER_VALUE = 8192
@@ -44,6 +44,9 @@ class Webhook:
     secret: str
     created_at: int
     updated_at: int
+    disabled_reason: str | None = None  # set when dochooks disabled it (the endpoint answered 410 Gone)
+    previous_secret: str | None = None  # still signs deliveries, next to `secret`, until it expires
+    previous_secret_expires_at: int | None = None
 
 
 def check_name(name: str) -> str:
@@ -89,12 +92,12 @@ def check_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return dict(headers)
 
 
-def validated(attributes: Mapping[str, object], *, allow_private: bool) -> dict[str, object]:
+def validated(attributes: Mapping[str, object], *, policy: TargetPolicy) -> dict[str, object]:
     """Check the given attributes (all on create, some on change) and return them normalized.
     The URL is resolved and vetted here, before any transaction starts."""
     checks = {
         "name": check_name,
-        "url": lambda url: _vetted_url(check_url_shape(url), allow_private),
+        "url": lambda url: _vetted_url(check_url_shape(url), policy),
         "topics": check_topics,
         "headers": check_headers,
         "enabled": bool,
@@ -102,6 +105,6 @@ def validated(attributes: Mapping[str, object], *, allow_private: bool) -> dict[
     return {key: checks[key](value) for key, value in attributes.items() if value is not None}  # type: ignore[operator]
 
 
-def _vetted_url(url: str, allow_private: bool) -> str:
-    check_url(url, allow_private=allow_private)
+def _vetted_url(url: str, policy: TargetPolicy) -> str:
+    policy.check_url(url)
     return url

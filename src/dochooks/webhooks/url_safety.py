@@ -1,16 +1,20 @@
-"""Which webhook URLs dochooks will call: public http(s) addresses only, unless the
-operator opens private ones for development (DOCHOOKS_ALLOW_PRIVATE_TARGETS=1)."""
+"""Which addresses webhooks may reach: public http(s) addresses only, unless the operator
+opens some private ranges on purpose (DOCHOOKS_ALLOWED_TARGET_CIDRS) or all of them for
+development (DOCHOOKS_ALLOW_PRIVATE_TARGETS=1). The same policy vets a URL when it is
+configured and every address a delivery connects to."""
 
 from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit
 
-from dochooks.errors import UnsafeUrl
+from dochooks.errors import ConfigError, UnsafeUrl
+from dochooks.settings import Settings
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str], list[str]]
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
@@ -42,30 +46,63 @@ def is_public(address: IPAddress) -> bool:
     return address.is_global and not (address.is_multicast or address.is_reserved or address.is_unspecified)
 
 
-def check_url(url: str, *, allow_private: bool, resolver: Resolver = resolve) -> list[str]:
-    """Refuse a URL that is not http(s) to a public address; returns the vetted addresses."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as exc:
-        raise UnsafeUrl(f"not a valid URL: {exc}", attribute="url") from exc
-    if parts.scheme not in ("http", "https"):
-        raise UnsafeUrl("the URL must start with http:// or https://", attribute="url")
-    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
-        raise UnsafeUrl("credentials in the URL are not allowed; use a custom header", attribute="url")
-    host = parts.hostname
-    if not host:
-        raise UnsafeUrl("the URL has no host", attribute="url")
-    del port  # parsed only to refuse a malformed one
-    addresses = resolver(host)
-    if allow_private:
-        return addresses
-    for text in addresses:
-        if not is_public(ipaddress.ip_address(text)):
-            where = text if host.strip("[]") == text else f"{host} resolves to {text}, which"
-            raise UnsafeUrl(
-                f"{where} is not a public address; webhook URLs must be publicly reachable "
-                "(set DOCHOOKS_ALLOW_PRIVATE_TARGETS=1 for local development)",
-                attribute="url",
-            )
-    return addresses
+def parse_cidrs(text: str | None, setting: str) -> tuple[IPNetwork, ...]:
+    """A comma-separated list of CIDRs from a setting; a typo stops the service at start."""
+    networks = []
+    for item in (text or "").split(","):
+        if item.strip():
+            try:
+                networks.append(ipaddress.ip_network(item.strip()))
+            except ValueError as exc:
+                raise ConfigError(f"{setting}: {item.strip()!r} is not a CIDR ({exc})") from exc
+    return tuple(networks)
+
+
+class TargetPolicy:
+    """The addresses deliveries may connect to."""
+
+    def __init__(self, *, allow_private: bool = False, allowed: Iterable[IPNetwork] = ()) -> None:
+        self.allow_private = allow_private
+        self.allowed = tuple(allowed)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TargetPolicy:
+        allowed = parse_cidrs(settings.allowed_target_cidrs, "DOCHOOKS_ALLOWED_TARGET_CIDRS")
+        return cls(allow_private=settings.allow_private_targets, allowed=allowed)
+
+    def permits(self, address: IPAddress) -> bool:
+        if self.allow_private:
+            return True
+        inner = embedded_ipv4(address)
+        if any(address in net or (inner is not None and inner in net) for net in self.allowed):
+            return True
+        return is_public(address)
+
+    def vet(self, host: str, addresses: Iterable[str]) -> list[str]:
+        """The addresses, if every one is permitted; else UnsafeUrl naming the first that is not."""
+        found = list(addresses)
+        for text in found:
+            if not self.permits(ipaddress.ip_address(text)):
+                where = text if host.strip("[]") == text else f"{host} resolves to {text}, which"
+                raise UnsafeUrl(
+                    f"{where} is not a public address; webhook URLs must be publicly reachable "
+                    "(an operator can open private ranges with DOCHOOKS_ALLOWED_TARGET_CIDRS)",
+                    attribute="url",
+                )
+        return found
+
+    def check_url(self, url: str, *, resolver: Resolver = resolve) -> list[str]:
+        """Refuse a URL that is not http(s) to a permitted address; returns the vetted addresses."""
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 (parsed only to refuse a malformed port)
+        except ValueError as exc:
+            raise UnsafeUrl(f"not a valid URL: {exc}", attribute="url") from exc
+        if parts.scheme not in ("http", "https"):
+            raise UnsafeUrl("the URL must start with http:// or https://", attribute="url")
+        if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+            raise UnsafeUrl("credentials in the URL are not allowed; use a custom header", attribute="url")
+        host = parts.hostname
+        if not host:
+            raise UnsafeUrl("the URL has no host", attribute="url")
+        return self.vet(host, resolver(host))

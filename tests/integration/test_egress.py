@@ -1,0 +1,90 @@
+"""Where deliveries go and where they come from: every connection vetted at send time,
+operator-opened ranges, a fixed source address and a proxy; on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from dochooks.runtime import Runtime
+from tests.factories import (
+    Receiver,
+    dispatch_until,
+    queue_delivery,
+    running_proxy,
+    running_receiver,
+    status_of,
+)
+
+
+def test_a_private_address_is_refused_again_at_delivery_time(runtime: Runtime, receiver: Receiver) -> None:
+    # Configured while the development switch was on; the dispatcher now runs without it.
+    tenant, delivery, _ = queue_delivery(runtime, receiver.url("/ok/literal"))
+    dispatch_until(runtime, lambda: status_of(runtime, tenant, delivery).attempts != (), allow_private_targets=False)
+    (attempt,) = status_of(runtime, tenant, delivery).attempts
+    assert attempt.response_status is None
+    assert attempt.error is not None and attempt.error.startswith("refused: 127.0.0.1 is not a public address")
+    assert receiver.at("/ok/literal") == []
+
+
+def test_a_name_is_vetted_as_the_connection_resolves_it(runtime: Runtime, receiver: Receiver) -> None:
+    # What DNS rebinding amounts to: a name that resolves to a private address when it is called.
+    tenant, delivery, _ = queue_delivery(runtime, f"http://localhost:{receiver.port}/ok/named")
+    dispatch_until(runtime, lambda: status_of(runtime, tenant, delivery).attempts != (), allow_private_targets=False)
+    (attempt,) = status_of(runtime, tenant, delivery).attempts
+    assert attempt.error is not None and "localhost resolves to" in attempt.error and "not a public" in attempt.error
+    assert receiver.at("/ok/named") == []
+
+
+def test_ranges_the_operator_opens_are_reached_and_no_others(runtime: Runtime, receiver: Receiver) -> None:
+    tenant, opened, _ = queue_delivery(runtime, f"http://localhost:{receiver.port}/ok/opened")
+    dispatch_until(
+        runtime,
+        lambda: status_of(runtime, tenant, opened).status == "succeeded",
+        allow_private_targets=False,
+        allowed_target_cidrs="127.0.0.0/8,::1/128",
+    )
+    tenant, closed, _ = queue_delivery(runtime, receiver.url("/ok/closed"))
+    dispatch_until(
+        runtime,
+        lambda: status_of(runtime, tenant, closed).attempts != (),
+        allow_private_targets=False,
+        allowed_target_cidrs="10.0.0.0/8",
+    )
+    assert len(receiver.at("/ok/opened")) == 1 and receiver.at("/ok/closed") == []
+
+
+def test_deliveries_leave_from_the_configured_source_address(runtime: Runtime) -> None:
+    with running_receiver("127.0.0.2") as receiver:
+        tenant, delivery, _ = queue_delivery(runtime, receiver.url("/ok/from"))
+        dispatch_until(
+            runtime,
+            lambda: status_of(runtime, tenant, delivery).status == "succeeded",
+            egress_source_address="127.0.0.3",
+        )
+        (got,) = receiver.at("/ok/from")
+    assert got.remote == "127.0.0.3"
+
+
+def test_through_the_proxy_the_vetted_address_is_named_not_the_host(runtime: Runtime, receiver: Receiver) -> None:
+    with running_proxy() as proxy:
+        tenant, delivery, _ = queue_delivery(runtime, f"http://localhost:{receiver.port}/ok/proxied")
+        dispatch_until(
+            runtime,
+            lambda: status_of(runtime, tenant, delivery).status == "succeeded",
+            allow_private_targets=False,
+            allowed_target_cidrs="127.0.0.0/8,::1/128",
+            egress_proxy=proxy.url,
+        )
+        refused_tenant, refused, _ = queue_delivery(runtime, f"http://localhost:{receiver.port}/ok/refused")
+        dispatch_until(
+            runtime,
+            lambda: status_of(runtime, refused_tenant, refused).attempts != (),
+            allow_private_targets=False,
+            egress_proxy=proxy.url,
+        )
+    (got,) = receiver.at("/ok/proxied")
+    assert got.headers["host"] == f"localhost:{receiver.port}"  # the receiver still sees its own name
+    (asked,) = proxy.asked  # the refused delivery never reached the proxy
+    assert asked.startswith(f"POST http://127.0.0.1:{receiver.port}/ok/proxied ") or asked.startswith(
+        f"POST http://[::1]:{receiver.port}/ok/proxied "
+    )
+    assert "localhost" not in asked
+    assert receiver.at("/ok/refused") == []
