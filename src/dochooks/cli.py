@@ -166,6 +166,40 @@ def tenant_create(name: str, as_json: bool, **flags: Any) -> None:
         )
 
 
+@main.group(cls=_Group)
+def key() -> None:
+    """Manage the key that encrypts secrets at rest."""
+
+
+@key.command("generate")
+def key_generate() -> None:
+    """Print a new key, for DOCHOOKS_SECRET_KEY."""
+    from cryptography.fernet import Fernet
+
+    click.echo(Fernet.generate_key().decode())
+
+
+@key.command("rotate")
+@settings_options("database_url", "data_dir", "secret_key", "log_level")
+def key_rotate(**flags: Any) -> None:
+    """Encrypt every stored secret again with a new key.
+
+    \b
+    With DOCHOOKS_SECRET_KEY: set it to NEW,OLD on every process, run this, then set NEW alone.
+    With the generated key file: stop the service, run this (it makes the new key), start it."""
+    from dochooks.background import sole_dispatcher
+    from dochooks.runtime import open_runtime
+    from dochooks.webhooks.key_rotation import rotate_key
+
+    rt = open_runtime(_settings(flags))
+    try:
+        with sole_dispatcher(rt):  # on SQLite, refuses while the service runs
+            rotated = rotate_key(rt.db, rt.settings)
+    finally:
+        rt.close()
+    click.echo(f"re-encrypted the secrets of {rotated.webhooks} webhooks; {rotated.advice}")
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=9000, show_default=True, type=int, help="Port to listen on.")

@@ -18,7 +18,7 @@ class NewTenant:
     token: str
 
 
-def _digest(token: str) -> str:
+def token_digest(token: str) -> str:
     # Tokens carry 256 random bits, so a plain digest is enough; no slow KDF on every request.
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -34,11 +34,11 @@ def issue_token(conn: Connection, tenant_id: int, now_ms: int) -> str:
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     conn.run(
         "INSERT INTO api_tokens (tenant_id, token_hash, created_at) VALUES (:tenant, :hash, :t)",
-        {"tenant": tenant_id, "hash": _digest(token), "t": now_ms},
+        {"tenant": tenant_id, "hash": token_digest(token), "t": now_ms},
     )
     return token
 
 
 def tenant_for_token(conn: Connection, token: str) -> int | None:
-    row = conn.one("SELECT tenant_id FROM api_tokens WHERE token_hash = :h", {"h": _digest(token)})
+    row = conn.one("SELECT tenant_id FROM api_tokens WHERE token_hash = :h", {"h": token_digest(token)})
     return None if row is None else int(row["tenant_id"])

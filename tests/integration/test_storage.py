@@ -102,7 +102,9 @@ def test_only_the_lease_holder_settles_a_delivery(runtime: Runtime) -> None:
     with runtime.db.transaction() as conn:
         (item,), _ = queue.claim(conn, worker="a", now_ms=1000, lease_ms=10, limit=10)
         queue.claim(conn, worker="b", now_ms=2000, lease_ms=5000, limit=10)
-        late = queue.Outcome(item.delivery_id, 1, 1000, 5, "{}", 200, "ok", None, queue.SUCCEEDED, None)
+        late = queue.Outcome(
+            item.delivery_id, item.webhook_id, 1, 1000, 5, "{}", 200, "ok", None, queue.SUCCEEDED, None
+        )
         queue.record(conn, worker="a", outcomes=[late], now_ms=2100)
         row = conn.one("SELECT status, locked_by FROM deliveries")
         attempts = conn.one("SELECT COUNT(*) AS n FROM attempts")

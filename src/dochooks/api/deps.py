@@ -9,9 +9,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException
 
 from dochooks.api.jsonapi import JSON_TYPES
+from dochooks.api.rate_limit import RateLimiter
 from dochooks.errors import Unauthorized
 from dochooks.runtime import Runtime
-from dochooks.tenants import tenant_for_token
+from dochooks.tenants import tenant_for_token, token_digest
 
 _bearer = HTTPBearer(auto_error=False, description="An API token from `dochooks tenant create`.")
 
@@ -22,16 +23,20 @@ def runtime(request: Request) -> Runtime:
 
 
 def tenant(
+    request: Request,
     rt: Annotated[Runtime, Depends(runtime)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> int:
-    """The tenant whose token the request carries; 401 without a valid one."""
+    """The tenant whose token the request carries; 401 without a valid one, 429 when the
+    token is over its rate."""
     if credentials is None:
         raise Unauthorized("send the header Authorization: Bearer <token>")
     with rt.db.read() as conn:
         found = tenant_for_token(conn, credentials.credentials)
     if found is None:
         raise Unauthorized("the API token is not valid")
+    limiter: RateLimiter = request.app.state.rate_limiter
+    limiter.take(token_digest(credentials.credentials))
     return found
 
 

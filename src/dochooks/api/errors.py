@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
 from dochooks.api.jsonapi import JsonApiResponse, error_object, errors
-from dochooks.errors import DochooksError, Unauthorized
+from dochooks.errors import DochooksError, TooManyRequests, Unauthorized
 
 log = logging.getLogger("dochooks.api")
 
@@ -47,7 +47,11 @@ def install(app: FastAPI) -> None:
     async def domain_error(request: Request, exc: DochooksError) -> JsonApiResponse:
         if exc.status >= 500:
             log.error("%s %s failed: %s", request.method, request.url.path, exc.detail)
-        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+        headers = None
+        if isinstance(exc, Unauthorized):
+            headers = {"WWW-Authenticate": "Bearer"}
+        elif isinstance(exc, TooManyRequests):
+            headers = {"Retry-After": str(exc.retry_after)}
         return errors(exc.status, [error_object(exc.status, exc.title, exc.detail, pointer=exc.pointer)], headers)
 
     @app.exception_handler(RequestValidationError)

@@ -1,17 +1,18 @@
-"""Request bodies have a size limit: a larger one gets 413 before it is read whole."""
+"""Request bodies have a size limit: a larger one gets 413 before the app reads it."""
 
 from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dochooks.api.jsonapi import error_object, errors
+from dochooks.api.jsonapi import JsonApiResponse, error_object, errors
 from dochooks.documents.uploads import TooLarge
 
 DEFAULT_LIMIT = 1024 * 1024
 
 
 class BodyLimit:
-    """Plain ASGI middleware: `limit_for(path)` bytes at most, by Content-Length and as read."""
+    """Plain ASGI middleware: `limit_for(path)` bytes at most, by Content-Length, or as read
+    when the body comes chunked."""
 
     def __init__(self, app: ASGIApp, *, upload_bytes: int) -> None:
         self.app = app
@@ -27,18 +28,30 @@ class BodyLimit:
             return
         limit = self.limit_for(scope["path"])
         length = dict(scope["headers"]).get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > limit:
-            response = errors(413, [error_object(413, TooLarge.title, f"the request body exceeds {limit} bytes")])
-            await response(scope, receive, send)
+        if length is not None:  # the server holds the body to its Content-Length
+            if length.isdigit() and int(length) > limit:
+                await _too_large(limit)(scope, receive, send)
+                return
+            await self.app(scope, receive, send)
             return
+        # Without a length (chunked), read the body up to the limit before the app sees it.
+        messages: list[Message] = []
         seen = 0
-
-        async def limited() -> Message:
-            nonlocal seen
+        while True:
             message = await receive()
+            messages.append(message)
             seen += len(message.get("body", b""))
             if seen > limit:
-                raise TooLarge(f"the request body exceeds {limit} bytes")
-            return message
+                await _too_large(limit)(scope, receive, send)
+                return
+            if message["type"] != "http.request" or not message.get("more_body"):
+                break
 
-        await self.app(scope, limited, send)
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
+
+
+def _too_large(limit: int) -> JsonApiResponse:
+    return errors(413, [error_object(413, TooLarge.title, f"the request body exceeds {limit} bytes")])

@@ -23,7 +23,7 @@ from dochooks.webhooks.secrets import mask
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
 
-def webhook_resource(hook: Webhook, *, reveal_secret: bool = False) -> dict[str, Any]:
+def webhook_resource(hook: Webhook, now_ms: int, *, reveal_secret: bool = False) -> dict[str, Any]:
     return resource(
         "webhooks",
         hook.id,
@@ -33,7 +33,11 @@ def webhook_resource(hook: Webhook, *, reveal_secret: bool = False) -> dict[str,
             "headers": {name: mask(value) for name, value in hook.headers.items()},
             "topics": list(hook.topics),
             "enabled": hook.enabled,
+            "disabled_reason": hook.disabled_reason,
             "secret": hook.secret if reveal_secret else mask(hook.secret),
+            "previous_secret_expires_at": iso(hook.previous_secret_expires_at)
+            if hook.previous_secret_expires_at and hook.previous_secret_expires_at > now_ms
+            else None,
             "created_at": iso(hook.created_at),
             "updated_at": iso(hook.updated_at),
         },
@@ -48,7 +52,7 @@ def create(body: WebhookDocument, rt: Rt, tenant: Tenant) -> JsonApiResponse:
     attrs = validated(body.data.attributes.model_dump(), policy=rt.policy)
     with rt.db.transaction() as conn:
         hook = store.create_webhook(conn, rt.cipher, tenant_id=tenant, now_ms=rt.clock.now_ms(), **attrs)  # type: ignore[arg-type]
-    response = document(webhook_resource(hook, reveal_secret=True), 201)
+    response = document(webhook_resource(hook, rt.clock.now_ms(), reveal_secret=True), 201)
     response.headers["Location"] = f"/v1/webhooks/{hook.id}"
     return response
 
@@ -57,14 +61,14 @@ def create(body: WebhookDocument, rt: Rt, tenant: Tenant) -> JsonApiResponse:
 def list_all(rt: Rt, tenant: Tenant) -> JsonApiResponse:
     with rt.db.read() as conn:
         hooks = store.list_webhooks(conn, rt.cipher, tenant)
-    return document([webhook_resource(h) for h in hooks])
+    return document([webhook_resource(h, rt.clock.now_ms()) for h in hooks])
 
 
 @router.get("/{webhook_id}", summary="Show a webhook")
 def show(webhook_id: Id, rt: Rt, tenant: Tenant) -> JsonApiResponse:
     with rt.db.read() as conn:
         hook = store.get_webhook(conn, rt.cipher, tenant, webhook_id)
-    return document(webhook_resource(hook))
+    return document(webhook_resource(hook, rt.clock.now_ms()))
 
 
 @router.patch("/{webhook_id}", dependencies=[JsonBody], summary="Change a webhook")
@@ -75,7 +79,17 @@ def change(webhook_id: Id, body: WebhookChangesDocument, rt: Rt, tenant: Tenant)
     changes = validated(body.data.attributes.model_dump(), policy=rt.policy)
     with rt.db.transaction() as conn:
         hook = store.update_webhook(conn, rt.cipher, tenant, webhook_id, changes, rt.clock.now_ms())
-    return document(webhook_resource(hook))
+    return document(webhook_resource(hook, rt.clock.now_ms()))
+
+
+@router.post("/{webhook_id}/secret/rotate", summary="Rotate the signing secret")
+def rotate_secret(webhook_id: Id, rt: Rt, tenant: Tenant) -> JsonApiResponse:
+    """Give the webhook a new `whsec_` signing secret, shown in full in this response only.
+    For 24 hours the old secret signs too: `webhook-signature` carries both signatures, so
+    a receiver can switch secrets without rejecting a delivery."""
+    with rt.db.transaction() as conn:
+        hook = store.rotate_secret(conn, rt.cipher, tenant, webhook_id, rt.clock.now_ms())
+    return document(webhook_resource(hook, rt.clock.now_ms(), reveal_secret=True))
 
 
 @router.delete("/{webhook_id}", status_code=204, summary="Delete a webhook and its delivery log")

@@ -17,17 +17,18 @@ from urllib.parse import urlsplit
 import orjson
 
 from dochooks import __version__
-from dochooks.clock import Clock, SystemClock
+from dochooks.clock import Clock, SystemClock, iso
 from dochooks.db import Database, Row
 from dochooks.delivery import queue
-from dochooks.delivery.backoff import next_attempt_after_failure
+from dochooks.delivery.backoff import RETRY_AFTER_STATUSES, next_attempt_after_failure, retry_after_ms
 from dochooks.delivery.egress import Egress
 from dochooks.delivery.queue import Claimed, Outcome
 from dochooks.delivery.sender import HttpSender, Sender, SendResult
-from dochooks.delivery.signing import sign
+from dochooks.delivery.signing import signature_header
 from dochooks.errors import DochooksError
 from dochooks.settings import Settings
 from dochooks.signals import Wakeup, deliveries_queued
+from dochooks.webhooks import store
 from dochooks.webhooks.secrets import Cipher, mask, signing_key
 
 log = logging.getLogger("dochooks.dispatcher")
@@ -48,6 +49,11 @@ class Target:
     enabled: bool
     updated_at: int
     broken: str | None = None  # why deliveries to this webhook cannot be sent at all
+    previous_key: bytes | None = None  # a rotated-away secret's key, signing too until previous_until
+    previous_until: int = 0
+
+    def keys_at(self, now_ms: int) -> tuple[bytes, ...]:
+        return (self.key, self.previous_key) if self.previous_key and now_ms < self.previous_until else (self.key,)
 
 
 class Targets:
@@ -90,6 +96,8 @@ class Targets:
             key=signing_key(self._cipher.decrypt(row["secret"])),
             enabled=bool(row["enabled"]),
             updated_at=row["updated_at"],
+            previous_key=signing_key(self._cipher.decrypt(row["previous_secret"])) if row["previous_secret"] else None,
+            previous_until=row["previous_secret_expires_at"] or 0,
         )
 
 
@@ -118,6 +126,17 @@ def _text(body: bytes) -> str:
     """A response excerpt as storable text: PostgreSQL text cannot hold NUL, and one NUL
     would fail the write of a whole batch of attempts."""
     return body.decode("utf-8", "replace").replace("\x00", "\ufffd")
+
+
+def _failure(status: int | None, *, gone: bool, wait_ms: int | None) -> str:
+    """What the delivery log says of a response that was not a success."""
+    if status is not None and 300 <= status < 400:
+        return f"HTTP {status} (redirects are not followed)"
+    if gone:
+        return f"HTTP {status} (the endpoint is gone; webhook disabled)"
+    if wait_ms:
+        return f"HTTP {status} (Retry-After: {wait_ms / 1000:g} s)"
+    return f"HTTP {status}"
 
 
 def body_of(item: Claimed) -> bytes:
@@ -295,7 +314,7 @@ class Dispatcher:
         signed = {
             "webhook-id": item.request_id,
             "webhook-timestamp": str(timestamp),
-            "webhook-signature": sign(target.key, item.request_id, timestamp, body),
+            "webhook-signature": signature_header(target.keys_at(started), item.request_id, timestamp, body),
         }
         clock_start = time.perf_counter()
         result = await self._sender.send(target.url, {**target.headers, **signed}, body)
@@ -317,32 +336,38 @@ class Dispatcher:
         final: bool = False,
     ) -> None:
         ok = result.status is not None and 200 <= result.status < 300
-        error = result.error
-        if not ok and error is None:
-            error = f"HTTP {result.status}" + (
-                " (redirects are not followed)" if 300 <= (result.status or 0) < 400 else ""
-            )
+        ended = started + duration
+        gone = None
+        if result.status == 410:  # the endpoint says it is gone for good: stop sending to it
+            gone = f"the endpoint answered 410 Gone at {iso(ended)}; enable the webhook again to resume"
+        waited_for = None
+        if result.status in RETRY_AFTER_STATUSES:
+            waited_for = retry_after_ms(result.retry_after, ended)
+        error = None if ok else result.error or _failure(result.status, gone=gone is not None, wait_ms=waited_for)
         next_at = None
-        if not ok and not final:
+        if not ok and not final and not gone:
             next_at = next_attempt_after_failure(
                 item.attempt_number,
-                started + duration,
+                ended,
                 scale=self._settings.retry_time_scale,
                 rng=self._rng,
+                retry_after=waited_for,
             )
         status = queue.SUCCEEDED if ok else (queue.PENDING if next_at is not None else queue.FAILED)
         self._outcomes.append(
             Outcome(
                 delivery_id=item.delivery_id,
+                webhook_id=item.webhook_id,
                 number=item.attempt_number,
                 started_at=started,
                 duration_ms=duration,
                 request_headers=orjson.dumps(shown_headers).decode(),
                 response_status=result.status,
                 response_body=_text(result.body) if result.status is not None else None,
-                error=None if ok else error,
+                error=error,
                 status=status,
                 next_attempt_at=next_at,
+                disables_webhook=gone,
             )
         )
         self._outcomes_ready.set()
@@ -389,4 +414,5 @@ class Dispatcher:
         with self._db.transaction() as conn:
             now = self._clock.now_ms()
             queue.record(conn, worker=self.worker_id, outcomes=batch, now_ms=now)
+            store.disable_for(conn, {o.webhook_id: o.disables_webhook for o in batch if o.disables_webhook}, now)
             queue.release(conn, worker=self.worker_id, delivery_ids=released, now_ms=now)

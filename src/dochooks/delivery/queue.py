@@ -29,6 +29,7 @@ class Claimed:
 @dataclass(frozen=True)
 class Outcome:
     delivery_id: int
+    webhook_id: int
     number: int
     started_at: int
     duration_ms: int
@@ -38,6 +39,7 @@ class Outcome:
     error: str | None
     status: str  # what the delivery is now: succeeded, pending (retry due) or failed
     next_attempt_at: int | None
+    disables_webhook: str | None = None  # why the webhook is disabled by this attempt (410 Gone)
 
 
 def _due(skip: Sequence[int]) -> tuple[str, dict[str, Any]]:
@@ -67,7 +69,9 @@ def claim(
         return [], []
     hooks, hook_params = in_clause("w", sorted({c.webhook_id for c in claimed}))
     webhooks = conn.all(
-        f"SELECT id, url, headers, secret, enabled, updated_at FROM webhooks WHERE id IN {hooks}", hook_params
+        "SELECT id, url, headers, secret, previous_secret, previous_secret_expires_at, enabled, updated_at "
+        f"FROM webhooks WHERE id IN {hooks}",
+        hook_params,
     )
     return claimed, webhooks
 

@@ -22,6 +22,7 @@ class SendResult:
     status: int | None  # None when no response arrived
     body: bytes  # at most RESPONSE_EXCERPT_BYTES
     error: str | None
+    retry_after: str | None = None  # the response's Retry-After header, as sent
 
 
 class Sender(Protocol):
@@ -89,7 +90,7 @@ class HttpSender:
                 excerpt = await _excerpt(response.content, RESPONSE_EXCERPT_BYTES)
                 if not response.content.at_eof():
                     response.close()  # drop the rest rather than read it
-                return SendResult(response.status, excerpt, None)
+                return SendResult(response.status, excerpt, None, response.headers.get("Retry-After"))
         except TimeoutError:
             return SendResult(None, b"", f"timed out after {self._timeout.total:g} s")
         except TargetRefused as exc:

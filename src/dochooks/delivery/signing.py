@@ -12,6 +12,11 @@ def sign(key: bytes, msg_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(mac).decode()
 
 
+def signature_header(keys: tuple[bytes, ...], msg_id: str, timestamp: int, body: bytes) -> str:
+    """`webhook-signature`: one signature per key, space-separated (two while a secret rotates)."""
+    return " ".join(sign(key, msg_id, timestamp, body) for key in keys)
+
+
 def verify(key: bytes, msg_id: str, timestamp: int, body: bytes, header: str) -> bool:
     """True when any signature in a `webhook-signature` header matches."""
     want = sign(key, msg_id, timestamp, body)

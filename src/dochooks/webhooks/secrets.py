@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import secrets
 from pathlib import Path
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from dochooks.errors import StorageError
 
@@ -17,13 +18,17 @@ _MASK = "********"
 
 
 class Cipher:
-    """Encrypts and decrypts short secrets (header values, signing secrets) for storage."""
+    """Encrypts and decrypts short secrets (header values, signing secrets) for storage.
+    Given several keys (comma- or line-separated), it encrypts with the first and decrypts
+    with any: the state a key rotation passes through."""
 
-    def __init__(self, key: str | bytes) -> None:
+    def __init__(self, keys: str | bytes) -> None:
+        text = keys.decode() if isinstance(keys, bytes) else keys
         try:
-            self._fernet = Fernet(key)
+            self.keys = [k.strip() for k in text.replace("\n", ",").split(",") if k.strip()]
+            self._fernet = MultiFernet([Fernet(k) for k in self.keys])
         except (ValueError, TypeError) as exc:
-            raise StorageError("DOCHOOKS_SECRET_KEY is not a valid Fernet key (32 url-safe base64 bytes)") from exc
+            raise StorageError("the secret key is not a list of valid Fernet keys (32 url-safe base64 bytes)") from exc
 
     def encrypt(self, plain: str) -> str:
         return self._fernet.encrypt(plain.encode()).decode()
@@ -34,18 +39,40 @@ class Cipher:
         except InvalidToken as exc:
             raise StorageError("a stored secret does not decrypt with the configured key") from exc
 
+    def reencrypt(self, token: str) -> str:
+        """The same secret encrypted with the first key."""
+        try:
+            return self._fernet.rotate(token.encode()).decode()
+        except InvalidToken as exc:
+            raise StorageError("a stored secret does not decrypt with the configured key") from exc
+
 
 def load_cipher(secret_key: str | None, data_dir: Path) -> Cipher:
-    """The configured key, else the one kept in the data dir, generated (mode 0600) on first use."""
+    """The configured keys, else those kept in the data dir, generated (mode 0600) on first use."""
     if secret_key:
         return Cipher(secret_key)
     path = data_dir / KEY_FILE
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):  # another process made it first: use theirs
+            write_key_file(path, [Fernet.generate_key().decode()], exclusive=True)
+    return Cipher(path.read_bytes())
+
+
+def write_key_file(path: Path, keys: list[str], *, exclusive: bool = False) -> None:
+    """Write the keys, one per line, readable by the owner only. Written beside the file
+    and renamed over it, so a crash leaves the old file or the new one, never half of one."""
+    if exclusive:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write(Fernet.generate_key())
-    return Cipher(path.read_bytes().strip())
+    else:
+        staging = path.with_name(path.name + ".new")
+        fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write("\n".join(keys) + "\n")
+        out.flush()
+        os.fsync(out.fileno())
+    if not exclusive:
+        os.replace(staging, path)
 
 
 def new_signing_secret() -> str:

@@ -14,7 +14,11 @@ from dochooks.webhooks.config import Webhook
 from dochooks.webhooks.secrets import Cipher, is_masked_form_of, new_signing_secret
 
 _TOPIC_ORDER = {t.value: i for i, t in enumerate(TOPICS)}
-_COLUMNS = "id, tenant_id, name, url, headers, secret, enabled, created_at, updated_at"
+_COLUMNS = (
+    "id, tenant_id, name, url, headers, secret, enabled, created_at, updated_at, "
+    "disabled_reason, previous_secret, previous_secret_expires_at"
+)
+SECRET_OVERLAP_MS = 24 * 3600 * 1000  # how long a rotated-away signing secret still signs
 
 
 def _topics_of(conn: Connection, webhook_ids: list[int]) -> dict[int, list[str]]:
@@ -40,6 +44,9 @@ def _record(row: Row, topics: list[str], cipher: Cipher) -> Webhook:
         secret=cipher.decrypt(row["secret"]),
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        disabled_reason=row["disabled_reason"],
+        previous_secret=cipher.decrypt(row["previous_secret"]) if row["previous_secret"] else None,
+        previous_secret_expires_at=row["previous_secret_expires_at"],
     )
 
 
@@ -111,18 +118,20 @@ def merge_headers(current: dict[str, str], given: dict[str, str]) -> dict[str, s
 def update_webhook(
     conn: Connection, cipher: Cipher, tenant_id: int, webhook_id: int, changes: dict[str, Any], now_ms: int
 ) -> Webhook:
-    """Apply validated changes (any of name, url, headers, topics, enabled)."""
+    """Apply validated changes (any of name, url, headers, topics, enabled). Setting
+    `enabled` either way clears the reason dochooks disabled the webhook for."""
     current = get_webhook(conn, cipher, tenant_id, webhook_id)
     headers = merge_headers(current.headers, changes["headers"]) if "headers" in changes else current.headers
     conn.run(
-        "UPDATE webhooks SET name = :name, url = :url, headers = :headers, enabled = :enabled, updated_at = :now "
-        "WHERE id = :id",
+        "UPDATE webhooks SET name = :name, url = :url, headers = :headers, enabled = :enabled, "
+        "disabled_reason = :reason, updated_at = :now WHERE id = :id",
         {
             "id": webhook_id,
             "name": changes.get("name", current.name),
             "url": changes.get("url", current.url),
             "headers": cipher.encrypt(orjson.dumps(headers).decode()),
             "enabled": changes.get("enabled", current.enabled),
+            "reason": None if "enabled" in changes else current.disabled_reason,
             "now": now_ms,
         },
     )
@@ -138,3 +147,47 @@ def delete_webhook(conn: Connection, tenant_id: int, webhook_id: int) -> None:
     )
     if not deleted:
         raise NotFound(f"no webhook {webhook_id}")
+
+
+def rotate_secret(conn: Connection, cipher: Cipher, tenant_id: int, webhook_id: int, now_ms: int) -> Webhook:
+    """Give the webhook a new signing secret. The old one keeps signing too, for
+    SECRET_OVERLAP_MS, so a receiver can switch to the new one without missing a delivery."""
+    current = get_webhook(conn, cipher, tenant_id, webhook_id)
+    conn.run(
+        "UPDATE webhooks SET secret = :secret, previous_secret = :previous, previous_secret_expires_at = :until, "
+        "updated_at = :now WHERE id = :id",
+        {
+            "id": webhook_id,
+            "secret": cipher.encrypt(new_signing_secret()),
+            "previous": cipher.encrypt(current.secret),
+            "until": now_ms + SECRET_OVERLAP_MS,
+            "now": now_ms,
+        },
+    )
+    return get_webhook(conn, cipher, tenant_id, webhook_id)
+
+
+def disable_for(conn: Connection, reasons: dict[int, str], now_ms: int) -> None:
+    """Disable webhooks on dochooks' own account (their endpoints are gone), saying why."""
+    for webhook_id, reason in reasons.items():
+        conn.run(
+            "UPDATE webhooks SET enabled = :off, disabled_reason = :reason, updated_at = :now "
+            "WHERE id = :id AND enabled = :on",
+            {"id": webhook_id, "reason": reason, "now": now_ms, "on": True, "off": False},
+        )
+
+
+def reencrypt_all(conn: Connection, cipher: Cipher) -> int:
+    """Encrypt every stored secret again with the cipher's first key; returns the webhooks done."""
+    rows = conn.all("SELECT id, headers, secret, previous_secret FROM webhooks ORDER BY id")
+    for row in rows:
+        conn.run(
+            "UPDATE webhooks SET headers = :headers, secret = :secret, previous_secret = :previous WHERE id = :id",
+            {
+                "id": row["id"],
+                "headers": cipher.reencrypt(row["headers"]),
+                "secret": cipher.reencrypt(row["secret"]),
+                "previous": cipher.reencrypt(row["previous_secret"]) if row["previous_secret"] else None,
+            },
+        )
+    return len(rows)
