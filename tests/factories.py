@@ -293,6 +293,7 @@ class Api:
 
     base: str
     token: str | None = None
+    last_headers: dict[str, str] = field(default_factory=dict)  # of the last response
 
     def call(
         self,
@@ -317,9 +318,10 @@ class Api:
             request.add_header("Content-Type", content_type)
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
-                status, text = response.status, response.read()
+                status, text, headers = response.status, response.read(), response.headers
         except urllib.error.HTTPError as exc:
-            status, text = exc.code, exc.read()
+            status, text, headers = exc.code, exc.read(), exc.headers
+        self.last_headers = {k.lower(): v for k, v in headers.items()}
         return status, (json.loads(text) if text.strip() else None)
 
 

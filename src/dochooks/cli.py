@@ -7,6 +7,7 @@ import json
 import logging
 import signal
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -18,7 +19,7 @@ from dochooks.errors import DochooksError
 from dochooks.settings import Settings, describe, env_name, from_env
 from dochooks.tenants import create_tenant
 
-_TYPES: dict[str, Any] = {"int": int, "float": float, "Path": click.Path(file_okay=False)}
+_TYPES: dict[str, Any] = {"int": int, "float": float, "Path": click.Path(file_okay=False, path_type=Path)}
 
 
 def settings_options(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

@@ -219,19 +219,6 @@ def test_filters_find_exactly_the_right_documents(api: Api, receiver: Receiver, 
     assert api.call("GET", "/v1/documents?filter[status]=lost")[0] == 400
 
 
-def test_another_tenant_gets_404_for_documents(api: Api, runtime: Runtime, receiver: Receiver) -> None:
-    doc = upload(api, b"mine")
-    other = Api(api.base, make_tenant(runtime.db, "other").token)
-    for method, path in (
-        ("GET", f"/v1/documents/{doc['id']}"),
-        ("GET", f"/v1/documents/{doc['id']}/events"),
-        ("POST", f"/v1/documents/{doc['id']}/validations"),
-    ):
-        status, body = other.call(method, path, {"data": {"type": "validations"}} if method == "POST" else None)
-        assert status == 404 and body["errors"][0]["status"] == "404", path
-    assert other.call("GET", "/v1/documents")[1]["data"] == []
-
-
 def test_workflow_levels_are_validated(api: Api) -> None:
     for attributes in (
         {"separation": ["qc", "first-level"]},

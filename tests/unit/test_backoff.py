@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import random
+from email.utils import formatdate
 
 import pytest
 
-from dochooks.delivery.backoff import MAX_RETRIES, next_attempt_after_failure, retry_delay_ms
+from dochooks.delivery.backoff import MAX_RETRIES, next_attempt_after_failure, retry_after_ms, retry_delay_ms
 
 
 @pytest.mark.parametrize(
@@ -30,3 +31,36 @@ def test_after_the_eighth_retry_fails_there_is_no_next_attempt() -> None:
     assert MAX_RETRIES == 8
     assert next_attempt_after_failure(8, 0) is not None
     assert next_attempt_after_failure(9, 0) is None
+
+
+NOW = 1_800_000_000_000  # ms
+IN_TEN_SECONDS = formatdate(NOW / 1000 + 10, usegmt=True)
+A_MINUTE_AGO = formatdate(NOW / 1000 - 60, usegmt=True)
+
+
+@pytest.mark.parametrize(
+    ("header", "wait"),
+    [
+        ("120", 120_000),
+        (" 7 ", 7_000),
+        ("0", 0),
+        (IN_TEN_SECONDS, 10_000),
+        (A_MINUTE_AGO, 0),
+        ("99999999999999999999", 24 * 3600 * 1000),  # capped at a day
+        ("soon", None),
+        ("-5", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_retry_after_is_read_as_seconds_or_an_http_date_and_capped(header: str | None, wait: int | None) -> None:
+    assert retry_after_ms(header, NOW) == wait
+
+
+def test_retry_after_only_ever_delays_the_schedule() -> None:
+    rng = random.Random(1)
+    later = next_attempt_after_failure(1, NOW, rng=rng, retry_after=3_600_000)
+    assert later == NOW + 3_600_000
+    sooner = next_attempt_after_failure(3, NOW, rng=random.Random(1), retry_after=0)
+    assert sooner == next_attempt_after_failure(3, NOW, rng=random.Random(1))
+    assert next_attempt_after_failure(MAX_RETRIES + 1, NOW, retry_after=5) is None  # retries stay counted

@@ -27,3 +27,17 @@ def test_masking_shows_at_most_the_last_four_characters_of_long_values() -> None
     assert mask("Bearer abcdefghijklmnopqrstuvwxyz").endswith("wxyz")
     assert "abc" not in mask("Bearer abcdefghijklmnopqrstuvwxyz")
     assert "smoke" not in mask("Bearer smoke") and "oke" not in mask("Bearer smoke")
+
+
+def test_with_two_keys_the_first_encrypts_and_both_decrypt() -> None:
+    from cryptography.fernet import Fernet
+
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    stored = Cipher(old).encrypt("Bearer abc")
+    both = Cipher(f"{new},{old}")
+    assert both.decrypt(stored) == "Bearer abc"
+    again = both.reencrypt(stored)
+    assert Cipher(new).decrypt(again) == "Bearer abc"
+    with pytest.raises(StorageError):
+        Cipher(old).decrypt(again)
+    assert Cipher(f"{new}\n{old}\n").keys == [new, old]  # the key file's form: one per line
