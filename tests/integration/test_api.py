@@ -13,6 +13,7 @@ from dochooks.runtime import open_runtime
 from dochooks.tenants import NewTenant
 from dochooks.topics import TOPICS
 from tests.factories import Api, Receiver, document_doc, live_service, make_settings, make_tenant, webhook_doc
+from tests.unit.test_url_safety import MALFORMED, REFUSED
 
 ROUTES = [
     ("GET", "/v1/topics"),
@@ -133,7 +134,7 @@ def test_private_urls_are_refused_without_the_development_switch(tmp_path: Path,
         tenant = make_tenant(rt.db)
         with live_service(rt) as base:
             api = Api(base, tenant.token)
-            for url in ("http://127.0.0.1:9/", "http://169.254.169.254/", "http://[::1]/", "http://2130706433/"):
+            for url in [*REFUSED, *MALFORMED]:
                 status, body = api.call("POST", "/v1/webhooks", webhook_doc(url))
                 assert status == 422 and body["errors"][0]["source"]["pointer"] == "/data/attributes/url", url
     finally:

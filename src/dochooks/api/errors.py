@@ -31,9 +31,8 @@ def _validation(exc: RequestValidationError) -> JsonApiResponse:
         elif loc and loc[0] == "query":
             status = 400
             items.append(error_object(400, "Invalid query parameter", err["msg"], parameter=str(loc[-1])))
-        elif loc and loc[0] == "path":
-            status = 404
-            items.append(error_object(404, "Not found", "no such resource"))
+        elif loc and loc[0] == "path":  # no such resource: what else is wrong with the request is moot
+            return errors(404, [error_object(404, "Not found", "no such resource")])
         elif len(loc) <= 1:
             status = 400
             items.append(error_object(400, "Missing body", 'send a JSON:API document: {"data": {...}}'))
