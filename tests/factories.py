@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import os
 import socket
+import ssl
 import threading
 import time
 import uuid
@@ -141,12 +142,13 @@ class Receiver:
 
     port: int = 0
     host: str = "127.0.0.1"
+    scheme: str = "http"
     received: list[Received] = field(default_factory=list)
     hits: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def url(self, path: str) -> str:
-        return f"http://{self.host}:{self.port}{path}"
+        return f"{self.scheme}://{self.host}:{self.port}{path}"
 
     def at(self, prefix: str) -> list[Received]:
         with self.lock:
@@ -198,15 +200,15 @@ class Receiver:
 
 
 @contextmanager
-def running_receiver(host: str = "127.0.0.1") -> Iterator[Receiver]:
-    receiver = Receiver(port=free_port(), host=host)
+def running_receiver(host: str = "127.0.0.1", tls: ssl.SSLContext | None = None) -> Iterator[Receiver]:
+    receiver = Receiver(port=free_port(), host=host, scheme="https" if tls else "http")
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", receiver.handle)
     runner = web.AppRunner(app, access_log=None)
 
     async def start() -> None:
         await runner.setup()
-        await web.TCPSite(runner, host, receiver.port).start()
+        await web.TCPSite(runner, host, receiver.port, ssl_context=tls).start()
 
     with _served_in_thread(start(), runner.cleanup):
         yield receiver

@@ -34,6 +34,9 @@ class Settings:
     egress_proxy: str | None = _setting(
         None, "http://HOST:PORT of a proxy every delivery goes through (https by CONNECT), for a fixed egress IP."
     )
+    delivery_ca_file: str | None = _setting(
+        None, "PEM file of CA certificates deliveries trust besides the system's (receivers with an internal CA)."
+    )
     egress_cidrs: str | None = _setting(
         None, "Comma-separated CIDRs deliveries leave from, published at GET /v1/ip-ranges for receivers' allowlists."
     )

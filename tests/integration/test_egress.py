@@ -3,6 +3,13 @@ operator-opened ranges, a fixed source address and a proxy; on SQLite and Postgr
 
 from __future__ import annotations
 
+import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import trustme
+
 from dochooks.runtime import Runtime
 from tests.factories import (
     Receiver,
@@ -88,3 +95,49 @@ def test_through_the_proxy_the_vetted_address_is_named_not_the_host(runtime: Run
     )
     assert "localhost" not in asked
     assert receiver.at("/ok/refused") == []
+
+
+@contextmanager
+def tls_receiver(tmp_path: Path, name: str) -> Iterator[tuple[Receiver, str]]:
+    """A receiver on loopback with a certificate for `name` from a test CA; yields it and the CA's file."""
+    ca = trustme.CA()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert(name).configure_cert(context)
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    with running_receiver(tls=context) as receiver:
+        yield receiver, str(ca_file)
+
+
+def test_https_is_verified_by_name_though_the_connection_goes_to_the_vetted_address(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    opened = {"allow_private_targets": False, "allowed_target_cidrs": "127.0.0.0/8,::1/128"}
+    with tls_receiver(tmp_path, "localhost") as (receiver, ca_file), running_proxy() as proxy:
+        url = f"https://localhost:{receiver.port}/ok/tls"
+        for through in (None, proxy.url):
+            tenant, delivery, _ = queue_delivery(runtime, url)
+            dispatch_until(
+                runtime,
+                lambda t=tenant, d=delivery: status_of(runtime, t, d).status == "succeeded",
+                delivery_ca_file=ca_file,
+                egress_proxy=through,
+                **opened,
+            )
+        assert proxy.asked == [f"CONNECT 127.0.0.1:{receiver.port} HTTP/1.1"]  # the address, never the name
+        assert [r.headers["host"] for r in receiver.at("/ok/tls")] == [f"localhost:{receiver.port}"] * 2
+
+
+def test_a_certificate_for_another_name_fails_the_attempt(runtime: Runtime, tmp_path: Path) -> None:
+    with tls_receiver(tmp_path, "elsewhere.example") as (receiver, ca_file), running_proxy() as proxy:
+        for through in (None, proxy.url):
+            tenant, delivery, _ = queue_delivery(runtime, f"https://localhost:{receiver.port}/ok/wrong")
+            dispatch_until(
+                runtime,
+                lambda t=tenant, d=delivery: status_of(runtime, t, d).attempts != (),
+                delivery_ca_file=ca_file,
+                egress_proxy=through,
+            )
+            (attempt,) = status_of(runtime, tenant, delivery).attempts
+            assert attempt.response_status is None and attempt.error and "certificate" in attempt.error.lower()
+        assert receiver.at("/ok/wrong") == []

@@ -54,6 +54,7 @@ def test_the_proxy_host_is_trusted_and_addresses_are_vetted_without_dns() -> Non
         ("egress_proxy", "socks5://127.0.0.1:1080"),
         ("egress_proxy", "127.0.0.1:3128"),
         ("allowed_target_cidrs", "10.0.0.0/8,nope"),
+        ("delivery_ca_file", "/nonexistent/ca.pem"),
     ],
 )
 def test_egress_settings_that_cannot_work_stop_the_start(setting: str, value: str) -> None:

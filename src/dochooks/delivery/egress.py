@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import ssl
 import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -31,6 +32,15 @@ class Egress:
     policy: TargetPolicy
     source_address: str | None = None
     proxy: str | None = None
+    ca_file: str | None = None
+
+    def tls(self) -> ssl.SSLContext | bool:
+        """How deliveries verify https receivers: the system's CAs, plus the operator's."""
+        if not self.ca_file:
+            return True
+        context = ssl.create_default_context()
+        context.load_verify_locations(cafile=self.ca_file)
+        return context
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Egress:
@@ -45,7 +55,13 @@ class Egress:
             parts = urlsplit(proxy)
             if parts.scheme != "http" or not parts.hostname:
                 raise ConfigError(f"DOCHOOKS_EGRESS_PROXY: {proxy!r} is not an http://HOST:PORT proxy URL")
-        return cls(TargetPolicy.from_settings(settings), source or None, proxy or None)
+        ca_file = settings.delivery_ca_file
+        if ca_file:
+            try:
+                ssl.create_default_context().load_verify_locations(cafile=ca_file)
+            except (OSError, ssl.SSLError) as exc:
+                raise ConfigError(f"DOCHOOKS_DELIVERY_CA_FILE: cannot load {ca_file!r}: {exc}") from exc
+        return cls(TargetPolicy.from_settings(settings), source or None, proxy or None, ca_file or None)
 
 
 class VettingResolver(AbstractResolver):

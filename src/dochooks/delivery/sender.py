@@ -67,6 +67,7 @@ class HttpSender:
                     resolver=self._resolver,
                     use_dns_cache=False,  # the resolver keeps vetted names itself
                     local_addr=(source, 0) if source else None,
+                    ssl=self._egress.tls(),
                 ),
                 cookie_jar=aiohttp.DummyCookieJar(),  # a receiver's cookies must never reach another
                 skip_auto_headers=("Accept", "Accept-Encoding"),  # send just what the log shows
