@@ -57,7 +57,7 @@ def _install_uvloop() -> None:
 
 
 ALL = tuple(name for name, _, _ in describe())
-WORKER = tuple(n for n in ALL if n not in ("host", "port", "rate_limit", "rate_burst"))
+WORKER = tuple(n for n in ALL if n not in ("port", "rate_limit", "rate_burst"))
 
 
 class _Group(click.Group):
@@ -111,6 +111,12 @@ def worker(**flags: Any) -> None:
     from dochooks.runtime import open_runtime
 
     rt = open_runtime(_settings(flags))
+    if rt.settings.metrics_port:
+        from prometheus_client import start_http_server
+
+        from dochooks.metrics import registry_for
+
+        start_http_server(rt.settings.metrics_port, addr=rt.settings.host, registry=registry_for(rt.db, rt.clock))
 
     async def run() -> None:
         stopping = asyncio.Event()

@@ -46,6 +46,9 @@ class Settings:
     poll_interval: float = _setting(1.0, "Seconds an idle dispatcher waits before looking for due work again.")
     max_upload_bytes: int = _setting(25 * 1024 * 1024, "Largest document upload accepted, in bytes (larger: 413).")
     processors: str | None = _setting(None, "package.module:MAPPING of workflow processors replacing the defaults.")
+    metrics_port: int = _setting(
+        0, "Port `dochooks worker` serves Prometheus /metrics on (0: none; serve has /metrics)."
+    )
     rate_limit: float = _setting(100.0, "API requests per second per token, on average (0: no limit).")
     rate_burst: int = _setting(200, "API requests a token may make at once above its rate.")
     log_level: str = _setting("info", "debug, info, warning or error.")

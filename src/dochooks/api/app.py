@@ -15,6 +15,7 @@ from dochooks.api.jsonapi import JsonApiResponse
 from dochooks.api.limits import BodyLimit
 from dochooks.api.rate_limit import RateLimiter
 from dochooks.background import run_background, sole_dispatcher
+from dochooks.metrics import registry_for
 from dochooks.runtime import Runtime
 
 log = logging.getLogger("dochooks")
@@ -62,6 +63,7 @@ def create_app(rt: Runtime, *, dispatch: bool = True) -> FastAPI:
     app.state.runtime = rt
     app.state.background = None
     app.state.rate_limiter = RateLimiter(rt.settings.rate_limit, rt.settings.rate_burst)
+    app.state.metrics = registry_for(rt.db, rt.clock)
     app.add_middleware(BodyLimit, upload_bytes=rt.settings.max_upload_bytes)
     errors.install(app)
     for module in (meta, webhooks, deliveries, documents, workflow):

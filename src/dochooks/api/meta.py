@@ -1,8 +1,10 @@
-"""Routes about the service itself: readiness, the topic catalogue, the egress ranges."""
+"""Routes about the service itself: readiness, metrics, the topic catalogue, the egress ranges."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from dochooks import __version__
 from dochooks.api.deps import Rt, Tenant
@@ -25,6 +27,13 @@ def healthz(request: Request, rt: Rt) -> JsonApiResponse:
     except Exception:
         return errors(503, [error_object(503, "Not ready", "the database does not answer")])
     return JsonApiResponse({"status": "ok", "version": __version__})
+
+
+@router.get("/metrics", include_in_schema=False)
+def metrics(request: Request) -> Response:
+    """Prometheus metrics: attempts by outcome, attempt latency, failures per webhook, the
+    queue's depth and oldest due delivery, worker leases. For the operator's network only."""
+    return Response(generate_latest(request.app.state.metrics), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/v1/topics", tags=["topics"], summary="The webhook topics")

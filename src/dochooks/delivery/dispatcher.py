@@ -26,6 +26,7 @@ from dochooks.delivery.queue import Claimed, Outcome
 from dochooks.delivery.sender import HttpSender, Sender, SendResult
 from dochooks.delivery.signing import signature_header
 from dochooks.errors import DochooksError
+from dochooks.metrics import ATTEMPT_SECONDS, OUTCOME, WEBHOOK_FAILURES
 from dochooks.settings import Settings
 from dochooks.signals import Wakeup, deliveries_queued
 from dochooks.webhooks import store
@@ -318,7 +319,9 @@ class Dispatcher:
         }
         clock_start = time.perf_counter()
         result = await self._sender.send(target.url, {**target.headers, **signed}, body)
-        duration = round((time.perf_counter() - clock_start) * 1000)
+        elapsed = time.perf_counter() - clock_start
+        ATTEMPT_SECONDS.observe(elapsed)
+        duration = round(elapsed * 1000)
         self._settle(item, started, duration, {**target.shown_headers, **signed}, result)
 
     def _release(self, item: Claimed) -> None:
@@ -354,6 +357,9 @@ class Dispatcher:
                 retry_after=waited_for,
             )
         status = queue.SUCCEEDED if ok else (queue.PENDING if next_at is not None else queue.FAILED)
+        OUTCOME["succeeded" if ok else "retrying" if next_at is not None else "failed"].inc()
+        if not ok:
+            WEBHOOK_FAILURES.labels(str(item.webhook_id)).inc()
         self._outcomes.append(
             Outcome(
                 delivery_id=item.delivery_id,
