@@ -320,7 +320,15 @@ def prepare(
             ).deliveries
     if queued != deliveries:
         raise RuntimeError(f"queued {queued} deliveries, wanted {deliveries}")
-    sample = Claimed(0, hooks[0].id, secrets.token_hex(16), TOPIC, 1, orjson.dumps(sample_payload(1, 0, now)).decode())
+    sample = Claimed(
+        0,
+        hooks[0].id,
+        tenant.tenant_id,
+        secrets.token_hex(16),
+        TOPIC,
+        1,
+        orjson.dumps(sample_payload(1, 0, now)).decode(),
+    )
     return Prepared(tenant.tenant_id, webhooks, len(body_of(sample)), {h.id: h.headers["Authorization"] for h in hooks})
 
 

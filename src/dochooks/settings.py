@@ -42,6 +42,8 @@ class Settings:
     )
     max_in_flight: int = _setting(1000, "Delivery requests in flight at most, per dispatcher.")
     max_per_host: int = _setting(200, "Connections per receiving host at most.")
+    max_per_webhook: int = _setting(200, "Deliveries of one webhook claimed and unsettled at most, per dispatcher.")
+    max_per_tenant: int = _setting(500, "Deliveries of one tenant claimed and unsettled at most, per dispatcher.")
     claim_batch: int = _setting(500, "Deliveries claimed per database round trip at most.")
     poll_interval: float = _setting(1.0, "Seconds an idle dispatcher waits before looking for due work again.")
     max_upload_bytes: int = _setting(25 * 1024 * 1024, "Largest document upload accepted, in bytes (larger: 413).")

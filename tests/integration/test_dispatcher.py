@@ -186,3 +186,50 @@ def test_a_hanging_host_does_not_hold_up_the_others(runtime: Runtime, receiver: 
     # Only requests really sent are attempts; what waited for a lane went back to the queue unsent.
     assert logged == {"n": len(receiver.at("/slow/3/hang"))}
     assert pending == {"n": 40}
+
+
+def test_a_webhook_at_its_cap_leaves_room_for_the_others_on_the_same_host(runtime: Runtime, receiver: Receiver) -> None:
+    tenant = make_tenant(runtime.db).tenant_id
+    make_webhook(runtime.db, runtime.cipher, tenant, receiver.url("/slow/2/capped"), topics=("preprocessing-done",))
+    make_webhook(runtime.db, runtime.cipher, tenant, receiver.url("/ok/beside"), topics=("document-received",))
+    with runtime.db.transaction() as conn:
+        for _ in range(60):  # the slow webhook's backlog, due first
+            publish(conn, tenant_id=tenant, topic="preprocessing-done", payload=PAYLOAD, now_ms=1)
+        for _ in range(10):
+            publish(conn, tenant_id=tenant, topic="document-received", payload=PAYLOAD, now_ms=2)
+    started = time.monotonic()
+    dispatch_until(
+        runtime,
+        lambda: len(receiver.at("/ok/beside")) == 10,
+        max_in_flight=100,
+        claim_batch=20,
+        max_per_webhook=5,
+        delivery_timeout=3.0,
+    )
+    assert max(r.at for r in receiver.at("/ok/beside")) - started < 1.5  # before the first slow answer
+    assert len(receiver.at("/slow/2/capped")) <= 5 + 20  # its cap, and one claim over it at most
+
+
+def test_one_tenants_flood_does_not_starve_another_tenants_single_event(runtime: Runtime, receiver: Receiver) -> None:
+    flooding = make_tenant(runtime.db, "flood").tenant_id
+    for i in range(30):  # many webhooks, each under its own cap: only the tenant's cap holds them
+        make_webhook(runtime.db, runtime.cipher, flooding, receiver.url(f"/slow/2/flood{i}"))
+    quiet = make_tenant(runtime.db, "quiet").tenant_id
+    make_webhook(runtime.db, runtime.cipher, quiet, receiver.url("/ok/quiet"))
+    with runtime.db.transaction() as conn:
+        for _ in range(20):  # 600 deliveries, due before the quiet tenant's one
+            publish(conn, tenant_id=flooding, topic="document-received", payload=PAYLOAD, now_ms=1)
+        publish(conn, tenant_id=quiet, topic="document-received", payload=PAYLOAD, now_ms=2)
+    started = time.monotonic()
+    dispatch_until(
+        runtime,
+        lambda: len(receiver.at("/ok/quiet")) == 1,
+        max_in_flight=200,
+        claim_batch=50,
+        max_per_webhook=20,
+        max_per_tenant=100,
+        delivery_timeout=3.0,
+    )
+    (got,) = receiver.at("/ok/quiet")
+    assert got.at - started < 1.5  # not behind the flood's first slow answers
+    assert len(receiver.at("/slow/2/flood")) <= 100 + 50  # the tenant's cap, and one claim over it at most

@@ -9,7 +9,7 @@ import os
 import random
 import socket
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -115,6 +115,41 @@ def host_of(url: str) -> str:
         return url
 
 
+class Shares:
+    """Claimed, unsettled deliveries counted per webhook and per tenant, against their caps.
+    A webhook or tenant at its cap is left out of claims until one of its deliveries settles:
+    one flood (or one slow endpoint) cannot take the whole in-flight budget, and another
+    tenant's single event is claimed beside it."""
+
+    def __init__(self, per_webhook: int, per_tenant: int) -> None:
+        self._caps = (per_webhook, per_tenant)
+        self._webhooks: Counter[int] = Counter()
+        self._tenants: Counter[int] = Counter()
+        self.total = 0
+
+    def add(self, item: Claimed) -> None:
+        self._webhooks[item.webhook_id] += 1
+        self._tenants[item.tenant_id] += 1
+        self.total += 1
+
+    def remove(self, item: Claimed) -> bool:
+        """Count a delivery settled; True when that takes its webhook or tenant below its cap."""
+        per_webhook, per_tenant = self._caps
+        freed = self._webhooks[item.webhook_id] == per_webhook or self._tenants[item.tenant_id] == per_tenant
+        for counts, key in ((self._webhooks, item.webhook_id), (self._tenants, item.tenant_id)):
+            counts[key] -= 1
+            if not counts[key]:
+                del counts[key]
+        self.total -= 1
+        return freed
+
+    def full_webhooks(self) -> set[int]:
+        return {w for w, n in self._webhooks.items() if n >= self._caps[0]}
+
+    def full_tenants(self) -> list[int]:
+        return sorted(t for t, n in self._tenants.items() if n >= self._caps[1])
+
+
 @dataclass
 class Host:
     """Claimed deliveries to one host, waiting for one of its connections (a lane)."""
@@ -178,7 +213,8 @@ class Dispatcher:
         # at most the delivery timeout), plus the wait for its result to be written.
         self._lease_ms = int((2 * settings.delivery_timeout + 60) * 1000)
         self._min_claim = max(1, min(settings.claim_batch, settings.max_in_flight) // 4)
-        self._unsettled = 0  # claimed deliveries not yet settled: waiting for a lane or being sent
+        # Claimed deliveries not yet settled (waiting for a lane or being sent), per webhook and tenant.
+        self._shares = Shares(settings.max_per_webhook, settings.max_per_tenant)
         self._hosts: dict[str, Host] = {}
         self._lanes: set[asyncio.Task[None]] = set()
         self._outcomes: list[Outcome] = []
@@ -205,8 +241,9 @@ class Dispatcher:
         finally:
             for host in self._hosts.values():  # what waits for a lane goes back to the queue unsent
                 while host.waiting:
-                    self._release(host.waiting.popleft()[0])
-                    self._unsettled -= 1
+                    item = host.waiting.popleft()[0]
+                    self._release(item)
+                    self._shares.remove(item)
             while self._lanes:  # each lane finishes the request it is sending
                 await asyncio.gather(*self._lanes, return_exceptions=True)
             self._closing = True  # the flusher writes what is left, then ends
@@ -222,7 +259,8 @@ class Dispatcher:
             return
         want = min(room, self._settings.claim_batch)
         busy = self._busy_webhooks()
-        claimed, webhooks = await asyncio.to_thread(self._claim, want, busy)
+        full_tenants = self._shares.full_tenants()
+        claimed, webhooks = await asyncio.to_thread(self._claim, want, busy, full_tenants)
         self._targets.refresh(webhooks)
         claimed_at = time.monotonic()
         for item in claimed:
@@ -231,7 +269,7 @@ class Dispatcher:
             return
         due = await asyncio.to_thread(self._next_due)
         delay = self._settings.poll_interval
-        if due is not None and not (busy and not claimed):  # busy hosts wake us when they have room
+        if due is not None and not ((busy or full_tenants) and not claimed):  # they wake us when they have room
             delay = min(delay, max((due - self._clock.now_ms()) / 1000, 0.0 if claimed else 0.01))
         await self._wake.sleep(delay)
 
@@ -248,7 +286,7 @@ class Dispatcher:
         if host is None:
             host = self._hosts[target.host] = Host()
         host.waiting.append((item, target, claimed_at))
-        self._unsettled += 1
+        self._shares.add(item)
         if host.lanes < self._settings.max_per_host:
             host.lanes += 1
             lane = asyncio.create_task(self._lane(target.host, host))
@@ -265,17 +303,20 @@ class Dispatcher:
                     await self._deliver(item, target, claimed_at)
                 except Exception:  # its lease runs out and it is tried again
                     log.exception("delivery %d crashed", item.delivery_id)
-                self._unsettled -= 1
-                if self._settings.max_in_flight - self._unsettled >= self._min_claim:
+                if self._shares.remove(item) or self._settings.max_in_flight - self._unsettled >= self._min_claim:
                     self._wake.set()
         finally:
             host.lanes -= 1
             if not host.lanes and not host.waiting and self._hosts.get(name) is host:
                 del self._hosts[name]
 
+    @property
+    def _unsettled(self) -> int:
+        return self._shares.total
+
     def _busy_webhooks(self) -> list[int]:
-        """Webhooks whose host has a full queue already: claiming more of theirs would only
-        let one slow host take the in-flight budget from every other."""
+        """Webhooks at their own cap, or whose host has a full queue already: claiming more
+        of theirs would only let one slow endpoint take the in-flight budget from the others."""
         cap = self._settings.max_per_host
         return sorted(
             {
@@ -284,9 +325,10 @@ class Dispatcher:
                 if len(host.waiting) >= cap
                 for item, _, _ in host.waiting
             }
+            | self._shares.full_webhooks()
         )
 
-    def _claim(self, limit: int, skip: list[int]) -> tuple[list[Claimed], list[Row]]:
+    def _claim(self, limit: int, skip: list[int], skip_tenants: list[int]) -> tuple[list[Claimed], list[Row]]:
         with self._db.transaction() as conn:
             return queue.claim(
                 conn,
@@ -295,6 +337,7 @@ class Dispatcher:
                 lease_ms=self._lease_ms,
                 limit=limit,
                 skip=skip,
+                skip_tenants=skip_tenants,
             )
 
     def _next_due(self) -> int | None:

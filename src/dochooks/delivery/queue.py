@@ -20,6 +20,7 @@ SUCCEEDED, PENDING, FAILED = "succeeded", "pending", "failed"
 class Claimed:
     delivery_id: int
     webhook_id: int
+    tenant_id: int
     request_id: str
     topic: str
     attempt_number: int  # of the attempt about to be made, 1 for the first
@@ -42,12 +43,16 @@ class Outcome:
     disables_webhook: str | None = None  # why the webhook is disabled by this attempt (410 Gone)
 
 
-def _due(skip: Sequence[int]) -> tuple[str, dict[str, Any]]:
-    """The query for due deliveries, leaving out the webhooks in `skip`, and its parameters."""
-    if not skip:
-        return _DUE.format(skip=""), {}
-    ids, params = in_clause("skip", list(skip))
-    return _DUE.format(skip=f"AND webhook_id NOT IN {ids} "), params
+def _due(skip: Sequence[int], skip_tenants: Sequence[int]) -> tuple[str, dict[str, Any]]:
+    """The query for due deliveries, leaving out the webhooks in `skip` and the tenants in
+    `skip_tenants`, and its parameters."""
+    where, params = "", {}
+    for column, ids in (("webhook_id", skip), ("tenant_id", skip_tenants)):
+        if ids:
+            clause, more = in_clause(column, list(ids))
+            where += f"AND {column} NOT IN {clause} "
+            params.update(more)
+    return _DUE.format(skip=where), params
 
 
 _DUE = (
@@ -58,11 +63,18 @@ _LEASE = "UPDATE deliveries SET next_attempt_at = :lease_end, locked_by = :worke
 
 
 def claim(
-    conn: Connection, *, worker: str, now_ms: int, lease_ms: int, limit: int, skip: Sequence[int] = ()
+    conn: Connection,
+    *,
+    worker: str,
+    now_ms: int,
+    lease_ms: int,
+    limit: int,
+    skip: Sequence[int] = (),
+    skip_tenants: Sequence[int] = (),
 ) -> tuple[list[Claimed], list[Row]]:
-    """Lease up to `limit` due deliveries, none of the webhooks in `skip` (those whose
-    host is busy already); returns them, by id, with the rows of their webhooks."""
-    due, skip_params = _due(skip)
+    """Lease up to `limit` due deliveries, none of the webhooks in `skip` nor the tenants in
+    `skip_tenants` (those at their cap); returns them, by id, with the rows of their webhooks."""
+    due, skip_params = _due(skip, skip_tenants)
     params = {"lease_end": now_ms + lease_ms, "worker": worker, "now": now_ms, "limit": limit, **skip_params}
     claimed = _claim_sqlite(conn, due, params) if conn.dialect == "sqlite" else _claim_postgres(conn, due, params)
     if not claimed:
@@ -80,7 +92,7 @@ def _claim_postgres(conn: Connection, due: str, params: dict[str, Any]) -> list[
     # SKIP LOCKED: workers claiming at the same time take different deliveries instead of waiting.
     rows = conn.all(
         f"{_LEASE} WHERE id IN ({due} FOR UPDATE SKIP LOCKED) "
-        "RETURNING id, webhook_id, event_id, request_id, topic, attempt_count",
+        "RETURNING id, webhook_id, tenant_id, event_id, request_id, topic, attempt_count",
         params,
     )
     if not rows:
@@ -90,7 +102,15 @@ def _claim_postgres(conn: Connection, due: str, params: dict[str, Any]) -> list[
         e["id"]: e["payload"] for e in conn.all(f"SELECT id, payload FROM events WHERE id IN {events}", event_params)
     }
     return [
-        Claimed(r["id"], r["webhook_id"], r["request_id"], r["topic"], r["attempt_count"] + 1, payloads[r["event_id"]])
+        Claimed(
+            r["id"],
+            r["webhook_id"],
+            r["tenant_id"],
+            r["request_id"],
+            r["topic"],
+            r["attempt_count"] + 1,
+            payloads[r["event_id"]],
+        )
         for r in sorted(rows, key=lambda r: r["id"])
     ]
 
@@ -105,15 +125,16 @@ def _claim_sqlite(conn: Connection, due: str, params: dict[str, Any]) -> list[Cl
         return []
     conn.run(f"{_LEASE} WHERE id IN (SELECT value FROM json_each(:ids))", {**params, "ids": ids})
     rows = conn.one(
-        "SELECT json_group_array(json_array(d.id, d.webhook_id, d.request_id, d.topic, d.attempt_count, e.payload)) "
+        "SELECT json_group_array(json_array(d.id, d.webhook_id, d.tenant_id, d.request_id, d.topic, "
+        "d.attempt_count, e.payload)) "
         "AS claimed FROM deliveries d JOIN events e ON e.id = d.event_id "
         "WHERE d.id IN (SELECT value FROM json_each(:ids))",
         {"ids": ids},
     )
     assert rows is not None
     return [
-        Claimed(delivery, webhook, request_id, topic, attempts + 1, payload)
-        for delivery, webhook, request_id, topic, attempts, payload in sorted(orjson.loads(rows["claimed"]))
+        Claimed(delivery, webhook, tenant, request_id, topic, attempts + 1, payload)
+        for delivery, webhook, tenant, request_id, topic, attempts, payload in sorted(orjson.loads(rows["claimed"]))
     ]
 
 
