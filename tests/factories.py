@@ -200,15 +200,19 @@ class Receiver:
 
 
 @contextmanager
-def running_receiver(host: str = "127.0.0.1", tls: ssl.SSLContext | None = None) -> Iterator[Receiver]:
-    receiver = Receiver(port=free_port(), host=host, scheme="https" if tls else "http")
+def running_receiver(
+    host: str = "127.0.0.1", tls: ssl.SSLContext | None = None, *, port: int = 0, receiver: Receiver | None = None
+) -> Iterator[Receiver]:
+    """A receiver on loopback; given one that stopped, the same receiver (port, records) again."""
+    if receiver is None:
+        receiver = Receiver(port=port or free_port(), host=host, scheme="https" if tls else "http")
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", receiver.handle)
     runner = web.AppRunner(app, access_log=None)
 
     async def start() -> None:
         await runner.setup()
-        await web.TCPSite(runner, host, receiver.port, ssl_context=tls).start()
+        await web.TCPSite(runner, receiver.host, receiver.port, ssl_context=tls, reuse_address=True).start()
 
     with _served_in_thread(start(), runner.cleanup):
         yield receiver
@@ -237,6 +241,7 @@ class Proxy:
 
     port: int
     asked: list[str] = field(default_factory=list)
+    credentials: list[str] = field(default_factory=list)  # each connection's Proxy-Authorization, if any
 
     @property
     def url(self) -> str:
@@ -247,6 +252,9 @@ class Proxy:
             head = await reader.readuntil(b"\r\n\r\n")
             line = head.split(b"\r\n", 1)[0].decode()
             self.asked.append(line)
+            for header in head.decode().split("\r\n")[1:]:
+                if header.lower().startswith("proxy-authorization:"):
+                    self.credentials.append(header.split(":", 1)[1].strip())
             method, target, _ = line.split(" ")
             if method == "CONNECT":
                 host, port = target.rsplit(":", 1)

@@ -3,6 +3,7 @@ operator-opened ranges, a fixed source address and a proxy; on SQLite and Postgr
 
 from __future__ import annotations
 
+import base64
 import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -78,8 +79,9 @@ def test_through_the_proxy_the_vetted_address_is_named_not_the_host(runtime: Run
             lambda: status_of(runtime, tenant, delivery).status == "succeeded",
             allow_private_targets=False,
             allowed_target_cidrs="127.0.0.0/8,::1/128",
-            egress_proxy=proxy.url,
+            egress_proxy=proxy.url.replace("://", "://op:s3cret@"),
         )
+        assert proxy.credentials == ["Basic " + base64.b64encode(b"op:s3cret").decode()]
         refused_tenant, refused, _ = queue_delivery(runtime, f"http://localhost:{receiver.port}/ok/refused")
         dispatch_until(
             runtime,

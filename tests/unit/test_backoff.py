@@ -48,6 +48,7 @@ A_MINUTE_AGO = formatdate(NOW / 1000 - 60, usegmt=True)
         (A_MINUTE_AGO, 0),
         ("99999999999999999999", 24 * 3600 * 1000),  # capped at a day
         ("soon", None),
+        ("²", None),  # a digit to str.isdigit, not to int()
         ("-5", None),
         ("", None),
         (None, None),

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 
 import pytest
 
@@ -39,9 +40,16 @@ def test_a_name_that_rebinds_to_a_private_address_is_refused_once_its_answer_exp
     asyncio.run(scenario())
 
 
-def test_the_proxy_host_is_trusted_and_addresses_are_vetted_without_dns() -> None:
-    resolver = VettingResolver(TargetPolicy(), trusted=frozenset({"proxy.internal"}), lookup=lambda h: ["10.0.0.5"])
-    assert asyncio.run(resolver.addresses("proxy.internal")) == ["10.0.0.5"]
+def test_only_the_connectors_own_lookup_of_the_proxy_goes_unvetted() -> None:
+    resolver = VettingResolver(TargetPolicy(), proxy_host="proxy.internal", lookup=lambda h: ["10.0.0.5"])
+
+    async def scenario() -> None:
+        (found,) = await resolver.resolve("proxy.internal", 3128)  # the connector reaching the proxy
+        assert found["host"] == "10.0.0.5"
+        with pytest.raises(TargetRefused):  # a webhook naming the proxy's host is vetted like any
+            await resolver.addresses("proxy.internal")
+
+    asyncio.run(scenario())
     with pytest.raises(TargetRefused, match=r"refused: 169\.254\.169\.254 is not a public address"):
         resolver.check_address("169.254.169.254")
     resolver.check_address("8.8.8.8")
@@ -60,3 +68,31 @@ def test_the_proxy_host_is_trusted_and_addresses_are_vetted_without_dns() -> Non
 def test_egress_settings_that_cannot_work_stop_the_start(setting: str, value: str) -> None:
     with pytest.raises(ConfigError):
         Egress.from_settings(Settings(**{setting: value}))
+
+
+def test_proxy_credentials_go_to_proxy_auth_and_never_into_a_message() -> None:
+    egress_ = Egress.from_settings(Settings(egress_proxy="http://op%40corp:s3cret@proxy.internal:3128"))
+    assert egress_.proxy == "http://proxy.internal:3128"
+    assert egress_.proxy_headers == {"Proxy-Authorization": "Basic " + base64.b64encode(b"op@corp:s3cret").decode()}
+    with pytest.raises(ConfigError) as refused:
+        Egress.from_settings(Settings(egress_proxy="socks5://op:s3cret@proxy.internal:1080"))
+    assert "s3cret" not in refused.value.detail
+
+
+def test_a_waiter_that_gives_up_does_not_cancel_the_lookup_for_the_others() -> None:
+    def slow(host: str) -> list[str]:
+        import time
+
+        time.sleep(0.3)
+        return ["93.184.216.34"]
+
+    resolver = VettingResolver(TargetPolicy(), lookup=slow)
+
+    async def scenario() -> list[str]:
+        impatient = asyncio.create_task(asyncio.wait_for(resolver.addresses("hooks.example"), 0.05))
+        patient = asyncio.create_task(resolver.addresses("hooks.example"))
+        with pytest.raises(TimeoutError):
+            await impatient
+        return await patient
+
+    assert asyncio.run(scenario()) == ["93.184.216.34"]

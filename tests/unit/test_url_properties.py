@@ -3,12 +3,16 @@ of addresses, and no spelling of a private address is ever accepted."""
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import socket
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from yarl import URL
 
+from dochooks.delivery.egress import Egress, TargetRefused
+from dochooks.delivery.sender import HttpSender
 from dochooks.errors import UnsafeUrl
 from dochooks.webhooks.url_safety import TargetPolicy, resolve
 
@@ -127,12 +131,36 @@ def test_any_text_is_either_refused_clearly_or_vetted(url: str) -> None:
 @settings(max_examples=300)
 @given(userinfo=st.text(min_size=1, max_size=30), address=blocked_v4)
 def test_userinfo_never_hides_the_host(userinfo: str, address: ipaddress.IPv4Address) -> None:
-    for url in (f"http://{userinfo}@{address}/", f"http://8.8.8.8@{address}/", f"http://{address}#@8.8.8.8/"):
+    # The host urlsplit sees is public in the first two: only the refusal of credentials stops them.
+    for url in (
+        f"http://{address}@8.8.8.8/",
+        f"http://{userinfo}@8.8.8.8/",
+        f"http://8.8.8.8@{address}/",
+        f"http://{address}#@8.8.8.8/",
+    ):
         try:
             STRICT.check_url(url, resolver=numeric_only)
         except UnsafeUrl:
             continue
         raise AssertionError(f"{url} was accepted")
+
+
+def _route(url: str) -> None:
+    """The sender's own vetting of a delivery's URL, as it runs before every request."""
+    sender = HttpSender(timeout=5, max_connections=1, max_per_host=1, egress=Egress(STRICT), lookup=numeric_only)
+    asyncio.run(sender._route(URL(url), {}))
+
+
+@settings(max_examples=300)
+@given(address=blocked_v4)
+def test_no_spelling_of_a_private_ipv4_address_is_sent_to(address: ipaddress.IPv4Address) -> None:
+    for host in spellings(address):
+        url = f"http://{host}/hook"
+        try:
+            _route(url)
+        except (TargetRefused, ValueError):  # refused by the vetting, or not a URL yarl will send
+            continue
+        raise AssertionError(f"a delivery to {url} would be sent")
 
 
 def test_the_numeric_resolver_parses_like_the_service_resolver() -> None:

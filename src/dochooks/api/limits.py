@@ -27,14 +27,15 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         limit = self.limit_for(scope["path"])
-        length = dict(scope["headers"]).get(b"content-length")
-        if length is not None:  # the server holds the body to its Content-Length
+        headers = dict(scope["headers"])
+        length = headers.get(b"content-length")
+        if length is not None and b"transfer-encoding" not in headers:  # the server holds the body to it
             if length.isdigit() and int(length) > limit:
                 await _too_large(limit)(scope, receive, send)
                 return
             await self.app(scope, receive, send)
             return
-        # Without a length (chunked), read the body up to the limit before the app sees it.
+        # Chunked (whatever Content-Length says): read the body up to the limit before the app sees it.
         messages: list[Message] = []
         seen = 0
         while True:

@@ -23,7 +23,7 @@ def retry_after_ms(header: str | None, now_ms: int) -> int | None:
     """The wait a Retry-After header asks for, as delta-seconds or an HTTP date, capped at
     MAX_RETRY_AFTER_MS; None when there is none or it cannot be read."""
     value = (header or "").strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # "²".isdigit() holds too
         wait = int(value[:12]) * 1000
     else:
         try:

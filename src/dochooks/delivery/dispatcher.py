@@ -36,6 +36,7 @@ log = logging.getLogger("dochooks.dispatcher")
 USER_AGENT = f"dochooks/{__version__}"
 FLUSH_SECONDS = 0.02  # how long finished attempts may gather before one write records them all
 WRITE_TRIES = 5  # writes of one batch of outcomes before it is dropped (and its deliveries resent)
+WRITE_SLACK_SECONDS = 15  # what a lease allows for those writes, each up to a second apart
 
 
 @dataclass(frozen=True)
@@ -211,7 +212,7 @@ class Dispatcher:
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         # A lease outlives the longest wait for a lane and the longest attempt after it (each
         # at most the delivery timeout), plus the wait for its result to be written.
-        self._lease_ms = int((2 * settings.delivery_timeout + 60) * 1000)
+        self._lease_ms = int((2 * settings.delivery_timeout + WRITE_SLACK_SECONDS) * 1000)
         self._min_claim = max(1, min(settings.claim_batch, settings.max_in_flight) // 4)
         # Claimed deliveries not yet settled (waiting for a lane or being sent), per webhook and tenant.
         self._shares = Shares(settings.max_per_webhook, settings.max_per_tenant)

@@ -11,9 +11,11 @@ import ipaddress
 import socket
 import ssl
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
+from aiohttp import encode_basic_auth
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from dochooks.errors import ConfigError, DochooksError
@@ -21,6 +23,8 @@ from dochooks.settings import Settings
 from dochooks.webhooks.url_safety import Resolver, TargetPolicy, resolve
 
 DNS_TTL_SECONDS = 10.0  # how long a vetted (or refused) name is trusted before it is resolved again
+DNS_THREADS = 8  # lookups at once
+MAX_CACHED_NAMES = 10_000  # past this, expired names are dropped before another is added
 
 
 class TargetRefused(OSError):
@@ -31,8 +35,9 @@ class TargetRefused(OSError):
 class Egress:
     policy: TargetPolicy
     source_address: str | None = None
-    proxy: str | None = None
+    proxy: str | None = None  # without credentials: they go in proxy_headers, kept out of every message
     ca_file: str | None = None
+    proxy_headers: dict[str, str] | None = None
 
     def tls(self) -> ssl.SSLContext | bool:
         """How deliveries verify https receivers: the system's CAs, plus the operator's."""
@@ -50,56 +55,73 @@ class Egress:
                 ipaddress.ip_address(source)
             except ValueError as exc:
                 raise ConfigError(f"DOCHOOKS_EGRESS_SOURCE_ADDRESS: {source!r} is not an IP address") from exc
-        proxy = settings.egress_proxy
-        if proxy:
-            parts = urlsplit(proxy)
-            if parts.scheme != "http" or not parts.hostname:
-                raise ConfigError(f"DOCHOOKS_EGRESS_PROXY: {proxy!r} is not an http://HOST:PORT proxy URL")
+        proxy, proxy_headers = _proxy_parts(settings.egress_proxy)
         ca_file = settings.delivery_ca_file
         if ca_file:
             try:
                 ssl.create_default_context().load_verify_locations(cafile=ca_file)
             except (OSError, ssl.SSLError) as exc:
                 raise ConfigError(f"DOCHOOKS_DELIVERY_CA_FILE: cannot load {ca_file!r}: {exc}") from exc
-        return cls(TargetPolicy.from_settings(settings), source or None, proxy or None, ca_file or None)
+        return cls(TargetPolicy.from_settings(settings), source or None, proxy, ca_file or None, proxy_headers)
+
+
+def _proxy_parts(url: str | None) -> tuple[str | None, dict[str, str] | None]:
+    """The proxy URL without credentials, and the credentials as a Proxy-Authorization header."""
+    if not url:
+        return None, None
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if parts.scheme != "http" or not parts.hostname or parts.path not in ("", "/"):
+        shown = f"http://{parts.hostname}:{port}" if parts.hostname else "the value"
+        raise ConfigError(f"DOCHOOKS_EGRESS_PROXY: {shown} is not an http://HOST:PORT proxy URL")
+    netloc = parts.netloc.rpartition("@")[2]
+    if not parts.username:
+        return f"http://{netloc}", None
+    credentials = encode_basic_auth(unquote(parts.username), unquote(parts.password or ""))
+    return f"http://{netloc}", {"Proxy-Authorization": credentials}
 
 
 class VettingResolver(AbstractResolver):
     """aiohttp's resolver for deliveries: resolves a name, refuses it unless every address
     is permitted, and hands the connector only the addresses it vetted. Results (refusals
-    too) are kept for DNS_TTL_SECONDS, and a name being resolved is resolved once."""
+    too) are kept for DNS_TTL_SECONDS; a name being resolved is resolved once, in a task
+    no waiter's timeout can cancel, on threads of its own (slow DNS must not hold up the
+    database work on the default pool)."""
 
-    def __init__(
-        self, policy: TargetPolicy, *, trusted: frozenset[str] = frozenset(), lookup: Resolver = resolve
-    ) -> None:
+    def __init__(self, policy: TargetPolicy, *, proxy_host: str | None = None, lookup: Resolver = resolve) -> None:
         self._policy = policy
-        self._trusted = trusted  # the proxy's own host: the operator's, so never vetted
+        self._proxy_host = proxy_host  # the operator's own proxy: the connector reaches it unvetted
         self._lookup = lookup
-        self._cache: dict[str, tuple[float, asyncio.Future[list[str]]]] = {}
+        self._cache: dict[tuple[str, bool], tuple[float, asyncio.Future[list[str]]]] = {}
+        self._threads = ThreadPoolExecutor(DNS_THREADS, thread_name_prefix="dochooks-dns")
 
-    async def addresses(self, host: str) -> list[str]:
-        """The host's vetted addresses; TargetRefused if any is not permitted."""
+    async def addresses(self, host: str, *, vet: bool = True) -> list[str]:
+        """The host's addresses, vetted unless `vet` is false; TargetRefused if any is not
+        permitted or the name does not resolve."""
         now = time.monotonic()
-        cached = self._cache.get(host)
+        cached = self._cache.get((host, vet))
         if cached is None or cached[0] < now:
-            future = asyncio.get_running_loop().create_future()
-            self._cache[host] = (now + DNS_TTL_SECONDS, future)
-            try:
-                future.set_result(await asyncio.to_thread(self._vetted, host))
-            except TargetRefused as exc:
-                future.set_exception(exc)
-            except BaseException:  # cancelled or broken: the next caller resolves again
-                del self._cache[host]
-                future.cancel()
-                raise
-        else:
-            future = cached[1]
-        return list(await asyncio.shield(future))
+            if len(self._cache) >= MAX_CACHED_NAMES:
+                self._cache = {key: entry for key, entry in self._cache.items() if entry[0] >= now}
+            loop = asyncio.get_running_loop()
+            lookup = loop.run_in_executor(self._threads, self._resolved, host, vet)
+            lookup.add_done_callback(lambda done: self._forget_if_broken((host, vet), done))
+            cached = self._cache[(host, vet)] = (now + DNS_TTL_SECONDS, lookup)
+        return list(await asyncio.shield(cached[1]))
 
-    def _vetted(self, host: str) -> list[str]:
+    def _forget_if_broken(self, key: tuple[str, bool], task: asyncio.Future[list[str]]) -> None:
+        """Keep answers and refusals; anything else (a crash) is tried again by the next caller."""
+        broken = task.cancelled() or not isinstance(task.exception(), TargetRefused | type(None))
+        if broken and key in self._cache and self._cache[key][1] is task:
+            del self._cache[key]
+
+    def _resolved(self, host: str, vet: bool) -> list[str]:
         try:
             found = self._lookup(host)
-            return found if host in self._trusted else self._policy.vet(host, found)
+            return self._policy.vet(host, found) if vet else found
         except DochooksError as exc:
             raise TargetRefused(f"refused: {exc.detail}") from None
 
@@ -122,8 +144,10 @@ class VettingResolver(AbstractResolver):
                 proto=0,
                 flags=socket.AI_NUMERICHOST | socket.AI_NUMERICSERV,
             )
-            for address in await self.addresses(host)
+            # With a proxy, the connector resolves nothing but the proxy itself.
+            for address in await self.addresses(host, vet=host != self._proxy_host)
         ]
 
     async def close(self) -> None:
         self._cache.clear()
+        self._threads.shutdown(wait=False, cancel_futures=True)

@@ -13,6 +13,7 @@ import aiohttp
 from yarl import URL
 
 from dochooks.delivery.egress import Egress, TargetRefused, VettingResolver
+from dochooks.webhooks.url_safety import Resolver, resolve
 
 RESPONSE_EXCERPT_BYTES = 64 * 1024
 
@@ -48,12 +49,14 @@ class HttpSender:
     the timeout bounding the whole exchange, and at most 64 KiB of a response read.
     Every connection goes to an address the egress policy vetted (see egress.py)."""
 
-    def __init__(self, *, timeout: float, max_connections: int, max_per_host: int, egress: Egress) -> None:
+    def __init__(
+        self, *, timeout: float, max_connections: int, max_per_host: int, egress: Egress, lookup: Resolver = resolve
+    ) -> None:
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._limits = (max_connections, max_per_host)
         self._egress = egress
         proxy_host = urlsplit(egress.proxy).hostname if egress.proxy else None
-        self._resolver = VettingResolver(egress.policy, trusted=frozenset({proxy_host} if proxy_host else ()))
+        self._resolver = VettingResolver(egress.policy, proxy_host=proxy_host, lookup=lookup)
         self._session: aiohttp.ClientSession | None = None
 
     def _open(self) -> aiohttp.ClientSession:
@@ -78,22 +81,25 @@ class HttpSender:
 
     async def send(self, url: str, headers: dict[str, str], body: bytes) -> SendResult:
         session = self._open()
+        total = self._timeout.total or 0.0
         try:
-            target, headers, server_hostname = await self._route(URL(url), headers)
-            async with session.post(
-                target,
-                data=body,
-                headers=headers,
-                allow_redirects=False,
-                proxy=self._egress.proxy,
-                server_hostname=server_hostname,
-            ) as response:
-                excerpt = await _excerpt(response.content, RESPONSE_EXCERPT_BYTES)
-                if not response.content.at_eof():
-                    response.close()  # drop the rest rather than read it
-                return SendResult(response.status, excerpt, None, response.headers.get("Retry-After"))
+            async with asyncio.timeout(total):  # one deadline for the lookup and the whole exchange
+                target, headers, server_hostname = await self._route(URL(url), headers)
+                async with session.post(
+                    target,
+                    data=body,
+                    headers=headers,
+                    allow_redirects=False,
+                    proxy=self._egress.proxy,
+                    proxy_headers=self._egress.proxy_headers,
+                    server_hostname=server_hostname,
+                ) as response:
+                    excerpt = await _excerpt(response.content, RESPONSE_EXCERPT_BYTES)
+                    if not response.content.at_eof():
+                        response.close()  # drop the rest rather than read it
+                    return SendResult(response.status, excerpt, None, response.headers.get("Retry-After"))
         except TimeoutError:
-            return SendResult(None, b"", f"timed out after {self._timeout.total:g} s")
+            return SendResult(None, b"", f"timed out after {total:g} s")
         except TargetRefused as exc:
             return SendResult(None, b"", str(exc))
         except aiohttp.ClientConnectorError as exc:
@@ -103,20 +109,25 @@ class HttpSender:
             return SendResult(None, b"", f"{type(exc).__name__}: {exc}".strip())
 
     async def _route(self, url: URL, headers: dict[str, str]) -> tuple[URL, dict[str, str], str | None]:
-        """Where the request goes. Names are vetted as the connector resolves them; an IP
-        address is vetted here. Through a proxy, which would resolve the name again, the
-        request names the vetted address instead, with the name kept for Host and TLS."""
+        """Where the request goes, once its host is vetted here: an IP address as it is, a
+        name by what it resolves to (numeric spellings such as 2130706433 included). The
+        connector then connects to the same vetted answer. Through a proxy, which would
+        resolve the name again, the request names the vetted address instead, with the
+        name kept for Host and TLS."""
         host = url.host or ""
         if self._egress.policy.allow_private and self._egress.proxy is None:
             return url, headers, None  # development: every address is permitted
         if _is_address(host):
             self._resolver.check_address(host)
             return url, headers, None
+        addresses = await self._resolver.addresses(host)
         if self._egress.proxy is None:
             return url, headers, None
-        addresses = await asyncio.wait_for(self._resolver.addresses(host), self._timeout.total)
         pinned = url.with_host(addresses[0])
-        return pinned, {**headers, "Host": url.host_port_subcomponent or host}, host if url.scheme == "https" else None
+        headers = {**headers, "Host": url.host_port_subcomponent or host}
+        if url.scheme == "https":
+            return pinned, headers, host  # proxy_headers go with the CONNECT
+        return pinned, {**headers, **(self._egress.proxy_headers or {})}, None  # forwarded: the request carries them
 
     async def close(self) -> None:
         if self._session is not None:

@@ -36,6 +36,11 @@ def rotate_key(db: Database, settings: Settings) -> Rotated:
         with db.transaction() as conn:
             count = store.reencrypt_all(conn, cipher)
         return Rotated(count, "now set DOCHOOKS_SECRET_KEY to the first key alone on every process")
+    if db.dialect != "sqlite":
+        raise ConfigError(
+            "with PostgreSQL, give every process the same DOCHOOKS_SECRET_KEY (the generated key file "
+            "belongs to one machine's embedded SQLite), then rotate as its help says"
+        )
     path = settings.data_dir / KEY_FILE
     old = load_cipher(None, settings.data_dir)
     new = Fernet.generate_key().decode()

@@ -50,6 +50,17 @@ def _record(row: Row, topics: list[str], cipher: Cipher) -> Webhook:
     )
 
 
+def _for_update(conn: Connection) -> str:
+    """Row locks for a read that a write will follow. SQLite needs none: its write
+    transactions already keep every other writer out."""
+    return " FOR UPDATE" if conn.dialect == "postgresql" else ""
+
+
+def _lock(conn: Connection, webhook_id: int) -> None:
+    """Hold the webhook's row until commit, so concurrent changes apply one after the other."""
+    conn.one(f"SELECT id FROM webhooks WHERE id = :id{_for_update(conn)}", {"id": webhook_id})
+
+
 def _set_topics(conn: Connection, webhook_id: int, topics: tuple[str, ...]) -> None:
     conn.run("DELETE FROM webhook_topics WHERE webhook_id = :id", {"id": webhook_id})
     conn.many(
@@ -120,6 +131,7 @@ def update_webhook(
 ) -> Webhook:
     """Apply validated changes (any of name, url, headers, topics, enabled). Setting
     `enabled` either way clears the reason dochooks disabled the webhook for."""
+    _lock(conn, webhook_id)
     current = get_webhook(conn, cipher, tenant_id, webhook_id)
     headers = merge_headers(current.headers, changes["headers"]) if "headers" in changes else current.headers
     conn.run(
@@ -151,7 +163,9 @@ def delete_webhook(conn: Connection, tenant_id: int, webhook_id: int) -> None:
 
 def rotate_secret(conn: Connection, cipher: Cipher, tenant_id: int, webhook_id: int, now_ms: int) -> Webhook:
     """Give the webhook a new signing secret. The old one keeps signing too, for
-    SECRET_OVERLAP_MS, so a receiver can switch to the new one without missing a delivery."""
+    SECRET_OVERLAP_MS, so a receiver can switch to the new one without missing a delivery.
+    Rotating again within that time replaces the old one: the last two secrets sign."""
+    _lock(conn, webhook_id)
     current = get_webhook(conn, cipher, tenant_id, webhook_id)
     conn.run(
         "UPDATE webhooks SET secret = :secret, previous_secret = :previous, previous_secret_expires_at = :until, "
@@ -179,7 +193,7 @@ def disable_for(conn: Connection, reasons: dict[int, str], now_ms: int) -> None:
 
 def reencrypt_all(conn: Connection, cipher: Cipher) -> int:
     """Encrypt every stored secret again with the cipher's first key; returns the webhooks done."""
-    rows = conn.all("SELECT id, headers, secret, previous_secret FROM webhooks ORDER BY id")
+    rows = conn.all(f"SELECT id, headers, secret, previous_secret FROM webhooks ORDER BY id{_for_update(conn)}")
     for row in rows:
         conn.run(
             "UPDATE webhooks SET headers = :headers, secret = :secret, previous_secret = :previous WHERE id = :id",
