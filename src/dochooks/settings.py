@@ -42,7 +42,9 @@ class Settings:
     )
     max_in_flight: int = _setting(1000, "Delivery requests in flight at most, per dispatcher.")
     max_per_host: int = _setting(200, "Connections per receiving host at most.")
-    max_per_webhook: int = _setting(200, "Deliveries of one webhook claimed and unsettled at most, per dispatcher.")
+    max_per_webhook: int = _setting(
+        200, "Deliveries of one webhook in flight at most, per dispatcher (less while it does not answer)."
+    )
     max_per_tenant: int = _setting(500, "Deliveries of one tenant claimed and unsettled at most, per dispatcher.")
     claim_batch: int = _setting(500, "Deliveries claimed per database round trip at most.")
     poll_interval: float = _setting(1.0, "Seconds an idle dispatcher waits before looking for due work again.")

@@ -120,32 +120,48 @@ class Shares:
     """Claimed, unsettled deliveries counted per webhook and per tenant, against their caps.
     A webhook or tenant at its cap is left out of claims until one of its deliveries settles:
     one flood (or one slow endpoint) cannot take the whole in-flight budget, and another
-    tenant's single event is claimed beside it."""
+    tenant's single event is claimed beside it.
+
+    A webhook's cap adapts to its endpoint (additive increase, multiplicative decrease): it
+    starts at START_CAP, grows by one with every answer, and halves with every attempt that
+    got none (a timeout, a refused connection). An endpoint that hangs soon holds one
+    request at a time; one that answers grows to `max_per_webhook`."""
+
+    START_CAP = 10
 
     def __init__(self, per_webhook: int, per_tenant: int) -> None:
         self._caps = (per_webhook, per_tenant)
         self._webhooks: Counter[int] = Counter()
         self._tenants: Counter[int] = Counter()
+        self._webhook_caps: dict[int, int] = {}
         self.total = 0
+
+    def cap_of(self, webhook_id: int) -> int:
+        return self._webhook_caps.get(webhook_id, min(self.START_CAP, self._caps[0]))
 
     def add(self, item: Claimed) -> None:
         self._webhooks[item.webhook_id] += 1
         self._tenants[item.tenant_id] += 1
         self.total += 1
 
-    def remove(self, item: Claimed) -> bool:
-        """Count a delivery settled; True when that takes its webhook or tenant below its cap."""
-        per_webhook, per_tenant = self._caps
-        freed = self._webhooks[item.webhook_id] == per_webhook or self._tenants[item.tenant_id] == per_tenant
-        for counts, key in ((self._webhooks, item.webhook_id), (self._tenants, item.tenant_id)):
+    def remove(self, item: Claimed, *, answered: bool | None = None) -> bool:
+        """Count a delivery settled, after an attempt that got an answer (True) or none
+        (False), or no attempt (None); True when that makes room for its webhook or tenant."""
+        webhook = item.webhook_id
+        was_full = self._webhooks[webhook] >= self.cap_of(webhook)
+        if answered is not None:
+            cap = self.cap_of(webhook)
+            self._webhook_caps[webhook] = min(cap + 1, self._caps[0]) if answered else max(cap // 2, 1)
+        freed = self._tenants[item.tenant_id] == self._caps[1]
+        for counts, key in ((self._webhooks, webhook), (self._tenants, item.tenant_id)):
             counts[key] -= 1
             if not counts[key]:
                 del counts[key]
         self.total -= 1
-        return freed
+        return freed or (was_full and self._webhooks[webhook] < self.cap_of(webhook))
 
     def full_webhooks(self) -> set[int]:
-        return {w for w, n in self._webhooks.items() if n >= self._caps[0]}
+        return {w for w, n in self._webhooks.items() if n >= self.cap_of(w)}
 
     def full_tenants(self) -> list[int]:
         return sorted(t for t, n in self._tenants.items() if n >= self._caps[1])
@@ -300,11 +316,16 @@ class Dispatcher:
                 item, target, claimed_at = host.waiting.popleft()
                 if len(host.waiting) == self._settings.max_per_host - 1:
                     self._wake.set()  # no longer busy: its webhooks may be claimed again
+                answered = None
                 try:
-                    await self._deliver(item, target, claimed_at)
+                    result = await self._deliver(item, target, claimed_at)
+                    answered = None if result is None else result.status is not None
                 except Exception:  # its lease runs out and it is tried again
                     log.exception("delivery %d crashed", item.delivery_id)
-                if self._shares.remove(item) or self._settings.max_in_flight - self._unsettled >= self._min_claim:
+                if (
+                    self._shares.remove(item, answered=answered)
+                    or self._settings.max_in_flight - self._unsettled >= self._min_claim
+                ):
                     self._wake.set()
         finally:
             host.lanes -= 1
@@ -347,13 +368,14 @@ class Dispatcher:
 
     # --- one delivery ----------------------------------------------------------------
 
-    async def _deliver(self, item: Claimed, target: Target, claimed_at: float) -> None:
+    async def _deliver(self, item: Claimed, target: Target, claimed_at: float) -> SendResult | None:
+        """Send one delivery and settle it; returns what the attempt got, None if it was not sent."""
         started = self._clock.now_ms()
         waited = time.monotonic() - claimed_at
         if waited >= self._settings.delivery_timeout:
             # Never sent, so no attempt: back to the queue, due now, with its retries intact.
             self._release(item)
-            return
+            return None
         body = body_of(item)
         timestamp = started // 1000
         signed = {
@@ -367,6 +389,7 @@ class Dispatcher:
         ATTEMPT_SECONDS.observe(elapsed)
         duration = round(elapsed * 1000)
         self._settle(item, started, duration, {**target.shown_headers, **signed}, result)
+        return result
 
     def _release(self, item: Claimed) -> None:
         self._released.append(item.delivery_id)

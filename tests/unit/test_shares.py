@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from dochooks.delivery.dispatcher import Shares
+from dochooks.delivery.queue import Claimed
+
+
+def item(webhook: int, tenant: int = 1) -> Claimed:
+    return Claimed(0, webhook, tenant, "r", "document-received", 1, "{}")
+
+
+def test_a_webhook_that_never_answers_soon_holds_one_request_and_one_that_answers_grows() -> None:
+    shares = Shares(per_webhook=50, per_tenant=1000)
+    assert shares.cap_of(7) == Shares.START_CAP
+    for _ in range(5):
+        shares.add(item(7))
+        shares.remove(item(7), answered=False)
+    assert shares.cap_of(7) == 1
+    shares.add(item(7))
+    assert shares.full_webhooks() == {7}  # one in flight: left out of claims
+    for _ in range(100):
+        shares.add(item(8))
+        shares.remove(item(8), answered=True)
+    assert shares.cap_of(8) == 50  # grown to the configured cap, no further
+
+
+def test_settling_reports_when_it_makes_room_for_a_webhook_or_a_tenant() -> None:
+    shares = Shares(per_webhook=2, per_tenant=3)
+    for webhook in (1, 1, 2):
+        shares.add(item(webhook))
+    assert shares.full_webhooks() == {1} and shares.full_tenants() == [1]
+    assert shares.remove(item(2), answered=None) is True  # the tenant had its 3
+    assert shares.remove(item(1), answered=None) is True  # webhook 1 had its 2
+    assert shares.remove(item(1), answered=None) is False
+    assert shares.total == 0 and shares.full_webhooks() == set()
