@@ -25,31 +25,29 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import gc
-import http.client
-import multiprocessing
-import multiprocessing.connection
-import os
-import platform
 import secrets
 import shutil
-import socket
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from importlib.metadata import version
 from pathlib import Path
-from typing import Any, cast
-from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 import orjson
-import uvloop
+from harness import (
+    Usage,
+    database,
+    describe_database,
+    machine_rows,
+    print_table,
+    receiver,
+    run_loop,
+    sample_payload,
+    usage,
+)
 
-from dochooks.clock import iso
 from dochooks.db import Database
 from dochooks.delivery.dispatcher import Dispatcher, body_of
 from dochooks.delivery.publish import publish
@@ -63,215 +61,6 @@ from dochooks.webhooks.store import create_webhook
 TOPIC = "document-received"
 COUNT_PATH = "/__count"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-
-# --- the receiver (runs in its own process) ------------------------------------------
-
-
-class _Tally:
-    def __init__(self) -> None:
-        self.posts = 0
-
-    def report(self) -> bytes:
-        """Requests counted and CPU seconds used so far, for the parent."""
-        return f"{self.posts} {time.process_time():.3f}".encode()
-
-
-_OK = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
-
-
-class _RawHttp(asyncio.Protocol):
-    """Just enough HTTP/1.1 for keep-alive clients sending Content-Length bodies
-    (pipelining included); anything else gets a 400 and the connection closed."""
-
-    def __init__(self, tally: _Tally) -> None:
-        self._tally = tally
-        self._buffer = bytearray()
-        self._transport: asyncio.Transport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
-
-    def data_received(self, data: bytes) -> None:
-        assert self._transport is not None
-        buffer = self._buffer
-        buffer += data
-        replies: list[bytes] = []
-        close = False
-        while True:
-            end = buffer.find(b"\r\n\r\n")
-            if end < 0:
-                break
-            head = bytes(buffer[:end]).lower()
-            length = 0
-            at = head.find(b"\r\ncontent-length:")
-            if at >= 0:
-                line_end = head.find(b"\r\n", at + 2)
-                length = int(head[at + 17 : line_end if line_end >= 0 else len(head)])
-            if b"\r\ntransfer-encoding:" in head:
-                replies.append(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-                close = True
-                break
-            total = end + 4 + length
-            if len(buffer) < total:
-                break
-            del buffer[:total]
-            if head.startswith(b"get " + COUNT_PATH.encode()):
-                text = self._tally.report()
-                replies.append(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(text), text))
-            else:
-                self._tally.posts += 1
-                replies.append(_OK)
-            if b"\r\nconnection: close" in head:
-                close = True
-                break
-        if replies:
-            self._transport.write(b"".join(replies))
-        if close:
-            self._transport.close()
-
-
-async def _serve_raw(tally: _Tally) -> asyncio.Server:
-    loop = asyncio.get_running_loop()
-    return await loop.create_server(lambda: _RawHttp(tally), "127.0.0.1", 0, backlog=4096)
-
-
-async def _serve_aiohttp(tally: _Tally) -> int:
-    from aiohttp import web
-
-    async def post(request: web.Request) -> web.Response:
-        await request.read()
-        tally.posts += 1
-        return web.Response(text="ok")
-
-    async def count(request: web.Request) -> web.Response:
-        return web.Response(body=tally.report())
-
-    app = web.Application()
-    app.router.add_get(COUNT_PATH, count)
-    app.router.add_post("/{tail:.*}", post)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
-    await runner.setup()
-    sock = socket.create_server(("127.0.0.1", 0), backlog=4096)
-    await web.SockSite(runner, sock).start()
-    port: int = sock.getsockname()[1]
-    return port
-
-
-def receiver_main(kind: str, conn: multiprocessing.connection.Connection) -> None:
-    """The receiver process: report the port, then serve until terminated."""
-
-    async def serve() -> None:
-        tally = _Tally()
-        if kind == "raw":
-            server = await _serve_raw(tally)
-            port = server.sockets[0].getsockname()[1]
-        else:
-            port = await _serve_aiohttp(tally)
-        conn.send(port)
-        await asyncio.Event().wait()
-
-    uvloop.run(serve())
-
-
-@contextlib.contextmanager
-def receiver(kind: str) -> Iterator[int]:
-    """A receiver process for the duration of the block; yields its port."""
-    ctx = multiprocessing.get_context("spawn")
-    parent, child = ctx.Pipe()
-    process = ctx.Process(target=receiver_main, args=(kind, child), daemon=True, name="bench-receiver")
-    process.start()
-    try:
-        for _ in range(300):
-            if parent.poll(0.1) or not process.is_alive():
-                break
-        if not parent.poll():
-            raise RuntimeError("the receiver did not start")
-        yield int(parent.recv())
-    finally:
-        process.terminate()
-        process.join(10)
-
-
-@dataclass(frozen=True)
-class Usage:
-    """Requests the receiver counted, and CPU seconds used by it, by this process (all
-    threads) and by this thread (the event loop's)."""
-
-    requests: int
-    receiver_cpu: float
-    own_cpu: float
-    loop_cpu: float
-    at: float
-
-    def since(self, start: Usage) -> Usage:
-        return Usage(
-            self.requests - start.requests,
-            self.receiver_cpu - start.receiver_cpu,
-            self.own_cpu - start.own_cpu,
-            self.loop_cpu - start.loop_cpu,
-            self.at - start.at,
-        )
-
-
-def usage(port: int) -> Usage:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        conn.request("GET", COUNT_PATH)
-        count, cpu = conn.getresponse().read().split()
-    finally:
-        conn.close()
-    return Usage(int(count), float(cpu), time.process_time(), time.thread_time(), time.perf_counter())
-
-
-# --- the database ---------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def database(url: str | None, workdir: Path) -> Iterator[str]:
-    """A fresh database for the run: SQLite in the work dir, or a new PostgreSQL
-    database (created through the `postgres` database, dropped afterwards)."""
-    if url is None or url.startswith("sqlite:///"):
-        yield url or f"sqlite:///{workdir / 'bench.db'}"
-        return
-    import psycopg
-    from psycopg import sql
-
-    parts = urlsplit(url)
-    if parts.hostname not in LOOPBACK:
-        raise SystemExit(f"only a PostgreSQL on 127.0.0.1 is used; got host {parts.hostname!r}")
-    name = parts.path.lstrip("/")
-    if not name or name == "postgres":
-        raise SystemExit(
-            "name a database to create for the run, e.g. postgresql://postgres@127.0.0.1:5432/dochooks_bench"
-        )
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-            raise SystemExit(f"database {name!r} already exists; drop it or pick another name (never reused)")
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield url
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
-def sample_payload(tenant_id: int, n: int, now_ms: int) -> dict[str, Any]:
-    """A document payload in the reference's shape."""
-    return {
-        "id": str(n),
-        "type": "documents",
-        "attributes": {
-            "status": "pending",
-            "tenant_id": tenant_id,
-            "sla_deadline": iso(now_ms + 86_400_000),
-            "custom_fields": {"department": "accounts-payable", "priority": "normal"},
-            "external_id": f"INV-{n:09d}",
-            "created_at": iso(now_ms),
-            "updated_at": iso(now_ms),
-            "document_id": n,
-        },
-    }
 
 
 @dataclass(frozen=True)
@@ -394,11 +183,6 @@ async def measure_bare(url: str, n: int, *, body_size: int, settings: Settings, 
         return time.perf_counter() - started, ok
 
 
-def run_loop(main: Callable[[], Any]) -> Any:
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(main())
-
-
 # --- the command ----------------------------------------------------------------------
 
 
@@ -461,15 +245,6 @@ def cpu_per(seconds: float, n: int) -> str:
 
 def cpu_cell(seen: Usage, n: int) -> str:
     return f"{cpu_per(seen.own_cpu, n)} (event loop thread: {cpu_per(seen.loop_cpu, n)})"
-
-
-def describe_database(rt: Runtime) -> str:
-    with rt.db.read() as conn:
-        if conn.dialect == "sqlite":
-            row = conn.one("SELECT sqlite_version() AS v")
-            return f"SQLite {row and row['v']} (WAL, synchronous=FULL), file in a temp dir"
-        row = conn.one("SELECT current_setting('server_version') AS v")
-        return f"PostgreSQL {row and row['v']} on 127.0.0.1, a database created for the run"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -541,17 +316,10 @@ def main(argv: list[str] | None = None) -> int:
         ("max_per_host", str(settings.max_per_host)),
         ("claim_batch", str(settings.claim_batch)),
         ("receiver", f"{args.receiver} (uvloop, own process); CPU per request {cpu_per(dispatched.receiver_cpu, n)}"),
-        ("python", f"{platform.python_version()} ({platform.python_implementation()})"),
-        ("aiohttp, uvloop", f"{version('aiohttp')}, {version('uvloop')}"),
-        ("cpus", f"{os.cpu_count()} (usable: {len(os.sched_getaffinity(0))})"),
+        *machine_rows(),
         ("checks", "ok" if not failures else "FAILED"),
     ]
-    width = max(len(k) for k, _ in rows)
-    print()
-    print(f"| {'measure':<{width}} | value |")
-    print(f"| {'-' * width} | ----- |")
-    for key, value in rows:
-        print(f"| {key:<{width}} | {value} |")
+    print_table(rows)
     for failure in failures:
         print(f"CHECK FAILED: {failure}", file=sys.stderr)
     return 1 if failures else 0

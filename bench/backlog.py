@@ -1,0 +1,190 @@
+"""Dispatching from a deep backlog: 1,000,000 due deliveries waiting.
+
+    .venv/bin/python bench/backlog.py [--backlog 1000000] [--measure 100000] [--database-url URL]
+
+Two runs of the real dispatcher against the same receiver, each on a fresh database:
+first with only `--measure` deliveries queued (the empty-queue rate), then with
+`--backlog` deliveries queued, timed until `--measure` of them are sent and recorded.
+The backlog is written with one INSERT ... SELECT (setup, not timed). While the
+dispatcher runs, this process's resident memory is sampled every 50 ms.
+Targets: memory under 200 MB, the backlog rate within 20 % of the empty-queue rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from harness import database, describe_database, machine_rows, print_table, receivers, run_loop, sample_payload
+
+from dochooks.db import Connection
+from dochooks.delivery.dispatcher import Dispatcher
+from dochooks.delivery.publish import publish
+from dochooks.runtime import Runtime, open_runtime
+from dochooks.settings import Settings
+from dochooks.tenants import create_tenant
+from dochooks.webhooks.store import create_webhook
+
+TOPIC = "document-received"
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def queue_bulk(rt: Runtime, conn: Connection, count: int, port: int, webhooks: int) -> None:
+    """`count` due deliveries of one event, spread over `webhooks` webhooks, in one statement."""
+    now = rt.clock.now_ms()
+    tenant = create_tenant(conn, "backlog", rt.clock).tenant_id
+    ids = [
+        create_webhook(
+            conn,
+            rt.cipher,
+            tenant_id=tenant,
+            name=f"backlog {i}",
+            url=f"http://127.0.0.1:{port}/hooks/{i}",
+            headers={"Authorization": f"Bearer backlog-token-{i:04d}"},
+            topics=(TOPIC,),
+            enabled=True,
+            now_ms=now,
+        ).id
+        for i in range(webhooks)
+    ]
+    assert ids == list(range(ids[0], ids[0] + webhooks))
+    # An event nobody subscribes to: its row, and no deliveries of its own.
+    event = publish(
+        conn, tenant_id=tenant, topic="processing-failed", payload=sample_payload(tenant, 1, now), now_ms=now
+    )
+    columns = (
+        "tenant_id, webhook_id, event_id, topic, request_id, status, attempt_count, next_attempt_at, "
+        "created_at, updated_at"
+    )
+    values = ":tenant, :first + (x % :hooks), :event, :topic, {request_id}, 'pending', 0, :now - :count + x, :now, :now"
+    params = {
+        "tenant": tenant,
+        "first": ids[0],
+        "hooks": webhooks,
+        "event": event.event_id,
+        "topic": TOPIC,
+        "now": now,
+        "count": count,
+    }
+    if conn.dialect == "sqlite":
+        conn.run(
+            f"INSERT INTO deliveries ({columns}) "
+            "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < :count) "
+            f"SELECT {values.format(request_id='lower(hex(randomblob(16)))')} FROM n",
+            params,
+        )
+    else:
+        conn.run(
+            f"INSERT INTO deliveries ({columns}) SELECT {values.format(request_id='md5(random()::text || x)')} "
+            "FROM generate_series(1, CAST(:count AS BIGINT)) AS x",
+            params,
+        )
+
+
+def dispatch(rt: Runtime, measure: int, limit: float) -> tuple[float, float]:
+    """Seconds until `measure` attempts are recorded, and the peak resident memory (MB) meanwhile."""
+    peak = [rss_mb()]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.05):
+            peak[0] = max(peak[0], rss_mb())
+
+    def recorded() -> int:
+        with rt.db.read() as conn:
+            row = conn.one("SELECT MAX(id) AS top FROM attempts")
+        return int(row["top"] or 0) if row else 0
+
+    async def run() -> float:
+        stopping = asyncio.Event()
+        task = asyncio.create_task(Dispatcher(rt.db, rt.cipher, rt.settings, clock=rt.clock).run(stopping))
+        began = time.perf_counter()
+        try:
+            while await asyncio.to_thread(recorded) < measure:
+                if time.perf_counter() - began > limit:
+                    raise TimeoutError(f"fewer than {measure} deliveries in {limit:g} s")
+                await asyncio.sleep(0.01)
+            return time.perf_counter() - began
+        finally:
+            stopping.set()
+            await task
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        seconds = run_loop(run)
+    finally:
+        done.set()
+        sampler.join()
+    return seconds, peak[0]
+
+
+def one_run(args: argparse.Namespace, queued: int, port: int, name: str) -> tuple[str, float, float, float]:
+    workdir = Path(tempfile.mkdtemp(prefix=f"dochooks-{name}-"))
+    url = None if args.database_url is None else f"{args.database_url}_{name}"
+    try:
+        with database(url, workdir) as db_url:
+            rt = open_runtime(Settings(database_url=db_url, data_dir=workdir / "data", allow_private_targets=True))
+            try:
+                began = time.perf_counter()
+                with rt.db.transaction() as conn:
+                    queue_bulk(rt, conn, queued, port, args.webhooks)
+                print(f"{name}: {queued:,} deliveries queued in {time.perf_counter() - began:.1f} s", flush=True)
+                before = rss_mb()
+                seconds, peak = dispatch(rt, args.measure, args.time_limit)
+                print(
+                    f"{name}: {args.measure:,} sent in {seconds:.2f} s; memory {before:.0f} -> peak {peak:.0f} MB",
+                    flush=True,
+                )
+                return describe_database(rt), args.measure / seconds, before, peak
+            finally:
+                rt.close()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    p.add_argument("--backlog", type=int, default=1_000_000)
+    p.add_argument("--measure", type=int, default=100_000, help="deliveries timed in each run")
+    p.add_argument("--webhooks", type=int, default=20)
+    p.add_argument("--database-url", help="postgresql://…/NAME: NAME_empty and NAME_backlog are created and dropped")
+    p.add_argument("--time-limit", type=float, default=600)
+    args = p.parse_args(argv)
+    with receivers() as (port,):
+        engine, empty_rate, _, _ = one_run(args, args.measure, port, "empty")
+        _, backlog_rate, before, peak = one_run(args, args.backlog, port, "backlog")
+    ratio = backlog_rate / empty_rate
+    failures = [] if peak < 200 and ratio >= 0.8 else ["a target is not met"]
+    rows = [
+        ("database", engine),
+        ("empty queue", f"{args.measure:,} queued: {empty_rate:,.0f} deliveries/s"),
+        ("backlog", f"{args.backlog:,} queued: {backlog_rate:,.0f} deliveries/s over the first {args.measure:,}"),
+        ("backlog / empty", f"{ratio:.2f} (target >= 0.80: {'met' if ratio >= 0.8 else 'NOT met'})"),
+        (
+            "process memory",
+            f"{before:.0f} MB before dispatching, peak {peak:.0f} MB "
+            f"(target < 200 MB: {'met' if peak < 200 else 'NOT met'})",
+        ),
+        *machine_rows(),
+        ("targets", "met" if not failures else "NOT met"),
+    ]
+    print_table(rows)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""Fan-out: one event to 1,000 webhooks.
+
+    .venv/bin/python bench/fanout.py [--webhooks 1000] [--events 10] [--hosts 10] [--database-url URL]
+
+A tenant has `--webhooks` webhooks subscribed to one topic, spread over `--hosts` receiver
+ports (each a host of its own). One at a time, `--events` events are published, each in
+its own transaction; the real dispatcher runs alongside. Per event: how long the commit
+took (the outbox writes one delivery row per webhook), and how long from the commit until
+the last of its deliveries arrived.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from harness import (
+    arrivals,
+    database,
+    describe_database,
+    machine_rows,
+    percentile,
+    print_table,
+    receivers,
+    run_loop,
+    sample_payload,
+)
+
+from dochooks.delivery.dispatcher import Dispatcher
+from dochooks.delivery.publish import publish
+from dochooks.runtime import open_runtime
+from dochooks.settings import Settings
+from dochooks.tenants import create_tenant
+from dochooks.webhooks.store import create_webhook
+
+TOPIC = "document-received"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    p.add_argument("--webhooks", type=int, default=1000)
+    p.add_argument("--events", type=int, default=10)
+    p.add_argument("--hosts", type=int, default=10, help="receiver ports the webhooks spread over")
+    p.add_argument("--database-url", help="default: SQLite in a temp dir; postgresql://…/NAME is created and dropped")
+    args = p.parse_args(argv)
+    workdir = Path(tempfile.mkdtemp(prefix="dochooks-fanout-"))
+    commits: list[float] = []  # seconds each fan-out commit took
+    spans: list[float] = []  # seconds from each commit to its last arrival
+    failures: list[str] = []
+    try:
+        with receivers(ports=args.hosts, record=True) as ports, database(args.database_url, workdir) as url:
+            rt = open_runtime(Settings(database_url=url, data_dir=workdir / "data", allow_private_targets=True))
+            try:
+                engine = describe_database(rt)
+                with rt.db.transaction() as conn:
+                    tenant = create_tenant(conn, "fanout", rt.clock).tenant_id
+                    for i in range(args.webhooks):
+                        create_webhook(
+                            conn,
+                            rt.cipher,
+                            tenant_id=tenant,
+                            name=f"fanout {i}",
+                            url=f"http://127.0.0.1:{ports[i % len(ports)]}/hooks/{i}",
+                            headers={"Authorization": f"Bearer fanout-token-{i:06d}"},
+                            topics=(TOPIC,),
+                            enabled=True,
+                            now_ms=rt.clock.now_ms(),
+                        )
+
+                def arrived(event: int) -> list[int]:
+                    return [at for port in ports for at, ident in arrivals(port) if ident == str(event)]
+
+                async def run() -> None:
+                    stopping = asyncio.Event()
+                    task = asyncio.create_task(Dispatcher(rt.db, rt.cipher, rt.settings, clock=rt.clock).run(stopping))
+                    for event in range(args.events):
+                        began = time.perf_counter()
+
+                        def commit(event: int = event) -> int:
+                            with rt.db.transaction() as conn:
+                                published = publish(
+                                    conn,
+                                    tenant_id=tenant,
+                                    topic=TOPIC,
+                                    payload=sample_payload(tenant, event, rt.clock.now_ms()),
+                                    now_ms=rt.clock.now_ms(),
+                                )
+                            return published.deliveries
+
+                        queued = await asyncio.to_thread(commit)
+                        committed_ns = time.time_ns()
+                        commits.append(time.perf_counter() - began)
+                        deadline = time.monotonic() + 60
+                        while len(got := await asyncio.to_thread(arrived, event)) < queued:
+                            if time.monotonic() > deadline:
+                                failures.append(f"event {event}: {len(got)} of {queued} arrived")
+                                break
+                            await asyncio.sleep(0.01)
+                        spans.append((max(got) - committed_ns) / 1e9)
+                    stopping.set()
+                    await task
+
+                run_loop(run)
+            finally:
+                rt.close()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    n = args.webhooks
+    rows = [
+        ("database", engine),
+        ("fan-out", f"{args.events} events, one at a time, each to {n} webhooks on {args.hosts} hosts"),
+        ("commit of one event", f"median {percentile(commits, 50) * 1000:.0f} ms (writes {n} delivery rows)"),
+        (
+            "commit to last arrival",
+            f"median {percentile(spans, 50) * 1000:.0f} ms, worst {max(spans) * 1000:.0f} ms "
+            f"({n / percentile(spans, 50):,.0f} deliveries/s)",
+        ),
+        *machine_rows(),
+        ("checks", "ok" if not failures else "FAILED"),
+    ]
+    print_table(rows)
+    for failure in failures:
+        print(f"CHECK FAILED: {failure}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""Latency from a state change's commit to the receiver, at a steady event rate.
+
+    .venv/bin/python bench/latency.py [--rate 500] [--seconds 20] [--database-url URL]
+
+A publisher thread commits one event at a time at `--rate` events a second (each its own
+transaction, as a workflow transition is), noting when each commit returned; the real
+dispatcher runs alongside in this process; a receiver in its own process notes when each
+delivery arrives. Latency = arrival - commit, per event. Targets: p50 <= 5 ms, p99 <= 25 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from harness import (
+    arrivals,
+    database,
+    describe_database,
+    machine_rows,
+    percentile,
+    print_table,
+    receivers,
+    run_loop,
+    sample_payload,
+)
+
+from dochooks.delivery.dispatcher import Dispatcher
+from dochooks.delivery.publish import publish
+from dochooks.runtime import open_runtime
+from dochooks.settings import Settings
+from dochooks.tenants import create_tenant
+from dochooks.webhooks.store import create_webhook
+
+TOPIC = "document-received"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    p.add_argument("--rate", type=int, default=500, help="events committed per second (default %(default)s)")
+    p.add_argument("--seconds", type=float, default=20, help="how long to publish (default %(default)s)")
+    p.add_argument("--database-url", help="default: SQLite in a temp dir; postgresql://…/NAME is created and dropped")
+    args = p.parse_args(argv)
+    total = int(args.rate * args.seconds)
+    workdir = Path(tempfile.mkdtemp(prefix="dochooks-latency-"))
+    committed: dict[str, int] = {}
+    try:
+        with receivers(record=True) as (port,), database(args.database_url, workdir) as url:
+            rt = open_runtime(Settings(database_url=url, data_dir=workdir / "data", allow_private_targets=True))
+            try:
+                engine = describe_database(rt)
+                with rt.db.transaction() as conn:
+                    tenant = create_tenant(conn, "latency", rt.clock).tenant_id
+                    create_webhook(
+                        conn,
+                        rt.cipher,
+                        tenant_id=tenant,
+                        name="latency",
+                        url=f"http://127.0.0.1:{port}/hook",
+                        headers={"Authorization": "Bearer latency-bench-token-000"},
+                        topics=(TOPIC,),
+                        enabled=True,
+                        now_ms=rt.clock.now_ms(),
+                    )
+
+                def publisher() -> None:
+                    start = time.perf_counter() + 0.5  # the dispatcher is up by then
+                    for i in range(total):
+                        delay = start + i / args.rate - time.perf_counter()
+                        if delay > 0:
+                            time.sleep(delay)
+                        with rt.db.transaction() as conn:
+                            publish(
+                                conn,
+                                tenant_id=tenant,
+                                topic=TOPIC,
+                                payload=sample_payload(tenant, i, rt.clock.now_ms()),
+                                now_ms=rt.clock.now_ms(),
+                            )
+                        committed[str(i)] = time.time_ns()
+
+                async def run() -> float:
+                    stopping = asyncio.Event()
+                    task = asyncio.create_task(Dispatcher(rt.db, rt.cipher, rt.settings, clock=rt.clock).run(stopping))
+                    thread = threading.Thread(target=publisher, daemon=True)
+                    began = time.perf_counter()
+                    thread.start()
+                    await asyncio.to_thread(thread.join)
+                    published_in = time.perf_counter() - began - 0.5
+                    deadline = time.monotonic() + 60
+                    while len(await asyncio.to_thread(arrivals, port)) < total and time.monotonic() < deadline:
+                        await asyncio.sleep(0.2)
+                    stopping.set()
+                    await task
+                    return published_in
+
+                published_in = run_loop(run)
+                got = arrivals(port)
+            finally:
+                rt.close()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    first = {}
+    for at, ident in got:
+        first.setdefault(ident, at)
+    latencies = [(first[i] - committed[i]) / 1e6 for i in committed if i in first]
+    p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
+    failures = []
+    if len(latencies) != total:
+        failures.append(f"{len(latencies)} of {total} events arrived")
+    rows = [
+        ("database", engine),
+        ("events", f"{total}, one transaction each, at {args.rate}/s (achieved {total / published_in:,.0f}/s)"),
+        ("latency p50", f"{p50:.1f} ms (target <= 5 ms: {'met' if p50 <= 5 else 'NOT met'})"),
+        ("latency p90", f"{percentile(latencies, 90):.1f} ms"),
+        ("latency p99", f"{p99:.1f} ms (target <= 25 ms: {'met' if p99 <= 25 else 'NOT met'})"),
+        ("latency max", f"{max(latencies):.1f} ms"),
+        *machine_rows(),
+        ("checks", "ok" if not failures else "FAILED"),
+    ]
+    print_table(rows)
+    for failure in failures:
+        print(f"CHECK FAILED: {failure}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
