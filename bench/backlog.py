@@ -21,7 +21,16 @@ import threading
 import time
 from pathlib import Path
 
-from harness import database, describe_database, machine_rows, print_table, receivers, run_loop, sample_payload
+from harness import (
+    bulk_deliveries,
+    database,
+    describe_database,
+    machine_rows,
+    print_table,
+    receivers,
+    run_loop,
+    sample_payload,
+)
 
 from dochooks.db import Connection
 from dochooks.delivery.dispatcher import Dispatcher
@@ -43,7 +52,7 @@ def rss_mb() -> float:
 
 
 def queue_bulk(rt: Runtime, conn: Connection, count: int, port: int, webhooks: int) -> None:
-    """`count` due deliveries of one event, spread over `webhooks` webhooks, in one statement."""
+    """`count` due deliveries of one event, spread over `webhooks` webhooks, one statement each."""
     now = rt.clock.now_ms()
     tenant = create_tenant(conn, "backlog", rt.clock).tenant_id
     ids = [
@@ -60,37 +69,13 @@ def queue_bulk(rt: Runtime, conn: Connection, count: int, port: int, webhooks: i
         ).id
         for i in range(webhooks)
     ]
-    assert ids == list(range(ids[0], ids[0] + webhooks))
     # An event nobody subscribes to: its row, and no deliveries of its own.
-    event = publish(
-        conn, tenant_id=tenant, topic="processing-failed", payload=sample_payload(tenant, 1, now), now_ms=now
-    )
-    columns = (
-        "tenant_id, webhook_id, event_id, topic, request_id, status, attempt_count, next_attempt_at, "
-        "created_at, updated_at"
-    )
-    values = ":tenant, :first + (x % :hooks), :event, :topic, {request_id}, 'pending', 0, :now - :count + x, :now, :now"
-    params = {
-        "tenant": tenant,
-        "first": ids[0],
-        "hooks": webhooks,
-        "event": event.event_id,
-        "topic": TOPIC,
-        "now": now,
-        "count": count,
-    }
-    if conn.dialect == "sqlite":
-        conn.run(
-            f"INSERT INTO deliveries ({columns}) "
-            "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < :count) "
-            f"SELECT {values.format(request_id='lower(hex(randomblob(16)))')} FROM n",
-            params,
-        )
-    else:
-        conn.run(
-            f"INSERT INTO deliveries ({columns}) SELECT {values.format(request_id='md5(random()::text || x)')} "
-            "FROM generate_series(1, CAST(:count AS BIGINT)) AS x",
-            params,
+    payload = sample_payload(tenant, 1, now)
+    event = publish(conn, tenant_id=tenant, topic="processing-failed", payload=payload, now_ms=now).event_id
+    per_webhook = count // webhooks
+    for i, webhook in enumerate(ids):  # interleaved: webhook i's are due at now - count + i + k * webhooks
+        bulk_deliveries(
+            conn, tenant=tenant, webhook=webhook, event=event, count=per_webhook, now=now - count + i, step=webhooks
         )
 
 

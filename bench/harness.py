@@ -23,8 +23,10 @@ from urllib.parse import urlsplit, urlunsplit
 import uvloop
 
 from dochooks.clock import iso
+from dochooks.db import Connection
 from dochooks.runtime import Runtime
 
+TOPIC = "document-received"
 COUNT_PATH = "/__count"
 ARRIVALS_PATH = "/__arrivals"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -307,3 +309,32 @@ def percentile(values: list[float], p: float) -> float:
     """The nearest-rank percentile `p` (0 to 100) of the values."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+_BULK_COLUMNS = (
+    "tenant_id, webhook_id, event_id, topic, request_id, status, attempt_count, next_attempt_at, created_at, updated_at"
+)
+_BULK_VALUES = ":tenant, :webhook, :event, :topic, {request_id}, 'pending', 0, :due + x * :step, :now, :now"
+
+
+def bulk_deliveries(
+    conn: Connection, *, tenant: int, webhook: int, event: int, count: int, now: int, step: int = 1, topic: str = TOPIC
+) -> None:
+    """`count` pending deliveries of one event to one webhook, due from `now` on (one every
+    `step` ms), written by one INSERT ... SELECT: setup for runs with a deep queue."""
+    params = {"tenant": tenant, "webhook": webhook, "event": event, "topic": topic, "due": now, "step": step}
+    params.update(now=now, count=count)
+    if conn.dialect == "sqlite":
+        conn.run(
+            f"INSERT INTO deliveries ({_BULK_COLUMNS}) "
+            "WITH RECURSIVE n(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM n WHERE x + 1 < :count) "
+            f"SELECT {_BULK_VALUES.format(request_id='lower(hex(randomblob(16)))')} FROM n",
+            params,
+        )
+    else:
+        conn.run(
+            f"INSERT INTO deliveries ({_BULK_COLUMNS}) "
+            f"SELECT {_BULK_VALUES.format(request_id='md5(random()::text || x)')} "
+            "FROM generate_series(0, CAST(:count AS BIGINT) - 1) AS x",
+            params,
+        )

@@ -1,0 +1,153 @@
+"""Isolation of slow endpoints: with 20 % of webhooks hanging, the healthy ones' throughput.
+
+    .venv/bin/python bench/isolation.py [--webhooks 50] [--hanging 10] [--per-webhook 1000] [--timeout 2]
+
+Each webhook is its own tenant and its own host (a port of the receiver process); the
+hanging ones read requests and never answer, so each attempt to them lasts the whole
+delivery timeout. Two runs of the real dispatcher, each on a fresh database with every
+webhook's `--per-webhook` deliveries due: first the healthy webhooks alone, then all of
+them. Each run is timed until every healthy delivery is recorded.
+Target: with the hanging webhooks present, the healthy ones keep >= 90 % of their rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from harness import (
+    TOPIC,
+    bulk_deliveries,
+    database,
+    describe_database,
+    machine_rows,
+    print_table,
+    receivers,
+    run_loop,
+    sample_payload,
+)
+
+from dochooks.delivery.dispatcher import Dispatcher
+from dochooks.delivery.publish import publish
+from dochooks.runtime import Runtime, open_runtime
+from dochooks.settings import Settings
+from dochooks.tenants import create_tenant
+from dochooks.webhooks.store import create_webhook
+
+
+def queue(rt: Runtime, ports: list[int], per_webhook: int) -> list[int]:
+    """One tenant and webhook per port, each with `per_webhook` due deliveries; the webhook ids."""
+    now = rt.clock.now_ms()
+    hooks = []
+    with rt.db.transaction() as conn:
+        for i, port in enumerate(ports):
+            tenant = create_tenant(conn, f"tenant {i}", rt.clock).tenant_id
+            hooks.append(
+                create_webhook(
+                    conn,
+                    rt.cipher,
+                    tenant_id=tenant,
+                    name=f"hook {i}",
+                    url=f"http://127.0.0.1:{port}/hook",
+                    headers={"Authorization": f"Bearer isolation-token-{i:04d}"},
+                    topics=(TOPIC,),
+                    enabled=True,
+                    now_ms=now,
+                ).id
+            )
+            payload = sample_payload(tenant, i, now)
+            event = publish(conn, tenant_id=tenant, topic="processing-failed", payload=payload, now_ms=now).event_id
+            # Interleaved in time: no webhook's deliveries all come before another's.
+            start = now - per_webhook * len(ports) + i
+            bulk_deliveries(
+                conn, tenant=tenant, webhook=hooks[-1], event=event, count=per_webhook, now=start, step=len(ports)
+            )
+    return hooks
+
+
+def healthy_rate(rt: Runtime, healthy: list[int], per_webhook: int, limit: float) -> float:
+    """Healthy deliveries recorded per second, from the dispatcher's start until all are."""
+    want = len(healthy) * per_webhook
+    marks = ",".join(str(h) for h in healthy)
+
+    def done() -> int:
+        with rt.db.read() as conn:
+            row = conn.one(
+                f"SELECT COUNT(*) AS n FROM deliveries WHERE status = 'succeeded' AND webhook_id IN ({marks})"
+            )
+        return int(row["n"]) if row else 0
+
+    async def run() -> float:
+        stopping = asyncio.Event()
+        task = asyncio.create_task(Dispatcher(rt.db, rt.cipher, rt.settings, clock=rt.clock).run(stopping))
+        began = time.perf_counter()
+        try:
+            while await asyncio.to_thread(done) < want:
+                if time.perf_counter() - began > limit:
+                    raise TimeoutError(f"the healthy deliveries took over {limit:g} s")
+                await asyncio.sleep(0.02)
+            return want / (time.perf_counter() - began)
+        finally:
+            stopping.set()
+            await task
+
+    return float(run_loop(run))
+
+
+def one_run(args: argparse.Namespace, ports: list[int], healthy_count: int, name: str) -> tuple[str, float]:
+    workdir = Path(tempfile.mkdtemp(prefix=f"dochooks-{name}-"))
+    url = None if args.database_url is None else f"{args.database_url}_{name}"
+    try:
+        with database(url, workdir) as db_url:
+            settings = Settings(
+                database_url=db_url,
+                data_dir=workdir / "data",
+                allow_private_targets=True,
+                delivery_timeout=args.timeout,
+            )
+            rt = open_runtime(settings)
+            try:
+                hooks = queue(rt, ports, args.per_webhook)
+                rate = healthy_rate(rt, hooks[:healthy_count], args.per_webhook, args.time_limit)
+                print(f"{name}: {len(ports)} webhooks, healthy deliveries at {rate:,.0f}/s", flush=True)
+                return describe_database(rt), rate
+            finally:
+                rt.close()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    p.add_argument("--webhooks", type=int, default=50)
+    p.add_argument("--hanging", type=int, default=10)
+    p.add_argument("--per-webhook", type=int, default=1000)
+    p.add_argument("--timeout", type=float, default=2.0, help="delivery timeout, seconds (default %(default)s)")
+    p.add_argument("--database-url", help="postgresql://…/NAME: NAME_alone and NAME_mixed are created and dropped")
+    p.add_argument("--time-limit", type=float, default=600)
+    args = p.parse_args(argv)
+    healthy = args.webhooks - args.hanging
+    with receivers(ports=args.webhooks, hanging=args.hanging) as ports:
+        engine, alone = one_run(args, ports[:healthy], healthy, "alone")
+        _, mixed = one_run(args, ports, healthy, "mixed")
+    ratio = mixed / alone
+    rows = [
+        ("database", engine),
+        ("webhooks", f"{args.webhooks}, each its own tenant and host; {args.hanging} never answer"),
+        ("deliveries", f"{args.per_webhook:,} per webhook, all due; delivery timeout {args.timeout:g} s"),
+        ("healthy alone", f"{alone:,.0f} deliveries/s"),
+        ("healthy beside the hanging", f"{mixed:,.0f} deliveries/s"),
+        ("kept", f"{ratio:.2f} (target >= 0.90: {'met' if ratio >= 0.9 else 'NOT met'})"),
+        *machine_rows(),
+    ]
+    print_table(rows)
+    return 0 if ratio >= 0.9 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
