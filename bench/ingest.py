@@ -1,0 +1,164 @@
+"""Ingest: document uploads per second through the HTTP API, and events per second
+through `publish` (the transactional outbox).
+
+    .venv/bin/python bench/ingest.py [--uploads 2000] [--concurrency 16] [--events 20000] [--database-url URL]
+
+1. Uploads: `dochooks serve` runs as a subprocess (its API, workflow runner and
+   dispatcher, as in production; rate limit off); an aiohttp client POSTs JSON:API
+   uploads of a small text file, `--concurrency` at a time, and counts the 201s.
+2. Publish: in this process, `--events` events are published to one subscribed webhook,
+   each in its own transaction, then the same number 100 to a transaction.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import aiohttp
+from harness import TOPIC, database, describe_database, machine_rows, print_table, run_loop, sample_payload
+
+from dochooks.delivery.publish import publish
+from dochooks.runtime import open_runtime
+from dochooks.settings import Settings
+from dochooks.tenants import create_tenant
+from dochooks.webhooks.store import create_webhook
+
+DOCHOOKS = str(Path(sys.executable).parent / "dochooks")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def measure_uploads(url: str, workdir: Path, uploads: int, concurrency: int) -> tuple[float, int]:
+    """Uploads per second through a `dochooks serve` subprocess, and how many got a 201."""
+    env = {**os.environ, "DOCHOOKS_DATA_DIR": str(workdir / "data"), "DOCHOOKS_RATE_LIMIT": "0"}
+    env["DOCHOOKS_DATABASE_URL"] = url
+    made = subprocess.run([DOCHOOKS, "tenant", "create", "ingest", "--json"], capture_output=True, env=env, check=True)
+    token = json.loads(made.stdout)["token"]
+    port = free_port()
+    with open(workdir / "serve.log", "wb") as log:
+        serve = subprocess.Popen([DOCHOOKS, "serve", "--port", str(port)], env=env, stdout=log, stderr=log)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        content = base64.b64encode(b"Invoice 2026-0042\nTotal due: 1,250.00 EUR\n" * 20).decode()
+        body = json.dumps({"data": {"type": "documents", "attributes": {"files": [{"base64_file": content}]}}})
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/vnd.api+json"}
+
+        async def run() -> tuple[float, int]:
+            left, created = uploads, 0
+
+            async def client(session: aiohttp.ClientSession) -> None:
+                nonlocal left, created
+                while left > 0:
+                    left -= 1
+                    async with session.post(f"http://127.0.0.1:{port}/v1/documents", data=body, headers=headers) as r:
+                        await r.read()
+                        created += r.status == 201
+
+            async with aiohttp.ClientSession() as session:
+                began = time.perf_counter()
+                await asyncio.gather(*(client(session) for _ in range(concurrency)))
+                return uploads / (time.perf_counter() - began), created
+
+        return run_loop(run)  # type: ignore[no-any-return]
+    finally:
+        serve.terminate()
+        serve.wait(30)
+
+
+def measure_publish(url: str, workdir: Path, events: int) -> tuple[str, float, float]:
+    """Events per second through publish: one per transaction, then 100 per transaction."""
+    rt = open_runtime(Settings(database_url=url, data_dir=workdir / "data", allow_private_targets=True))
+    try:
+        now = rt.clock.now_ms()
+        with rt.db.transaction() as conn:
+            tenant = create_tenant(conn, "publish", rt.clock).tenant_id
+            create_webhook(
+                conn,
+                rt.cipher,
+                tenant_id=tenant,
+                name="subscribed",
+                url="http://127.0.0.1:9/hook",
+                headers={},
+                topics=(TOPIC,),
+                enabled=True,
+                now_ms=now,
+            )
+        payloads = [sample_payload(tenant, i, now) for i in range(events)]
+        began = time.perf_counter()
+        for payload in payloads:
+            with rt.db.transaction() as conn:
+                publish(conn, tenant_id=tenant, topic=TOPIC, payload=payload, now_ms=now)
+        single = events / (time.perf_counter() - began)
+        began = time.perf_counter()
+        for start in range(0, events, 100):
+            with rt.db.transaction() as conn:
+                for payload in payloads[start : start + 100]:
+                    publish(conn, tenant_id=tenant, topic=TOPIC, payload=payload, now_ms=now)
+        batched = events / (time.perf_counter() - began)
+        return describe_database(rt), single, batched
+    finally:
+        rt.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    p.add_argument("--uploads", type=int, default=2000)
+    p.add_argument("--concurrency", type=int, default=16)
+    p.add_argument("--events", type=int, default=20_000)
+    p.add_argument("--database-url", help="postgresql://…/NAME: NAME_api and NAME_publish are created and dropped")
+    args = p.parse_args(argv)
+    results = {}
+    for name in ("api", "publish"):
+        workdir = Path(tempfile.mkdtemp(prefix=f"dochooks-ingest-{name}-"))
+        url = None if args.database_url is None else f"{args.database_url}_{name}"
+        try:
+            with database(url, workdir) as db_url:
+                if name == "api":
+                    results[name] = measure_uploads(db_url, workdir, args.uploads, args.concurrency)
+                else:
+                    results[name] = measure_publish(db_url, workdir, args.events)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+    upload_rate, created = results["api"]
+    engine, single, batched = results["publish"]
+    failures = [] if created == args.uploads else [f"{created} of {args.uploads} uploads got a 201"]
+    rows = [
+        ("database", engine),
+        ("uploads through the API", f"{upload_rate:,.0f}/s ({args.uploads:,} uploads, {args.concurrency} at a time)"),
+        ("events through publish", f"{single:,.0f}/s one per transaction; {batched:,.0f}/s 100 per transaction"),
+        *machine_rows(),
+        ("checks", "ok" if not failures else "FAILED"),
+    ]
+    print_table(rows)
+    for failure in failures:
+        print(f"CHECK FAILED: {failure}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
