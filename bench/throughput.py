@@ -25,17 +25,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
+import multiprocessing
 import secrets
 import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import orjson
+import uvloop
 from harness import (
     Usage,
     database,
@@ -134,26 +139,68 @@ def _all_recorded(db: Database, n: int) -> bool:
         return left is not None and left["n"] == 0
 
 
-async def measure_dispatcher(rt: Runtime, n: int, limit: float, poll: float = 0.005) -> float:
-    """Seconds from the dispatcher's start until every delivery is settled and recorded
-    (resolution: `poll`)."""
-    stopping = asyncio.Event()
-    dispatcher = Dispatcher(rt.db, rt.cipher, rt.settings, clock=rt.clock)
-    started = time.perf_counter()
-    task = asyncio.create_task(dispatcher.run(stopping))
-    try:
-        while True:
-            await asyncio.sleep(poll)
-            if task.done():
-                task.result()
-                raise RuntimeError("the dispatcher stopped early")
-            if await asyncio.to_thread(_all_recorded, rt.db, n):
-                return time.perf_counter() - started
-            if time.perf_counter() - started > limit:
-                raise TimeoutError(f"the dispatcher did not finish within {limit:g} s")
-    finally:
+def _worker_main(settings: Settings, ready: Any, go: Any, stop: Any) -> None:
+    """Another dispatcher, in a process of its own (as `dochooks worker` runs), on the same database."""
+    rt = open_runtime(settings, run_migrations=False)
+
+    async def run() -> None:
+        stopping = asyncio.Event()
+        ready.set()
+        await asyncio.to_thread(go.wait)
+        task = asyncio.create_task(Dispatcher(rt.db, rt.cipher, rt.settings, clock=rt.clock).run(stopping))
+        await asyncio.to_thread(stop.wait)
         stopping.set()
-        await asyncio.wait_for(task, timeout=60)
+        await task
+
+    try:
+        uvloop.run(run())
+    finally:
+        rt.close()
+
+
+@contextlib.contextmanager
+def more_workers(settings: Settings, count: int) -> Iterator[Callable[[], None]]:
+    """`count` more dispatcher processes, started and ready; yields the function that lets them go."""
+    ctx = multiprocessing.get_context("spawn")
+    go, stop = ctx.Event(), ctx.Event()
+    started = []
+    for i in range(count):
+        ready = ctx.Event()
+        process = ctx.Process(target=_worker_main, args=(settings, ready, go, stop), name=f"bench-worker-{i}")
+        process.start()
+        if not ready.wait(60):
+            raise RuntimeError("a worker process did not start")
+        started.append(process)
+    try:
+        yield go.set
+    finally:
+        stop.set()
+        for process in started:
+            process.join(60)
+
+
+async def measure_dispatcher(rt: Runtime, n: int, limit: float, poll: float = 0.005, workers: int = 1) -> float:
+    """Seconds from the dispatchers' start (this process's and `workers - 1` more) until
+    every delivery is settled and recorded (resolution: `poll`)."""
+    with more_workers(rt.settings, workers - 1) as let_go:
+        stopping = asyncio.Event()
+        dispatcher = Dispatcher(rt.db, rt.cipher, rt.settings, clock=rt.clock)
+        let_go()
+        started = time.perf_counter()
+        task = asyncio.create_task(dispatcher.run(stopping))
+        try:
+            while True:
+                await asyncio.sleep(poll)
+                if task.done():
+                    task.result()
+                    raise RuntimeError("the dispatcher stopped early")
+                if await asyncio.to_thread(_all_recorded, rt.db, n):
+                    return time.perf_counter() - started
+                if time.perf_counter() - started > limit:
+                    raise TimeoutError(f"the dispatcher did not finish within {limit:g} s")
+        finally:
+            stopping.set()
+            await asyncio.wait_for(task, timeout=60)
 
 
 async def measure_bare(url: str, n: int, *, body_size: int, settings: Settings, limit: float) -> tuple[float, int]:
@@ -200,10 +247,15 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--claim-batch", type=int, default=defaults.claim_batch)
     p.add_argument("--receiver", choices=("raw", "aiohttp"), default="raw", help="receiver implementation")
     p.add_argument("--skip-bare", action="store_true", help="measure the dispatcher only")
+    p.add_argument(
+        "--workers", type=int, default=1, help="dispatcher processes sharing the queue (PostgreSQL only; default 1)"
+    )
     p.add_argument("--time-limit", type=float, default=600, help="seconds the whole run may take (default %(default)s)")
     args = p.parse_args(argv)
     if args.deliveries < 1 or args.webhooks < 1:
         p.error("--deliveries and --webhooks must be positive")
+    if args.workers > 1 and not (args.database_url or "").startswith("postgresql"):
+        p.error("--workers above 1 needs PostgreSQL: SQLite allows one dispatcher per file")
     return args
 
 
@@ -278,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
 
                 gc.collect()
                 before = usage(port)
-                seconds = run_loop(lambda: measure_dispatcher(rt, n, remaining()))
+                seconds = run_loop(lambda: measure_dispatcher(rt, n, remaining(), workers=args.workers))
                 dispatched = usage(port).since(before)
                 print(f"dochooks dispatcher: {n} deliveries in {seconds:.2f} s ({cpu_note(dispatched, n)})", flush=True)
                 failures += check_dispatched(rt, n, dispatched, prepared)
@@ -307,6 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = [
         ("database", engine),
         ("deliveries", f"{n} over {prepared.webhooks} webhooks, {prepared.body_size}-byte bodies"),
+        ("dispatchers", f"{args.workers} (each its own process)" if args.workers > 1 else "1"),
         ("dochooks deliveries/s", f"{rate:,.0f}"),
         ("bare aiohttp requests/s", "skipped" if bare_rate is None else f"{bare_rate:,.0f}"),
         ("ratio (dochooks / bare)", "-" if bare_rate is None else f"{rate / bare_rate:.2f}"),
