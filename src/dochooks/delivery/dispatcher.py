@@ -37,6 +37,11 @@ USER_AGENT = f"dochooks/{__version__}"
 FLUSH_SECONDS = 0.02  # how long finished attempts may gather before one write records them all
 WRITE_TRIES = 5  # writes of one batch of outcomes before it is dropped (and its deliveries resent)
 WRITE_SLACK_SECONDS = 15  # what a lease allows for those writes, each up to a second apart
+# With webhooks or tenants left out, a claim looks at the CLAIM_WINDOW x batch oldest due
+# deliveries only, and at all of them every DEEP_CLAIM_SECONDS: a capped flood costs each
+# claim a bounded scan, and what waits behind a flood deeper than the window still comes.
+CLAIM_WINDOW = 8
+DEEP_CLAIM_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -160,6 +165,10 @@ class Shares:
         self.total -= 1
         return freed or (was_full and self._webhooks[webhook] < self.cap_of(webhook))
 
+    def has_room(self, item: Claimed) -> bool:
+        """Whether the delivery's webhook may have one more in flight."""
+        return self._webhooks[item.webhook_id] < self.cap_of(item.webhook_id)
+
     def full_webhooks(self) -> set[int]:
         return {w for w, n in self._webhooks.items() if n >= self.cap_of(w)}
 
@@ -239,6 +248,7 @@ class Dispatcher:
         self._outcomes_ready = asyncio.Event()
         self._released: list[int] = []  # claimed, never sent, to go back to the queue
         self._closing = False
+        self._last_deep_claim = 0.0  # time.monotonic() of the last claim that looked past the window
         self._write_failures = 0
 
     # --- the loop --------------------------------------------------------------------
@@ -277,7 +287,13 @@ class Dispatcher:
         want = min(room, self._settings.claim_batch)
         busy = self._busy_webhooks()
         full_tenants = self._shares.full_tenants()
-        claimed, webhooks = await asyncio.to_thread(self._claim, want, busy, full_tenants)
+        window = None
+        if busy or full_tenants:
+            if time.monotonic() - self._last_deep_claim < DEEP_CLAIM_SECONDS:
+                window = CLAIM_WINDOW * self._settings.claim_batch
+            else:
+                self._last_deep_claim = time.monotonic()
+        claimed, webhooks = await asyncio.to_thread(self._claim, want, busy, full_tenants, window)
         self._targets.refresh(webhooks)
         claimed_at = time.monotonic()
         for item in claimed:
@@ -298,6 +314,9 @@ class Dispatcher:
         if not target.enabled or target.broken:
             result = SendResult(None, b"", target.broken or "webhook is disabled; not sent")
             self._settle(item, self._clock.now_ms(), 0, target.shown_headers, result, final=True)
+            return
+        if not self._shares.has_room(item):  # one claim took more than its webhook's cap: back, unsent
+            self._release(item)
             return
         host = self._hosts.get(target.host)
         if host is None:
@@ -350,7 +369,9 @@ class Dispatcher:
             | self._shares.full_webhooks()
         )
 
-    def _claim(self, limit: int, skip: list[int], skip_tenants: list[int]) -> tuple[list[Claimed], list[Row]]:
+    def _claim(
+        self, limit: int, skip: list[int], skip_tenants: list[int], window: int | None
+    ) -> tuple[list[Claimed], list[Row]]:
         with self._db.transaction() as conn:
             return queue.claim(
                 conn,
@@ -360,6 +381,7 @@ class Dispatcher:
                 limit=limit,
                 skip=skip,
                 skip_tenants=skip_tenants,
+                window=window,
             )
 
     def _next_due(self) -> int | None:
