@@ -14,13 +14,14 @@ def test_a_webhook_that_never_answers_soon_holds_one_request_and_one_that_answer
     for _ in range(5):
         shares.add(item(7))
         shares.remove(item(7), answered=False)
-    assert shares.cap_of(7) == 1
+    assert shares.cap_of(7) == 1 and shares.struggling(7)
     shares.add(item(7))
     assert shares.full_webhooks() == {7}  # one in flight: left out of claims
     for _ in range(100):
         shares.add(item(8))
         shares.remove(item(8), answered=True)
-    assert shares.cap_of(8) == 50  # grown to the configured cap, no further
+    assert shares.cap_of(8) == 50 and not shares.struggling(8)  # grown to the configured cap, no further
+    assert not Shares(per_webhook=5, per_tenant=10).struggling(9)  # a low configured cap is not a struggle
 
 
 def test_settling_reports_when_it_makes_room_for_a_webhook_or_a_tenant() -> None:

@@ -38,8 +38,9 @@ FLUSH_SECONDS = 0.02  # how long finished attempts may gather before one write r
 WRITE_TRIES = 5  # writes of one batch of outcomes before it is dropped (and its deliveries resent)
 WRITE_SLACK_SECONDS = 15  # what a lease allows for those writes, each up to a second apart
 # With webhooks or tenants left out, a claim looks at the CLAIM_WINDOW x batch oldest due
-# deliveries only, and at all of them every DEEP_CLAIM_SECONDS: a capped flood costs each
-# claim a bounded scan, and what waits behind a flood deeper than the window still comes.
+# deliveries only, and past them every DEEP_CLAIM_SECONDS, or whenever the window comes up
+# short and looking past it paid last time: a capped flood costs each claim a bounded
+# scan, and what waits behind a flood deeper than the window still comes promptly.
 CLAIM_WINDOW = 8
 DEEP_CLAIM_SECONDS = 5.0
 
@@ -165,6 +166,10 @@ class Shares:
         self.total -= 1
         return freed or (was_full and self._webhooks[webhook] < self.cap_of(webhook))
 
+    def struggling(self, webhook_id: int) -> bool:
+        """Whether the webhook's cap has fallen below where it started: it stopped answering."""
+        return self.cap_of(webhook_id) < min(self.START_CAP, self._caps[0])
+
     def has_room(self, item: Claimed) -> bool:
         """Whether the delivery's webhook may have one more in flight."""
         return self._webhooks[item.webhook_id] < self.cap_of(item.webhook_id)
@@ -246,9 +251,12 @@ class Dispatcher:
         self._outcomes: list[Outcome] = []
         self._wake = Wakeup()
         self._outcomes_ready = asyncio.Event()
-        self._released: list[int] = []  # claimed, never sent, to go back to the queue
+        # Claimed, never sent, to go back to the queue: (delivery id, ms to wait before it is due).
+        self._released: list[tuple[int, int]] = []
         self._closing = False
         self._last_deep_claim = 0.0  # time.monotonic() of the last claim that looked past the window
+        self._deep_claim_paid = True  # whether that claim found anything
+        self._window_came_short = False  # whether the last windowed claim found fewer than it wanted
         self._write_failures = 0
 
     # --- the loop --------------------------------------------------------------------
@@ -287,13 +295,12 @@ class Dispatcher:
         want = min(room, self._settings.claim_batch)
         busy = self._busy_webhooks()
         full_tenants = self._shares.full_tenants()
-        window = None
-        if busy or full_tenants:
-            if time.monotonic() - self._last_deep_claim < DEEP_CLAIM_SECONDS:
-                window = CLAIM_WINDOW * self._settings.claim_batch
-            else:
-                self._last_deep_claim = time.monotonic()
+        window = self._claim_window() if busy or full_tenants else None
         claimed, webhooks = await asyncio.to_thread(self._claim, want, busy, full_tenants, window)
+        if busy or full_tenants:
+            self._note_claim(window, claimed=len(claimed), wanted=want)
+            if window is not None and len(claimed) < want and self._deep_claim_paid:
+                return  # look past the window at once, rather than sleep on a short claim
         self._targets.refresh(webhooks)
         claimed_at = time.monotonic()
         for item in claimed:
@@ -316,7 +323,10 @@ class Dispatcher:
             self._settle(item, self._clock.now_ms(), 0, target.shown_headers, result, final=True)
             return
         if not self._shares.has_room(item):  # one claim took more than its webhook's cap: back, unsent
-            self._release(item)
+            # An endpoint that has stopped answering gets its surplus back only after a timeout,
+            # so its backlog does not stand at the head of the queue, claimed and sent back again.
+            struggling = self._shares.struggling(item.webhook_id)
+            self._release(item, after_ms=int(self._settings.delivery_timeout * 1000) if struggling else 0)
             return
         host = self._hosts.get(target.host)
         if host is None:
@@ -369,6 +379,24 @@ class Dispatcher:
             | self._shares.full_webhooks()
         )
 
+    def _claim_window(self) -> int | None:
+        """How many of the oldest due deliveries the next claim looks at while some are left
+        out: a window, or all (None) when the deep look is due (every DEEP_CLAIM_SECONDS, or
+        at once if the window came up short and looking past it found work last time)."""
+        deep = time.monotonic() - self._last_deep_claim >= DEEP_CLAIM_SECONDS
+        if deep or (self._window_came_short and self._deep_claim_paid):
+            return None
+        return CLAIM_WINDOW * self._settings.claim_batch
+
+    def _note_claim(self, window: int | None, *, claimed: int, wanted: int) -> None:
+        """Remember how this claim went. Once the window comes up short, claims look past it
+        for as long as that finds work; then the window again."""
+        if window is None:
+            self._last_deep_claim = time.monotonic()
+            self._deep_claim_paid = claimed > 0
+        else:
+            self._window_came_short = claimed < wanted
+
     def _claim(
         self, limit: int, skip: list[int], skip_tenants: list[int], window: int | None
     ) -> tuple[list[Claimed], list[Row]]:
@@ -413,8 +441,8 @@ class Dispatcher:
         self._settle(item, started, duration, {**target.shown_headers, **signed}, result)
         return result
 
-    def _release(self, item: Claimed) -> None:
-        self._released.append(item.delivery_id)
+    def _release(self, item: Claimed, *, after_ms: int = 0) -> None:
+        self._released.append((item.delivery_id, after_ms))
         self._outcomes_ready.set()
 
     def _settle(
@@ -505,9 +533,11 @@ class Dispatcher:
         self._write_failures = 0
         self._wake.set()  # a retry may now be due sooner than the loop planned
 
-    def _record(self, batch: list[Outcome], released: list[int]) -> None:
+    def _record(self, batch: list[Outcome], released: list[tuple[int, int]]) -> None:
         with self._db.transaction() as conn:
             now = self._clock.now_ms()
             queue.record(conn, worker=self.worker_id, outcomes=batch, now_ms=now)
             store.disable_for(conn, {o.webhook_id: o.disables_webhook for o in batch if o.disables_webhook}, now)
-            queue.release(conn, worker=self.worker_id, delivery_ids=released, now_ms=now)
+            for wait in sorted({after for _, after in released}):
+                ids = [delivery for delivery, after in released if after == wait]
+                queue.release(conn, worker=self.worker_id, delivery_ids=ids, now_ms=now + wait)

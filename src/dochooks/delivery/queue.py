@@ -204,7 +204,7 @@ def record(conn: Connection, *, worker: str, outcomes: Sequence[Outcome], now_ms
 
 
 def release(conn: Connection, *, worker: str, delivery_ids: Sequence[int], now_ms: int) -> None:
-    """Give claimed deliveries that were never sent back to the queue, due now."""
+    """Give claimed deliveries that were never sent back to the queue, due at `now_ms`."""
     if not delivery_ids:
         return
     ids, params = in_clause("d", list(delivery_ids))
