@@ -297,20 +297,23 @@ class Dispatcher:
         full_tenants = self._shares.full_tenants()
         window = self._claim_window() if busy or full_tenants else None
         claimed, webhooks = await asyncio.to_thread(self._claim, want, busy, full_tenants, window)
-        if busy or full_tenants:
-            self._note_claim(window, claimed=len(claimed), wanted=want)
-            if window is not None and len(claimed) < want and self._deep_claim_paid:
-                return  # look past the window at once, rather than sleep on a short claim
         self._targets.refresh(webhooks)
         claimed_at = time.monotonic()
         for item in claimed:
             self._dispatch(item, claimed_at)
         if len(claimed) == want:
             return
+        left_out = bool(busy or full_tenants)
+        if left_out:
+            self._note_claim(window, claimed=len(claimed), wanted=want)
+            if window is not None and self._deep_claim_paid:
+                return  # the window came up short: look past it at once, rather than sleep
         due = await asyncio.to_thread(self._next_due)
         delay = self._settings.poll_interval
-        if due is not None and not ((busy or full_tenants) and not claimed):  # they wake us when they have room
+        if due is not None and not (left_out and not claimed):  # they wake us when they have room
             delay = min(delay, max((due - self._clock.now_ms()) / 1000, 0.0 if claimed else 0.01))
+        if left_out:  # what is due may all be theirs: do not spin on it
+            delay = max(delay, FLUSH_SECONDS)
         await self._wake.sleep(delay)
 
     def _dispatch(self, item: Claimed, claimed_at: float) -> None:
@@ -322,11 +325,12 @@ class Dispatcher:
             result = SendResult(None, b"", target.broken or "webhook is disabled; not sent")
             self._settle(item, self._clock.now_ms(), 0, target.shown_headers, result, final=True)
             return
-        if not self._shares.has_room(item):  # one claim took more than its webhook's cap: back, unsent
-            # An endpoint that has stopped answering gets its surplus back only after a timeout,
-            # so its backlog does not stand at the head of the queue, claimed and sent back again.
-            struggling = self._shares.struggling(item.webhook_id)
-            self._release(item, after_ms=int(self._settings.delivery_timeout * 1000) if struggling else 0)
+        if self._shares.struggling(item.webhook_id) and not self._shares.has_room(item):
+            # Claimed over the cap of an endpoint that stopped answering: back to the queue
+            # unsent, due after a timeout, so its backlog neither waits here holding the
+            # in-flight budget nor stands at the head of the queue to be claimed again at once.
+            # (Over a healthy webhook's cap, a claim's surplus waits for a lane here.)
+            self._release(item, after_ms=int(self._settings.delivery_timeout * 1000))
             return
         host = self._hosts.get(target.host)
         if host is None:
@@ -348,7 +352,8 @@ class Dispatcher:
                 answered = None
                 try:
                     result = await self._deliver(item, target, claimed_at)
-                    answered = None if result is None else result.status is not None
+                    # An answer grows the webhook's cap; none, or 429/503 (asking for less), shrinks it.
+                    answered = None if result is None else result.status not in (None, *RETRY_AFTER_STATUSES)
                 except Exception:  # its lease runs out and it is tried again
                     log.exception("delivery %d crashed", item.delivery_id)
                 if (

@@ -63,10 +63,12 @@ _DUE = (
     "SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= :now {skip}"
     "ORDER BY next_attempt_at LIMIT :limit"
 )
+# The window is a plain subquery: PostgreSQL's row locks (FOR UPDATE, added around the
+# query) then fall on the rows claimed, not on the whole window.
 _DUE_IN_WINDOW = (
-    "SELECT id FROM (SELECT id, webhook_id, tenant_id, next_attempt_at FROM deliveries "
-    "WHERE status = 'pending' AND next_attempt_at <= :now ORDER BY next_attempt_at LIMIT :window) AS oldest "
-    "WHERE 1 = 1 {skip}ORDER BY next_attempt_at LIMIT :limit"
+    "SELECT id FROM deliveries WHERE id IN (SELECT id FROM deliveries "
+    "WHERE status = 'pending' AND next_attempt_at <= :now ORDER BY next_attempt_at LIMIT :window) "
+    "AND status = 'pending' AND next_attempt_at <= :now {skip}ORDER BY next_attempt_at LIMIT :limit"
 )
 _LEASE = "UPDATE deliveries SET next_attempt_at = :lease_end, locked_by = :worker"
 
