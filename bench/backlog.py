@@ -13,7 +13,6 @@ Targets: memory under 200 MB, the backlog rate within 20 % of the empty-queue ra
 from __future__ import annotations
 
 import argparse
-import asyncio
 import shutil
 import sys
 import tempfile
@@ -22,9 +21,11 @@ import time
 from pathlib import Path
 
 from harness import (
+    add_webhook,
     bulk_deliveries,
     database,
     describe_database,
+    dispatch_until,
     machine_rows,
     print_table,
     receivers,
@@ -33,12 +34,10 @@ from harness import (
 )
 
 from dochooks.db import Connection
-from dochooks.delivery.dispatcher import Dispatcher
 from dochooks.delivery.publish import publish
 from dochooks.runtime import Runtime, open_runtime
 from dochooks.settings import Settings
 from dochooks.tenants import create_tenant
-from dochooks.webhooks.store import create_webhook
 
 TOPIC = "document-received"
 
@@ -56,17 +55,7 @@ def queue_bulk(rt: Runtime, conn: Connection, count: int, port: int, webhooks: i
     now = rt.clock.now_ms()
     tenant = create_tenant(conn, "backlog", rt.clock).tenant_id
     ids = [
-        create_webhook(
-            conn,
-            rt.cipher,
-            tenant_id=tenant,
-            name=f"backlog {i}",
-            url=f"http://127.0.0.1:{port}/hooks/{i}",
-            headers={"Authorization": f"Bearer backlog-token-{i:04d}"},
-            topics=(TOPIC,),
-            enabled=True,
-            now_ms=now,
-        ).id
+        add_webhook(conn, rt, tenant_id=tenant, url=f"http://127.0.0.1:{port}/hooks/{i}", name=f"backlog {i}").id
         for i in range(webhooks)
     ]
     # An event nobody subscribes to: its row, and no deliveries of its own.
@@ -93,24 +82,10 @@ def dispatch(rt: Runtime, measure: int, limit: float) -> tuple[float, float]:
             row = conn.one("SELECT MAX(id) AS top FROM attempts")
         return int(row["top"] or 0) if row else 0
 
-    async def run() -> float:
-        stopping = asyncio.Event()
-        task = asyncio.create_task(Dispatcher(rt.db, rt.cipher, rt.settings, clock=rt.clock).run(stopping))
-        began = time.perf_counter()
-        try:
-            while await asyncio.to_thread(recorded) < measure:
-                if time.perf_counter() - began > limit:
-                    raise TimeoutError(f"fewer than {measure} deliveries in {limit:g} s")
-                await asyncio.sleep(0.01)
-            return time.perf_counter() - began
-        finally:
-            stopping.set()
-            await task
-
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     try:
-        seconds = run_loop(run)
+        seconds = run_loop(lambda: dispatch_until(rt, lambda: recorded() >= measure, limit))
     finally:
         done.set()
         sampler.join()

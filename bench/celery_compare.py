@@ -16,26 +16,26 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from harness import machine_rows, print_table, receivers, run_loop, usage
+from harness import (
+    free_port,
+    machine_rows,
+    print_table,
+    receivers,
+    run_loop,
+    usage,
+)
 from throughput import measure_dispatcher, prepare
 
 from dochooks.runtime import open_runtime
 from dochooks.settings import Settings
 
 BENCH = Path(__file__).resolve().parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def celery_rate(receiver_port: int, n: int, concurrency: int, workdir: Path) -> float:

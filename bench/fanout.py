@@ -20,13 +20,13 @@ import time
 from pathlib import Path
 
 from harness import (
+    add_webhook,
     arrivals,
     database,
     describe_database,
-    machine_rows,
     percentile,
-    print_table,
     receivers,
+    report,
     run_loop,
     sample_payload,
 )
@@ -36,7 +36,6 @@ from dochooks.delivery.publish import publish
 from dochooks.runtime import open_runtime
 from dochooks.settings import Settings
 from dochooks.tenants import create_tenant
-from dochooks.webhooks.store import create_webhook
 
 TOPIC = "document-received"
 
@@ -60,17 +59,8 @@ def main(argv: list[str] | None = None) -> int:
                 with rt.db.transaction() as conn:
                     tenant = create_tenant(conn, "fanout", rt.clock).tenant_id
                     for i in range(args.webhooks):
-                        create_webhook(
-                            conn,
-                            rt.cipher,
-                            tenant_id=tenant,
-                            name=f"fanout {i}",
-                            url=f"http://127.0.0.1:{ports[i % len(ports)]}/hooks/{i}",
-                            headers={"Authorization": f"Bearer fanout-token-{i:06d}"},
-                            topics=(TOPIC,),
-                            enabled=True,
-                            now_ms=rt.clock.now_ms(),
-                        )
+                        url = f"http://127.0.0.1:{ports[i % len(ports)]}/hooks/{i}"
+                        add_webhook(conn, rt, tenant_id=tenant, url=url, name=f"fanout {i}")
 
                 def arrived(event: int) -> list[int]:
                     return [at for port in ports for at, ident in arrivals(port) if ident == str(event)]
@@ -121,13 +111,8 @@ def main(argv: list[str] | None = None) -> int:
             f"median {percentile(spans, 50) * 1000:.0f} ms, worst {max(spans) * 1000:.0f} ms "
             f"({n / percentile(spans, 50):,.0f} deliveries/s)",
         ),
-        *machine_rows(),
-        ("checks", "ok" if not failures else "FAILED"),
     ]
-    print_table(rows)
-    for failure in failures:
-        print(f"CHECK FAILED: {failure}", file=sys.stderr)
-    return 1 if failures else 0
+    return report(rows, failures)
 
 
 if __name__ == "__main__":

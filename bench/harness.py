@@ -11,7 +11,9 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import platform
+import secrets
 import socket
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,7 +26,10 @@ import uvloop
 
 from dochooks.clock import iso
 from dochooks.db import Connection
+from dochooks.delivery.dispatcher import Dispatcher
 from dochooks.runtime import Runtime
+from dochooks.webhooks.config import Webhook
+from dochooks.webhooks.store import create_webhook
 
 TOPIC = "document-received"
 COUNT_PATH = "/__count"
@@ -338,3 +343,53 @@ def bulk_deliveries(
             "FROM generate_series(0, CAST(:count AS BIGINT) - 1) AS x",
             params,
         )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def add_webhook(conn: Connection, rt: Runtime, *, tenant_id: int, url: str, name: str) -> Webhook:
+    """A webhook subscribed to TOPIC with a secret Authorization header, as a tenant sets one up."""
+    return create_webhook(
+        conn,
+        rt.cipher,
+        tenant_id=tenant_id,
+        name=name,
+        url=url,
+        headers={"Authorization": f"Bearer {secrets.token_urlsafe(24)}"},
+        topics=(TOPIC,),
+        enabled=True,
+        now_ms=rt.clock.now_ms(),
+    )
+
+
+async def dispatch_until(rt: Runtime, done: Callable[[], bool], limit: float, poll: float = 0.01) -> float:
+    """Run the real dispatcher in this process until `done()` (checked in a thread) holds;
+    returns the seconds from its start. Fails if it stops early or takes over `limit` s."""
+    stopping = asyncio.Event()
+    started = time.perf_counter()
+    task = asyncio.create_task(Dispatcher(rt.db, rt.cipher, rt.settings, clock=rt.clock).run(stopping))
+    try:
+        while True:
+            await asyncio.sleep(poll)
+            if task.done():
+                task.result()
+                raise RuntimeError("the dispatcher stopped early")
+            if await asyncio.to_thread(done):
+                return time.perf_counter() - started
+            if time.perf_counter() - started > limit:
+                raise TimeoutError(f"not done within {limit:g} s")
+    finally:
+        stopping.set()
+        await asyncio.wait_for(task, timeout=60)
+
+
+def report(rows: list[tuple[str, str]], failures: list[str]) -> int:
+    """Print the table (with the machine and the checks), then what failed; the exit status."""
+    print_table([*rows, *machine_rows(), ("checks", "ok" if not failures else "FAILED")])
+    for failure in failures:
+        print(f"CHECK FAILED: {failure}", file=sys.stderr)
+    return 1 if failures else 0

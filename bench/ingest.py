@@ -26,23 +26,23 @@ import urllib.request
 from pathlib import Path
 
 import aiohttp
-from harness import TOPIC, database, describe_database, machine_rows, print_table, run_loop, sample_payload
+from harness import (
+    TOPIC,
+    add_webhook,
+    database,
+    describe_database,
+    free_port,
+    report,
+    run_loop,
+    sample_payload,
+)
 
 from dochooks.delivery.publish import publish
 from dochooks.runtime import open_runtime
 from dochooks.settings import Settings
 from dochooks.tenants import create_tenant
-from dochooks.webhooks.store import create_webhook
 
 DOCHOOKS = str(Path(sys.executable).parent / "dochooks")
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def measure_uploads(url: str, workdir: Path, uploads: int, concurrency: int) -> tuple[float, int]:
@@ -97,17 +97,7 @@ def measure_publish(url: str, workdir: Path, events: int) -> tuple[str, float, f
         now = rt.clock.now_ms()
         with rt.db.transaction() as conn:
             tenant = create_tenant(conn, "publish", rt.clock).tenant_id
-            create_webhook(
-                conn,
-                rt.cipher,
-                tenant_id=tenant,
-                name="subscribed",
-                url="http://127.0.0.1:9/hook",
-                headers={},
-                topics=(TOPIC,),
-                enabled=True,
-                now_ms=now,
-            )
+            add_webhook(conn, rt, tenant_id=tenant, url="http://127.0.0.1:9/hook", name="subscribed")
         payloads = [sample_payload(tenant, i, now) for i in range(events)]
         began = time.perf_counter()
         for payload in payloads:
@@ -151,13 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         ("database", engine),
         ("uploads through the API", f"{upload_rate:,.0f}/s ({args.uploads:,} uploads, {args.concurrency} at a time)"),
         ("events through publish", f"{single:,.0f}/s one per transaction; {batched:,.0f}/s 100 per transaction"),
-        *machine_rows(),
-        ("checks", "ok" if not failures else "FAILED"),
     ]
-    print_table(rows)
-    for failure in failures:
-        print(f"CHECK FAILED: {failure}", file=sys.stderr)
-    return 1 if failures else 0
+    return report(rows, failures)
 
 
 if __name__ == "__main__":

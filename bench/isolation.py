@@ -13,18 +13,17 @@ Target: with the hanging webhooks present, the healthy ones keep >= 90 % of thei
 from __future__ import annotations
 
 import argparse
-import asyncio
 import shutil
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from harness import (
-    TOPIC,
+    add_webhook,
     bulk_deliveries,
     database,
     describe_database,
+    dispatch_until,
     machine_rows,
     print_table,
     receivers,
@@ -32,12 +31,10 @@ from harness import (
     sample_payload,
 )
 
-from dochooks.delivery.dispatcher import Dispatcher
 from dochooks.delivery.publish import publish
 from dochooks.runtime import Runtime, open_runtime
 from dochooks.settings import Settings
 from dochooks.tenants import create_tenant
-from dochooks.webhooks.store import create_webhook
 
 
 def queue(rt: Runtime, ports: list[int], per_webhook: int) -> list[int]:
@@ -48,17 +45,7 @@ def queue(rt: Runtime, ports: list[int], per_webhook: int) -> list[int]:
         for i, port in enumerate(ports):
             tenant = create_tenant(conn, f"tenant {i}", rt.clock).tenant_id
             hooks.append(
-                create_webhook(
-                    conn,
-                    rt.cipher,
-                    tenant_id=tenant,
-                    name=f"hook {i}",
-                    url=f"http://127.0.0.1:{port}/hook",
-                    headers={"Authorization": f"Bearer isolation-token-{i:04d}"},
-                    topics=(TOPIC,),
-                    enabled=True,
-                    now_ms=now,
-                ).id
+                add_webhook(conn, rt, tenant_id=tenant, url=f"http://127.0.0.1:{port}/hook", name=f"hook {i}").id
             )
             payload = sample_payload(tenant, i, now)
             event = publish(conn, tenant_id=tenant, topic="processing-failed", payload=payload, now_ms=now).event_id
@@ -82,21 +69,7 @@ def healthy_rate(rt: Runtime, healthy: list[int], per_webhook: int, limit: float
             )
         return int(row["n"]) if row else 0
 
-    async def run() -> float:
-        stopping = asyncio.Event()
-        task = asyncio.create_task(Dispatcher(rt.db, rt.cipher, rt.settings, clock=rt.clock).run(stopping))
-        began = time.perf_counter()
-        try:
-            while await asyncio.to_thread(done) < want:
-                if time.perf_counter() - began > limit:
-                    raise TimeoutError(f"the healthy deliveries took over {limit:g} s")
-                await asyncio.sleep(0.02)
-            return want / (time.perf_counter() - began)
-        finally:
-            stopping.set()
-            await task
-
-    return float(run_loop(run))
+    return want / float(run_loop(lambda: dispatch_until(rt, lambda: done() >= want, limit, poll=0.02)))
 
 
 def one_run(args: argparse.Namespace, ports: list[int], healthy_count: int, name: str) -> tuple[str, float]:

@@ -21,13 +21,13 @@ import time
 from pathlib import Path
 
 from harness import (
+    add_webhook,
     arrivals,
     database,
     describe_database,
-    machine_rows,
     percentile,
-    print_table,
     receivers,
+    report,
     run_loop,
     sample_payload,
 )
@@ -37,7 +37,6 @@ from dochooks.delivery.publish import publish
 from dochooks.runtime import open_runtime
 from dochooks.settings import Settings
 from dochooks.tenants import create_tenant
-from dochooks.webhooks.store import create_webhook
 
 TOPIC = "document-received"
 PUBLISHERS = 4  # threads taking turns, so a slow commit does not hold up the next event
@@ -59,17 +58,7 @@ def main(argv: list[str] | None = None) -> int:
                 engine = describe_database(rt)
                 with rt.db.transaction() as conn:
                     tenant = create_tenant(conn, "latency", rt.clock).tenant_id
-                    create_webhook(
-                        conn,
-                        rt.cipher,
-                        tenant_id=tenant,
-                        name="latency",
-                        url=f"http://127.0.0.1:{port}/hook",
-                        headers={"Authorization": "Bearer latency-bench-token-000"},
-                        topics=(TOPIC,),
-                        enabled=True,
-                        now_ms=rt.clock.now_ms(),
-                    )
+                    add_webhook(conn, rt, tenant_id=tenant, url=f"http://127.0.0.1:{port}/hook", name="latency")
 
                 start = time.perf_counter() + 1.0  # the dispatcher is up by then
 
@@ -126,13 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         ("latency p90", f"{percentile(latencies, 90):.1f} ms"),
         ("latency p99", f"{p99:.1f} ms (target <= 25 ms: {'met' if p99 <= 25 else 'NOT met'})"),
         ("latency max", f"{max(latencies):.1f} ms"),
-        *machine_rows(),
-        ("checks", "ok" if not failures else "FAILED"),
     ]
-    print_table(rows)
-    for failure in failures:
-        print(f"CHECK FAILED: {failure}", file=sys.stderr)
-    return 1 if failures else 0
+    return report(rows, failures)
 
 
 if __name__ == "__main__":

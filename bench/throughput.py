@@ -43,11 +43,12 @@ import orjson
 import uvloop
 from harness import (
     Usage,
+    add_webhook,
     database,
     describe_database,
-    machine_rows,
-    print_table,
+    dispatch_until,
     receiver,
+    report,
     run_loop,
     sample_payload,
     usage,
@@ -61,7 +62,6 @@ from dochooks.runtime import Runtime, open_runtime
 from dochooks.settings import Settings
 from dochooks.tenants import create_tenant
 from dochooks.webhooks.secrets import mask
-from dochooks.webhooks.store import create_webhook
 
 TOPIC = "document-received"
 COUNT_PATH = "/__count"
@@ -84,17 +84,7 @@ def prepare(
     with rt.db.transaction() as conn:
         tenant = create_tenant(conn, "bench", rt.clock)
         hooks = [
-            create_webhook(
-                conn,
-                rt.cipher,
-                tenant_id=tenant.tenant_id,
-                name=f"bench {i}",
-                url=f"{base_url}/hooks/{i}",
-                headers={"Authorization": f"Bearer {secrets.token_urlsafe(24)}"},
-                topics=(TOPIC,),
-                enabled=True,
-                now_ms=now,
-            )
+            add_webhook(conn, rt, tenant_id=tenant.tenant_id, url=f"{base_url}/hooks/{i}", name=f"bench {i}")
             for i in range(webhooks)
         ]
     events, rest = divmod(deliveries, webhooks)
@@ -179,28 +169,12 @@ def more_workers(settings: Settings, count: int) -> Iterator[Callable[[], None]]
             process.join(60)
 
 
-async def measure_dispatcher(rt: Runtime, n: int, limit: float, poll: float = 0.005, workers: int = 1) -> float:
+async def measure_dispatcher(rt: Runtime, n: int, limit: float, workers: int = 1) -> float:
     """Seconds from the dispatchers' start (this process's and `workers - 1` more) until
-    every delivery is settled and recorded (resolution: `poll`)."""
+    every delivery is settled and recorded."""
     with more_workers(rt.settings, workers - 1) as let_go:
-        stopping = asyncio.Event()
-        dispatcher = Dispatcher(rt.db, rt.cipher, rt.settings, clock=rt.clock)
         let_go()
-        started = time.perf_counter()
-        task = asyncio.create_task(dispatcher.run(stopping))
-        try:
-            while True:
-                await asyncio.sleep(poll)
-                if task.done():
-                    task.result()
-                    raise RuntimeError("the dispatcher stopped early")
-                if await asyncio.to_thread(_all_recorded, rt.db, n):
-                    return time.perf_counter() - started
-                if time.perf_counter() - started > limit:
-                    raise TimeoutError(f"the dispatcher did not finish within {limit:g} s")
-        finally:
-            stopping.set()
-            await asyncio.wait_for(task, timeout=60)
+        return await dispatch_until(rt, lambda: _all_recorded(rt.db, n), limit, poll=0.005)
 
 
 async def measure_bare(url: str, n: int, *, body_size: int, settings: Settings, limit: float) -> tuple[float, int]:
@@ -369,13 +343,8 @@ def main(argv: list[str] | None = None) -> int:
         ("max_per_host", str(settings.max_per_host)),
         ("claim_batch", str(settings.claim_batch)),
         ("receiver", f"{args.receiver} (uvloop, own process); CPU per request {cpu_per(dispatched.receiver_cpu, n)}"),
-        *machine_rows(),
-        ("checks", "ok" if not failures else "FAILED"),
     ]
-    print_table(rows)
-    for failure in failures:
-        print(f"CHECK FAILED: {failure}", file=sys.stderr)
-    return 1 if failures else 0
+    return report(rows, failures)
 
 
 if __name__ == "__main__":
