@@ -52,7 +52,7 @@ class HttpSender:
     def __init__(
         self, *, timeout: float, max_connections: int, max_per_host: int, egress: Egress, lookup: Resolver = resolve
     ) -> None:
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._timeout = timeout
         self._limits = (max_connections, max_per_host)
         self._egress = egress
         proxy_host = urlsplit(egress.proxy).hostname if egress.proxy else None
@@ -74,14 +74,15 @@ class HttpSender:
                 ),
                 cookie_jar=aiohttp.DummyCookieJar(),  # a receiver's cookies must never reach another
                 skip_auto_headers=("Accept", "Accept-Encoding"),  # send just what the log shows
-                timeout=self._timeout,
+                # No timer of aiohttp's own: send() bounds the lookup and the whole exchange with one.
+                timeout=aiohttp.ClientTimeout(total=None),
                 auto_decompress=False,  # the excerpt is stored as received; no decompression bombs
             )
         return self._session
 
     async def send(self, url: str, headers: dict[str, str], body: bytes) -> SendResult:
         session = self._open()
-        total = self._timeout.total or 0.0
+        total = self._timeout
         try:
             async with asyncio.timeout(total):  # one deadline for the lookup and the whole exchange
                 target, headers, server_hostname = await self._route(URL(url), headers)
