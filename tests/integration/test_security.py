@@ -219,7 +219,8 @@ def test_no_custom_header_value_or_signing_secret_is_stored_or_logged_in_plain_t
 ) -> None:
     caplog.set_level(logging.DEBUG)
     value = "Bearer plain-text-canary-7d1f0c9e"
-    rt = open_runtime(make_settings(tmp_path, db_url, secret_key=None, log_level="debug"))
+    # A small time scale: the retry after the first failure comes within a second, not up to 31 s.
+    rt = open_runtime(make_settings(tmp_path, db_url, secret_key=None, log_level="debug", retry_time_scale=0.01))
     try:
         tenant = make_tenant(rt.db)
         with live_service(rt) as base:
