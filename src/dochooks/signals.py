@@ -53,12 +53,22 @@ class Wakeup:
 
     def __init__(self) -> None:
         self._event = asyncio.Event()
+        self._news = False  # whether the signal (not the loop's own code) woke us since take_news()
 
     def set(self) -> None:
         self._event.set()
 
     def clear(self) -> None:
         self._event.clear()
+
+    def take_news(self) -> bool:
+        """Whether the signal fired (here or through NOTIFY) since the last call: new work was queued."""
+        news, self._news = self._news, False
+        return news
+
+    def _signalled(self) -> None:
+        self._news = True
+        self._event.set()
 
     async def sleep(self, seconds: float) -> None:
         """Wait `seconds`, or less if woken."""
@@ -71,12 +81,12 @@ class Wakeup:
         loop = asyncio.get_running_loop()
 
         def from_any_thread() -> None:
-            loop.call_soon_threadsafe(self._event.set)
+            loop.call_soon_threadsafe(self._signalled)
 
         disconnect = signal.connect(from_any_thread)
         stop_waiter = asyncio.create_task(stopping.wait())
         stop_waiter.add_done_callback(lambda _: self._event.set())
-        listener = asyncio.create_task(db.listen(signal.channel, self._event.set))
+        listener = asyncio.create_task(db.listen(signal.channel, self._signalled))
         try:
             yield
         finally:

@@ -233,3 +233,40 @@ def test_one_tenants_flood_does_not_starve_another_tenants_single_event(runtime:
     (got,) = receiver.at("/ok/quiet")
     assert got.at - started < 1.5  # not behind the flood's first slow answers
     assert len(receiver.at("/slow/2/flood")) <= 100 + 50  # the tenant's cap, and one claim over it at most
+
+
+def test_an_event_queued_behind_a_capped_flood_deeper_than_the_claim_window_goes_out_at_once(
+    runtime: Runtime, receiver: Receiver
+) -> None:
+    flooding = make_tenant(runtime.db, "flood").tenant_id
+    for i in range(30):
+        make_webhook(runtime.db, runtime.cipher, flooding, receiver.url(f"/slow/3/flood{i}"))
+    quiet = make_tenant(runtime.db, "quiet").tenant_id
+    make_webhook(runtime.db, runtime.cipher, quiet, receiver.url("/ok/quiet"))
+    with runtime.db.transaction() as conn:
+        for _ in range(40):  # 1,200 deliveries: six claim windows deep
+            publish(conn, tenant_id=flooding, topic="document-received", payload=PAYLOAD, now_ms=1)
+    published: list[float] = []
+
+    def quiet_event_sent() -> bool:
+        if not published and len(receiver.at("/slow/3/flood")) >= 100:  # the flooding tenant is at its cap
+            time.sleep(0.3)  # long enough for the dispatcher's claims to find nothing else and rest
+            now = runtime.clock.now_ms()
+            with runtime.db.transaction() as conn:
+                publish(conn, tenant_id=quiet, topic="document-received", payload=PAYLOAD, now_ms=now)
+            published.append(time.monotonic())
+        return len(receiver.at("/ok/quiet")) == 1
+
+    dispatch_until(
+        runtime,
+        quiet_event_sent,
+        max_in_flight=200,
+        claim_batch=50,
+        max_per_webhook=20,
+        max_per_tenant=100,
+        delivery_timeout=5.0,
+        poll_interval=10.0,
+    )
+    (got,) = receiver.at("/ok/quiet")
+    # Seen by the claim the publish wakes, not by a poll nor the look past the window every 5 s.
+    assert got.at - published[0] < 1.0

@@ -37,11 +37,12 @@ USER_AGENT = f"dochooks/{__version__}"
 FLUSH_SECONDS = 0.02  # how long finished attempts may gather before one write records them all
 WRITE_TRIES = 5  # writes of one batch of outcomes before it is dropped (and its deliveries resent)
 WRITE_SLACK_SECONDS = 15  # what a lease allows for those writes, each up to a second apart
-# With webhooks or tenants left out, a claim looks at the CLAIM_WINDOW x batch oldest due
-# deliveries only, and past them every DEEP_CLAIM_SECONDS, or whenever the window comes up
-# short and looking past it paid last time: a capped flood costs each claim a bounded
-# scan, and what waits behind a flood deeper than the window still comes promptly.
-CLAIM_WINDOW = 8
+# With webhooks or tenants left out, a claim looks at the CLAIM_WINDOW x batch oldest and
+# as many newest due deliveries only, and at all of them every DEEP_CLAIM_SECONDS, or
+# whenever the window comes up short and looking past it paid last time: a capped flood
+# costs each claim a bounded scan, new work behind it is seen at once, and the rest of what
+# waits behind a flood deeper than the window comes within seconds.
+CLAIM_WINDOW = 4
 DEEP_CLAIM_SECONDS = 5.0
 
 
@@ -257,6 +258,8 @@ class Dispatcher:
         self._last_deep_claim = 0.0  # time.monotonic() of the last claim that looked past the window
         self._deep_claim_paid = True  # whether that claim found anything
         self._window_came_short = False  # whether the last windowed claim found fewer than it wanted
+        # The webhooks and tenants left out of the last claim, when it found nothing, and when.
+        self._fruitless: tuple[set[int], set[int], float] | None = None
         self._write_failures = 0
 
     # --- the loop --------------------------------------------------------------------
@@ -295,19 +298,29 @@ class Dispatcher:
         want = min(room, self._settings.claim_batch)
         busy = self._busy_webhooks()
         full_tenants = self._shares.full_tenants()
-        window = self._claim_window() if busy or full_tenants else None
+        left_out = bool(busy or full_tenants)
+        news = self._wake.take_news()
+        if news:
+            self._fruitless = None
+        elif left_out and (wait := self._fruitless_for(busy, full_tenants)):
+            await self._wake.sleep(wait)  # claiming again now would find nothing, at a full scan's cost
+            return
+        window = self._claim_window() if left_out else None
         claimed, webhooks = await asyncio.to_thread(self._claim, want, busy, full_tenants, window)
         self._targets.refresh(webhooks)
         claimed_at = time.monotonic()
         for item in claimed:
             self._dispatch(item, claimed_at)
+        if self._fruitless and any(not self._left_out_by_fruitless(item) for item in claimed):
+            self._fruitless = None  # work came due beside what was left out: claim freely again
         if len(claimed) == want:
             return
-        left_out = bool(busy or full_tenants)
         if left_out:
             self._note_claim(window, claimed=len(claimed), wanted=want)
             if window is not None and self._deep_claim_paid:
                 return  # the window came up short: look past it at once, rather than sleep
+            if not claimed:
+                self._fruitless = (set(busy), set(full_tenants), time.monotonic())
         due = await asyncio.to_thread(self._next_due)
         delay = self._settings.poll_interval
         if due is not None and not (left_out and not claimed):  # they wake us when they have room
@@ -383,6 +396,25 @@ class Dispatcher:
             }
             | self._shares.full_webhooks()
         )
+
+    def _fruitless_for(self, busy: list[int], full_tenants: list[int]) -> float:
+        """How much longer to hold off claiming, 0 to claim now. The last claim found nothing
+        while leaving out no more than this one would; until new deliveries are queued (the
+        caller checks), only time can make work due: look again after the poll interval, or
+        when the deep look is due."""
+        if self._fruitless is None:
+            return 0.0
+        webhooks, tenants, when = self._fruitless
+        if not (webhooks <= set(busy) and tenants <= set(full_tenants)):
+            return 0.0
+        now = time.monotonic()
+        wait = min(when + self._settings.poll_interval, self._last_deep_claim + DEEP_CLAIM_SECONDS) - now
+        return max(wait, 0.0)
+
+    def _left_out_by_fruitless(self, item: Claimed) -> bool:
+        assert self._fruitless is not None
+        webhooks, tenants, _ = self._fruitless
+        return item.webhook_id in webhooks or item.tenant_id in tenants
 
     def _claim_window(self) -> int | None:
         """How many of the oldest due deliveries the next claim looks at while some are left
