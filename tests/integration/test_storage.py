@@ -102,14 +102,42 @@ def test_only_the_lease_holder_settles_a_delivery(runtime: Runtime) -> None:
     with runtime.db.transaction() as conn:
         (item,), _ = queue.claim(conn, worker="a", now_ms=1000, lease_ms=10, limit=10)
         queue.claim(conn, worker="b", now_ms=2000, lease_ms=5000, limit=10)
-        late = queue.Outcome(
-            item.delivery_id, item.webhook_id, 1, 1000, 5, "{}", 200, "ok", None, queue.SUCCEEDED, None
-        )
-        queue.record(conn, worker="a", outcomes=[late], now_ms=2100)
+        queue.record(conn, worker="a", outcomes=[_succeeded(item)], now_ms=2100)
         row = conn.one("SELECT status, locked_by FROM deliveries")
         attempts = conn.one("SELECT COUNT(*) AS n FROM attempts")
     assert row == {"status": "pending", "locked_by": "b"}
     assert attempts == {"n": 1}  # the attempt happened, so it is logged
+
+
+def test_a_late_write_does_not_settle_or_release_the_same_workers_later_claim(runtime: Runtime) -> None:
+    _queue_one(runtime)
+    with runtime.db.transaction() as conn:
+        (first,), _ = queue.claim(conn, worker="a", now_ms=1000, lease_ms=10, limit=10)
+        (second,), _ = queue.claim(conn, worker="a", now_ms=2000, lease_ms=5000, limit=10)  # the lease ran out
+        queue.record(conn, worker="a", outcomes=[_succeeded(first)], now_ms=2100)
+        queue.release(conn, worker="a", leases=[(first.delivery_id, first.lease_end)], now_ms=2100)
+        held = conn.one("SELECT status, locked_by, next_attempt_at FROM deliveries")
+        queue.record(conn, worker="a", outcomes=[_succeeded(second)], now_ms=2200)
+        settled = conn.one("SELECT status, locked_by FROM deliveries")
+    assert held == {"status": "pending", "locked_by": "a", "next_attempt_at": second.lease_end}
+    assert settled == {"status": "succeeded", "locked_by": None}
+
+
+def _succeeded(item: queue.Claimed) -> queue.Outcome:
+    return queue.Outcome(
+        item.delivery_id,
+        item.webhook_id,
+        item.attempt_number,
+        1000,
+        5,
+        "{}",
+        200,
+        "ok",
+        None,
+        queue.SUCCEEDED,
+        None,
+        lease_end=item.lease_end,
+    )
 
 
 def test_tokens_and_header_values_are_not_stored_in_plain_text(runtime: Runtime) -> None:

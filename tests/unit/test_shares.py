@@ -5,7 +5,7 @@ from dochooks.delivery.queue import Claimed
 
 
 def item(webhook: int, tenant: int = 1) -> Claimed:
-    return Claimed(0, webhook, tenant, "r", "document-received", 1, "{}")
+    return Claimed(0, webhook, tenant, "r", "document-received", 1, "{}", lease_end=0)
 
 
 def test_a_webhook_that_never_answers_soon_holds_one_request_and_one_that_answers_grows() -> None:
@@ -33,3 +33,12 @@ def test_settling_reports_when_it_makes_room_for_a_webhook_or_a_tenant() -> None
     assert shares.remove(item(1), answered=None) is True  # webhook 1 had its 2
     assert shares.remove(item(1), answered=None) is False
     assert shares.total == 0 and shares.full_webhooks() == set()
+
+
+def test_learned_caps_are_kept_for_the_most_recently_sent_webhooks_only() -> None:
+    shares = Shares(per_webhook=50, per_tenant=10**6)
+    for webhook in range(Shares.REMEMBERED + 1):  # each answered once: cap START_CAP + 1
+        shares.add(item(webhook))
+        shares.remove(item(webhook), answered=True)
+    assert shares.cap_of(0) == Shares.START_CAP  # the oldest is forgotten and starts over
+    assert shares.cap_of(1) == shares.cap_of(Shares.REMEMBERED) == Shares.START_CAP + 1

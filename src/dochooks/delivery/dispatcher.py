@@ -9,7 +9,7 @@ import os
 import random
 import socket
 import time
-from collections import Counter, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -135,12 +135,13 @@ class Shares:
     request at a time; one that answers grows to `max_per_webhook`."""
 
     START_CAP = 10
+    REMEMBERED = 10_000  # webhooks whose learned cap is kept; the least recently sent to start over
 
     def __init__(self, per_webhook: int, per_tenant: int) -> None:
         self._caps = (per_webhook, per_tenant)
         self._webhooks: Counter[int] = Counter()
         self._tenants: Counter[int] = Counter()
-        self._webhook_caps: dict[int, int] = {}
+        self._webhook_caps: OrderedDict[int, int] = OrderedDict()
         self.total = 0
 
     def cap_of(self, webhook_id: int) -> int:
@@ -159,6 +160,9 @@ class Shares:
         if answered is not None:
             cap = self.cap_of(webhook)
             self._webhook_caps[webhook] = min(cap + 1, self._caps[0]) if answered else max(cap // 2, 1)
+            self._webhook_caps.move_to_end(webhook)
+            if len(self._webhook_caps) > self.REMEMBERED:
+                self._webhook_caps.popitem(last=False)
         freed = self._tenants[item.tenant_id] == self._caps[1]
         for counts, key in ((self._webhooks, webhook), (self._tenants, item.tenant_id)):
             counts[key] -= 1
@@ -252,8 +256,8 @@ class Dispatcher:
         self._outcomes: list[Outcome] = []
         self._wake = Wakeup()
         self._outcomes_ready = asyncio.Event()
-        # Claimed, never sent, to go back to the queue: (delivery id, ms to wait before it is due).
-        self._released: list[tuple[int, int]] = []
+        # Claimed, never sent, to go back to the queue: (delivery id, its lease end, ms to wait before it is due).
+        self._released: list[tuple[int, int, int]] = []
         self._closing = False
         self._last_deep_claim = 0.0  # time.monotonic() of the last claim that looked past the window
         self._deep_claim_paid = True  # whether that claim found anything
@@ -479,7 +483,7 @@ class Dispatcher:
         return result
 
     def _release(self, item: Claimed, *, after_ms: int = 0) -> None:
-        self._released.append((item.delivery_id, after_ms))
+        self._released.append((item.delivery_id, item.lease_end, after_ms))
         self._outcomes_ready.set()
 
     def _settle(
@@ -527,6 +531,7 @@ class Dispatcher:
                 error=error,
                 status=status,
                 next_attempt_at=next_at,
+                lease_end=item.lease_end,
                 disables_webhook=gone,
             )
         )
@@ -570,11 +575,11 @@ class Dispatcher:
         self._write_failures = 0
         self._wake.set()  # a retry may now be due sooner than the loop planned
 
-    def _record(self, batch: list[Outcome], released: list[tuple[int, int]]) -> None:
+    def _record(self, batch: list[Outcome], released: list[tuple[int, int, int]]) -> None:
         with self._db.transaction() as conn:
             now = self._clock.now_ms()
             queue.record(conn, worker=self.worker_id, outcomes=batch, now_ms=now)
             store.disable_for(conn, {o.webhook_id: o.disables_webhook for o in batch if o.disables_webhook}, now)
-            for wait in sorted({after for _, after in released}):
-                ids = [delivery for delivery, after in released if after == wait]
-                queue.release(conn, worker=self.worker_id, delivery_ids=ids, now_ms=now + wait)
+            for wait in sorted({after for _, _, after in released}):
+                leases = [(delivery, lease) for delivery, lease, after in released if after == wait]
+                queue.release(conn, worker=self.worker_id, leases=leases, now_ms=now + wait)

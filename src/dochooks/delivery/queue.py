@@ -1,7 +1,8 @@
 """The deliveries table as a queue: claim due work under a lease, record outcomes in batches.
 
 A claim moves `next_attempt_at` to the end of the lease: if the worker dies, the delivery
-falls due again by itself (at least once). Only the lease holder may settle a delivery."""
+falls due again by itself (at least once). Only the lease holder may settle a delivery, and
+only under the claim it was sent under: the worker and the lease end must both still match."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ class Claimed:
     topic: str
     attempt_number: int  # of the attempt about to be made, 1 for the first
     payload: str  # the event's body without request_id and topic, as JSON
+    lease_end: int  # when the claim's lease ends: it also tells this claim from a later one
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,7 @@ class Outcome:
     error: str | None
     status: str  # what the delivery is now: succeeded, pending (retry due) or failed
     next_attempt_at: int | None
+    lease_end: int  # of the claim this attempt was made under; only that claim settles the delivery
     disables_webhook: str | None = None  # why the webhook is disabled by this attempt (410 Gone)
 
 
@@ -109,16 +112,12 @@ def _claim_postgres(conn: Connection, due: str, params: dict[str, Any]) -> list[
     conn.run("SET LOCAL enable_bitmapscan = off")
     # SKIP LOCKED: workers claiming at the same time take different deliveries instead of waiting.
     rows = conn.all(
-        f"{_LEASE} WHERE id IN ({due} FOR UPDATE SKIP LOCKED) "
-        "RETURNING id, webhook_id, tenant_id, event_id, request_id, topic, attempt_count",
+        f"WITH claimed AS ({_LEASE} WHERE id IN ({due} FOR UPDATE SKIP LOCKED) "
+        "RETURNING id, webhook_id, tenant_id, event_id, request_id, topic, attempt_count) "
+        "SELECT c.id, c.webhook_id, c.tenant_id, c.request_id, c.topic, c.attempt_count, e.payload "
+        "FROM claimed c JOIN events e ON e.id = c.event_id ORDER BY c.id",
         params,
     )
-    if not rows:
-        return []
-    events, event_params = in_clause("e", sorted({r["event_id"] for r in rows}))
-    payloads = {
-        e["id"]: e["payload"] for e in conn.all(f"SELECT id, payload FROM events WHERE id IN {events}", event_params)
-    }
     return [
         Claimed(
             r["id"],
@@ -127,9 +126,10 @@ def _claim_postgres(conn: Connection, due: str, params: dict[str, Any]) -> list[
             r["request_id"],
             r["topic"],
             r["attempt_count"] + 1,
-            payloads[r["event_id"]],
+            r["payload"],
+            params["lease_end"],
         )
-        for r in sorted(rows, key=lambda r: r["id"])
+        for r in rows
     ]
 
 
@@ -151,7 +151,7 @@ def _claim_sqlite(conn: Connection, due: str, params: dict[str, Any]) -> list[Cl
     )
     assert rows is not None
     return [
-        Claimed(delivery, webhook, tenant, request_id, topic, attempts + 1, payload)
+        Claimed(delivery, webhook, tenant, request_id, topic, attempts + 1, payload, params["lease_end"])
         for delivery, webhook, tenant, request_id, topic, attempts, payload in sorted(orjson.loads(rows["claimed"]))
     ]
 
@@ -202,23 +202,29 @@ def record(conn: Connection, *, worker: str, outcomes: Sequence[Outcome], now_ms
     conn.run(
         f"UPDATE deliveries SET status = {item(1, 'TEXT')}, attempt_count = {item(2, 'INTEGER')}, "
         f"next_attempt_at = {item(3, 'BIGINT')}, locked_by = NULL, updated_at = :now FROM {rows} "
-        f"WHERE deliveries.id = {item(0, 'BIGINT')} AND deliveries.locked_by = :worker",
+        f"WHERE deliveries.id = {item(0, 'BIGINT')} AND deliveries.locked_by = :worker "
+        f"AND deliveries.next_attempt_at = {item(4, 'BIGINT')}",
         {
-            "batch": orjson.dumps([(o.delivery_id, o.status, o.number, o.next_attempt_at) for o in latest]).decode(),
+            "batch": orjson.dumps(
+                [(o.delivery_id, o.status, o.number, o.next_attempt_at, o.lease_end) for o in latest]
+            ).decode(),
             "now": now_ms,
             "worker": worker,
         },
     )
 
 
-def release(conn: Connection, *, worker: str, delivery_ids: Sequence[int], now_ms: int) -> None:
-    """Give claimed deliveries that were never sent back to the queue, due at `now_ms`."""
-    if not delivery_ids:
+def release(conn: Connection, *, worker: str, leases: Sequence[tuple[int, int]], now_ms: int) -> None:
+    """Give claimed deliveries that were never sent, as (delivery id, lease end) pairs, back
+    to the queue, due at `now_ms`; a delivery claimed again since then is left to that claim."""
+    if not leases:
         return
-    ids, params = in_clause("d", list(delivery_ids))
+    rows, item = _elements(conn, "leases")
     conn.run(
-        f"UPDATE deliveries SET next_attempt_at = :now, locked_by = NULL WHERE id IN {ids} AND locked_by = :worker",
-        {**params, "now": now_ms, "worker": worker},
+        f"UPDATE deliveries SET next_attempt_at = :now, locked_by = NULL FROM {rows} "
+        f"WHERE deliveries.id = {item(0, 'BIGINT')} AND deliveries.locked_by = :worker "
+        f"AND deliveries.next_attempt_at = {item(1, 'BIGINT')}",
+        {"leases": orjson.dumps(list(leases)).decode(), "now": now_ms, "worker": worker},
     )
 
 
