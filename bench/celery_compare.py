@@ -1,7 +1,7 @@
 """dochooks against a Celery task per delivery (requests, Redis broker), on one receiver.
 
     .venv/bin/pip install -e ".[bench]"     # celery, redis, requests
-    .venv/bin/python bench/celery_compare.py [--deliveries 20000] [--celery-concurrency 8]
+    .venv/bin/python bench/celery_compare.py [--deliveries 100000] [--celery-concurrency 8]
 
 One run: a receiver in its own process; a Redis server started for the run on a free
 port (Debian's `redis-server`: apt-get install -y redis-server); the deliveries enqueued
@@ -94,7 +94,7 @@ def celery_rate(receiver_port: int, n: int, concurrency: int, workdir: Path) -> 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    p.add_argument("--deliveries", type=int, default=20_000)
+    p.add_argument("--deliveries", type=int, default=100_000)
     p.add_argument("--celery-concurrency", type=int, default=8)
     args = p.parse_args(argv)
     n = args.deliveries

@@ -24,4 +24,4 @@ run backlog_sqlite bench/backlog.py
 run backlog_pg bench/backlog.py --database-url "$pg/dochooks_bench_bl"
 run isolation_sqlite bench/isolation.py
 run ingest_sqlite bench/ingest.py
-run celery bench/celery_compare.py --deliveries 20000
+run celery bench/celery_compare.py
