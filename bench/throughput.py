@@ -113,6 +113,7 @@ def prepare(
         1,
         orjson.dumps(sample_payload(1, 0, now)).decode(),
         lease_end=0,
+        webhook_version=0,
     )
     return Prepared(tenant.tenant_id, webhooks, len(body_of(sample)), {h.id: h.headers["Authorization"] for h in hooks})
 

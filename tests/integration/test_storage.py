@@ -123,6 +123,23 @@ def test_a_late_write_does_not_settle_or_release_the_same_workers_later_claim(ru
     assert settled == {"status": "succeeded", "locked_by": None}
 
 
+def test_a_claim_reads_a_webhook_again_only_when_it_changed_since_the_callers_copy(runtime: Runtime) -> None:
+    acme = make_tenant(runtime.db)
+    make_webhook(runtime.db, runtime.cipher, acme.tenant_id, "http://127.0.0.1:9/")
+    with runtime.db.transaction() as conn:
+        for _ in range(3):
+            publish(conn, tenant_id=acme.tenant_id, topic="document-received", payload=PAYLOAD, now_ms=1000)
+    with runtime.db.transaction() as conn:
+        (first,), (hook,) = queue.claim(conn, worker="a", now_ms=1000, lease_ms=10, limit=1)
+        known = {hook["id"]: hook["updated_at"]}
+        assert first.webhook_version == hook["updated_at"]
+        (_,), unchanged = queue.claim(conn, worker="a", now_ms=2000, lease_ms=10, limit=1, known=known)
+        conn.run("UPDATE webhooks SET url = 'http://127.0.0.1:9/moved', updated_at = updated_at + 1")
+        (_,), changed = queue.claim(conn, worker="a", now_ms=3000, lease_ms=10, limit=1, known=known)
+    assert unchanged == []
+    assert [(h["url"], h["updated_at"]) for h in changed] == [("http://127.0.0.1:9/moved", hook["updated_at"] + 1)]
+
+
 def _succeeded(item: queue.Claimed) -> queue.Outcome:
     return queue.Outcome(
         item.delivery_id,

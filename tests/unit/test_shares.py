@@ -5,7 +5,7 @@ from dochooks.delivery.queue import Claimed
 
 
 def item(webhook: int, tenant: int = 1) -> Claimed:
-    return Claimed(0, webhook, tenant, "r", "document-received", 1, "{}", lease_end=0)
+    return Claimed(0, webhook, tenant, "r", "document-received", 1, "{}", lease_end=0, webhook_version=0)
 
 
 def test_a_webhook_that_never_answers_soon_holds_one_request_and_one_that_answers_grows() -> None:

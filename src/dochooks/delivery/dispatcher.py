@@ -71,9 +71,11 @@ class Targets:
     def __init__(self, cipher: Cipher) -> None:
         self._cipher = cipher
         self._cache: dict[int, Target] = {}
+        self.versions: dict[int, int] = {}  # webhook id -> the updated_at its cached target is of
 
     def refresh(self, rows: Sequence[Row]) -> None:
         for row in rows:
+            self.versions[row["id"]] = row["updated_at"]
             cached = self._cache.get(row["id"])
             if cached is None or cached.updated_at != row["updated_at"]:
                 try:
@@ -451,6 +453,7 @@ class Dispatcher:
                 skip=skip,
                 skip_tenants=skip_tenants,
                 window=window,
+                known=self._targets.versions,
             )
 
     def _next_due(self) -> int | None:

@@ -6,7 +6,7 @@ only under the claim it was sent under: the worker and the lease end must both s
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +27,7 @@ class Claimed:
     attempt_number: int  # of the attempt about to be made, 1 for the first
     payload: str  # the event's body without request_id and topic, as JSON
     lease_end: int  # when the claim's lease ends: it also tells this claim from a later one
+    webhook_version: int  # the webhook's updated_at when claimed
 
 
 @dataclass(frozen=True)
@@ -88,15 +89,19 @@ def claim(
     skip: Sequence[int] = (),
     skip_tenants: Sequence[int] = (),
     window: int | None = None,
+    known: Mapping[int, int] | None = None,
 ) -> tuple[list[Claimed], list[Row]]:
     """Lease up to `limit` due deliveries, none of the webhooks in `skip` nor the tenants in
-    `skip_tenants` (those at their cap); returns them, by id, with the rows of their webhooks."""
+    `skip_tenants` (those at their cap); returns them, by id, with the rows of their webhooks,
+    except those the caller `known`s at their current version (webhook id -> updated_at)."""
     due, skip_params = _due(skip, skip_tenants, window)
     params = {"lease_end": now_ms + lease_ms, "worker": worker, "now": now_ms, "limit": limit, **skip_params}
     claimed = _claim_sqlite(conn, due, params) if conn.dialect == "sqlite" else _claim_postgres(conn, due, params)
-    if not claimed:
-        return [], []
-    hooks, hook_params = in_clause("w", sorted({c.webhook_id for c in claimed}))
+    known = known or {}
+    stale = sorted({c.webhook_id for c in claimed if known.get(c.webhook_id) != c.webhook_version})
+    if not stale:
+        return claimed, []
+    hooks, hook_params = in_clause("w", stale)
     webhooks = conn.all(
         "SELECT id, url, headers, secret, previous_secret, previous_secret_expires_at, enabled, updated_at "
         f"FROM webhooks WHERE id IN {hooks}",
@@ -118,8 +123,9 @@ def _claim_postgres(conn: Connection, due: str, params: dict[str, Any]) -> list[
     rows = conn.all(
         f"WITH claimed AS ({_LEASE} WHERE id IN ({due} FOR UPDATE SKIP LOCKED) "
         "RETURNING id, webhook_id, tenant_id, event_id, request_id, topic, attempt_count) "
-        "SELECT c.id, c.webhook_id, c.tenant_id, c.request_id, c.topic, c.attempt_count, e.payload "
-        "FROM claimed c JOIN events e ON e.id = c.event_id ORDER BY c.id",
+        "SELECT c.id, c.webhook_id, c.tenant_id, c.request_id, c.topic, c.attempt_count, e.payload, "
+        "w.updated_at AS webhook_version "
+        "FROM claimed c JOIN events e ON e.id = c.event_id JOIN webhooks w ON w.id = c.webhook_id ORDER BY c.id",
         params,
     )
     return [
@@ -132,6 +138,7 @@ def _claim_postgres(conn: Connection, due: str, params: dict[str, Any]) -> list[
             r["attempt_count"] + 1,
             r["payload"],
             params["lease_end"],
+            r["webhook_version"],
         )
         for r in rows
     ]
@@ -148,15 +155,17 @@ def _claim_sqlite(conn: Connection, due: str, params: dict[str, Any]) -> list[Cl
     conn.run(f"{_LEASE} WHERE id IN (SELECT value FROM json_each(:ids))", {**params, "ids": ids})
     rows = conn.one(
         "SELECT json_group_array(json_array(d.id, d.webhook_id, d.tenant_id, d.request_id, d.topic, "
-        "d.attempt_count, e.payload)) "
-        "AS claimed FROM deliveries d JOIN events e ON e.id = d.event_id "
+        "d.attempt_count, e.payload, w.updated_at)) "
+        "AS claimed FROM deliveries d JOIN events e ON e.id = d.event_id JOIN webhooks w ON w.id = d.webhook_id "
         "WHERE d.id IN (SELECT value FROM json_each(:ids))",
         {"ids": ids},
     )
     assert rows is not None
     return [
-        Claimed(delivery, webhook, tenant, request_id, topic, attempts + 1, payload, params["lease_end"])
-        for delivery, webhook, tenant, request_id, topic, attempts, payload in sorted(orjson.loads(rows["claimed"]))
+        Claimed(delivery, webhook, tenant, request_id, topic, attempts + 1, payload, params["lease_end"], version)
+        for delivery, webhook, tenant, request_id, topic, attempts, payload, version in sorted(
+            orjson.loads(rows["claimed"])
+        )
     ]
 
 
