@@ -225,18 +225,35 @@ def running_receiver(
 
 @contextmanager
 def _served_in_thread(start: Coroutine[Any, Any, Any], stop: Callable[[], Awaitable[Any]]) -> Iterator[None]:
-    """Start a server on a new event loop, then run that loop in a thread until the block ends."""
+    """Start a server on a new event loop in a thread of its own, and stop it there when the block
+    ends: the calling thread may have an event loop of its own running (Playwright's)."""
     loop = asyncio.new_event_loop()
-    loop.run_until_complete(start)
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    started = threading.Event()
+    failed: list[BaseException] = []
+
+    def serve() -> None:
+        try:
+            loop.run_until_complete(start)
+        except BaseException as exc:
+            failed.append(exc)
+            loop.close()
+            return
+        finally:
+            started.set()
+        loop.run_forever()
+        loop.run_until_complete(stop())
+        loop.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
     thread.start()
+    started.wait()
+    if failed:
+        raise failed[0]
     try:
         yield
     finally:
         loop.call_soon_threadsafe(loop.stop)
-        thread.join(5)
-        loop.run_until_complete(stop())
-        loop.close()
+        thread.join()
 
 
 @dataclass
