@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,11 @@ def iso_time(ms: int | None) -> str:
     return "" if ms is None else datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")
 
 
+def pretty_json(value: object) -> str:
+    """JSON as sent (keys in their order), indented for reading; autoescaped like any text."""
+    return json.dumps(value, indent=2, ensure_ascii=False)
+
+
 def topic_title(value: str) -> str:
     topic = BY_VALUE.get(value)
     return topic.title if topic else value
@@ -66,7 +72,7 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(when=when, iso_time=iso_time, topic_title=topic_title, mask=mask)
+    env.filters.update(when=when, iso_time=iso_time, topic_title=topic_title, mask=mask, pretty_json=pretty_json)
     env.globals.update(
         STAGES=STAGES,
         STAGE_TITLES=_STEP_TITLES,
