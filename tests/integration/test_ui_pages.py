@@ -4,6 +4,7 @@ and their cookie, CSRF on every form, tenant isolation, and errors shown by thei
 from __future__ import annotations
 
 import hashlib
+import urllib.parse
 
 import pytest
 
@@ -97,6 +98,22 @@ def test_sign_in_refuses_a_wrong_token_and_a_missing_csrf_token(service: str, ac
     assert client.post("/sign-in", {"csrf_token": "forged", "token": acme.token}).status == 403
     assert WebClient(service).post("/sign-in", {"csrf_token": form.csrf(), "token": acme.token}).status == 403
     assert client.get("/development/webhooks").location == "/sign-in?next=%2Fdevelopment%2Fwebhooks"
+
+
+@pytest.mark.parametrize(
+    ("given", "followed"),
+    [
+        ("/documents", "/documents"),
+        ("//evil.example/x", "/development/webhooks"),
+        ("/\\evil.example", "/development/webhooks"),
+        ("https://evil.example", "/development/webhooks"),
+    ],
+)
+def test_sign_in_goes_on_only_to_a_page_of_this_site(service: str, acme: NewTenant, given: str, followed: str) -> None:
+    client = WebClient(service)
+    form = client.get("/sign-in?next=" + urllib.parse.quote(given, safe=""))
+    signed_in = client.post("/sign-in", {"csrf_token": form.csrf(), "token": acme.token, "next": given})
+    assert signed_in.status == 303 and signed_in.location == followed
 
 
 def test_pages_need_a_session_and_sign_out_ends_it(service: str, acme: NewTenant, runtime: Runtime) -> None:
@@ -208,8 +225,12 @@ def test_a_masked_header_sent_back_unchanged_keeps_its_stored_value(
     assert changed.name == "renamed" and changed.headers == {"Authorization": secret, "X-Extra": "added"}
 
 
-def test_pages_carry_a_content_security_policy_and_the_api_stays_json(web: WebClient) -> None:
+def test_pages_carry_a_content_security_policy_and_the_api_stays_json(
+    web: WebClient, runtime: Runtime, acme: NewTenant
+) -> None:
+    make_webhook(runtime.db, runtime.cipher, acme.tenant_id, "http://127.0.0.1:9/x", name="<script>alert(1)</script>")
     page = web.get("/development/webhooks")
+    assert "<script>alert(1)</script>" not in page.text and "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
     assert "default-src 'self'" in page.headers["Content-Security-Policy"]
     assert page.headers["X-Frame-Options"] == "DENY"
     assert web.get("/no-such-page").status == 404
