@@ -236,3 +236,21 @@ def test_pages_carry_a_content_security_policy_and_the_api_stays_json(
     assert web.get("/no-such-page").status == 404
     api = web.get("/v1/webhooks")
     assert api.status == 401 and api.headers["Content-Type"].startswith("application/vnd.api+json")
+
+
+def test_saving_a_webhook_dochooks_disabled_keeps_the_reason_until_it_is_enabled(
+    web: WebClient, runtime: Runtime, acme: NewTenant
+) -> None:
+    hook = make_webhook(runtime.db, runtime.cipher, acme.tenant_id, "http://127.0.0.1:9/gone")
+    with runtime.db.transaction() as conn:
+        store.disable_for(conn, {hook.id: "the endpoint answered 410 Gone"}, runtime.clock.now_ms())
+    assert "the endpoint answered 410 Gone" in web.get("/development/webhooks").text
+    fields = {"csrf_token": web.csrf(), "name": "renamed", "url": hook.url, "topics": "document-received"}
+    assert web.post(f"/development/webhooks/{hook.id}/edit", fields).status == 303
+    with runtime.db.read() as conn:
+        kept = store.get_webhook(conn, runtime.cipher, acme.tenant_id, hook.id)
+    assert (kept.name, kept.enabled, kept.disabled_reason) == ("renamed", False, "the endpoint answered 410 Gone")
+    assert web.post(f"/development/webhooks/{hook.id}/edit", {**fields, "enabled": "on"}).status == 303
+    with runtime.db.read() as conn:
+        enabled = store.get_webhook(conn, runtime.cipher, acme.tenant_id, hook.id)
+    assert (enabled.enabled, enabled.disabled_reason) == (True, None)

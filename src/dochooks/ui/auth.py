@@ -10,8 +10,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
+from dochooks.api.deps import Rt
 from dochooks.errors import DochooksError
-from dochooks.runtime import Runtime
 from dochooks.ui import sessions
 from dochooks.ui.render import page
 from dochooks.ui.sessions import SESSION_COOKIE, Session, csrf_matches, csrf_token_for
@@ -32,17 +32,11 @@ class Forbidden(DochooksError):
     title = "Forbidden"
 
 
-def _rt(request: Request) -> Runtime:
-    rt: Runtime = request.app.state.runtime
-    return rt
-
-
-def current_session(request: Request) -> Session:
+def current_session(request: Request, rt: Rt) -> Session:
     """The caller's live session; raises SignInRequired without one."""
     session_id = request.cookies.get(SESSION_COOKIE)
     if not session_id:
         raise SignInRequired
-    rt = _rt(request)
     with rt.db.read() as conn:
         found = sessions.find(conn, session_id, rt.clock.now_ms())
     if found is None:
@@ -114,7 +108,7 @@ def sign_in_form(request: Request) -> Response:
 
 
 @router.post("/sign-in")
-async def sign_in(request: Request) -> Response:
+async def sign_in(request: Request, rt: Rt) -> Response:
     form = await request.form(max_fields=10)
     nonce = request.cookies.get(SIGN_IN_COOKIE)
     given = form.get("csrf_token")
@@ -124,7 +118,6 @@ async def sign_in(request: Request) -> Response:
     next_url = _safe_next(form.get("next"))
     if not isinstance(token, str) or not token.strip():
         return _sign_in_form(request, status=422, error="Enter your API token.", next_url=next_url)
-    rt = _rt(request)
     with rt.db.transaction() as conn:
         session_id = sessions.sign_in(conn, token, rt.clock.now_ms())
     if session_id is None:
@@ -136,8 +129,7 @@ async def sign_in(request: Request) -> Response:
 
 
 @router.post("/sign-out")
-def sign_out(request: Request, session: SignedIn, form: Form) -> Response:
-    rt = _rt(request)
+def sign_out(request: Request, rt: Rt, session: SignedIn, form: Form) -> Response:
     with rt.db.transaction() as conn:
         sessions.sign_out(conn, session.session_id)
     response = redirect("/sign-in")

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
+from dochooks.api.deps import Rt
 from dochooks.api.schemas import DocumentAttributes, ValidationAttributes
 from dochooks.documents import store
 from dochooks.documents.uploads import MAX_FILES, TooLarge, accept_upload
@@ -28,13 +29,7 @@ Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
 PAGE_SIZE = 25
 
 
-def _rt(request: Request) -> Runtime:
-    rt: Runtime = request.app.state.runtime
-    return rt
-
-
-def _list_context(request: Request, session: Session) -> dict[str, Any]:
-    rt = _rt(request)
+def _list_context(request: Request, rt: Runtime, session: Session) -> dict[str, Any]:
     status = request.query_params.get("status") or ""
     number = request.query_params.get("page") or "1"
     number_int = int(number) if number.isdigit() and 0 < int(number) <= 1_000_000 else 1
@@ -51,20 +46,20 @@ def _list_context(request: Request, session: Session) -> dict[str, Any]:
     }
 
 
-def _upload_form(request: Request, session: Session, status: int = 200, **given: Any) -> Response:
+def _upload_form(request: Request, rt: Runtime, session: Session, status: int = 200, **given: Any) -> Response:
     form = {"external_id": "", "custom_fields": [], "errors": {}, **given}
-    return page(request, "documents/list.html", status, form=form, **_list_context(request, session))
+    return page(request, "documents/list.html", status, form=form, **_list_context(request, rt, session))
 
 
 @router.get("")
-def documents(request: Request, session: SignedIn) -> Response:
-    return _upload_form(request, session, notice=request.query_params.get("notice"))
+def documents(request: Request, rt: Rt, session: SignedIn) -> Response:
+    return _upload_form(request, rt, session, notice=request.query_params.get("notice"))
 
 
 @router.get("/list")
-def documents_fragment(request: Request, session: SignedIn) -> Response:
+def documents_fragment(request: Request, rt: Rt, session: SignedIn) -> Response:
     """The table alone, for the page's live refresh."""
-    return page(request, "partials/documents.html", **_list_context(request, session))
+    return page(request, "partials/documents.html", **_list_context(request, rt, session))
 
 
 def _field_errors(exc: ValidationError) -> dict[str, str]:
@@ -77,8 +72,7 @@ def _field_errors(exc: ValidationError) -> dict[str, str]:
 
 
 @router.post("")
-async def upload(request: Request, session: SignedIn, form: Form) -> Response:
-    rt = _rt(request)
+async def upload(request: Request, rt: Rt, session: SignedIn, form: Form) -> Response:
     files = [f for f in form.getlist("file") if isinstance(f, UploadFile) and f.filename]
     external_id = text(form, "external_id").strip()
     custom_rows = rows(form, "field_name", "field_value")
@@ -99,7 +93,7 @@ async def upload(request: Request, session: SignedIn, form: Form) -> Response:
     except ValidationError as exc:
         errors = {**_field_errors(exc), **errors}
     if errors:
-        return _upload_form(request, session, 422, errors=errors, **kept)
+        return _upload_form(request, rt, session, 422, errors=errors, **kept)
     blobs = [await f.read() for f in files]
     try:
         doc = await run_in_threadpool(
@@ -113,12 +107,11 @@ async def upload(request: Request, session: SignedIn, form: Form) -> Response:
         )
     except (InvalidInput, TooLarge) as exc:
         key = "custom_fields" if exc.pointer and exc.pointer.endswith("custom_fields") else "file"
-        return _upload_form(request, session, exc.status, errors={key: exc.detail}, **kept)
+        return _upload_form(request, rt, session, exc.status, errors={key: exc.detail}, **kept)
     return redirect(f"/documents/{doc.id}?notice=uploaded")
 
 
-def _document_context(request: Request, session: Session, document_id: int) -> dict[str, Any]:
-    rt = _rt(request)
+def _document_context(request: Request, rt: Runtime, session: Session, document_id: int) -> dict[str, Any]:
     with rt.db.read() as conn:
         doc = store.get_document(conn, session.tenant_id, document_id)
         events = store.timeline(conn, session.tenant_id, document_id)
@@ -126,20 +119,19 @@ def _document_context(request: Request, session: Session, document_id: int) -> d
 
 
 @router.get("/{document_id}")
-def document(request: Request, document_id: Id, session: SignedIn) -> Response:
-    context = _document_context(request, session, document_id)
+def document(request: Request, rt: Rt, document_id: Id, session: SignedIn) -> Response:
+    context = _document_context(request, rt, session, document_id)
     return page(request, "documents/show.html", notice=request.query_params.get("notice"), error=None, **context)
 
 
 @router.get("/{document_id}/live")
-def document_fragment(request: Request, document_id: Id, session: SignedIn) -> Response:
+def document_fragment(request: Request, rt: Rt, document_id: Id, session: SignedIn) -> Response:
     """The document's state and timeline alone, for the page's live refresh."""
-    return page(request, "partials/document_live.html", **_document_context(request, session, document_id))
+    return page(request, "partials/document_live.html", **_document_context(request, rt, session, document_id))
 
 
 @router.post("/{document_id}/validation")
-def validate(request: Request, document_id: Id, session: SignedIn, form: Form) -> Response:
-    rt = _rt(request)
+def validate(request: Request, rt: Rt, document_id: Id, session: SignedIn, form: Form) -> Response:
     fields, rows_error = rows_as_dict(rows(form, "field_name", "field_value"), "field")
     given = {"document_type": text(form, "document_type").strip() or None, "fields": fields or None}
     try:
@@ -152,6 +144,6 @@ def validate(request: Request, document_id: Id, session: SignedIn, form: Form) -
         with rt.db.transaction() as conn:
             complete_validation(conn, session.tenant_id, document_id, corrections, rt.clock.now_ms())
     except (InvalidInput, Conflict) as exc:
-        context = _document_context(request, session, document_id)
+        context = _document_context(request, rt, session, document_id)
         return page(request, "documents/show.html", exc.status, error=exc.detail, **context)
     return redirect(f"/documents/{document_id}?notice=validated")

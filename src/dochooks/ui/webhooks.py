@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
+from dochooks.api.deps import Rt
 from dochooks.delivery import log, publish
 from dochooks.errors import Conflict, InvalidInput
 from dochooks.runtime import Runtime
@@ -28,11 +29,6 @@ HEALTH_WINDOW_MS = 24 * 3600 * 1000
 DELIVERY_STATUSES = ("pending", "succeeded", "failed")
 
 
-def _rt(request: Request) -> Runtime:
-    rt: Runtime = request.app.state.runtime
-    return rt
-
-
 def _shown(hook: Webhook) -> WebhookForm:
     """The form for a stored webhook: header values masked, never in full."""
     return WebhookForm(
@@ -45,8 +41,7 @@ def _shown(hook: Webhook) -> WebhookForm:
 
 
 @router.get("/webhooks")
-def webhooks(request: Request, session: SignedIn) -> Response:
-    rt = _rt(request)
+def webhooks(request: Request, rt: Rt, session: SignedIn) -> Response:
     with rt.db.read() as conn:
         hooks = store.list_webhooks(conn, rt.cipher, session.tenant_id)
         health = log.health(conn, tenant_id=session.tenant_id, since_ms=rt.clock.now_ms() - HEALTH_WINDOW_MS)
@@ -59,8 +54,7 @@ def new_webhook(request: Request, session: SignedIn) -> Response:
 
 
 @router.post("/webhooks")
-async def create_webhook(request: Request, session: SignedIn, form: Form) -> Response:
-    rt = _rt(request)
+async def create_webhook(request: Request, rt: Rt, session: SignedIn, form: Form) -> Response:
     given = WebhookForm.read(form)
     attrs = await run_in_threadpool(given.checked, rt.policy)  # the URL check resolves the host name
     if attrs is None:
@@ -71,38 +65,36 @@ async def create_webhook(request: Request, session: SignedIn, form: Form) -> Res
 
 
 @router.get("/webhooks/{webhook_id}/edit")
-def edit_webhook(request: Request, webhook_id: Id, session: SignedIn) -> Response:
-    rt = _rt(request)
+def edit_webhook(request: Request, rt: Rt, webhook_id: Id, session: SignedIn) -> Response:
     with rt.db.read() as conn:
         hook = store.get_webhook(conn, rt.cipher, session.tenant_id, webhook_id)
     return page(request, "webhooks/form.html", hook=hook, form=_shown(hook))
 
 
 @router.post("/webhooks/{webhook_id}/edit")
-async def change_webhook(request: Request, webhook_id: Id, session: SignedIn, form: Form) -> Response:
-    rt = _rt(request)
+async def change_webhook(request: Request, rt: Rt, webhook_id: Id, session: SignedIn, form: Form) -> Response:
     with rt.db.read() as conn:
         hook = store.get_webhook(conn, rt.cipher, session.tenant_id, webhook_id)
     given = WebhookForm.read(form)
     changes = await run_in_threadpool(given.checked, rt.policy)
     if changes is None:
         return page(request, "webhooks/form.html", 422, hook=hook, form=given)
+    if changes["enabled"] == hook.enabled:
+        del changes["enabled"]  # left as it was: keep the reason dochooks disabled it for, if any
     with rt.db.transaction() as conn:  # a value shown masked and sent back unchanged keeps the stored one
         store.update_webhook(conn, rt.cipher, session.tenant_id, webhook_id, changes, rt.clock.now_ms())
     return redirect(f"/development/webhooks/{webhook_id}?notice=saved")
 
 
 @router.get("/webhooks/{webhook_id}/delete")
-def confirm_delete(request: Request, webhook_id: Id, session: SignedIn) -> Response:
-    rt = _rt(request)
+def confirm_delete(request: Request, rt: Rt, webhook_id: Id, session: SignedIn) -> Response:
     with rt.db.read() as conn:
         hook = store.get_webhook(conn, rt.cipher, session.tenant_id, webhook_id)
     return page(request, "webhooks/delete.html", hook=hook)
 
 
 @router.post("/webhooks/{webhook_id}/delete")
-def delete_webhook(request: Request, webhook_id: Id, session: SignedIn, form: Form) -> Response:
-    rt = _rt(request)
+def delete_webhook(request: Request, rt: Rt, webhook_id: Id, session: SignedIn, form: Form) -> Response:
     with rt.db.transaction() as conn:
         store.delete_webhook(conn, session.tenant_id, webhook_id)
     return redirect("/development/webhooks?notice=deleted")
@@ -120,8 +112,7 @@ def _log_filters(request: Request) -> tuple[str | None, str | None, int | None]:
     )
 
 
-def _log_context(request: Request, session: Session, webhook_id: int) -> dict[str, Any]:
-    rt = _rt(request)
+def _log_context(request: Request, rt: Runtime, session: Session, webhook_id: int) -> dict[str, Any]:
     status, topic, before = _log_filters(request)
     with rt.db.read() as conn:
         hook = store.get_webhook(conn, rt.cipher, session.tenant_id, webhook_id)
@@ -147,28 +138,27 @@ def _log_context(request: Request, session: Session, webhook_id: int) -> dict[st
 
 
 @router.get("/webhooks/{webhook_id}")
-def delivery_log(request: Request, webhook_id: Id, session: SignedIn) -> Response:
-    context = _log_context(request, session, webhook_id)
+def delivery_log(request: Request, rt: Rt, webhook_id: Id, session: SignedIn) -> Response:
+    context = _log_context(request, rt, session, webhook_id)
     notice = request.query_params.get("notice")
     return page(request, "webhooks/log.html", notice=notice, test_topic=request.query_params.get("test"), **context)
 
 
 @router.post("/webhooks/{webhook_id}/secret")
-def reveal_secret(request: Request, webhook_id: Id, session: SignedIn, form: Form) -> Response:
+def reveal_secret(request: Request, rt: Rt, webhook_id: Id, session: SignedIn, form: Form) -> Response:
     """The page again, with the signing secret in full: receivers need it to verify signatures."""
-    context = _log_context(request, session, webhook_id)
+    context = _log_context(request, rt, session, webhook_id)
     return page(request, "webhooks/log.html", revealed=context["hook"].secret, test_topic=None, **context)
 
 
 @router.get("/webhooks/{webhook_id}/deliveries")
-def delivery_log_fragment(request: Request, webhook_id: Id, session: SignedIn) -> Response:
+def delivery_log_fragment(request: Request, rt: Rt, webhook_id: Id, session: SignedIn) -> Response:
     """The log alone, for the page's live refresh."""
-    return page(request, "partials/deliveries.html", **_log_context(request, session, webhook_id))
+    return page(request, "partials/deliveries.html", **_log_context(request, rt, session, webhook_id))
 
 
 @router.post("/webhooks/{webhook_id}/test")
-def send_test(request: Request, webhook_id: Id, session: SignedIn, form: Form) -> Response:
-    rt = _rt(request)
+def send_test(request: Request, rt: Rt, webhook_id: Id, session: SignedIn, form: Form) -> Response:
     topic = text(form, "topic")
     try:
         with rt.db.transaction() as conn:
@@ -176,7 +166,7 @@ def send_test(request: Request, webhook_id: Id, session: SignedIn, form: Form) -
                 conn, tenant_id=session.tenant_id, webhook_id=webhook_id, topic=topic, now_ms=rt.clock.now_ms()
             )
     except InvalidInput:
-        context = _log_context(request, session, webhook_id)
+        context = _log_context(request, rt, session, webhook_id)
         return page(
             request, "webhooks/log.html", 422, test_error="Choose a topic to send.", test_topic=topic, **context
         )
@@ -184,8 +174,7 @@ def send_test(request: Request, webhook_id: Id, session: SignedIn, form: Form) -
 
 
 @router.post("/deliveries/{delivery_id}/resend")
-def resend(request: Request, delivery_id: Id, session: SignedIn, form: Form) -> Response:
-    rt = _rt(request)
+def resend(request: Request, rt: Rt, delivery_id: Id, session: SignedIn, form: Form) -> Response:
     try:
         with rt.db.transaction() as conn:
             found = log.retry_delivery(

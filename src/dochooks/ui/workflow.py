@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from dochooks.api.deps import Rt
 from dochooks.api.schemas import TEN_YEARS
 from dochooks.documents import config as workflow_config
 from dochooks.errors import InvalidInput
-from dochooks.runtime import Runtime
 from dochooks.topics import LEVELS, STAGES_WITH_LEVELS
 from dochooks.ui.auth import Form, SignedIn, redirect
 from dochooks.ui.forms import text, texts
@@ -16,11 +16,6 @@ from dochooks.ui.render import page
 
 router = APIRouter(prefix="/development", include_in_schema=False)
 LEVEL_TITLES = {"first-level": "1st level", "second-level": "2nd level", "third-level": "3rd level", "qc": "QC"}
-
-
-def _rt(request: Request) -> Runtime:
-    rt: Runtime = request.app.state.runtime
-    return rt
 
 
 def _page(request: Request, config: workflow_config.WorkflowConfig, status: int = 200, **extra: object) -> Response:
@@ -37,16 +32,14 @@ def _page(request: Request, config: workflow_config.WorkflowConfig, status: int 
 
 
 @router.get("/workflow")
-def workflow(request: Request, session: SignedIn) -> Response:
-    rt = _rt(request)
+def workflow(request: Request, rt: Rt, session: SignedIn) -> Response:
     with rt.db.read() as conn:
         config = workflow_config.load(conn, session.tenant_id)
     return _page(request, config, notice=request.query_params.get("notice"))
 
 
 @router.post("/workflow")
-def change_workflow(request: Request, session: SignedIn, form: Form) -> Response:
-    rt = _rt(request)
+def change_workflow(request: Request, rt: Rt, session: SignedIn, form: Form) -> Response:
     target = text(form, "processing_target_seconds").strip()
     given: dict[str, object] = {stage: texts(form, stage) for stage in STAGES_WITH_LEVELS}
     with rt.db.transaction() as conn:
