@@ -254,3 +254,20 @@ def test_saving_a_webhook_dochooks_disabled_keeps_the_reason_until_it_is_enabled
     with runtime.db.read() as conn:
         enabled = store.get_webhook(conn, runtime.cipher, acme.tenant_id, hook.id)
     assert (enabled.enabled, enabled.disabled_reason) == (True, None)
+
+
+def test_a_workflow_target_that_is_not_a_number_is_refused_by_its_field(web: WebClient, runtime: Runtime) -> None:
+    page = web.post(
+        "/development/workflow",
+        {"csrf_token": web.csrf(), "classification": "first-level", "processing_target_seconds": "soon"},
+    )
+    assert page.status == 422
+    assert 'id="processing_target_seconds-error">Enter a whole number of seconds' in page.text
+    assert 'value="soon"' in page.text
+    saved = web.post(
+        "/development/workflow",
+        {"csrf_token": web.csrf(), "classification": ["first-level", "qc"], "processing_target_seconds": "60"},
+    )
+    assert saved.status == 303
+    shown = web.get("/development/workflow").text
+    assert 'name="classification" value="qc" checked' in shown and 'value="60"' in shown
