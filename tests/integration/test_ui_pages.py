@@ -271,3 +271,15 @@ def test_a_workflow_target_that_is_not_a_number_is_refused_by_its_field(web: Web
     assert saved.status == 303
     shown = web.get("/development/workflow").text
     assert 'name="classification" value="qc" checked' in shown and 'value="60"' in shown
+
+
+def test_an_upload_without_a_file_says_so_by_the_file_input_and_keeps_the_rest(web: WebClient) -> None:
+    page = web.post(
+        "/documents",
+        {"csrf_token": web.csrf(), "external_id": "EX-1", "field_name": ["customer", ""], "field_value": ["ACME", "x"]},
+    )
+    assert page.status == 422
+    assert '<p class="error" id="file-error">Choose a file to upload.</p>' in page.text
+    assert '<p class="error" id="custom_fields-error">Give every custom field a name.</p>' in page.text
+    assert 'value="EX-1"' in page.text and 'value="customer"' in page.text and 'value="ACME"' in page.text
+    assert "No documents yet" in page.text

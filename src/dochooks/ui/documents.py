@@ -87,8 +87,12 @@ async def upload(request: Request, rt: Rt, session: SignedIn, form: Form) -> Res
         errors["custom_fields"] = rows_error
     try:  # the API's rules for these attributes
         attrs = DocumentAttributes.model_validate(
-            {"files": [], "name": files[0].filename if files else None, "external_id": external_id or None}
-            | {"custom_fields": custom_fields}
+            {
+                "files": [],
+                "name": files[0].filename if files else None,
+                "external_id": external_id or None,
+                "custom_fields": custom_fields,
+            }
         )
     except ValidationError as exc:
         errors = {**_field_errors(exc), **errors}
