@@ -107,9 +107,12 @@ def sign_in_form(request: Request) -> Response:
     return _sign_in_form(request, next_url=_safe_next(request.query_params.get("next")))
 
 
+async def _sign_in_fields(request: Request) -> FormData:
+    return await request.form(max_fields=10)
+
+
 @router.post("/sign-in")
-async def sign_in(request: Request, rt: Rt) -> Response:
-    form = await request.form(max_fields=10)
+def sign_in(request: Request, rt: Rt, form: Annotated[FormData, Depends(_sign_in_fields)]) -> Response:
     nonce = request.cookies.get(SIGN_IN_COOKIE)
     given = form.get("csrf_token")
     if not nonce or not csrf_matches(csrf_token_for(nonce), given if isinstance(given, str) else None):

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
@@ -72,7 +71,8 @@ def _field_errors(exc: ValidationError) -> dict[str, str]:
 
 
 @router.post("")
-async def upload(request: Request, rt: Rt, session: SignedIn, form: Form) -> Response:
+def upload(request: Request, rt: Rt, session: SignedIn, form: Form) -> Response:
+    """A sync route: storing the files and the rows blocks, so it runs off the event loop."""
     files = [f for f in form.getlist("file") if isinstance(f, UploadFile) and f.filename]
     external_id = text(form, "external_id").strip()
     custom_rows = rows(form, "field_name", "field_value")
@@ -98,10 +98,9 @@ async def upload(request: Request, rt: Rt, session: SignedIn, form: Form) -> Res
         errors = {**_field_errors(exc), **errors}
     if errors:
         return _upload_form(request, rt, session, 422, errors=errors, **kept)
-    blobs = [await f.read() for f in files]
+    blobs = [f.file.read() for f in files]
     try:
-        doc = await run_in_threadpool(
-            accept_upload,
+        doc = accept_upload(
             rt,
             session.tenant_id,
             blobs=blobs,
