@@ -283,3 +283,13 @@ def test_an_upload_without_a_file_says_so_by_the_file_input_and_keeps_the_rest(w
     assert '<p class="error" id="custom_fields-error">Give every custom field a name.</p>' in page.text
     assert 'value="EX-1"' in page.text and 'value="customer"' in page.text and 'value="ACME"' in page.text
     assert "No documents yet" in page.text
+
+
+def test_the_signing_secret_shows_in_full_only_when_asked_for(
+    web: WebClient, runtime: Runtime, acme: NewTenant
+) -> None:
+    hook = make_webhook(runtime.db, runtime.cipher, acme.tenant_id, "http://127.0.0.1:9/x")
+    shown = web.get(f"/development/webhooks/{hook.id}")
+    assert hook.secret not in shown.text and f"********{hook.secret[-4:]}" in shown.text
+    revealed = web.post(f"/development/webhooks/{hook.id}/secret", {"csrf_token": shown.csrf()})
+    assert revealed.status == 200 and f'<code class="secret" id="signing-secret">{hook.secret}</code>' in revealed.text
