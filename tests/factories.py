@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import http.cookiejar
 import os
+import re
 import socket
 import ssl
 import threading
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
@@ -220,18 +225,35 @@ def running_receiver(
 
 @contextmanager
 def _served_in_thread(start: Coroutine[Any, Any, Any], stop: Callable[[], Awaitable[Any]]) -> Iterator[None]:
-    """Start a server on a new event loop, then run that loop in a thread until the block ends."""
+    """Start a server on a new event loop in a thread of its own, and stop it there when the block
+    ends: the calling thread may have an event loop of its own running (Playwright's)."""
     loop = asyncio.new_event_loop()
-    loop.run_until_complete(start)
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    started = threading.Event()
+    failed: list[BaseException] = []
+
+    def serve() -> None:
+        try:
+            loop.run_until_complete(start)
+        except BaseException as exc:
+            failed.append(exc)
+            loop.close()
+            return
+        finally:
+            started.set()
+        loop.run_forever()
+        loop.run_until_complete(stop())
+        loop.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
     thread.start()
+    started.wait()
+    if failed:
+        raise failed[0]
     try:
         yield
     finally:
         loop.call_soon_threadsafe(loop.stop)
-        thread.join(5)
-        loop.run_until_complete(stop())
-        loop.close()
+        thread.join()
 
 
 @dataclass
@@ -465,3 +487,60 @@ def queue_delivery(rt: Runtime, url: str, **webhook: Any) -> tuple[int, int, str
 def status_of(rt: Runtime, tenant: int, delivery: int) -> log.Delivery:
     with rt.db.read() as conn:
         return log.get_delivery(conn, tenant_id=tenant, delivery_id=delivery)
+
+
+# --- the web UI without a browser -----------------------------------------------------
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+@dataclass
+class Page:
+    status: int
+    headers: Any  # email.message.Message: get_all("Set-Cookie") gives every cookie
+    text: str
+
+    @property
+    def location(self) -> str | None:
+        return self.headers.get("Location")
+
+    def csrf(self) -> str:
+        found = re.search(r'name="csrf_token" value="([^"]+)"', self.text)
+        assert found, "the page has no form with a CSRF token"
+        return found[1]
+
+
+@dataclass
+class WebClient:
+    """A cookie-keeping HTTP client for the UI's pages, over real HTTP; it does not follow redirects."""
+
+    base: str
+    jar: http.cookiejar.CookieJar = field(default_factory=http.cookiejar.CookieJar)
+
+    def _open(self, request: urllib.request.Request) -> Page:
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar), _NoRedirect())
+        try:
+            with opener.open(request, timeout=30) as response:
+                return Page(response.status, response.headers, response.read().decode())
+        except urllib.error.HTTPError as exc:
+            return Page(exc.code, exc.headers, exc.read().decode())
+
+    def get(self, path: str, headers: dict[str, str] | None = None) -> Page:
+        return self._open(urllib.request.Request(self.base + path, headers=headers or {}))
+
+    def post(self, path: str, fields: dict[str, Any]) -> Page:
+        data = urllib.parse.urlencode(fields, doseq=True).encode()
+        return self._open(urllib.request.Request(self.base + path, data=data, method="POST"))
+
+    def sign_in(self, token: str) -> Page:
+        form = self.get("/sign-in")
+        signed_in = self.post("/sign-in", {"csrf_token": form.csrf(), "token": token})
+        assert signed_in.status == 303, signed_in.text
+        return signed_in
+
+    def csrf(self) -> str:
+        """The session's CSRF token, as the pages carry it."""
+        return self.get("/development/webhooks").csrf()

@@ -17,6 +17,7 @@ from dochooks.api.rate_limit import RateLimiter
 from dochooks.background import run_background, sole_dispatcher
 from dochooks.metrics import registry_for
 from dochooks.runtime import Runtime
+from dochooks.ui.app import install as install_ui
 
 log = logging.getLogger("dochooks")
 DESCRIPTION = """\
@@ -35,7 +36,7 @@ def _report_end(task: asyncio.Task[None]) -> None:
 
 
 def create_app(rt: Runtime, *, dispatch: bool = True) -> FastAPI:
-    """The API for a runtime; with `dispatch` the dispatcher and workflow runner run alongside it."""
+    """The API and web UI for a runtime; with `dispatch` the dispatcher and workflow runner run alongside it."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -68,4 +69,5 @@ def create_app(rt: Runtime, *, dispatch: bool = True) -> FastAPI:
     errors.install(app)
     for module in (meta, webhooks, deliveries, documents, workflow):
         app.include_router(module.router)
+    install_ui(app)  # the web pages, at / beside /v1
     return app

@@ -8,6 +8,7 @@ from dochooks.api.jsonapi import JsonApiResponse, error_object, errors
 from dochooks.documents.uploads import TooLarge
 
 DEFAULT_LIMIT = 1024 * 1024
+UPLOAD_PATHS = ("/v1/documents", "/documents")  # the API's upload and the web UI's upload form
 
 
 class BodyLimit:
@@ -20,7 +21,7 @@ class BodyLimit:
         self.upload_limit = upload_bytes * 4 // 3 + DEFAULT_LIMIT
 
     def limit_for(self, path: str) -> int:
-        return self.upload_limit if path.rstrip("/") == "/v1/documents" else DEFAULT_LIMIT
+        return self.upload_limit if path.rstrip("/") in UPLOAD_PATHS else DEFAULT_LIMIT
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -12,10 +12,8 @@ from dochooks.api.deps import Id, JsonBody, Rt, Tenant
 from dochooks.api.jsonapi import JsonApiResponse, document, page_link, resource
 from dochooks.api.schemas import Text, WebhookChangesDocument, WebhookDocument, WebhookTestDocument
 from dochooks.clock import iso
-from dochooks.delivery import log
-from dochooks.delivery.publish import example_payload, publish
-from dochooks.errors import Conflict, InvalidInput
-from dochooks.topics import is_topic
+from dochooks.delivery import log, publish
+from dochooks.errors import Conflict
 from dochooks.webhooks import store
 from dochooks.webhooks.config import Webhook, validated
 from dochooks.webhooks.secrets import mask
@@ -103,21 +101,10 @@ def delete(webhook_id: Id, rt: Rt, tenant: Tenant) -> Response:
 def send_test(webhook_id: Id, body: WebhookTestDocument, rt: Rt, tenant: Tenant) -> JsonApiResponse:
     """Queue a delivery of an example payload of the chosen topic to this webhook alone,
     through the same queue, signing and retries as every other delivery."""
-    topic = body.data.attributes.topic
-    if not is_topic(topic):
-        raise InvalidInput(f"unknown topic {topic!r}; see GET /v1/topics", attribute="topic")
-    now = rt.clock.now_ms()
     with rt.db.transaction() as conn:
-        store.get_webhook(conn, rt.cipher, tenant, webhook_id)
-        published = publish(
-            conn,
-            tenant_id=tenant,
-            topic=topic,
-            payload=example_payload(tenant, topic, now),
-            now_ms=now,
-            webhook_id=webhook_id,
+        queued = publish.send_test(
+            conn, tenant_id=tenant, webhook_id=webhook_id, topic=body.data.attributes.topic, now_ms=rt.clock.now_ms()
         )
-        (queued,) = log.deliveries_of_event(conn, tenant_id=tenant, event_id=published.event_id)
     return document(delivery_resource(queued), 202)
 
 

@@ -140,3 +140,42 @@ def retry_delivery(conn: Connection, *, tenant_id: int, delivery_id: int, now_ms
     )
     deliveries_queued.announce(conn)
     return get_delivery(conn, tenant_id=tenant_id, delivery_id=delivery_id)
+
+
+@dataclass(frozen=True)
+class Health:
+    """A webhook's recent deliveries, counted by status, and how its latest one went."""
+
+    succeeded: int = 0
+    failed: int = 0
+    pending: int = 0
+    last_status: str | None = None
+    last_at: int | None = None
+
+
+def health(conn: Connection, *, tenant_id: int, since_ms: int) -> dict[int, Health]:
+    """Per webhook of the tenant: its deliveries created since `since_ms` by status, and its latest delivery."""
+    counts: dict[int, dict[str, int]] = {}
+    rows = conn.all(
+        "SELECT webhook_id, status, COUNT(*) AS n FROM deliveries WHERE tenant_id = :tenant AND created_at >= :since "
+        "GROUP BY webhook_id, status",
+        {"tenant": tenant_id, "since": since_ms},
+    )
+    for r in rows:
+        counts.setdefault(r["webhook_id"], {})[r["status"]] = int(r["n"])
+    latest = conn.all(
+        "SELECT webhook_id, status, updated_at FROM deliveries WHERE id IN "
+        "(SELECT MAX(id) FROM deliveries WHERE tenant_id = :tenant GROUP BY webhook_id)",
+        {"tenant": tenant_id},
+    )
+    found: dict[int, Health] = {}
+    for r in latest:
+        by_status = counts.get(r["webhook_id"], {})
+        found[r["webhook_id"]] = Health(
+            succeeded=by_status.get("succeeded", 0),
+            failed=by_status.get("failed", 0),
+            pending=by_status.get("pending", 0),
+            last_status=r["status"],
+            last_at=r["updated_at"],
+        )
+    return found

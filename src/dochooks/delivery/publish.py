@@ -11,7 +11,11 @@ import orjson
 
 from dochooks.clock import iso
 from dochooks.db import Connection
+from dochooks.delivery import log
+from dochooks.errors import InvalidInput
 from dochooks.signals import deliveries_queued
+from dochooks.topics import is_topic
+from dochooks.webhooks.store import require_webhook
 
 
 def _subscribers(conn: Connection, tenant_id: int, topic: str) -> list[int]:
@@ -100,3 +104,21 @@ def example_payload(tenant_id: int, topic: str, now_ms: int) -> dict[str, Any]:
             "document_id": 0,
         },
     }
+
+
+def send_test(conn: Connection, *, tenant_id: int, webhook_id: int, topic: str, now_ms: int) -> log.Delivery:
+    """Queue a delivery of an example payload of `topic` to one webhook of the tenant alone,
+    through the same queue, signing and retries as every other delivery."""
+    if not is_topic(topic):
+        raise InvalidInput(f"unknown topic {topic!r}; see GET /v1/topics", attribute="topic")
+    require_webhook(conn, tenant_id, webhook_id)
+    published = publish(
+        conn,
+        tenant_id=tenant_id,
+        topic=topic,
+        payload=example_payload(tenant_id, topic, now_ms),
+        now_ms=now_ms,
+        webhook_id=webhook_id,
+    )
+    (queued,) = log.deliveries_of_event(conn, tenant_id=tenant_id, event_id=published.event_id)
+    return queued

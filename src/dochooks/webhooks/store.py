@@ -109,6 +109,15 @@ def get_webhook(conn: Connection, cipher: Cipher, tenant_id: int, webhook_id: in
     return _record(row, _topics_of(conn, [webhook_id])[webhook_id], cipher)
 
 
+def require_webhook(conn: Connection, tenant_id: int, webhook_id: int) -> None:
+    """Raise NotFound unless the tenant has this webhook (without decrypting anything)."""
+    found = conn.one(
+        "SELECT id FROM webhooks WHERE id = :id AND tenant_id = :tenant", {"id": webhook_id, "tenant": tenant_id}
+    )
+    if found is None:
+        raise NotFound(f"no webhook {webhook_id}")
+
+
 def list_webhooks(conn: Connection, cipher: Cipher, tenant_id: int) -> list[Webhook]:
     rows = conn.all(f"SELECT {_COLUMNS} FROM webhooks WHERE tenant_id = :tenant ORDER BY id", {"tenant": tenant_id})
     topics = _topics_of(conn, [r["id"] for r in rows])

@@ -1,0 +1,152 @@
+"""Documents: upload, the list with status and workflow step, and a document's page with
+its timeline and the validation task a person completes."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+
+from dochooks.api.deps import Rt
+from dochooks.api.schemas import DocumentAttributes, ValidationAttributes
+from dochooks.documents import store
+from dochooks.documents.uploads import MAX_FILES, TooLarge, accept_upload
+from dochooks.documents.validations import complete_validation
+from dochooks.documents.workflow import STATUSES, waiting_level
+from dochooks.errors import Conflict, InvalidInput
+from dochooks.runtime import Runtime
+from dochooks.ui.auth import Form, SignedIn, redirect
+from dochooks.ui.forms import rows, rows_as_dict, text
+from dochooks.ui.render import page
+from dochooks.ui.sessions import Session
+
+router = APIRouter(prefix="/documents", include_in_schema=False)
+Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
+PAGE_SIZE = 25
+
+
+def _list_context(request: Request, rt: Runtime, session: Session) -> dict[str, Any]:
+    status = request.query_params.get("status") or ""
+    number = request.query_params.get("page") or "1"
+    number_int = int(number) if number.isdigit() and 0 < int(number) <= 1_000_000 else 1
+    flt = store.DocumentFilter(statuses=(status,) if status in STATUSES else ())
+    with rt.db.read() as conn:
+        docs, total = store.list_documents(conn, session.tenant_id, flt, page_size=PAGE_SIZE, page_number=number_int)
+    return {
+        "documents": docs,
+        "total": total,
+        "status": status if status in STATUSES else "",
+        "statuses": STATUSES,
+        "page_number": number_int,
+        "has_next": number_int * PAGE_SIZE < total,
+    }
+
+
+def _upload_form(request: Request, rt: Runtime, session: Session, status: int = 200, **given: Any) -> Response:
+    form = {"external_id": "", "custom_fields": [], "errors": {}, **given}
+    return page(request, "documents/list.html", status, form=form, **_list_context(request, rt, session))
+
+
+@router.get("")
+def documents(request: Request, rt: Rt, session: SignedIn) -> Response:
+    return _upload_form(request, rt, session, notice=request.query_params.get("notice"))
+
+
+@router.get("/list")
+def documents_fragment(request: Request, rt: Rt, session: SignedIn) -> Response:
+    """The table alone, for the page's live refresh."""
+    return page(request, "partials/documents.html", **_list_context(request, rt, session))
+
+
+def _field_errors(exc: ValidationError) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    for err in exc.errors():
+        key = str(err["loc"][0]) if err["loc"] else "file"
+        key = "file" if key == "name" else key  # the name is the file's
+        errors.setdefault(key, err["msg"] + ".")
+    return errors
+
+
+@router.post("")
+def upload(request: Request, rt: Rt, session: SignedIn, form: Form) -> Response:
+    """A sync route: storing the files and the rows blocks, so it runs off the event loop."""
+    files = [f for f in form.getlist("file") if isinstance(f, UploadFile) and f.filename]
+    external_id = text(form, "external_id").strip()
+    custom_rows = rows(form, "field_name", "field_value")
+    kept = {"external_id": external_id, "custom_fields": custom_rows}
+    custom_fields, rows_error = rows_as_dict(custom_rows, "custom field")
+    errors: dict[str, str] = {}
+    if not files:
+        errors["file"] = "Choose a file to upload."
+    elif len(files) > MAX_FILES:
+        errors["file"] = f"Upload at most {MAX_FILES} files at once."
+    if rows_error:
+        errors["custom_fields"] = rows_error
+    try:  # the API's rules for these attributes
+        attrs = DocumentAttributes.model_validate(
+            {
+                "files": [],
+                "name": files[0].filename if files else None,
+                "external_id": external_id or None,
+                "custom_fields": custom_fields,
+            }
+        )
+    except ValidationError as exc:
+        errors = {**_field_errors(exc), **errors}
+    if errors:
+        return _upload_form(request, rt, session, 422, errors=errors, **kept)
+    blobs = [f.file.read() for f in files]
+    try:
+        doc = accept_upload(
+            rt,
+            session.tenant_id,
+            blobs=blobs,
+            name=attrs.name,
+            external_id=attrs.external_id,
+            custom_fields=attrs.custom_fields,
+        )
+    except (InvalidInput, TooLarge) as exc:
+        key = "custom_fields" if exc.pointer and exc.pointer.endswith("custom_fields") else "file"
+        return _upload_form(request, rt, session, exc.status, errors={key: exc.detail}, **kept)
+    return redirect(f"/documents/{doc.id}?notice=uploaded")
+
+
+def _document_context(request: Request, rt: Runtime, session: Session, document_id: int) -> dict[str, Any]:
+    with rt.db.read() as conn:
+        doc = store.get_document(conn, session.tenant_id, document_id)
+        events = store.timeline(conn, session.tenant_id, document_id)
+    return {"doc": doc, "events": events, "level": waiting_level(doc.state)}
+
+
+@router.get("/{document_id}")
+def document(request: Request, rt: Rt, document_id: Id, session: SignedIn) -> Response:
+    context = _document_context(request, rt, session, document_id)
+    return page(request, "documents/show.html", notice=request.query_params.get("notice"), error=None, **context)
+
+
+@router.get("/{document_id}/live")
+def document_fragment(request: Request, rt: Rt, document_id: Id, session: SignedIn) -> Response:
+    """The document's state and timeline alone, for the page's live refresh."""
+    return page(request, "partials/document_live.html", **_document_context(request, rt, session, document_id))
+
+
+@router.post("/{document_id}/validation")
+def validate(request: Request, rt: Rt, document_id: Id, session: SignedIn, form: Form) -> Response:
+    fields, rows_error = rows_as_dict(rows(form, "field_name", "field_value"), "field")
+    given = {"document_type": text(form, "document_type").strip() or None, "fields": fields or None}
+    try:
+        if rows_error:
+            raise InvalidInput(rows_error)
+        try:
+            corrections = ValidationAttributes.model_validate(given).model_dump()
+        except ValidationError as exc:
+            raise InvalidInput(next(iter(_field_errors(exc).values()))) from exc
+        with rt.db.transaction() as conn:
+            complete_validation(conn, session.tenant_id, document_id, corrections, rt.clock.now_ms())
+    except (InvalidInput, Conflict) as exc:
+        context = _document_context(request, rt, session, document_id)
+        return page(request, "documents/show.html", exc.status, error=exc.detail, **context)
+    return redirect(f"/documents/{document_id}?notice=validated")

@@ -1,0 +1,102 @@
+"""Rendering pages: the Jinja environment (autoescaped), its filters, and the headers every page carries."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, Response
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from dochooks.topics import BY_VALUE, STAGES, TOPICS
+from dochooks.webhooks.secrets import mask
+
+HERE = Path(__file__).parent
+# Only our own files: no inline scripts or styles, no other origin, no framing.
+_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+# What a page says after a redirect (`?notice=...`); unknown keys say nothing.
+NOTICES = {
+    "created": "Webhook added. Deliveries of its topics start now.",
+    "saved": "Saved.",
+    "deleted": "Webhook deleted.",
+    "test-queued": "Test delivery queued: it appears in the log below.",
+    "resent": "Delivery queued again: it is sent now.",
+    "in-flight": "That delivery has an attempt in flight; resend it once the attempt is recorded.",
+    "uploaded": "Document uploaded: it is on its way through the workflow.",
+    "validated": "Validation completed: the document moves on.",
+}
+_STEP_TITLES = {
+    "inbound": "Inbound",
+    "separation": "Separation",
+    "classification": "Classification",
+    "extraction": "Extraction",
+    "outbound": "Outbound",
+}
+
+
+def when(ms: int | None) -> str:
+    """A time as people read it: UTC, to the second."""
+    if ms is None:
+        return "—"
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def iso_time(ms: int | None) -> str:
+    return "" if ms is None else datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")
+
+
+def pretty_json(value: object) -> str:
+    """JSON as sent (keys in their order), indented for reading; autoescaped like any text."""
+    return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+def topic_title(value: str) -> str:
+    topic = BY_VALUE.get(value)
+    return topic.title if topic else value
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(when=when, iso_time=iso_time, topic_title=topic_title, mask=mask, pretty_json=pretty_json)
+    env.globals.update(
+        STAGES=STAGES,
+        STAGE_TITLES=_STEP_TITLES,
+        TOPICS_BY_STAGE={s: [t for t in TOPICS if t.stage == s] for s in STAGES},
+        TOPICS=TOPICS,
+        NOTICES=NOTICES,
+    )
+    return env
+
+
+ENV = _environment()
+
+
+def html(body: str, status: int = 200, headers: dict[str, str] | None = None) -> HTMLResponse:
+    return HTMLResponse(body, status_code=status, headers={**_HEADERS, **(headers or {})})
+
+
+def page(request: Request, template: str, status_code: int = 200, /, **context: Any) -> HTMLResponse:
+    """Render a template with the signed-in session (if any) and the request in its context."""
+    context.setdefault("session", getattr(request.state, "session", None))
+    context.setdefault("notice", None)
+    return html(ENV.get_template(template).render(request=request, **context), status_code)
+
+
+def error_page(request: Request, status: int, title: str, detail: str) -> Response:
+    """The page for an error anywhere outside /v1, with the status of the error."""
+    return page(request, "error.html", status, status=status, title=title, detail=detail)

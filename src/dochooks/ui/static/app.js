@@ -1,0 +1,115 @@
+// dochooks web UI: small enhancements. Every page works without them.
+(function () {
+  "use strict";
+
+  // Live refresh: a region with data-live="URL" fetches that HTML fragment every 2 s and
+  // swaps it in when it changed, keeping open <details> open. It pauses while the page is
+  // hidden or while someone is typing into a form inside it.
+  function live(region) {
+    var url = region.getAttribute("data-live");
+    var last = null;
+    var timer = setInterval(function () {
+      if (document.hidden || region.dataset.dirty) {
+        return;
+      }
+      fetch(url, { headers: { "X-Requested-With": "fetch" }, credentials: "same-origin" })
+        .then(function (response) {
+          if (response.status === 401 || response.status === 404) {
+            clearInterval(timer);
+          }
+          return response.ok ? response.text() : null;
+        })
+        .then(function (html) {
+          if (html === null || html === last || region.dataset.dirty) {
+            return;
+          }
+          var open = Array.prototype.map.call(region.querySelectorAll("details[open]"), function (d) {
+            return d.id;
+          });
+          region.innerHTML = html;
+          last = html;
+          open.forEach(function (id) {
+            var details = document.getElementById(id);
+            if (details) {
+              details.open = true;
+            }
+          });
+          enhance(region);
+        })
+        .catch(function () {});
+    }, 2000);
+    region.addEventListener("input", function (event) {
+      if (event.target.form) {
+        region.dataset.dirty = "1";
+      }
+    });
+  }
+
+  // "Select all" per workflow stage, kept in step with the stage's topic checkboxes.
+  function selectAll(box) {
+    var stage = box.getAttribute("data-select-all");
+    var topics = Array.prototype.slice.call(
+      document.querySelectorAll('input[name="topics"][data-stage="' + stage + '"]')
+    );
+    function sync() {
+      var checked = topics.filter(function (t) { return t.checked; }).length;
+      box.checked = checked === topics.length;
+      box.indeterminate = checked > 0 && checked < topics.length;
+    }
+    box.closest("label").hidden = false;
+    box.addEventListener("change", function () {
+      topics.forEach(function (t) { t.checked = box.checked; });
+      sync();
+    });
+    topics.forEach(function (t) { t.addEventListener("change", sync); });
+    sync();
+  }
+
+  // Rows of name/value inputs (headers, custom fields): add a row, remove a row.
+  function renumber(row, n) {
+    row.querySelectorAll("input").forEach(function (input) {
+      input.id = input.id.replace(/-\d+$/, "-" + n);
+    });
+    row.querySelectorAll("label").forEach(function (label) {
+      label.htmlFor = label.htmlFor.replace(/-\d+$/, "-" + n);
+    });
+  }
+
+  function removable(button) {
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      var row = button.closest(".row");
+      var list = row.parentNode;
+      if (list.querySelectorAll(".row").length > 1) {
+        list.removeChild(row);
+      } else {
+        row.querySelectorAll("input").forEach(function (input) { input.value = ""; });
+      }
+    });
+  }
+
+  function addable(button) {
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      var list = document.getElementById(button.getAttribute("data-add-row"));
+      var rows = list.querySelectorAll(".row");
+      var copy = rows[rows.length - 1].cloneNode(true);
+      copy.querySelectorAll("input").forEach(function (input) { input.value = ""; });
+      renumber(copy, Date.now() + rows.length);
+      list.appendChild(copy);
+      removable(copy.querySelector("[data-remove-row]"));
+      copy.querySelector("input").focus();
+    });
+  }
+
+  function enhance(root) {
+    root.querySelectorAll("[data-select-all]").forEach(selectAll);
+    root.querySelectorAll("[data-remove-row]").forEach(removable);
+    root.querySelectorAll("[data-add-row]").forEach(addable);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    enhance(document);
+    document.querySelectorAll("[data-live]").forEach(live);
+  });
+})();

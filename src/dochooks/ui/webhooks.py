@@ -1,0 +1,186 @@
+"""Development → Webhooks: the list, the form to add or change one, deleting, and each
+webhook's delivery log with resend and test sends."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import Response
+
+from dochooks.api.deps import Rt
+from dochooks.delivery import log, publish
+from dochooks.errors import Conflict, InvalidInput
+from dochooks.runtime import Runtime
+from dochooks.topics import is_topic
+from dochooks.ui.auth import Form, SignedIn, redirect
+from dochooks.ui.forms import WebhookForm, text
+from dochooks.ui.render import page
+from dochooks.ui.sessions import Session
+from dochooks.webhooks import store
+from dochooks.webhooks.config import Webhook
+from dochooks.webhooks.secrets import mask
+
+router = APIRouter(prefix="/development", include_in_schema=False)
+Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
+LOG_PAGE = 25
+HEALTH_WINDOW_MS = 24 * 3600 * 1000
+DELIVERY_STATUSES = ("pending", "succeeded", "failed")
+
+
+def _shown(hook: Webhook) -> WebhookForm:
+    """The form for a stored webhook: header values masked, never in full."""
+    return WebhookForm(
+        name=hook.name,
+        url=hook.url,
+        headers=[(name, mask(value)) for name, value in hook.headers.items()],
+        topics=list(hook.topics),
+        enabled=hook.enabled,
+    )
+
+
+@router.get("/webhooks")
+def webhooks(request: Request, rt: Rt, session: SignedIn) -> Response:
+    with rt.db.read() as conn:
+        hooks = store.list_webhooks(conn, rt.cipher, session.tenant_id)
+        health = log.health(conn, tenant_id=session.tenant_id, since_ms=rt.clock.now_ms() - HEALTH_WINDOW_MS)
+    return page(request, "webhooks/list.html", hooks=hooks, health=health, notice=request.query_params.get("notice"))
+
+
+@router.get("/webhooks/new")
+def new_webhook(request: Request, session: SignedIn) -> Response:
+    return page(request, "webhooks/form.html", hook=None, form=WebhookForm())
+
+
+@router.post("/webhooks")
+def create_webhook(request: Request, rt: Rt, session: SignedIn, form: Form) -> Response:
+    given = WebhookForm.read(form)
+    attrs = given.checked(rt.policy)  # resolves the URL's host: a sync route, off the event loop
+    if attrs is None:
+        return page(request, "webhooks/form.html", 422, hook=None, form=given)
+    with rt.db.transaction() as conn:
+        hook = store.create_webhook(conn, rt.cipher, tenant_id=session.tenant_id, now_ms=rt.clock.now_ms(), **attrs)
+    return redirect(f"/development/webhooks/{hook.id}?notice=created")
+
+
+@router.get("/webhooks/{webhook_id}/edit")
+def edit_webhook(request: Request, rt: Rt, webhook_id: Id, session: SignedIn) -> Response:
+    with rt.db.read() as conn:
+        hook = store.get_webhook(conn, rt.cipher, session.tenant_id, webhook_id)
+    return page(request, "webhooks/form.html", hook=hook, form=_shown(hook))
+
+
+@router.post("/webhooks/{webhook_id}/edit")
+def change_webhook(request: Request, rt: Rt, webhook_id: Id, session: SignedIn, form: Form) -> Response:
+    with rt.db.read() as conn:
+        hook = store.get_webhook(conn, rt.cipher, session.tenant_id, webhook_id)
+    given = WebhookForm.read(form)
+    changes = given.checked(rt.policy)
+    if changes is None:
+        return page(request, "webhooks/form.html", 422, hook=hook, form=given)
+    if changes["enabled"] == hook.enabled:
+        del changes["enabled"]  # left as it was: keep the reason dochooks disabled it for, if any
+    with rt.db.transaction() as conn:  # a value shown masked and sent back unchanged keeps the stored one
+        store.update_webhook(conn, rt.cipher, session.tenant_id, webhook_id, changes, rt.clock.now_ms())
+    return redirect(f"/development/webhooks/{webhook_id}?notice=saved")
+
+
+@router.get("/webhooks/{webhook_id}/delete")
+def confirm_delete(request: Request, rt: Rt, webhook_id: Id, session: SignedIn) -> Response:
+    with rt.db.read() as conn:
+        hook = store.get_webhook(conn, rt.cipher, session.tenant_id, webhook_id)
+    return page(request, "webhooks/delete.html", hook=hook)
+
+
+@router.post("/webhooks/{webhook_id}/delete")
+def delete_webhook(request: Request, rt: Rt, webhook_id: Id, session: SignedIn, form: Form) -> Response:
+    with rt.db.transaction() as conn:
+        store.delete_webhook(conn, session.tenant_id, webhook_id)
+    return redirect("/development/webhooks?notice=deleted")
+
+
+def _log_filters(request: Request) -> tuple[str | None, str | None, int | None]:
+    """Status, topic and page position from the query; values that are not ours are ignored."""
+    status = request.query_params.get("status") or None
+    topic = request.query_params.get("topic") or None
+    before = request.query_params.get("before") or ""
+    return (
+        status if status in DELIVERY_STATUSES else None,
+        topic if topic is not None and is_topic(topic) else None,
+        int(before) if before.isdigit() and 0 < int(before) < 2**63 else None,
+    )
+
+
+def _log_context(request: Request, rt: Runtime, session: Session, webhook_id: int) -> dict[str, Any]:
+    status, topic, before = _log_filters(request)
+    with rt.db.read() as conn:
+        hook = store.get_webhook(conn, rt.cipher, session.tenant_id, webhook_id)
+        deliveries = log.list_deliveries(
+            conn,
+            tenant_id=session.tenant_id,
+            webhook_id=webhook_id,
+            limit=LOG_PAGE,
+            before_id=before,
+            status=status,
+            topic=topic,
+        )
+    return {
+        "hook": hook,
+        "deliveries": deliveries,
+        "status": status,
+        "topic": topic,
+        "before": before,
+        "older": deliveries[-1].id if len(deliveries) == LOG_PAGE else None,
+        "now": rt.clock.now_ms(),
+        "statuses": DELIVERY_STATUSES,
+    }
+
+
+@router.get("/webhooks/{webhook_id}")
+def delivery_log(request: Request, rt: Rt, webhook_id: Id, session: SignedIn) -> Response:
+    context = _log_context(request, rt, session, webhook_id)
+    notice = request.query_params.get("notice")
+    return page(request, "webhooks/log.html", notice=notice, test_topic=request.query_params.get("test"), **context)
+
+
+@router.post("/webhooks/{webhook_id}/secret")
+def reveal_secret(request: Request, rt: Rt, webhook_id: Id, session: SignedIn, form: Form) -> Response:
+    """The page again, with the signing secret in full: receivers need it to verify signatures."""
+    context = _log_context(request, rt, session, webhook_id)
+    return page(request, "webhooks/log.html", revealed=context["hook"].secret, test_topic=None, **context)
+
+
+@router.get("/webhooks/{webhook_id}/deliveries")
+def delivery_log_fragment(request: Request, rt: Rt, webhook_id: Id, session: SignedIn) -> Response:
+    """The log alone, for the page's live refresh."""
+    return page(request, "partials/deliveries.html", **_log_context(request, rt, session, webhook_id))
+
+
+@router.post("/webhooks/{webhook_id}/test")
+def send_test(request: Request, rt: Rt, webhook_id: Id, session: SignedIn, form: Form) -> Response:
+    topic = text(form, "topic")
+    try:
+        with rt.db.transaction() as conn:
+            publish.send_test(
+                conn, tenant_id=session.tenant_id, webhook_id=webhook_id, topic=topic, now_ms=rt.clock.now_ms()
+            )
+    except InvalidInput:
+        context = _log_context(request, rt, session, webhook_id)
+        return page(
+            request, "webhooks/log.html", 422, test_error="Choose a topic to send.", test_topic=topic, **context
+        )
+    return redirect(f"/development/webhooks/{webhook_id}?notice=test-queued&test={topic}")
+
+
+@router.post("/deliveries/{delivery_id}/resend")
+def resend(request: Request, rt: Rt, delivery_id: Id, session: SignedIn, form: Form) -> Response:
+    try:
+        with rt.db.transaction() as conn:
+            found = log.retry_delivery(
+                conn, tenant_id=session.tenant_id, delivery_id=delivery_id, now_ms=rt.clock.now_ms()
+            )
+    except Conflict:
+        with rt.db.read() as conn:
+            found = log.get_delivery(conn, tenant_id=session.tenant_id, delivery_id=delivery_id)
+        return redirect(f"/development/webhooks/{found.webhook_id}?notice=in-flight")
+    return redirect(f"/development/webhooks/{found.webhook_id}?notice=resent")

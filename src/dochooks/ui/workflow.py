@@ -1,0 +1,59 @@
+"""Development → Workflow: which validation levels documents wait at, per stage."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from dochooks.api.deps import Rt
+from dochooks.api.schemas import TEN_YEARS
+from dochooks.documents import config as workflow_config
+from dochooks.errors import InvalidInput
+from dochooks.topics import LEVELS, STAGES_WITH_LEVELS
+from dochooks.ui.auth import Form, SignedIn, redirect
+from dochooks.ui.forms import text, texts
+from dochooks.ui.render import page
+
+router = APIRouter(prefix="/development", include_in_schema=False)
+LEVEL_TITLES = {"first-level": "1st level", "second-level": "2nd level", "third-level": "3rd level", "qc": "QC"}
+
+
+def _page(request: Request, config: workflow_config.WorkflowConfig, status: int = 200, **extra: object) -> Response:
+    return page(
+        request,
+        "workflow.html",
+        status,
+        config=config,
+        stages=STAGES_WITH_LEVELS,
+        levels=LEVELS,
+        level_titles=LEVEL_TITLES,
+        **{"errors": {}, "target": config.processing_target_seconds or "", **extra},
+    )
+
+
+@router.get("/workflow")
+def workflow(request: Request, rt: Rt, session: SignedIn) -> Response:
+    with rt.db.read() as conn:
+        config = workflow_config.load(conn, session.tenant_id)
+    return _page(request, config, notice=request.query_params.get("notice"))
+
+
+@router.post("/workflow")
+def change_workflow(request: Request, rt: Rt, session: SignedIn, form: Form) -> Response:
+    target = text(form, "processing_target_seconds").strip()
+    given: dict[str, object] = {stage: texts(form, stage) for stage in STAGES_WITH_LEVELS}
+    with rt.db.transaction() as conn:
+        current = workflow_config.load(conn, session.tenant_id)
+        try:
+            if target and (not target.isdigit() or int(target) > TEN_YEARS):
+                raise InvalidInput(
+                    "Enter a whole number of seconds (at most ten years), or leave it empty.",
+                    attribute="processing_target_seconds",
+                )
+            given["processing_target_seconds"] = int(target) if target else None
+            config = workflow_config.validated(given, current)
+        except InvalidInput as exc:
+            key = (exc.pointer or "").rsplit("/", 1)[-1]
+            return _page(request, current, 422, errors={key: exc.detail}, target=target)
+        workflow_config.save(conn, session.tenant_id, config, rt.clock.now_ms())
+    return redirect("/development/workflow?notice=saved")

@@ -1,0 +1,309 @@
+"""The web UI in a real Chromium (Debian's, driven by Playwright) against the real service
+and a real receiver on loopback: what a new user does, page by page. Every page is saved as
+a screenshot at 1280 and 390 px wide (in test-artifacts/screenshots, or $DOCHOOKS_SCREENSHOTS)."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from dochooks.runtime import Runtime, open_runtime
+from dochooks.tenants import NewTenant
+from dochooks.ui.sessions import SESSION_COOKIE
+from dochooks.webhooks import store
+from tests.factories import Receiver, live_service, make_pdf, make_settings, make_tenant, make_webhook
+
+CHROMIUM = Path("/usr/bin/chromium")
+REPO = Path(__file__).resolve().parents[2]
+SHOTS = Path(os.environ.get("DOCHOOKS_SCREENSHOTS") or REPO / "test-artifacts" / "screenshots")
+SCALE = 0.00005  # every retry delay times this: all 8 retries of a delivery take about 3 s
+SECRET = "Bearer receiver-secret-0123456789"
+WIDTHS = (1280, 390)
+SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        reason = f"{CHROMIUM} is missing: apt-get install -y chromium (scripts/test does it when run as root)"
+        if os.environ.get("CI"):
+            pytest.fail(reason + "; CI must run the browser tests")
+        pytest.skip(reason + "; skipped outside CI")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM))
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def ui(db_url: str, tmp_path: Path) -> Iterator[tuple[str, Runtime]]:
+    """The service (API, UI, dispatcher, workflow runner) on a free port, with fast retries."""
+    rt = open_runtime(make_settings(tmp_path, db_url, retry_time_scale=SCALE))
+    with live_service(rt) as base:
+        yield base, rt
+    rt.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": WIDTHS[0], "height": 900})
+    opened = context.new_page()
+    opened.set_default_timeout(20_000)
+    yield opened
+    context.close()
+
+
+def shoot(page: Page, name: str) -> None:
+    """Save the page at each width, and check that nothing is wider than the screen."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 900})
+        page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
+        overflow = page.evaluate("document.documentElement.scrollWidth")
+        assert overflow <= width, f"{name} is {overflow} px wide at {width} px"
+    page.set_viewport_size({"width": WIDTHS[0], "height": 900})
+
+
+def sign_in(page: Page, base: str, tenant: NewTenant) -> None:
+    page.goto(base + "/sign-in")
+    page.get_by_label("API token").fill(tenant.token)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(base + "/development/webhooks")
+
+
+def attempts_of(item: object) -> int:
+    found = re.search(r"(\d+) attempts?", item.inner_text())  # type: ignore[attr-defined]
+    assert found
+    return int(found[1])
+
+
+def test_a_new_user_adds_a_webhook_and_guides_a_document_through_the_workflow(
+    page: Page, ui: tuple[str, Runtime], receiver: Receiver, db_url: str
+) -> None:
+    base, rt = ui
+    tenant = make_tenant(rt.db, "acme")
+    kind = "pg" if db_url.startswith("postgresql") else "sqlite"
+
+    page.goto(base + "/")
+    expect(page).to_have_url(re.compile(r"/sign-in$"))
+    shoot(page, "sign-in")
+    page.get_by_label("API token").fill("dh_wrong")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#token-error")).to_have_text("This API token is not valid.")
+    sign_in(page, base, tenant)
+    (cookie,) = [c for c in page.context.cookies() if c["name"] == SESSION_COOKIE]
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and cookie["value"] != tenant.token
+    nav = page.get_by_role("navigation", name="Main")
+    expect(nav).to_contain_text("Development")
+    expect(nav.get_by_role("link", name="Webhooks")).to_have_attribute("aria-current", "page")
+    shoot(page, "webhooks-empty")
+
+    # + Webhook: a custom Authorization header and two topics
+    page.get_by_role("link", name="+ Webhook").click()
+    page.get_by_label("Name", exact=True).fill("ERP")
+    page.get_by_label("URL", exact=True).fill(receiver.url("/fail/1/erp"))  # its first answer is a 500
+    page.get_by_label("Header name").first.fill("Authorization")
+    page.get_by_label("Header value").first.fill(SECRET)
+    page.get_by_label("DOCUMENT RECEIVED", exact=True).check()
+    page.get_by_label("PREPROCESSING DONE", exact=True).check()
+    shoot(page, "webhook-form")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_contain_text("Webhook added")
+    expect(page.get_by_role("heading", name="ERP")).to_be_visible()
+    expect(page.locator(".summary")).to_contain_text("Authorization: ********6789")
+    page.evaluate("window.neverReloaded = true")
+
+    # Meanwhile, in a second tab: a validation level, then an upload.
+    tab = page.context.new_page()
+    tab.goto(base + "/development/workflow")
+    tab.get_by_role("group", name="Classification").get_by_label("1st level").check()
+    shoot(tab, "workflow")
+    tab.get_by_role("button", name="Save workflow").click()
+    expect(tab.get_by_role("status")).to_have_text("Saved.")
+    tab.get_by_role("navigation", name="Main").get_by_role("link", name="Documents").click()
+    shoot(tab, "documents-empty")
+    tab.get_by_label("File").set_input_files(
+        {"name": "invoice.pdf", "mimeType": "application/pdf", "buffer": make_pdf("Invoice 4711 total 42")}
+    )
+    tab.get_by_label("External id (optional)").fill("EX-4711")
+    tab.get_by_label("Field name").first.fill("customer")
+    tab.get_by_label("Field value").first.fill("ACME")
+    tab.get_by_role("button", name="Upload document").click()
+    expect(tab.get_by_role("status")).to_contain_text("Document uploaded")
+    tab.evaluate("window.neverReloaded = true")
+    expect(tab.get_by_role("heading", name="Validation task")).to_be_visible()  # arrives by live refresh
+    timeline = tab.locator(".timeline")
+    expect(timeline).to_contain_text("READY FOR CLASSIFICATION FIRST LEVEL")
+    expect(timeline).to_contain_text("DOCUMENT RECEIVED")
+    expect(tab.locator(".summary")).to_contain_text("customer: ACME")
+    shoot(tab, "document-waiting")
+
+    # Back in the first tab, the deliveries arrive in the log without a reload.
+    log = page.locator("#delivery-log")
+    expect(log.locator('.delivery[data-status="succeeded"]')).to_have_count(2)
+    assert page.evaluate("window.neverReloaded") is True
+    for item in log.locator(".delivery").all():
+        item.get_by_text("Attempts and payload").click()
+    expect(log).to_contain_text("not yet")  # the 500's body, in the attempt that failed
+    expect(log.locator("table.headers").first).to_contain_text("********6789")
+    expect(log).to_contain_text("webhook-signature")
+    page.wait_for_timeout(2500)  # a live refresh or two: the open details stay open
+    expect(log.locator("details[open]")).to_have_count(2)
+    assert SECRET not in page.content()
+    received = receiver.wait_for("/fail/1/erp", 3)
+    assert {r.headers["authorization"] for r in received} == {SECRET}
+    shoot(page, f"delivery-log-{kind}")
+
+    # Resend one: the same request id again, one attempt more.
+    item = log.locator(".delivery", has_text="PREPROCESSING DONE")
+    before = attempts_of(item)
+    request_id = item.locator(".request-id").inner_text()
+    item.get_by_role("button", name="Resend").click()
+    expect(page.get_by_role("status")).to_contain_text("Delivery queued again")
+    expect(log.locator(".delivery", has_text="PREPROCESSING DONE")).to_contain_text(f"{before + 1} attempts")
+    assert receiver.wait_for("/fail/1/erp", 4)[-1].headers["webhook-id"] == request_id
+
+    # Complete the validation: the document runs to the end, shown live.
+    tab.get_by_role("button", name="Complete validation").click()
+    expect(tab.get_by_role("status")).to_contain_text("Validation completed")
+    expect(tab.locator(".timeline")).to_contain_text("PROCESSING FINISHED")
+    expect(tab.locator(".summary .badge")).to_have_text("done")
+    expect(tab.get_by_role("heading", name="Validation task")).to_have_count(0)
+    shoot(tab, "document-done")
+    tab.goto(base + "/documents")
+    expect(tab.locator("table.documents")).to_contain_text("EX-4711")
+    shoot(tab, "documents")
+    page.goto(base + "/development/webhooks")
+    expect(page.locator("table.webhooks")).to_contain_text("2 succeeded")
+    shoot(page, "webhooks")
+    page.goto(base + "/documents/999999")
+    expect(page.get_by_role("heading", name="Not found")).to_be_visible()
+    shoot(page, "not-found")
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(re.compile(r"/sign-in$"))
+    page.goto(base + "/documents")
+    expect(page).to_have_url(re.compile(r"/sign-in\?next=%2Fdocuments$"))
+    assert [c for c in page.context.cookies() if c["name"] == SESSION_COOKIE] == []
+
+
+@SQLITE_ONLY
+def test_form_errors_stand_next_to_their_fields_and_keep_the_input(page: Page, ui: tuple[str, Runtime]) -> None:
+    base, rt = ui
+    sign_in(page, base, make_tenant(rt.db))
+    page.goto(base + "/development/webhooks/new")
+    page.get_by_label("Name", exact=True).fill("ERP")
+    page.get_by_label("URL", exact=True).fill("erp.example.com/hooks")
+    page.get_by_label("Header name").first.fill("X-Api-Key")
+    page.get_by_label("Header value").first.fill("typed-key")
+    with page.expect_response(lambda r: r.request.method == "POST") as answer:
+        page.get_by_role("button", name="Save").click()
+    assert answer.value.status == 422
+    expect(page.locator("#url-error")).to_have_text("The URL must start with http:// or https://.")
+    expect(page.locator("#topics-error")).to_have_text("Choose at least one topic.")
+    expect(page.get_by_label("URL", exact=True)).to_have_attribute("aria-describedby", "url-error")
+    expect(page.get_by_label("Name", exact=True)).to_have_value("ERP")
+    expect(page.get_by_label("URL", exact=True)).to_have_value("erp.example.com/hooks")
+    expect(page.get_by_label("Header value").first).to_have_value("typed-key")
+    shoot(page, "webhook-form-errors")
+    with rt.db.read() as conn:
+        assert store.list_webhooks(conn, rt.cipher, 1) == []
+
+
+@SQLITE_ONLY
+def test_select_all_takes_every_topic_of_its_stage(page: Page, ui: tuple[str, Runtime], receiver: Receiver) -> None:
+    base, rt = ui
+    tenant = make_tenant(rt.db)
+    sign_in(page, base, tenant)
+    page.goto(base + "/development/webhooks/new")
+    separation = page.get_by_label("Select all Separation topics")
+    separation.check()
+    stage = page.locator('input[name="topics"][data-stage="separation"]')
+    expect(stage).to_have_count(6)
+    for box in stage.all():
+        expect(box).to_be_checked()
+    expect(page.locator('input[name="topics"]:checked')).to_have_count(6)
+    page.get_by_label("READY FOR SEPARATION QC", exact=True).uncheck()
+    expect(separation).not_to_be_checked()
+    assert separation.evaluate("box => box.indeterminate") is True
+    page.get_by_label("Name", exact=True).fill("Separation")
+    page.get_by_label("URL", exact=True).fill(receiver.url("/ok/separation"))
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_contain_text("Webhook added")
+    with rt.db.read() as conn:
+        (hook,) = store.list_webhooks(conn, rt.cipher, tenant.tenant_id)
+    assert hook.topics == (
+        "automatic-separation-done",
+        "ready-for-separation-first-level",
+        "ready-for-separation-second-level",
+        "ready-for-separation-third-level",
+        "separation-done",
+    )
+    page.get_by_role("link", name="Edit").click()
+    expect(page.get_by_label("Select all Separation topics")).not_to_be_checked()
+    expect(page.get_by_label("Select all Inbound topics")).not_to_be_checked()
+
+
+@SQLITE_ONLY
+def test_delete_asks_first(page: Page, ui: tuple[str, Runtime]) -> None:
+    base, rt = ui
+    tenant = make_tenant(rt.db)
+    make_webhook(rt.db, rt.cipher, tenant.tenant_id, "http://127.0.0.1:9/gone", name="Old ERP")
+    sign_in(page, base, tenant)
+    page.get_by_role("row", name=re.compile("Old ERP")).get_by_role("link", name="Delete").click()
+    expect(page.get_by_role("heading")).to_have_text("Delete the webhook “Old ERP”?")
+    shoot(page, "webhook-delete")
+    page.get_by_role("link", name="Keep it").click()
+    expect(page.get_by_role("heading", name="Old ERP")).to_be_visible()
+    page.get_by_role("link", name="Delete").click()
+    page.get_by_role("button", name="Delete webhook").click()
+    expect(page.get_by_role("status")).to_have_text("Webhook deleted.")
+    expect(page.get_by_role("heading", name="No webhooks yet")).to_be_visible()
+    with rt.db.read() as conn:
+        assert store.list_webhooks(conn, rt.cipher, tenant.tenant_id) == []
+
+
+@SQLITE_ONLY
+def test_send_test_with_a_chosen_topic_and_filter_the_log(
+    page: Page, ui: tuple[str, Runtime], receiver: Receiver
+) -> None:
+    base, rt = ui
+    tenant = make_tenant(rt.db)
+    hook = make_webhook(rt.db, rt.cipher, tenant.tenant_id, receiver.url("/fail/9/tests"))  # 1 try + 8 retries fail
+    sign_in(page, base, tenant)
+    page.goto(f"{base}/development/webhooks/{hook.id}")
+    tests = page.locator("form", has=page.get_by_role("heading", name="Send a test"))
+    tests.get_by_role("button", name="Send test").click()
+    expect(page.locator("#test-topic-error")).to_have_text("Choose a topic to send.")
+    tests.get_by_label("Topic").select_option(label="DOCUMENT RECEIVED")
+    tests.get_by_role("button", name="Send test").click()
+    expect(page.get_by_role("status")).to_contain_text("Test delivery queued")
+    log = page.locator("#delivery-log")
+    expect(log.locator('.delivery[data-status="failed"]')).to_have_count(1)
+    expect(log).to_contain_text("9 attempts")
+    expect(log).to_contain_text("no retries left")
+    tests.get_by_label("Topic").select_option(label="EXTRACTION DONE")
+    tests.get_by_role("button", name="Send test").click()
+    expect(log.locator('.delivery[data-status="succeeded"]')).to_have_count(1)
+    last = receiver.wait_for("/fail/9/tests", 10)[-1]
+    assert b'"topic":"extraction-done"' in last.body
+
+    filters = page.locator("form", has=page.get_by_role("heading", name="Filter the log"))
+    filters.get_by_label("Status").select_option("failed")
+    filters.get_by_role("button", name="Filter").click()
+    expect(log.locator(".delivery")).to_have_count(1)
+    expect(log.locator(".delivery")).to_contain_text("DOCUMENT RECEIVED")
+    shoot(page, "delivery-log-filtered")
+    page.get_by_role("link", name="Show all").click()
+    expect(log.locator(".delivery")).to_have_count(2)
+    filters.get_by_label("Topic").select_option(label="EXTRACTION DONE")
+    filters.get_by_role("button", name="Filter").click()
+    expect(log.locator(".delivery")).to_have_count(1)
+    expect(log.locator(".delivery")).to_contain_text("succeeded")
+    page.wait_for_timeout(2500)  # the live refresh keeps the filter
+    expect(log.locator(".delivery")).to_have_count(1)

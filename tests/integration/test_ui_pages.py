@@ -1,0 +1,295 @@
+"""The web UI's rules over real HTTP, without a browser, on SQLite and PostgreSQL: sessions
+and their cookie, CSRF on every form, tenant isolation, and errors shown by their field."""
+
+from __future__ import annotations
+
+import hashlib
+import urllib.parse
+
+import pytest
+
+from dochooks.delivery.publish import publish
+from dochooks.documents import store as documents
+from dochooks.runtime import Runtime
+from dochooks.tenants import NewTenant
+from dochooks.ui.sessions import SESSION_COOKIE
+from dochooks.webhooks import store
+from tests.factories import PAYLOAD, Receiver, WebClient, make_tenant, make_webhook
+
+# Every form the UI posts to, with fields that would succeed given a valid CSRF token.
+HOOK = {"name": "x", "url": "http://127.0.0.1:9/x", "topics": "document-received"}
+FORMS = [
+    ("/development/webhooks", HOOK),
+    (
+        "/development/webhooks/{hook}/edit",
+        {"name": "changed", "url": "http://127.0.0.1:9/x", "topics": "document-received"},
+    ),
+    ("/development/webhooks/{hook}/delete", {}),
+    ("/development/webhooks/{hook}/test", {"topic": "document-received"}),
+    ("/development/webhooks/{hook}/secret", {}),
+    ("/development/deliveries/{delivery}/resend", {}),
+    ("/development/workflow", {"classification": "first-level"}),
+    ("/documents/{document}/validation", {}),
+    ("/sign-out", {}),
+]
+
+
+@pytest.fixture
+def acme(runtime: Runtime) -> NewTenant:
+    return make_tenant(runtime.db, "acme")
+
+
+@pytest.fixture
+def web(service: str, acme: NewTenant) -> WebClient:
+    client = WebClient(service)
+    client.sign_in(acme.token)
+    return client
+
+
+def _ids(runtime: Runtime, tenant: int) -> dict[str, int]:
+    """A webhook, a delivery of it and a document waiting for validation, all of `tenant`."""
+    hook = make_webhook(runtime.db, runtime.cipher, tenant, "http://127.0.0.1:9/never")
+    now = runtime.clock.now_ms()
+    with runtime.db.transaction() as conn:
+        published = publish(conn, tenant_id=tenant, topic="document-received", payload=PAYLOAD, now_ms=now)
+        delivery = conn.one("SELECT id FROM deliveries WHERE event_id = :e", {"e": published.event_id})
+        doc = documents.create_document(
+            conn,
+            tenant_id=tenant,
+            name="a.txt",
+            external_id=None,
+            custom_fields={},
+            files=[],
+            sla_deadline=None,
+            now_ms=now,
+        )
+        conn.run(
+            "UPDATE documents SET workflow_step = 'classification', state = 'validation:first-level', "
+            "run_at = NULL WHERE id = :id",
+            {"id": doc.id},
+        )
+    assert delivery is not None
+    return {"hook": hook.id, "delivery": delivery["id"], "document": doc.id}
+
+
+def test_the_session_cookie_is_http_only_same_site_and_an_opaque_id(
+    service: str, acme: NewTenant, runtime: Runtime
+) -> None:
+    client = WebClient(service)
+    signed_in = client.sign_in(acme.token)
+    (cookie,) = [c for c in signed_in.headers.get_all("Set-Cookie") if c.startswith(SESSION_COOKIE + "=")]
+    attributes = [part.strip().lower() for part in cookie.split(";")]
+    assert "httponly" in attributes and "samesite=lax" in attributes and "path=/" in attributes
+    assert "secure" not in attributes  # plain http on loopback; https pages get Secure
+    session_id = cookie.split(";")[0].split("=", 1)[1]
+    assert acme.token not in cookie and len(session_id) >= 40
+    with runtime.db.read() as conn:
+        stored = [r["session_hash"] for r in conn.all("SELECT session_hash FROM ui_sessions")]
+    assert stored == [hashlib.sha256(session_id.encode()).hexdigest()]  # only a digest at rest
+    assert client.get("/development/webhooks").status == 200
+
+
+def test_sign_in_refuses_a_wrong_token_and_a_missing_csrf_token(service: str, acme: NewTenant) -> None:
+    client = WebClient(service)
+    form = client.get("/sign-in")
+    wrong = client.post("/sign-in", {"csrf_token": form.csrf(), "token": "dh_not-a-token"})
+    assert wrong.status == 401 and "This API token is not valid." in wrong.text
+    assert client.post("/sign-in", {"token": acme.token}).status == 403
+    assert client.post("/sign-in", {"csrf_token": "forged", "token": acme.token}).status == 403
+    assert WebClient(service).post("/sign-in", {"csrf_token": form.csrf(), "token": acme.token}).status == 403
+    assert client.get("/development/webhooks").location == "/sign-in?next=%2Fdevelopment%2Fwebhooks"
+
+
+@pytest.mark.parametrize(
+    ("given", "followed"),
+    [
+        ("/documents", "/documents"),
+        ("//evil.example/x", "/development/webhooks"),
+        ("/\\evil.example", "/development/webhooks"),
+        ("https://evil.example", "/development/webhooks"),
+    ],
+)
+def test_sign_in_goes_on_only_to_a_page_of_this_site(service: str, acme: NewTenant, given: str, followed: str) -> None:
+    client = WebClient(service)
+    form = client.get("/sign-in?next=" + urllib.parse.quote(given, safe=""))
+    signed_in = client.post("/sign-in", {"csrf_token": form.csrf(), "token": acme.token, "next": given})
+    assert signed_in.status == 303 and signed_in.location == followed
+
+
+def test_pages_need_a_session_and_sign_out_ends_it(service: str, acme: NewTenant, runtime: Runtime) -> None:
+    anonymous = WebClient(service)
+    for path in ("/development/webhooks", "/development/workflow", "/documents", "/documents/1"):
+        assert anonymous.get(path).status == 303, path
+    assert anonymous.get("/development/webhooks/1/deliveries", {"X-Requested-With": "fetch"}).status == 401
+    assert anonymous.post("/development/webhooks", {"name": "x"}).location == "/sign-in"
+
+    web = WebClient(service)
+    web.sign_in(acme.token)
+    stolen = WebClient(service, jar=web.jar)  # the same cookie, kept elsewhere
+    signed_out = web.post("/sign-out", {"csrf_token": web.csrf()})
+    assert signed_out.status == 303 and signed_out.location == "/sign-in"
+    assert stolen.get("/development/webhooks").status == 303
+    with runtime.db.read() as conn:
+        assert conn.all("SELECT id FROM ui_sessions") == []
+
+
+@pytest.mark.parametrize("token", [None, "", "0" * 64])
+def test_every_form_refuses_a_missing_or_wrong_csrf_token(
+    web: WebClient, runtime: Runtime, acme: NewTenant, token: str | None
+) -> None:
+    ids = _ids(runtime, acme.tenant_id)
+    for path, fields in FORMS:
+        given = dict(fields) if token is None else {**fields, "csrf_token": token}
+        page = web.post(path.format(**ids), given)
+        assert page.status == 403, path
+        assert "security token is missing or wrong" in page.text
+    with runtime.db.read() as conn:
+        hook = store.get_webhook(conn, runtime.cipher, acme.tenant_id, ids["hook"])
+        assert len(store.list_webhooks(conn, runtime.cipher, acme.tenant_id)) == 1
+        assert conn.one("SELECT COUNT(*) AS n FROM deliveries")["n"] == 2  # type: ignore[index]
+        assert conn.one("SELECT COUNT(*) AS n FROM ui_sessions")["n"] == 1  # type: ignore[index]
+        assert documents.get_document(conn, acme.tenant_id, ids["document"]).state == "validation:first-level"
+    assert hook.name == "hook"
+    assert web.get("/development/webhooks").status == 200  # still signed in
+
+
+def test_another_tenants_webhooks_deliveries_and_documents_are_not_found(web: WebClient, runtime: Runtime) -> None:
+    other = make_tenant(runtime.db, "other")
+    ids = _ids(runtime, other.tenant_id)
+    csrf = web.csrf()
+    for path in (
+        "/development/webhooks/{hook}",
+        "/development/webhooks/{hook}/edit",
+        "/development/webhooks/{hook}/delete",
+        "/development/webhooks/{hook}/deliveries",
+        "/documents/{document}",
+        "/documents/{document}/live",
+    ):
+        page = web.get(path.format(**ids))
+        assert page.status == 404, path
+        assert "Not found" in page.text and "<html" in page.text
+    for path, fields in FORMS[1:6]:  # those naming a webhook or a delivery
+        assert web.post(path.format(**ids), {**fields, "csrf_token": csrf}).status == 404, path
+    assert web.post("/documents/{document}/validation".format(**ids), {"csrf_token": csrf}).status == 404
+    with runtime.db.read() as conn:
+        assert store.get_webhook(conn, runtime.cipher, other.tenant_id, ids["hook"]).name == "hook"
+        assert documents.get_document(conn, other.tenant_id, ids["document"]).state == "validation:first-level"
+    listing = web.get("/development/webhooks")
+    assert "/development/webhooks/{hook}".format(**ids) not in listing.text
+
+
+def test_form_errors_stand_next_to_their_fields_with_the_input_kept(web: WebClient) -> None:
+    page = web.post(
+        "/development/webhooks",
+        {
+            "csrf_token": web.csrf(),
+            "name": "My ERP",
+            "url": "ftp://erp.example",
+            "header_name": "X-Api-Key",
+            "header_value": "typed-value",
+        },
+    )
+    assert page.status == 422
+    assert '<p class="error" id="url-error">The URL must start with http:// or https://.</p>' in page.text
+    assert '<p class="error" id="topics-error">Choose at least one topic.</p>' in page.text
+    assert 'value="My ERP"' in page.text and 'value="ftp://erp.example"' in page.text
+    assert 'value="X-Api-Key"' in page.text and 'value="typed-value"' in page.text
+    assert 'aria-describedby="url-error"' in page.text
+    assert web.get("/development/webhooks").text.count("/edit") == 0  # nothing saved
+
+
+def test_a_masked_header_sent_back_unchanged_keeps_its_stored_value(
+    web: WebClient, runtime: Runtime, acme: NewTenant, receiver: Receiver
+) -> None:
+    secret = "Bearer receiver-token-0123456789"
+    hook = make_webhook(
+        runtime.db, runtime.cipher, acme.tenant_id, receiver.url("/ok/x"), headers={"Authorization": secret}
+    )
+    form = web.get(f"/development/webhooks/{hook.id}/edit")
+    assert secret not in form.text and 'value="********6789"' in form.text
+    saved = web.post(
+        f"/development/webhooks/{hook.id}/edit",
+        {
+            "csrf_token": form.csrf(),
+            "name": "renamed",
+            "url": hook.url,
+            "topics": ["document-received"],
+            "header_name": ["Authorization", "X-Extra"],
+            "header_value": ["********6789", "added"],
+            "enabled": "on",
+        },
+    )
+    assert saved.status == 303
+    with runtime.db.read() as conn:
+        changed = store.get_webhook(conn, runtime.cipher, acme.tenant_id, hook.id)
+    assert changed.name == "renamed" and changed.headers == {"Authorization": secret, "X-Extra": "added"}
+
+
+def test_pages_carry_a_content_security_policy_and_the_api_stays_json(
+    web: WebClient, runtime: Runtime, acme: NewTenant
+) -> None:
+    make_webhook(runtime.db, runtime.cipher, acme.tenant_id, "http://127.0.0.1:9/x", name="<script>alert(1)</script>")
+    page = web.get("/development/webhooks")
+    assert "<script>alert(1)</script>" not in page.text and "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+    assert "default-src 'self'" in page.headers["Content-Security-Policy"]
+    assert page.headers["X-Frame-Options"] == "DENY"
+    assert web.get("/no-such-page").status == 404
+    api = web.get("/v1/webhooks")
+    assert api.status == 401 and api.headers["Content-Type"].startswith("application/vnd.api+json")
+
+
+def test_saving_a_webhook_dochooks_disabled_keeps_the_reason_until_it_is_enabled(
+    web: WebClient, runtime: Runtime, acme: NewTenant
+) -> None:
+    hook = make_webhook(runtime.db, runtime.cipher, acme.tenant_id, "http://127.0.0.1:9/gone")
+    with runtime.db.transaction() as conn:
+        store.disable_for(conn, {hook.id: "the endpoint answered 410 Gone"}, runtime.clock.now_ms())
+    assert "the endpoint answered 410 Gone" in web.get("/development/webhooks").text
+    fields = {"csrf_token": web.csrf(), "name": "renamed", "url": hook.url, "topics": "document-received"}
+    assert web.post(f"/development/webhooks/{hook.id}/edit", fields).status == 303
+    with runtime.db.read() as conn:
+        kept = store.get_webhook(conn, runtime.cipher, acme.tenant_id, hook.id)
+    assert (kept.name, kept.enabled, kept.disabled_reason) == ("renamed", False, "the endpoint answered 410 Gone")
+    assert web.post(f"/development/webhooks/{hook.id}/edit", {**fields, "enabled": "on"}).status == 303
+    with runtime.db.read() as conn:
+        enabled = store.get_webhook(conn, runtime.cipher, acme.tenant_id, hook.id)
+    assert (enabled.enabled, enabled.disabled_reason) == (True, None)
+
+
+def test_a_workflow_target_that_is_not_a_number_is_refused_by_its_field(web: WebClient, runtime: Runtime) -> None:
+    page = web.post(
+        "/development/workflow",
+        {"csrf_token": web.csrf(), "classification": "first-level", "processing_target_seconds": "soon"},
+    )
+    assert page.status == 422
+    assert 'id="processing_target_seconds-error">Enter a whole number of seconds' in page.text
+    assert 'value="soon"' in page.text
+    saved = web.post(
+        "/development/workflow",
+        {"csrf_token": web.csrf(), "classification": ["first-level", "qc"], "processing_target_seconds": "60"},
+    )
+    assert saved.status == 303
+    shown = web.get("/development/workflow").text
+    assert 'name="classification" value="qc" checked' in shown and 'value="60"' in shown
+
+
+def test_an_upload_without_a_file_says_so_by_the_file_input_and_keeps_the_rest(web: WebClient) -> None:
+    page = web.post(
+        "/documents",
+        {"csrf_token": web.csrf(), "external_id": "EX-1", "field_name": ["customer", ""], "field_value": ["ACME", "x"]},
+    )
+    assert page.status == 422
+    assert '<p class="error" id="file-error">Choose a file to upload.</p>' in page.text
+    assert '<p class="error" id="custom_fields-error">Give every custom field a name.</p>' in page.text
+    assert 'value="EX-1"' in page.text and 'value="customer"' in page.text and 'value="ACME"' in page.text
+    assert "No documents yet" in page.text
+
+
+def test_the_signing_secret_shows_in_full_only_when_asked_for(
+    web: WebClient, runtime: Runtime, acme: NewTenant
+) -> None:
+    hook = make_webhook(runtime.db, runtime.cipher, acme.tenant_id, "http://127.0.0.1:9/x")
+    shown = web.get(f"/development/webhooks/{hook.id}")
+    assert hook.secret not in shown.text and f"********{hook.secret[-4:]}" in shown.text
+    revealed = web.post(f"/development/webhooks/{hook.id}/secret", {"csrf_token": shown.csrf()})
+    assert revealed.status == 200 and f'<code class="secret" id="signing-secret">{hook.secret}</code>' in revealed.text
