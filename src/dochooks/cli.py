@@ -88,7 +88,9 @@ def serve(**flags: Any) -> None:
     settings = _settings(flags)
     rt = open_runtime(settings)
     _install_uvloop()
-    click.echo(f"dochooks {__version__} on http://{settings.host}:{settings.port} (API docs at /docs)", err=True)
+    click.echo(
+        f"dochooks {__version__} on http://{settings.host}:{settings.port} (web UI at /, API docs at /docs)", err=True
+    )
     try:
         uvicorn.run(
             create_app(rt),

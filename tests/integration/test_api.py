@@ -141,6 +141,18 @@ def test_private_urls_are_refused_without_the_development_switch(tmp_path: Path,
         rt.close()
 
 
+def test_patch_refuses_a_masked_value_under_a_header_name_that_does_not_hold_it(api: Api, receiver: Receiver) -> None:
+    hook = create_hook(api, receiver.url("/ok/p"), headers={"Authorization": "Bearer keep-me-please-0000"})
+    (masked,) = hook["attributes"]["headers"].values()
+    status, body = api.call(
+        "PATCH",
+        f"/v1/webhooks/{hook['id']}",
+        {"data": {"type": "webhooks", "id": hook["id"], "attributes": {"headers": {"X-Token": masked}}}},
+    )
+    assert status == 422, body
+    assert body["errors"][0]["source"] == {"pointer": "/data/attributes/headers/X-Token"}
+
+
 def test_patch_changes_only_what_it_names_and_masked_values_keep_their_secret(api: Api, receiver: Receiver) -> None:
     hook = create_hook(api, receiver.url("/ok/p"), headers={"Authorization": "Bearer keep-me-please-0000"})
     shown = hook["attributes"]["headers"]

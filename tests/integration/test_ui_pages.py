@@ -4,6 +4,7 @@ and their cookie, CSRF on every form, tenant isolation, and errors shown by thei
 from __future__ import annotations
 
 import hashlib
+import http.client
 import urllib.parse
 
 import pytest
@@ -293,3 +294,96 @@ def test_the_signing_secret_shows_in_full_only_when_asked_for(
     assert hook.secret not in shown.text and f"********{hook.secret[-4:]}" in shown.text
     revealed = web.post(f"/development/webhooks/{hook.id}/secret", {"csrf_token": shown.csrf()})
     assert revealed.status == 200 and f'<code class="secret" id="signing-secret">{hook.secret}</code>' in revealed.text
+
+
+@pytest.mark.parametrize("digit", ["²", "٣", "-1", "99999999999999999999999"])
+def test_numbers_in_the_address_or_a_form_that_are_not_ascii_digits_are_refused_not_crashed_on(
+    web: WebClient, runtime: Runtime, acme: NewTenant, digit: str
+) -> None:
+    hook = make_webhook(runtime.db, runtime.cipher, acme.tenant_id, "http://127.0.0.1:9/x")
+    quoted = urllib.parse.quote(digit)
+    assert web.get(f"/development/webhooks/{hook.id}?before={quoted}").status == 200
+    assert web.get(f"/development/webhooks/{hook.id}/deliveries?before={quoted}").status == 200
+    assert web.get(f"/documents?page={quoted}").status == 200
+    page = web.post("/development/workflow", {"csrf_token": web.csrf(), "processing_target_seconds": digit})
+    assert page.status == 422 and 'id="processing_target_seconds-error"' in page.text
+
+
+def test_a_renamed_header_with_its_masked_value_is_refused_by_the_headers_field(
+    web: WebClient, runtime: Runtime, acme: NewTenant
+) -> None:
+    secret = "Bearer receiver-token-0123456789"
+    hook = make_webhook(runtime.db, runtime.cipher, acme.tenant_id, "http://127.0.0.1:9/x", headers={"Auth": secret})
+    page = web.post(
+        f"/development/webhooks/{hook.id}/edit",
+        {
+            "csrf_token": web.csrf(),
+            "name": "x",
+            "url": hook.url,
+            "topics": "document-received",
+            "header_name": "X-Token",
+            "header_value": "********6789",
+        },
+    )
+    assert page.status == 422
+    assert 'id="headers-error">Header X-Token holds a masked value' in page.text
+    with runtime.db.read() as conn:
+        kept = store.get_webhook(conn, runtime.cipher, acme.tenant_id, hook.id)
+    assert kept.headers == {"Auth": secret}
+
+
+def test_a_name_with_a_nul_character_is_refused_by_its_field(web: WebClient) -> None:
+    page = web.post(
+        "/development/webhooks",
+        {"csrf_token": web.csrf(), "name": "a\x00b", "url": HOOK["url"], "topics": HOOK["topics"]},
+    )
+    assert page.status == 422 and 'id="name-error">Name must not contain NUL characters.' in page.text
+
+
+def test_a_body_over_the_limit_gets_a_page_in_the_ui_and_an_error_document_in_the_api(service: str) -> None:
+    def announced_too_large(path: str, mib: int = 2) -> tuple[int, str, str]:
+        """Only the headers of a post of `mib` MiB: the limit answers before any body is read."""
+        conn = http.client.HTTPConnection(urllib.parse.urlsplit(service).netloc, timeout=10)
+        try:
+            conn.putrequest("POST", path)
+            conn.putheader("Content-Type", "application/x-www-form-urlencoded")
+            conn.putheader("Content-Length", str(mib * 2**20))
+            conn.endheaders()
+            response = conn.getresponse()
+            return response.status, response.getheader("Content-Type") or "", response.read().decode()
+        finally:
+            conn.close()
+
+    status, kind, text = announced_too_large("/development/workflow")
+    assert (status, kind.split(";")[0]) == (413, "text/html") and "The form sent more than 1 MiB." in text
+    status, kind, text = announced_too_large("/documents", mib=64)
+    assert (status, kind.split(";")[0]) == (413, "text/html") and "an upload may hold" in text
+    status, kind, _ = announced_too_large("/v1/webhooks")
+    assert (status, kind) == (413, "application/vnd.api+json")
+
+
+def test_the_webhooks_list_sums_up_each_webhooks_latest_deliveries(
+    web: WebClient, runtime: Runtime, acme: NewTenant
+) -> None:
+    make_webhook(runtime.db, runtime.cipher, acme.tenant_id, "http://127.0.0.1:9/x")
+    with runtime.db.transaction() as conn:
+        for _ in range(3):
+            publish(conn, tenant_id=acme.tenant_id, topic="document-received", payload=PAYLOAD, now_ms=1)
+        conn.run("UPDATE deliveries SET status = 'failed' WHERE id = (SELECT MIN(id) FROM deliveries)")
+    listed = web.get("/development/webhooks").text
+    assert "Last 100 deliveries" in listed
+    assert "0 succeeded" in listed and "1 failed" in listed and "2 pending" in listed
+
+
+def test_posts_of_a_session_are_rate_limited_like_the_api(runtime: Runtime, acme: NewTenant) -> None:
+    import dataclasses
+
+    from tests.factories import live_service
+
+    limited = dataclasses.replace(runtime, settings=dataclasses.replace(runtime.settings, rate_limit=1, rate_burst=2))
+    with live_service(limited) as base:
+        web = WebClient(base)
+        web.sign_in(acme.token)  # the sign-in post counts against the caller's address, not the session
+        token = web.csrf()
+        statuses = [web.post("/development/workflow", {"csrf_token": token}).status for _ in range(3)]
+    assert statuses[:2] == [303, 303] and statuses[2] == 429

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from html import escape
+
+from starlette.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dochooks.api.jsonapi import JsonApiResponse, error_object, errors
-from dochooks.documents.uploads import TooLarge
+from dochooks.api.jsonapi import error_object, errors
+from dochooks.documents.uploads import TooLarge, mebibytes
 
 DEFAULT_LIMIT = 1024 * 1024
 UPLOAD_PATHS = ("/v1/documents", "/documents")  # the API's upload and the web UI's upload form
@@ -19,6 +22,7 @@ class BodyLimit:
         self.app = app
         # base64 grows files by a third; the JSON around them is small
         self.upload_limit = upload_bytes * 4 // 3 + DEFAULT_LIMIT
+        self.upload_bytes = upload_bytes
 
     def limit_for(self, path: str) -> int:
         return self.upload_limit if path.rstrip("/") in UPLOAD_PATHS else DEFAULT_LIMIT
@@ -32,7 +36,7 @@ class BodyLimit:
         length = headers.get(b"content-length")
         if length is not None and b"transfer-encoding" not in headers:  # the server holds the body to it
             if length.isdigit() and int(length) > limit:
-                await _too_large(limit)(scope, receive, send)
+                await self._too_large(scope["path"], limit)(scope, receive, send)
                 return
             await self.app(scope, receive, send)
             return
@@ -44,7 +48,7 @@ class BodyLimit:
             messages.append(message)
             seen += len(message.get("body", b""))
             if seen > limit:
-                await _too_large(limit)(scope, receive, send)
+                await self._too_large(scope["path"], limit)(scope, receive, send)
                 return
             if message["type"] != "http.request" or not message.get("more_body"):
                 break
@@ -54,6 +58,19 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-
-def _too_large(limit: int) -> JsonApiResponse:
-    return errors(413, [error_object(413, TooLarge.title, f"the request body exceeds {limit} bytes")])
+    def _too_large(self, path: str, limit: int) -> Response:
+        """413 as the API's error document, or as a page for the web UI's forms."""
+        if path == "/v1" or path.startswith("/v1/"):
+            return errors(413, [error_object(413, TooLarge.title, f"the request body exceeds {limit} bytes")])
+        upload = limit == self.upload_limit
+        detail = (
+            f"The files are too large: an upload may hold {mebibytes(self.upload_bytes)} at most."
+            if upload
+            else f"The form sent more than {mebibytes(limit)}."
+        )
+        back = '<a href="/documents">Back to Documents</a>' if upload else '<a href="/">Back</a>'
+        return HTMLResponse(
+            f"<!doctype html><meta charset=utf-8><title>Too large</title><h1>Too large</h1><p>{escape(detail)}</p>"
+            f"<p>{back}</p>",
+            status_code=413,
+        )

@@ -1,5 +1,6 @@
-"""Requests per token: a token bucket each, `rate` a second on average and `burst` at once.
-Kept in the process: with several API processes, each allows a token its own rate."""
+"""Requests per caller (an API token, a web UI session, a sign-in address): a token bucket
+each, `rate` a second on average and `burst` at once. Kept in the process: with several API
+processes, each allows a caller its own rate."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ class RateLimiter:
                 self._buckets[key] = (left, now)
                 wait = math.ceil((1 - left) / self._rate)
                 raise TooManyRequests(
-                    f"this token is over its rate of {self._rate:g} requests a second; try again in {wait} s",
+                    f"over the rate of {self._rate:g} requests a second; try again in {wait} s",
                     retry_after=wait,
                 )
             self._buckets[key] = (left - 1, now)

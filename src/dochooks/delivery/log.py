@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -142,6 +144,9 @@ def retry_delivery(conn: Connection, *, tenant_id: int, delivery_id: int, now_ms
     return get_delivery(conn, tenant_id=tenant_id, delivery_id=delivery_id)
 
 
+RECENT = 100  # deliveries the webhooks list sums up per webhook
+
+
 @dataclass(frozen=True)
 class Health:
     """A webhook's recent deliveries, counted by status, and how its latest one went."""
@@ -153,29 +158,22 @@ class Health:
     last_at: int | None = None
 
 
-def health(conn: Connection, *, tenant_id: int, since_ms: int) -> dict[int, Health]:
-    """Per webhook of the tenant: its deliveries created since `since_ms` by status, and its latest delivery."""
-    counts: dict[int, dict[str, int]] = {}
-    rows = conn.all(
-        "SELECT webhook_id, status, COUNT(*) AS n FROM deliveries WHERE tenant_id = :tenant AND created_at >= :since "
-        "GROUP BY webhook_id, status",
-        {"tenant": tenant_id, "since": since_ms},
-    )
-    for r in rows:
-        counts.setdefault(r["webhook_id"], {})[r["status"]] = int(r["n"])
-    latest = conn.all(
-        "SELECT webhook_id, status, updated_at FROM deliveries WHERE id IN "
-        "(SELECT MAX(id) FROM deliveries WHERE tenant_id = :tenant GROUP BY webhook_id)",
-        {"tenant": tenant_id},
-    )
+def health(conn: Connection, webhook_ids: Sequence[int], *, recent: int = RECENT) -> dict[int, Health]:
+    """Per webhook: its `recent` latest deliveries by status, and its latest delivery. Each is
+    read through the (webhook_id, id) index, so a busy webhook's history costs no scan."""
     found: dict[int, Health] = {}
-    for r in latest:
-        by_status = counts.get(r["webhook_id"], {})
-        found[r["webhook_id"]] = Health(
-            succeeded=by_status.get("succeeded", 0),
-            failed=by_status.get("failed", 0),
-            pending=by_status.get("pending", 0),
-            last_status=r["status"],
-            last_at=r["updated_at"],
+    for webhook_id in webhook_ids:
+        rows = conn.all(
+            "SELECT status, updated_at FROM deliveries WHERE webhook_id = :webhook ORDER BY id DESC LIMIT :recent",
+            {"webhook": webhook_id, "recent": recent},
         )
+        if rows:
+            by_status = Counter(r["status"] for r in rows)
+            found[webhook_id] = Health(
+                succeeded=by_status["succeeded"],
+                failed=by_status["failed"],
+                pending=by_status["pending"],
+                last_status=rows[0]["status"],
+                last_at=rows[0]["updated_at"],
+            )
     return found

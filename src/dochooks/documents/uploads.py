@@ -24,6 +24,10 @@ class TooLarge(DochooksError):
     title = "Payload too large"
 
 
+def mebibytes(size: int) -> str:
+    return f"{size / 2**20:g} MiB"
+
+
 def decode_files(encoded: list[str]) -> list[bytes]:
     """Strict base64 (standard alphabet, padding checked); whitespace and line breaks allowed."""
     if len(encoded) > MAX_FILES:
@@ -61,7 +65,7 @@ def accept_upload(
     if not blobs:
         raise InvalidInput("send at least one file", attribute="files")
     if sum(len(b) for b in blobs) > rt.settings.max_upload_bytes:
-        raise TooLarge(f"the files exceed the upload limit of {rt.settings.max_upload_bytes} bytes")
+        raise TooLarge(f"the files exceed the upload limit of {mebibytes(rt.settings.max_upload_bytes)}")
     check_custom_fields(custom_fields)
     stored = store_files(rt.settings.data_dir, tenant_id, blobs)
     try:

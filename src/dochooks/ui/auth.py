@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from dochooks.api.deps import Rt
+from dochooks.api.rate_limit import RateLimiter
 from dochooks.errors import DochooksError
 from dochooks.ui import sessions
 from dochooks.ui.render import page
@@ -45,8 +46,16 @@ def current_session(request: Request, rt: Rt) -> Session:
     return found
 
 
+def _limit(request: Request, key: str) -> None:
+    """Count a post against the caller's rate, as the API counts a token's requests (429 when over)."""
+    limiter: RateLimiter = request.app.state.rate_limiter
+    limiter.take(key)
+
+
 async def checked_form(request: Request, session: Annotated[Session, Depends(current_session)]) -> FormData:
-    """The posted form, once its CSRF token matches the session's (403 otherwise)."""
+    """The posted form, once its CSRF token matches the session's (403 otherwise) and the
+    session is within its rate."""
+    _limit(request, f"session:{session.session_id}")
     form = await request.form(max_fields=MAX_FORM_FIELDS)
     given = form.get("csrf_token")
     if not csrf_matches(session.csrf_token, given if isinstance(given, str) else None):
@@ -113,6 +122,7 @@ async def _sign_in_fields(request: Request) -> FormData:
 
 @router.post("/sign-in")
 def sign_in(request: Request, rt: Rt, form: Annotated[FormData, Depends(_sign_in_fields)]) -> Response:
+    _limit(request, f"sign-in:{request.client.host if request.client else ''}")
     nonce = request.cookies.get(SIGN_IN_COOKIE)
     given = form.get("csrf_token")
     if not nonce or not csrf_matches(csrf_token_for(nonce), given if isinstance(given, str) else None):

@@ -19,7 +19,7 @@ from dochooks.documents.workflow import STATUSES, waiting_level
 from dochooks.errors import Conflict, InvalidInput
 from dochooks.runtime import Runtime
 from dochooks.ui.auth import Form, SignedIn, redirect
-from dochooks.ui.forms import rows, rows_as_dict, text
+from dochooks.ui.forms import rows, rows_as_dict, text, whole_number
 from dochooks.ui.render import page
 from dochooks.ui.sessions import Session
 
@@ -31,7 +31,7 @@ PAGE_SIZE = 25
 def _list_context(request: Request, rt: Runtime, session: Session) -> dict[str, Any]:
     status = request.query_params.get("status") or ""
     number = request.query_params.get("page") or "1"
-    number_int = int(number) if number.isdigit() and 0 < int(number) <= 1_000_000 else 1
+    number_int = whole_number(number, at_most=1_000_000) or 1
     flt = store.DocumentFilter(statuses=(status,) if status in STATUSES else ())
     with rt.db.read() as conn:
         docs, total = store.list_documents(conn, session.tenant_id, flt, page_size=PAGE_SIZE, page_number=number_int)

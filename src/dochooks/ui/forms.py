@@ -18,6 +18,15 @@ def text(form: FormData, key: str) -> str:
     return value if isinstance(value, str) else ""
 
 
+def whole_number(value: str, *, at_most: int) -> int | None:
+    """A number typed as ASCII digits, 0 to `at_most`; None for anything else (`²` and `٣`
+    are digits to `str.isdigit` but not a number anyone typed here)."""
+    if not (value.isascii() and value.isdecimal()) or len(value) > len(str(at_most)):
+        return None
+    number = int(value)
+    return number if number <= at_most else None
+
+
 def texts(form: FormData, key: str) -> list[str]:
     return [v for v in form.getlist(key) if isinstance(v, str)]
 
@@ -81,9 +90,9 @@ class WebhookForm:
             try:  # one attribute at a time, so every field that is wrong says so at once
                 attrs.update(validated({key: value}, policy=policy))
             except InvalidInput as exc:
-                self.errors[key] = _sentence(exc.detail)
+                self.errors[key] = sentence(exc.detail)
         return None if self.errors else attrs
 
 
-def _sentence(detail: str) -> str:
+def sentence(detail: str) -> str:
     return detail[:1].upper() + detail[1:] + ("" if detail.endswith(".") else ".")

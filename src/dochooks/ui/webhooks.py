@@ -14,7 +14,7 @@ from dochooks.errors import Conflict, InvalidInput
 from dochooks.runtime import Runtime
 from dochooks.topics import is_topic
 from dochooks.ui.auth import Form, SignedIn, redirect
-from dochooks.ui.forms import WebhookForm, text
+from dochooks.ui.forms import WebhookForm, sentence, text, whole_number
 from dochooks.ui.render import page
 from dochooks.ui.sessions import Session
 from dochooks.webhooks import store
@@ -24,7 +24,6 @@ from dochooks.webhooks.secrets import mask
 router = APIRouter(prefix="/development", include_in_schema=False)
 Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
 LOG_PAGE = 25
-HEALTH_WINDOW_MS = 24 * 3600 * 1000
 DELIVERY_STATUSES = ("pending", "succeeded", "failed")
 
 
@@ -43,8 +42,15 @@ def _shown(hook: Webhook) -> WebhookForm:
 def webhooks(request: Request, rt: Rt, session: SignedIn) -> Response:
     with rt.db.read() as conn:
         hooks = store.list_webhooks(conn, rt.cipher, session.tenant_id)
-        health = log.health(conn, tenant_id=session.tenant_id, since_ms=rt.clock.now_ms() - HEALTH_WINDOW_MS)
-    return page(request, "webhooks/list.html", hooks=hooks, health=health, notice=request.query_params.get("notice"))
+        health = log.health(conn, [hook.id for hook in hooks])
+    return page(
+        request,
+        "webhooks/list.html",
+        hooks=hooks,
+        health=health,
+        recent=log.RECENT,
+        notice=request.query_params.get("notice"),
+    )
 
 
 @router.get("/webhooks/new")
@@ -80,8 +86,12 @@ def change_webhook(request: Request, rt: Rt, webhook_id: Id, session: SignedIn, 
         return page(request, "webhooks/form.html", 422, hook=hook, form=given)
     if changes["enabled"] == hook.enabled:
         del changes["enabled"]  # left as it was: keep the reason dochooks disabled it for, if any
-    with rt.db.transaction() as conn:  # a value shown masked and sent back unchanged keeps the stored one
-        store.update_webhook(conn, rt.cipher, session.tenant_id, webhook_id, changes, rt.clock.now_ms())
+    try:
+        with rt.db.transaction() as conn:  # a value shown masked and sent back unchanged keeps the stored one
+            store.update_webhook(conn, rt.cipher, session.tenant_id, webhook_id, changes, rt.clock.now_ms())
+    except InvalidInput as exc:  # a masked value under a renamed header: the form says which
+        given.errors["headers"] = sentence(exc.detail)
+        return page(request, "webhooks/form.html", 422, hook=hook, form=given)
     return redirect(f"/development/webhooks/{webhook_id}?notice=saved")
 
 
@@ -107,7 +117,7 @@ def _log_filters(request: Request) -> tuple[str | None, str | None, int | None]:
     return (
         status if status in DELIVERY_STATUSES else None,
         topic if topic is not None and is_topic(topic) else None,
-        int(before) if before.isdigit() and 0 < int(before) < 2**63 else None,
+        whole_number(before, at_most=2**63 - 1) or None,
     )
 
 

@@ -11,7 +11,7 @@ from dochooks.documents import config as workflow_config
 from dochooks.errors import InvalidInput
 from dochooks.topics import LEVELS, STAGES_WITH_LEVELS
 from dochooks.ui.auth import Form, SignedIn, redirect
-from dochooks.ui.forms import text, texts
+from dochooks.ui.forms import text, texts, whole_number
 from dochooks.ui.render import page
 
 router = APIRouter(prefix="/development", include_in_schema=False)
@@ -45,12 +45,13 @@ def change_workflow(request: Request, rt: Rt, session: SignedIn, form: Form) -> 
     with rt.db.transaction() as conn:
         current = workflow_config.load(conn, session.tenant_id)
         try:
-            if target and (not target.isdigit() or int(target) > TEN_YEARS):
+            seconds = whole_number(target, at_most=TEN_YEARS)
+            if target and seconds is None:
                 raise InvalidInput(
                     "Enter a whole number of seconds (at most ten years), or leave it empty.",
                     attribute="processing_target_seconds",
                 )
-            given["processing_target_seconds"] = int(target) if target else None
+            given["processing_target_seconds"] = seconds
             config = workflow_config.validated(given, current)
         except InvalidInput as exc:
             key = (exc.pointer or "").rsplit("/", 1)[-1]

@@ -53,12 +53,16 @@ def check_name(name: str) -> str:
     name = name.strip()
     if not name or len(name) > MAX_NAME:
         raise InvalidInput(f"name must be 1 to {MAX_NAME} characters", attribute="name")
+    if "\x00" in name:  # PostgreSQL text cannot hold it
+        raise InvalidInput("name must not contain NUL characters", attribute="name")
     return name
 
 
 def check_url_shape(url: str) -> str:
     if len(url) > MAX_URL:
         raise InvalidInput(f"url must be at most {MAX_URL} characters", attribute="url")
+    if "\x00" in url:
+        raise InvalidInput("url must not contain NUL characters", attribute="url")
     return url.strip()
 
 

@@ -92,3 +92,8 @@ def mask(value: str) -> str:
 
 def is_masked_form_of(candidate: str, value: str) -> bool:
     return candidate == mask(value)
+
+
+def looks_masked(value: str) -> bool:
+    """Whether a value is what a response showed of a secret rather than a secret."""
+    return value.startswith(_MASK)

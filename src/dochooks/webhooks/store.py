@@ -8,10 +8,10 @@ from typing import Any
 import orjson
 
 from dochooks.db import Connection, Row, in_clause
-from dochooks.errors import NotFound
+from dochooks.errors import InvalidInput, NotFound
 from dochooks.topics import TOPICS
 from dochooks.webhooks.config import Webhook
-from dochooks.webhooks.secrets import Cipher, is_masked_form_of, new_signing_secret
+from dochooks.webhooks.secrets import Cipher, is_masked_form_of, looks_masked, new_signing_secret
 
 _TOPIC_ORDER = {t.value: i for i, t in enumerate(TOPICS)}
 _COLUMNS = (
@@ -126,12 +126,22 @@ def list_webhooks(conn: Connection, cipher: Cipher, tenant_id: int) -> list[Webh
 
 def merge_headers(current: dict[str, str], given: dict[str, str]) -> dict[str, str]:
     """The new header set. A value given back in its masked form keeps the stored value,
-    so a client (or the web form) can send the headers it was shown without erasing them."""
+    so a client (or the web form) can send the headers it was shown without erasing them.
+    A masked value under a name that holds no such value (a header renamed, say) is refused:
+    stored, it would send the mask itself."""
     lowered = {k.lower(): v for k, v in current.items()}
     merged = {}
     for name, value in given.items():
         old = lowered.get(name.lower())
-        merged[name] = old if old is not None and is_masked_form_of(value, old) else value
+        if old is not None and is_masked_form_of(value, old):
+            merged[name] = old
+        elif looks_masked(value):
+            raise InvalidInput(
+                f"header {name} holds a masked value, not one of its own; type the value itself",
+                attribute=f"headers/{name}",
+            )
+        else:
+            merged[name] = value
     return merged
 
 
