@@ -266,6 +266,7 @@ class Dispatcher:
         self._window_came_short = False  # whether the last windowed claim found fewer than it wanted
         # The webhooks and tenants left out of the last claim, when it found nothing, and when.
         self._fruitless: tuple[set[int], set[int], float] | None = None
+        self._awaiting_room = False  # whether the loop sleeps until settled deliveries make room
         self._write_failures = 0
 
     # --- the loop --------------------------------------------------------------------
@@ -299,7 +300,9 @@ class Dispatcher:
         self._wake.clear()
         room = self._settings.max_in_flight - self._unsettled
         if room < self._min_claim and self._unsettled:
-            await self._wake.sleep(self._settings.poll_interval)  # a settled delivery wakes us
+            self._awaiting_room = True  # a settled delivery wakes us once there is room
+            await self._wake.sleep(self._settings.poll_interval)
+            self._awaiting_room = False
             return
         want = min(room, self._settings.claim_batch)
         busy = self._busy_webhooks()
@@ -375,10 +378,10 @@ class Dispatcher:
                     answered = None if result is None else result.status not in (None, *RETRY_AFTER_STATUSES)
                 except Exception:  # its lease runs out and it is tried again
                     log.exception("delivery %d crashed", item.delivery_id)
-                if (
-                    self._shares.remove(item, answered=answered)
-                    or self._settings.max_in_flight - self._unsettled >= self._min_claim
-                ):
+                # Wake the loop only when this makes room it waits for: a left-out webhook or
+                # tenant, or a claim's worth of the in-flight budget (a wake-up costs a claim).
+                freed = self._shares.remove(item, answered=answered)
+                if freed or (self._awaiting_room and self._settings.max_in_flight - self._unsettled >= self._min_claim):
                     self._wake.set()
         finally:
             host.lanes -= 1
@@ -576,7 +579,8 @@ class Dispatcher:
             self._outcomes_ready.set()
             return
         self._write_failures = 0
-        self._wake.set()  # a retry may now be due sooner than the loop planned
+        if released or any(o.status == queue.PENDING for o in batch):
+            self._wake.set()  # a retry may now be due sooner than the loop planned
 
     def _record(self, batch: list[Outcome], released: list[tuple[int, int, int]]) -> None:
         with self._db.transaction() as conn:
