@@ -307,3 +307,16 @@ def test_send_test_with_a_chosen_topic_and_filter_the_log(
     expect(log.locator(".delivery")).to_contain_text("succeeded")
     page.wait_for_timeout(2500)  # the live refresh keeps the filter
     expect(log.locator(".delivery")).to_have_count(1)
+
+
+@SQLITE_ONLY
+def test_live_refresh_says_when_it_stops_because_the_session_ended(page: Page, ui: tuple[str, Runtime]) -> None:
+    base, rt = ui
+    tenant = make_tenant(rt.db)
+    make_webhook(rt.db, rt.cipher, tenant.tenant_id, "http://127.0.0.1:9/x", name="ERP")
+    sign_in(page, base, tenant)
+    page.get_by_role("link", name="Delivery log").click()
+    expect(page.get_by_role("heading", name="ERP")).to_be_visible()
+    with rt.db.transaction() as conn:
+        conn.run("DELETE FROM ui_sessions")  # as if it expired
+    expect(page.get_by_text("Live updates stopped: your session has ended.")).to_be_visible()

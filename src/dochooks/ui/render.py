@@ -11,6 +11,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from dochooks.documents.workflow import waiting_level
 from dochooks.topics import BY_VALUE, STAGES, TOPICS
 from dochooks.webhooks.secrets import mask
 
@@ -59,6 +60,24 @@ def pretty_json(value: object) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False)
 
 
+_STATES = {
+    "preprocessing": "being preprocessed",
+    "automatic": "automatic processing",
+    "outbound": "being sent out",
+    "finished": "finished",
+    "failed": "failed",
+}
+
+
+def step_state(state: str) -> str:
+    """Where a document is within its step, in words: `validation:first-level` reads
+    "waiting for first-level validation"."""
+    level = waiting_level(state)
+    if level is not None:
+        return f"waiting for {level.replace('-', ' ')} validation"
+    return _STATES.get(state, state)
+
+
 def topic_title(value: str) -> str:
     topic = BY_VALUE.get(value)
     return topic.title if topic else value
@@ -72,7 +91,9 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(when=when, iso_time=iso_time, topic_title=topic_title, mask=mask, pretty_json=pretty_json)
+    env.filters.update(
+        when=when, iso_time=iso_time, topic_title=topic_title, mask=mask, pretty_json=pretty_json, step_state=step_state
+    )
     env.globals.update(
         STAGES=STAGES,
         STAGE_TITLES=_STEP_TITLES,

@@ -16,6 +16,9 @@
         .then(function (response) {
           if (response.status === 401 || response.status === 404) {
             clearInterval(timer);
+            stopped(region, response.status === 401
+              ? "Live updates stopped: your session has ended. Reload the page to sign in again."
+              : "Live updates stopped: this page no longer exists.");
           }
           return response.ok ? response.text() : null;
         })
@@ -43,6 +46,15 @@
         region.dataset.dirty = "1";
       }
     });
+  }
+
+  // Say so above the region when live refresh stops, rather than let the page go stale quietly.
+  function stopped(region, message) {
+    var note = document.createElement("p");
+    note.className = "error-summary";
+    note.setAttribute("role", "status");
+    note.textContent = message;
+    region.parentNode.insertBefore(note, region);
   }
 
   // "Select all" per workflow stage, kept in step with the stage's topic checkboxes.
