@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
-from dochooks.api.jsonapi import JsonApiResponse, error_object, errors
+from dochooks.api.jsonapi import JsonApiResponse, error_object, errors, is_api_path
 from dochooks.errors import DochooksError, TooManyRequests, Unauthorized
 
 log = logging.getLogger("dochooks.api")
@@ -22,7 +22,7 @@ ErrorPage = Callable[[Request, int, str, str], Response]
 
 
 def _page_for(request: Request) -> ErrorPage | None:
-    if request.url.path == "/v1" or request.url.path.startswith("/v1/"):
+    if is_api_path(request.url.path):
         return None
     page: ErrorPage | None = getattr(request.app.state, "error_page", None)
     return page

@@ -21,6 +21,11 @@ class JsonApiResponse(JSONResponse):
         return orjson.dumps(content)
 
 
+def is_api_path(path: str) -> bool:
+    """Whether a request path is the API's (answered in JSON:API) rather than a web page's."""
+    return path == "/v1" or path.startswith("/v1/")
+
+
 def resource(kind: str, ident: int | str, attributes: dict[str, Any], self_link: str | None = None) -> dict[str, Any]:
     doc: dict[str, Any] = {"type": kind, "id": str(ident), "attributes": attributes}
     if self_link:

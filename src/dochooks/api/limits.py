@@ -7,7 +7,7 @@ from html import escape
 from starlette.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dochooks.api.jsonapi import error_object, errors
+from dochooks.api.jsonapi import error_object, errors, is_api_path
 from dochooks.documents.uploads import TooLarge, mebibytes
 
 DEFAULT_LIMIT = 1024 * 1024
@@ -60,7 +60,7 @@ class BodyLimit:
 
     def _too_large(self, path: str, limit: int) -> Response:
         """413 as the API's error document, or as a page for the web UI's forms."""
-        if path == "/v1" or path.startswith("/v1/"):
+        if is_api_path(path):
             return errors(413, [error_object(413, TooLarge.title, f"the request body exceeds {limit} bytes")])
         upload = limit == self.upload_limit
         detail = (

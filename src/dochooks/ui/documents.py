@@ -3,14 +3,14 @@ its timeline and the validation task a person completes."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
-from dochooks.api.deps import Rt
+from dochooks.api.deps import Id, Rt
 from dochooks.api.schemas import DocumentAttributes, ValidationAttributes
 from dochooks.documents import store
 from dochooks.documents.uploads import MAX_FILES, TooLarge, accept_upload
@@ -24,7 +24,6 @@ from dochooks.ui.render import page
 from dochooks.ui.sessions import Session
 
 router = APIRouter(prefix="/documents", include_in_schema=False)
-Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
 PAGE_SIZE = 25
 
 

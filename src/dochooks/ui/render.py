@@ -35,13 +35,7 @@ NOTICES = {
     "uploaded": "Document uploaded: it is on its way through the workflow.",
     "validated": "Validation completed: the document moves on.",
 }
-_STEP_TITLES = {
-    "inbound": "Inbound",
-    "separation": "Separation",
-    "classification": "Classification",
-    "extraction": "Extraction",
-    "outbound": "Outbound",
-}
+_STEP_TITLES = {stage: stage.capitalize() for stage in STAGES}
 
 
 def when(ms: int | None) -> str:

@@ -3,12 +3,12 @@ webhook's delivery log with resend and test sends."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from dochooks.api.deps import Rt
+from dochooks.api.deps import Id, Rt
 from dochooks.delivery import log, publish
 from dochooks.errors import Conflict, InvalidInput
 from dochooks.runtime import Runtime
@@ -22,7 +22,6 @@ from dochooks.webhooks.config import Webhook
 from dochooks.webhooks.secrets import mask
 
 router = APIRouter(prefix="/development", include_in_schema=False)
-Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
 LOG_PAGE = 25
 DELIVERY_STATUSES = ("pending", "succeeded", "failed")
 
