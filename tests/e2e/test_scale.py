@@ -118,6 +118,13 @@ def unsettled(db: Database) -> int:
     return int(row["n"]) if row else -1
 
 
+def failed_attempts(db: Database) -> int:
+    """Deliveries with a failed attempt (no response status) recorded."""
+    with db.read() as conn:
+        row = conn.one("SELECT COUNT(DISTINCT delivery_id) AS n FROM attempts WHERE response_status IS NULL")
+    return int(row["n"]) if row else 0
+
+
 @contextmanager
 def watching(db_url: str) -> Iterator[Database]:
     db = open_database(db_url)
@@ -131,6 +138,18 @@ def received(receiver: Receiver, path: str) -> Counter[str]:
     return Counter(orjson.loads(r.body)["request_id"] for r in receiver.at(path))
 
 
+def settled_count(receiver: Receiver, path: str) -> Counter[str]:
+    """What the receiver got, once requests already on the wire have stopped arriving."""
+    last = received(receiver, path)
+    while True:
+        time.sleep(0.5)
+        now = received(receiver, path)
+        if now == last:
+            return now
+        last = now
+
+
+@pytest.mark.timeout(300)
 def test_three_workers_share_one_postgresql_and_send_each_delivery_once(tmp_path: Path, receiver: Receiver) -> None:
     with postgres_database() as url:
         first = queue_load(url, tmp_path, receiver, 750, "/ok/three")  # 3,000 deliveries
@@ -163,7 +182,7 @@ def test_a_sigkill_at_a_random_moment_of_dispatching_loses_nothing(
         moment = random.randint(200, 3000)
         wait_until(lambda: len(receiver.at("/slow/0.02/kill")) >= moment, 120)
         worker.kill()
-        before_restart = received(receiver, "/slow/0.02/kill")
+        before_restart = settled_count(receiver, "/slow/0.02/kill")
         worker.start()
         with watching(db_url) as db:
             wait_until(lambda: unsettled(db) == 0, 120)
@@ -213,7 +232,8 @@ def test_a_receiver_that_goes_away_gets_everything_when_it_is_back(db_url: str, 
     worker = Worker(db_url, tmp_path, "worker", DOCHOOKS_RETRY_TIME_SCALE="0.001")
     worker.start()
     try:
-        time.sleep(2)
+        with watching(db_url) as db:  # the worker has tried, and failed, while it was away
+            wait_until(lambda: failed_attempts(db) >= 20, 60)
         assert received(receiver, "/ok/back") == Counter()
         with running_receiver(receiver=receiver), watching(db_url) as db:
             wait_until(lambda: unsettled(db) == 0, 60)

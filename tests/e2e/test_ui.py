@@ -76,6 +76,13 @@ def sign_in(page: Page, base: str, tenant: NewTenant) -> None:
     expect(page).to_have_url(base + "/development/webhooks")
 
 
+def live_refreshes(page: Page, fragment: str, count: int = 2) -> None:
+    """Wait for `count` live-refresh fetches of `fragment`: the page has swapped in all but the last."""
+    for _ in range(count):
+        with page.expect_response(lambda response: fragment in response.url, timeout=10_000):
+            pass
+
+
 def attempts_of(item: object) -> int:
     found = re.search(r"(\d+) attempts?", item.inner_text())  # type: ignore[attr-defined]
     assert found
@@ -152,7 +159,7 @@ def test_a_new_user_adds_a_webhook_and_guides_a_document_through_the_workflow(
     expect(log).to_contain_text("not yet")  # the 500's body, in the attempt that failed
     expect(log.locator("table.headers").first).to_contain_text("********6789")
     expect(log).to_contain_text("webhook-signature")
-    page.wait_for_timeout(2500)  # a live refresh or two: the open details stay open
+    live_refreshes(page, "/deliveries")  # the open details stay open
     expect(log.locator("details[open]")).to_have_count(2)
     assert SECRET not in page.content()
     received = receiver.wait_for("/fail/1/erp", 3)
@@ -305,7 +312,7 @@ def test_send_test_with_a_chosen_topic_and_filter_the_log(
     filters.get_by_role("button", name="Filter").click()
     expect(log.locator(".delivery")).to_have_count(1)
     expect(log.locator(".delivery")).to_contain_text("succeeded")
-    page.wait_for_timeout(2500)  # the live refresh keeps the filter
+    live_refreshes(page, "/deliveries")  # the live refresh keeps the filter
     expect(log.locator(".delivery")).to_have_count(1)
 
 
