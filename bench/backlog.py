@@ -39,8 +39,6 @@ from dochooks.runtime import Runtime, open_runtime
 from dochooks.settings import Settings
 from dochooks.tenants import create_tenant
 
-TOPIC = "document-received"
-
 
 def rss_mb() -> float:
     with open("/proc/self/status") as status:

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from harness import (
+    TOPIC,
     add_webhook,
     arrivals,
     database,
@@ -36,8 +37,6 @@ from dochooks.delivery.publish import publish
 from dochooks.runtime import open_runtime
 from dochooks.settings import Settings
 from dochooks.tenants import create_tenant
-
-TOPIC = "document-received"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from harness import (
+    TOPIC,
     add_webhook,
     arrivals,
     database,
@@ -38,7 +39,6 @@ from dochooks.runtime import open_runtime
 from dochooks.settings import Settings
 from dochooks.tenants import create_tenant
 
-TOPIC = "document-received"
 PUBLISHERS = 4  # threads taking turns, so a slow commit does not hold up the next event
 
 

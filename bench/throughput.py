@@ -42,6 +42,7 @@ import aiohttp
 import orjson
 import uvloop
 from harness import (
+    TOPIC,
     Usage,
     add_webhook,
     database,
@@ -62,10 +63,6 @@ from dochooks.runtime import Runtime, open_runtime
 from dochooks.settings import Settings
 from dochooks.tenants import create_tenant
 from dochooks.webhooks.secrets import mask
-
-TOPIC = "document-received"
-COUNT_PATH = "/__count"
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 @dataclass(frozen=True)
