@@ -30,7 +30,7 @@ class Target:
     ids: dict[str, str]  # real resources of the tenant, by path parameter name
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def target(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Target]:
     with database_url(request.param, tmp_path) as url:
         rt = open_runtime(make_settings(tmp_path, url, rate_limit=0))
