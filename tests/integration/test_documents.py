@@ -231,6 +231,49 @@ def test_workflow_levels_are_validated(api: Api) -> None:
     assert shown["data"]["attributes"]["separation"] == []
 
 
+@pytest.mark.parametrize(
+    ("rules", "pointer"),
+    [
+        ({"extraction_rules": {"invoice": {"total": "a{99999999}"}}}, "extraction_rules/invoice/total"),
+        ({"extraction_rules": {"invoice": {"total": "(?:x{100}){100}"}}}, "extraction_rules/invoice/total"),
+        ({"extraction_rules": {"invoice": {"total": "(?x)a{ 99999999 }"}}}, "extraction_rules/invoice/total"),
+        ({"extraction_rules": {"invoice": {"total": "(" * 50 + "a" + ")" * 50}}}, "extraction_rules/invoice/total"),
+        ({"extraction_rules": {"invoice": {f"f{i}": "a" for i in range(51)}}}, "extraction_rules/invoice"),
+        ({"extraction_rules": {f"t{i}": {"f": "a"} for i in range(101)}}, "extraction_rules"),
+        ({"extraction_rules": {f"t{i}": {"f": "(?:a{1000}){2}"} for i in range(30)}}, "extraction_rules/t20/f"),
+        ({"classification_rules": {f"t{i}": ["k"] * 11 for i in range(100)}}, "classification_rules"),
+        ({"classification_rules": {f"t{i}": ["k"] for i in range(101)}}, "classification_rules"),
+        ({"classification_rules": {"invoice": ["k" * 201]}}, "classification_rules/invoice"),
+    ],
+)
+def test_workflow_rules_that_would_cost_too_much_are_refused_at_once_by_their_attribute(
+    api: Api, rules: dict[str, Any], pointer: str
+) -> None:
+    started = time.monotonic()
+    status, body = api.call("PUT", "/v1/workflow", {"data": {"type": "workflows", "attributes": rules}})
+    assert status == 422 and body["errors"][0]["source"]["pointer"] == f"/data/attributes/{pointer}", body
+    assert time.monotonic() - started < 2
+    _, shown = api.call("GET", "/v1/workflow")
+    assert (
+        shown["data"]["attributes"]["extraction_rules"] == {}
+        and shown["data"]["attributes"]["classification_rules"] == {}
+    )
+
+
+def test_rules_at_their_limits_are_kept_and_run(api: Api, receiver: Receiver) -> None:
+    rules = {
+        "classification_rules": {"invoice": ["invoice"] * 10, **{f"t{i}": ["zz"] * 10 for i in range(99)}},
+        "extraction_rules": {"invoice": {"total": "Total:\\s*(\\S+)", **{f"f{i}": "q{1000}" for i in range(19)}}},
+    }
+    status, body = api.call("PUT", "/v1/workflow", {"data": {"type": "workflows", "attributes": rules}})
+    assert status == 200, body
+    doc = upload(api, b"Invoice 7\nTotal: 12.50\n")
+    wait_for_topic(receiver, doc["id"], "processing-finished")
+    _, shown = api.call("GET", f"/v1/documents/{doc['id']}")
+    assert shown["data"]["attributes"]["document_type"] == "invoice"
+    assert shown["data"]["attributes"]["extracted_fields"] == {"total": "12.50"}
+
+
 def test_rules_can_be_cleared_and_each_tenant_has_its_own_workflow(api: Api, runtime: Runtime) -> None:
     rules = {"classification_rules": {"invoice": ["invoice"]}, "separation": ["qc"], "processing_target_seconds": 60}
     assert api.call("PUT", "/v1/workflow", {"data": {"type": "workflows", "attributes": rules}})[0] == 200

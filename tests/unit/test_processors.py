@@ -4,7 +4,15 @@ import time
 
 import pytest
 
-from dochooks.documents.processors import ProcessorError, Unreadable, classify, extract, load_processors, preprocess
+from dochooks.documents.processors import (
+    MAX_MATCH_CHARS,
+    ProcessorError,
+    Unreadable,
+    classify,
+    extract,
+    load_processors,
+    preprocess,
+)
 from tests.factories import make_pdf
 
 
@@ -56,3 +64,23 @@ def test_a_pathological_pattern_fails_the_document_within_its_time_limit() -> No
     with pytest.raises(ProcessorError, match="took longer"):
         extract("a" * 3000, "i", {"i": {"t": r"(?:(?:a+)+)+\d"}})
     assert time.monotonic() - started < 5
+
+
+def test_the_time_limit_is_shared_by_all_of_a_documents_patterns() -> None:
+    """Fifty slow patterns cost one limit, not fifty: one pattern's time is what all may take."""
+    slow = {f"f{i}": rf"(?:(?:a+)+)+{i}" for i in range(50)}
+    started = time.monotonic()
+    with pytest.raises(ProcessorError, match="took longer"):
+        extract("a" * 3000, "i", {"i": slow})
+    assert time.monotonic() - started < 5
+
+
+def test_a_stored_pattern_over_the_limits_fails_its_document_without_being_compiled() -> None:
+    """Rules saved before the limits existed are priced again when they run."""
+    with pytest.raises(ProcessorError, match="repeats 99999999 times"):
+        extract("aaa", "i", {"i": {"t": "a{99999999}"}})
+
+
+def test_classification_reads_a_bounded_part_of_the_text() -> None:
+    text = "x" * MAX_MATCH_CHARS + " invoice"
+    assert classify(text, {"invoice": ["invoice"]}) is None

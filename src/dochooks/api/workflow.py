@@ -39,8 +39,8 @@ def change(body: WorkflowDocument, rt: Rt, tenant: Tenant) -> JsonApiResponse:
     """Validation levels per stage (each drawn from first-level, second-level, third-level,
     qc, in that order), the processing-time target, and the processors' rules. Attributes
     left out keep their value. Documents already waiting keep the task they wait on."""
-    given = body.data.attributes.model_dump(exclude_unset=True)
+    changes = workflow_config.checked(body.data.attributes.model_dump(exclude_unset=True))
     with rt.db.transaction() as conn:
-        config = workflow_config.validated(given, workflow_config.load(conn, tenant))
+        config = workflow_config.merged(changes, workflow_config.load(conn, tenant))
         workflow_config.save(conn, tenant, config, rt.clock.now_ms())
     return document(workflow_resource(tenant, config))

@@ -8,11 +8,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-import regex
 
 from dochooks.db import Connection
+from dochooks.documents import patterns
 from dochooks.errors import InvalidInput
 from dochooks.topics import LEVELS, STAGES_WITH_LEVELS
+
+# Every rule costs time on every document: each keyword is counted in the text, each
+# pattern of the document's type is run on it, and every pattern is compiled when saved.
+MAX_DOCUMENT_TYPES = 100  # in each of classification_rules and extraction_rules
+MAX_KEYWORDS = 1000  # in all types together
+MAX_KEYWORD_CHARS = 200
+MAX_FIELDS_PER_TYPE = 50
+MAX_PATTERNS_SIZE = 20 * patterns.MAX_SIZE  # all patterns' sizes together (patterns.size_of)
 
 
 @dataclass(frozen=True)
@@ -32,16 +40,42 @@ def check_levels(stage: str, levels: list[str]) -> tuple[str, ...]:
     return tuple(levels)
 
 
+def check_classification_rules(rules: Mapping[str, list[str]]) -> dict[str, list[str]]:
+    if len(rules) > MAX_DOCUMENT_TYPES:
+        raise InvalidInput(f"at most {MAX_DOCUMENT_TYPES} document types", attribute="classification_rules")
+    if sum(len(keywords) for keywords in rules.values()) > MAX_KEYWORDS:
+        raise InvalidInput(f"at most {MAX_KEYWORDS} keywords in all", attribute="classification_rules")
+    for doc_type, keywords in rules.items():
+        if any(len(k) > MAX_KEYWORD_CHARS for k in keywords):
+            raise InvalidInput(
+                f"keywords must be at most {MAX_KEYWORD_CHARS} characters",
+                attribute=f"classification_rules/{doc_type}",
+            )
+    return {t: list(k) for t, k in rules.items()}
+
+
 def check_extraction_rules(rules: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, str]]:
+    """The rules, once every pattern is priced and compiles (patterns.compiled)."""
+    if len(rules) > MAX_DOCUMENT_TYPES:
+        raise InvalidInput(f"at most {MAX_DOCUMENT_TYPES} document types", attribute="extraction_rules")
+    total = 0
     for doc_type, fields in rules.items():
+        if len(fields) > MAX_FIELDS_PER_TYPE:
+            raise InvalidInput(
+                f"at most {MAX_FIELDS_PER_TYPE} fields per document type", attribute=f"extraction_rules/{doc_type}"
+            )
         for name, pattern in fields.items():
+            at = f"extraction_rules/{doc_type}/{name}"
             try:
-                regex.compile(pattern)
-            except regex.error as exc:
-                raise InvalidInput(
-                    f"the pattern for {doc_type}.{name} is not a valid regular expression: {exc}",
-                    attribute=f"extraction_rules/{doc_type}/{name}",
-                ) from exc
+                total += patterns.size_of(pattern)
+                if total > MAX_PATTERNS_SIZE:
+                    raise InvalidInput(
+                        f"the patterns together are too large: over {MAX_PATTERNS_SIZE} items with repeats spelled out",
+                        attribute=at,
+                    )
+                patterns.compiled(pattern)
+            except patterns.PatternRefused as exc:
+                raise InvalidInput(f"the pattern for {doc_type}.{name} {exc.detail}", attribute=at) from None
     return {t: dict(f) for t, f in rules.items()}
 
 
@@ -54,23 +88,29 @@ def check_target(seconds: int | None) -> int | None:
     return seconds
 
 
-def validated(attributes: Mapping[str, Any], current: WorkflowConfig) -> WorkflowConfig:
-    """A new configuration: the given attributes checked, the others kept."""
-    levels = dict(current.levels)
-    for stage in STAGES_WITH_LEVELS:
-        if attributes.get(stage) is not None:
-            levels[stage] = check_levels(stage, attributes[stage])
+def checked(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    """The given attributes, each checked (patterns priced and compiled): slow enough that
+    callers do it before their write transaction, not inside it."""
+    checks: dict[str, Any] = {
+        **{stage: lambda levels, stage=stage: check_levels(stage, levels) for stage in STAGES_WITH_LEVELS},
+        "processing_target_seconds": check_target,
+        "classification_rules": check_classification_rules,
+        "extraction_rules": check_extraction_rules,
+    }
+    return {
+        key: checks[key](value)
+        for key, value in attributes.items()
+        if key in checks and (value is not None or key == "processing_target_seconds")
+    }
+
+
+def merged(changes: Mapping[str, Any], current: WorkflowConfig) -> WorkflowConfig:
+    """A new configuration: the checked changes, the other attributes kept."""
     return WorkflowConfig(
-        levels=levels,
-        processing_target_seconds=check_target(attributes["processing_target_seconds"])
-        if "processing_target_seconds" in attributes
-        else current.processing_target_seconds,
-        classification_rules=dict(attributes["classification_rules"])
-        if attributes.get("classification_rules") is not None
-        else current.classification_rules,
-        extraction_rules=check_extraction_rules(attributes["extraction_rules"])
-        if attributes.get("extraction_rules") is not None
-        else current.extraction_rules,
+        levels={stage: changes.get(stage, current.levels[stage]) for stage in STAGES_WITH_LEVELS},
+        processing_target_seconds=changes.get("processing_target_seconds", current.processing_target_seconds),
+        classification_rules=changes.get("classification_rules", current.classification_rules),
+        extraction_rules=changes.get("extraction_rules", current.extraction_rules),
     )
 
 

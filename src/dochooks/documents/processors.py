@@ -11,15 +11,16 @@ from __future__ import annotations
 import importlib
 import io
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from importlib.metadata import entry_points
 from typing import Any
 
-import regex
 from pypdf import PdfReader
 from pypdf.errors import PyPdfError
 
+from dochooks.documents import patterns
 from dochooks.errors import DochooksError
 
 log = logging.getLogger("dochooks.processors")
@@ -39,8 +40,8 @@ class ProcessorError(DochooksError):
     title = "Processing failed"
 
 
-PATTERN_SECONDS = 1.0
-MAX_MATCH_CHARS = 1_000_000
+EXTRACTION_SECONDS = 1.0  # all of one document's patterns together
+MAX_MATCH_CHARS = 1_000_000  # of a document's text, read by classification and extraction
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,7 @@ def separate(content: Content) -> Content:
 
 def classify(text: str, rules: Mapping[str, list[str]]) -> str | None:
     """The document type whose keywords occur most often in the text (case-insensitive)."""
-    lowered = text.lower()
+    lowered = text[:MAX_MATCH_CHARS].lower()
     scores = {kind: sum(lowered.count(k.lower()) for k in keywords if k) for kind, keywords in rules.items()}
     best = max(scores.items(), key=lambda item: item[1], default=(None, 0))
     return best[0] if best[1] > 0 else None
@@ -100,20 +101,24 @@ def classify(text: str, rules: Mapping[str, list[str]]) -> str | None:
 
 def extract(text: str, document_type: str | None, rules: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
     """Fields by the regular expressions of the document's type: the first group, or the
-    whole match when the pattern has none. A tenant's pattern gets a time limit and runs
-    without holding the GIL, so a pathological one fails its document, not the service."""
+    whole match when the pattern has none. Tenants' patterns are priced before they are
+    compiled (see patterns.py) and share a time limit, matching without holding the GIL:
+    a pathological one fails its document, not the service."""
     found: dict[str, str] = {}
+    deadline = time.monotonic() + EXTRACTION_SECONDS
     for name, pattern in rules.get(document_type or "", {}).items():
         try:
-            match = regex.search(
-                pattern,
-                text[:MAX_MATCH_CHARS],
-                regex.IGNORECASE | regex.MULTILINE,
-                timeout=PATTERN_SECONDS,
-                concurrent=True,
-            )
-        except TimeoutError as exc:
-            raise ProcessorError(f"the extraction pattern for {name!r} took longer than {PATTERN_SECONDS} s") from exc
+            compiled = patterns.compiled(pattern)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            match = compiled.search(text[:MAX_MATCH_CHARS], timeout=left, concurrent=True)
+        except patterns.PatternRefused as exc:
+            raise ProcessorError(f"the extraction pattern for {name!r} {exc.detail}") from None
+        except TimeoutError:
+            raise ProcessorError(
+                f"the extraction patterns took longer than {EXTRACTION_SECONDS:g} s (at {name!r})"
+            ) from None
         value = (match.group(1) if match.groups() else match.group(0)) if match else None
         if value is not None:
             found[name] = value.strip()

@@ -42,19 +42,20 @@ def workflow(request: Request, rt: Rt, session: SignedIn) -> Response:
 def change_workflow(request: Request, rt: Rt, session: SignedIn, form: Form) -> Response:
     target = text(form, "processing_target_seconds").strip()
     given: dict[str, object] = {stage: texts(form, stage) for stage in STAGES_WITH_LEVELS}
+    try:
+        seconds = whole_number(target, at_most=TEN_YEARS)
+        if target and seconds is None:
+            raise InvalidInput(
+                "Enter a whole number of seconds (at most ten years), or leave it empty.",
+                attribute="processing_target_seconds",
+            )
+        changes = workflow_config.checked({**given, "processing_target_seconds": seconds})
+    except InvalidInput as exc:
+        key = (exc.pointer or "").rsplit("/", 1)[-1]
+        with rt.db.read() as conn:
+            current = workflow_config.load(conn, session.tenant_id)
+        return _page(request, current, 422, errors={key: exc.detail}, target=target)
     with rt.db.transaction() as conn:
-        current = workflow_config.load(conn, session.tenant_id)
-        try:
-            seconds = whole_number(target, at_most=TEN_YEARS)
-            if target and seconds is None:
-                raise InvalidInput(
-                    "Enter a whole number of seconds (at most ten years), or leave it empty.",
-                    attribute="processing_target_seconds",
-                )
-            given["processing_target_seconds"] = seconds
-            config = workflow_config.validated(given, current)
-        except InvalidInput as exc:
-            key = (exc.pointer or "").rsplit("/", 1)[-1]
-            return _page(request, current, 422, errors={key: exc.detail}, target=target)
+        config = workflow_config.merged(changes, workflow_config.load(conn, session.tenant_id))
         workflow_config.save(conn, session.tenant_id, config, rt.clock.now_ms())
     return redirect("/development/workflow?notice=saved")
