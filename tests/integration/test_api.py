@@ -12,7 +12,16 @@ import pytest
 from dochooks.runtime import open_runtime
 from dochooks.tenants import NewTenant
 from dochooks.topics import TOPICS
-from tests.factories import Api, Receiver, document_doc, live_service, make_settings, make_tenant, webhook_doc
+from tests.factories import (
+    Api,
+    Receiver,
+    document_doc,
+    live_service,
+    make_settings,
+    make_tenant,
+    running_receiver,
+    webhook_doc,
+)
 from tests.unit.test_url_safety import MALFORMED, REFUSED
 
 ROUTES = [
@@ -185,6 +194,33 @@ def test_patch_changes_only_what_it_names_and_masked_values_keep_their_secret(ap
         "PATCH", f"/v1/webhooks/{hook['id']}", {"data": {"type": "webhooks", "id": "999", "attributes": {}}}
     )
     assert conflict == 409
+
+
+def test_stored_header_values_never_follow_a_url_to_another_origin(api: Api, receiver: Receiver) -> None:
+    """Masking would protect nothing if a PATCH of the URL alone took the stored values along."""
+    with running_receiver() as elsewhere:
+        hook = create_hook(api, receiver.url("/ok/o"), headers={"Authorization": "Bearer stays-home-000000"})
+        path = f"/v1/webhooks/{hook['id']}"
+        masked = hook["attributes"]["headers"]
+        for attributes in ({"url": elsewhere.url("/ok/o")}, {"url": elsewhere.url("/ok/o"), "headers": masked}):
+            status, body = api.call("PATCH", path, {"data": {"type": "webhooks", "attributes": attributes}})
+            assert status == 422 and body["errors"][0]["source"] == {"pointer": "/data/attributes/headers"}, body
+            assert "another origin" in body["errors"][0]["detail"]
+        assert api.call("GET", path)[1]["data"]["attributes"]["url"] == receiver.url("/ok/o")  # nothing changed
+        send = {"data": {"type": "webhook_tests", "attributes": {"topic": "document-received"}}}
+        # Same origin, another path: the stored value goes along.
+        moved = {"url": receiver.url("/ok/moved")}
+        assert api.call("PATCH", path, {"data": {"type": "webhooks", "attributes": moved}})[0] == 200
+        assert api.call("POST", f"{path}/test", send)[0] == 202
+        (got,) = receiver.wait_for("/ok/moved", 1)
+        assert got.headers["authorization"] == "Bearer stays-home-000000"
+        # Another origin with the value given again: sent there, the new value only.
+        again = {"url": elsewhere.url("/ok/o"), "headers": {"Authorization": "Bearer typed-again-1111"}}
+        assert api.call("PATCH", path, {"data": {"type": "webhooks", "attributes": again}})[0] == 200
+        assert api.call("POST", f"{path}/test", send)[0] == 202
+        (got,) = elsewhere.wait_for("/ok/o", 1)
+        assert got.headers["authorization"] == "Bearer typed-again-1111"
+        assert not any("stays-home" in r.headers.get("authorization", "") for r in elsewhere.at("/"))
 
 
 def test_delete_removes_the_webhook(api: Api, receiver: Receiver) -> None:

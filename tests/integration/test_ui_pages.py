@@ -336,6 +336,31 @@ def test_a_renamed_header_with_its_masked_value_is_refused_by_the_headers_field(
     assert kept.headers == {"Auth": secret}
 
 
+def test_a_url_moved_to_another_origin_with_masked_headers_is_refused_by_the_headers_field(
+    web: WebClient, runtime: Runtime, acme: NewTenant
+) -> None:
+    secret = "Bearer receiver-token-0123456789"
+    hook = make_webhook(runtime.db, runtime.cipher, acme.tenant_id, "http://127.0.0.1:9/x", headers={"Auth": secret})
+    form = {
+        "csrf_token": web.csrf(),
+        "name": "x",
+        "url": "http://127.0.0.1:10/x",
+        "topics": "document-received",
+        "header_name": "Auth",
+        "header_value": "********6789",
+    }
+    page = web.post(f"/development/webhooks/{hook.id}/edit", form)
+    assert page.status == 422 and 'id="headers-error">The URL moves to another origin' in page.text
+    assert 'value="http://127.0.0.1:10/x"' in page.text  # what was typed is kept
+    with runtime.db.read() as conn:
+        assert store.get_webhook(conn, runtime.cipher, acme.tenant_id, hook.id).url == hook.url
+    typed = web.post(f"/development/webhooks/{hook.id}/edit", {**form, "header_value": "Bearer typed-again-2222"})
+    assert typed.status == 303
+    with runtime.db.read() as conn:
+        moved = store.get_webhook(conn, runtime.cipher, acme.tenant_id, hook.id)
+    assert moved.url == "http://127.0.0.1:10/x" and moved.headers == {"Auth": "Bearer typed-again-2222"}
+
+
 def test_a_name_with_a_nul_character_is_refused_by_its_field(web: WebClient) -> None:
     page = web.post(
         "/development/webhooks",

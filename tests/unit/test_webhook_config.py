@@ -3,9 +3,9 @@ from __future__ import annotations
 import pytest
 
 from dochooks.errors import InvalidInput
-from dochooks.webhooks.config import check_headers, check_name, check_topics, validated
+from dochooks.webhooks.config import Webhook, check_headers, check_name, check_topics, origin, validated
 from dochooks.webhooks.secrets import mask
-from dochooks.webhooks.store import merge_headers
+from dochooks.webhooks.store import headers_after, merge_headers
 from dochooks.webhooks.url_safety import TargetPolicy
 
 
@@ -47,6 +47,58 @@ def test_validated_checks_only_what_is_given() -> None:
 
 def test_a_masked_value_sent_back_keeps_the_stored_secret() -> None:
     current = {"Authorization": "Bearer a-long-secret-token-value"}
-    kept = merge_headers(current, {"authorization": mask(current["Authorization"]), "X-New": "1"})
-    assert kept == {"authorization": "Bearer a-long-secret-token-value", "X-New": "1"}
-    assert merge_headers(current, {"Authorization": "Bearer new"}) == {"Authorization": "Bearer new"}
+    merged, kept = merge_headers(current, {"authorization": mask(current["Authorization"]), "X-New": "1"})
+    assert merged == {"authorization": "Bearer a-long-secret-token-value", "X-New": "1"} and kept == {"authorization"}
+    assert merge_headers(current, {"Authorization": "Bearer new"}) == ({"Authorization": "Bearer new"}, set())
+
+
+SECRET = "Bearer a-long-secret-token-value"
+HOOK = Webhook(
+    id=1,
+    tenant_id=1,
+    name="ERP",
+    url="https://erp.example.com/hooks",
+    headers={"Authorization": SECRET},
+    topics=("document-received",),
+    enabled=True,
+    secret="whsec_x",
+    created_at=0,
+    updated_at=0,
+)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://attacker.example/hooks",  # another host
+        "http://erp.example.com/hooks",  # another scheme
+        "https://erp.example.com:8443/hooks",  # another port
+        "https://erp.example.com.attacker.example/hooks",
+        "https://[2001:db8::1]/hooks",
+    ],
+)
+def test_stored_header_values_do_not_follow_the_url_to_another_origin(url: str) -> None:
+    for changes in ({"url": url}, {"url": url, "headers": {"Authorization": mask(SECRET)}}):
+        with pytest.raises(InvalidInput, match="another origin") as refused:
+            headers_after(HOOK, changes)
+        assert refused.value.pointer == "/data/attributes/headers" and SECRET not in refused.value.detail
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"url": "https://erp.example.com/other/path?x=1"},  # the same origin
+        {"url": "https://ERP.example.com:443/hooks"},  # the same origin, spelled otherwise
+        {"url": "https://new.example/hooks", "headers": {"Authorization": "Bearer typed-again"}},
+        {"url": "https://new.example/hooks", "headers": {}},  # removed
+        {"name": "renamed"},
+    ],
+)
+def test_a_same_origin_url_or_values_sent_again_or_removed_are_accepted(changes: dict[str, object]) -> None:
+    headers = headers_after(HOOK, changes)
+    assert headers == changes.get("headers", {"Authorization": SECRET})
+
+
+def test_the_origin_is_scheme_host_and_port_with_default_ports_filled_in() -> None:
+    assert origin("https://Example.COM/a") == origin("https://example.com:443/b") == "https://example.com:443"
+    assert origin("http://example.com") == "http://example.com:80"

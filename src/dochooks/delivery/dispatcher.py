@@ -12,7 +12,6 @@ import time
 from collections import Counter, OrderedDict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 import orjson
 
@@ -30,6 +29,7 @@ from dochooks.metrics import ATTEMPT_SECONDS, OUTCOME, WEBHOOK_FAILURES
 from dochooks.settings import Settings
 from dochooks.signals import Wakeup, deliveries_queued
 from dochooks.webhooks import store
+from dochooks.webhooks.config import origin
 from dochooks.webhooks.secrets import Cipher, mask, signing_key
 
 log = logging.getLogger("dochooks.dispatcher")
@@ -51,7 +51,7 @@ class Target:
     """A webhook as the dispatcher needs it, secrets decrypted once per webhook version."""
 
     url: str
-    host: str  # where the connection goes: deliveries to one host share its connection cap
+    host: str  # the URL's origin: deliveries to one origin share its connection cap (aiohttp pools by it)
     headers: dict[str, str]  # what goes on the wire, custom headers included
     shown_headers: dict[str, str]  # the same, secret values masked, for the delivery log
     key: bytes
@@ -84,7 +84,7 @@ class Targets:
                     log.error("webhook %s cannot be sent to: %s", row["id"], exc.detail)
                     self._cache[row["id"]] = Target(
                         url=row["url"],
-                        host=host_of(row["url"]),
+                        host=origin(row["url"]),
                         headers={},
                         shown_headers={},
                         key=b"",
@@ -101,7 +101,7 @@ class Targets:
         base = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
         return Target(
             url=row["url"],
-            host=host_of(row["url"]),
+            host=origin(row["url"]),
             headers={**base, **custom},
             shown_headers={**base, **{k: mask(v) for k, v in custom.items()}},
             key=signing_key(self._cipher.decrypt(row["secret"])),
@@ -110,19 +110,6 @@ class Targets:
             previous_key=signing_key(self._cipher.decrypt(row["previous_secret"])) if row["previous_secret"] else None,
             previous_until=row["previous_secret_expires_at"] or 0,
         )
-
-
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def host_of(url: str) -> str:
-    """The scheme, host and port a URL connects to (aiohttp pools connections by these); the
-    URL itself if it is malformed (sending it fails and the attempt says why)."""
-    try:
-        parts = urlsplit(url)
-        return f"{parts.scheme}://{parts.hostname}:{parts.port or _DEFAULT_PORTS.get(parts.scheme)}"
-    except ValueError:
-        return url
 
 
 class Shares:

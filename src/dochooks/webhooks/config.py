@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from dochooks.errors import InvalidInput
 from dochooks.topics import is_topic
@@ -64,6 +65,19 @@ def check_url_shape(url: str) -> str:
     if "\x00" in url:
         raise InvalidInput("url must not contain NUL characters", attribute="url")
     return url.strip()
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin(url: str) -> str:
+    """The scheme, host and port a URL connects to: where its deliveries (and their
+    headers) go. The URL itself if it is malformed."""
+    try:
+        parts = urlsplit(url)
+        return f"{parts.scheme}://{parts.hostname}:{parts.port or _DEFAULT_PORTS.get(parts.scheme)}"
+    except ValueError:
+        return url
 
 
 def check_topics(topics: list[str]) -> tuple[str, ...]:

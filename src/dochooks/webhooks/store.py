@@ -10,7 +10,7 @@ import orjson
 from dochooks.db import Connection, Row, in_clause
 from dochooks.errors import InvalidInput, NotFound
 from dochooks.topics import TOPICS
-from dochooks.webhooks.config import Webhook
+from dochooks.webhooks.config import Webhook, origin
 from dochooks.webhooks.secrets import Cipher, is_masked_form_of, looks_masked, new_signing_secret
 
 _TOPIC_ORDER = {t.value: i for i, t in enumerate(TOPICS)}
@@ -124,17 +124,18 @@ def list_webhooks(conn: Connection, cipher: Cipher, tenant_id: int) -> list[Webh
     return [_record(r, topics[r["id"]], cipher) for r in rows]
 
 
-def merge_headers(current: dict[str, str], given: dict[str, str]) -> dict[str, str]:
-    """The new header set. A value given back in its masked form keeps the stored value,
-    so a client (or the web form) can send the headers it was shown without erasing them.
-    A masked value under a name that holds no such value (a header renamed, say) is refused:
-    stored, it would send the mask itself."""
+def merge_headers(current: dict[str, str], given: dict[str, str]) -> tuple[dict[str, str], set[str]]:
+    """The new header set, and the names whose stored value it keeps. A value given back in
+    its masked form keeps the stored value, so a client (or the web form) can send the
+    headers it was shown without erasing them. A masked value under a name that holds no
+    such value (a header renamed, say) is refused: stored, it would send the mask itself."""
     lowered = {k.lower(): v for k, v in current.items()}
-    merged = {}
+    merged, kept = {}, set()
     for name, value in given.items():
         old = lowered.get(name.lower())
         if old is not None and is_masked_form_of(value, old):
             merged[name] = old
+            kept.add(name)
         elif looks_masked(value):
             raise InvalidInput(
                 f"header {name} holds a masked value, not one of its own; type the value itself",
@@ -142,7 +143,28 @@ def merge_headers(current: dict[str, str], given: dict[str, str]) -> dict[str, s
             )
         else:
             merged[name] = value
-    return merged
+    return merged, kept
+
+
+def headers_after(current: Webhook, changes: dict[str, Any]) -> dict[str, str]:
+    """The headers a change leaves. Stored values were given for the webhook's origin: a
+    URL that moves to another scheme, host or port does not take them along unless they
+    are sent again, in full, in the same change (masking would otherwise protect nothing
+    from whoever holds the token)."""
+    if "headers" in changes:
+        headers, kept = merge_headers(current.headers, changes["headers"])
+    else:
+        headers, kept = current.headers, set(current.headers)
+    moved_to = origin(changes.get("url", current.url))
+    if kept and moved_to != origin(current.url):
+        names = ", ".join(sorted(kept))
+        raise InvalidInput(
+            f"the URL moves to another origin ({moved_to}), and stored header values are not sent to a new "
+            f"origin unless they are given again: send the full value of {names} with the new URL, or remove "
+            "the header",
+            attribute="headers",
+        )
+    return headers
 
 
 def update_webhook(
@@ -152,7 +174,7 @@ def update_webhook(
     `enabled` either way clears the reason dochooks disabled the webhook for."""
     _lock(conn, webhook_id)
     current = get_webhook(conn, cipher, tenant_id, webhook_id)
-    headers = merge_headers(current.headers, changes["headers"]) if "headers" in changes else current.headers
+    headers = headers_after(current, changes)
     conn.run(
         "UPDATE webhooks SET name = :name, url = :url, headers = :headers, enabled = :enabled, "
         "disabled_reason = :reason, updated_at = :now WHERE id = :id",
