@@ -9,16 +9,19 @@ from typing import Any
 
 import pytest
 
+from dochooks.documents.uploads import MAX_CUSTOM_FIELDS_DEPTH
 from dochooks.runtime import open_runtime
 from dochooks.tenants import NewTenant
 from dochooks.topics import TOPICS
 from tests.factories import (
     Api,
     Receiver,
+    WebClient,
     document_doc,
     live_service,
     make_settings,
     make_tenant,
+    multipart,
     running_receiver,
     webhook_doc,
 )
@@ -354,3 +357,48 @@ def test_a_lone_surrogate_in_an_upload_is_refused_as_malformed_json(api: Api) ->
 def test_custom_fields_are_bounded_because_every_payload_carries_them(api: Api) -> None:
     status, body = api.call("POST", "/v1/documents", document_doc(b"x", custom_fields={"big": "y" * 20_000}))
     assert status == 422 and body["errors"][0]["source"]["pointer"] == "/data/attributes/custom_fields"
+
+
+def _nested(depth: int, shape: str) -> str:
+    """`{"k": V}` as JSON text, V `depth` objects or arrays deep: all objects, all arrays, or
+    alternating (built as text: encoders have depth limits of their own)."""
+    text = '"leaf"'
+    for level in range(depth):
+        as_list = shape == "arrays" or (shape == "mixed" and level % 2)
+        text = f"[{text}]" if as_list else f'{{"k": {text}}}'
+    return f'{{"k": {text}}}'
+
+
+@pytest.mark.parametrize("shape", ["objects", "arrays", "mixed"])
+@pytest.mark.parametrize("way", ["json", "multipart"])
+def test_custom_fields_nest_to_one_limit_on_every_way_in_and_what_is_stored_is_always_readable(
+    api: Api, receiver: Receiver, shape: str, way: str
+) -> None:
+    def send(custom_fields: str) -> tuple[int, Any]:
+        if way == "json":
+            template = json.dumps(document_doc(b"x", custom_fields="CUSTOM"))
+            raw = template.replace('"CUSTOM"', custom_fields).encode()
+            return api.call("POST", "/v1/documents", raw=raw)
+        body, kind = multipart(("file", "a.txt", b"x"), ("custom_fields", None, custom_fields.encode()))
+        return api.call("POST", "/v1/documents", raw=body, content_type=kind)
+
+    for depth in (MAX_CUSTOM_FIELDS_DEPTH, 50, 250, 5000):  # one object more around each
+        status, body = send(_nested(depth, shape))
+        assert status in (400, 422), (depth, body)
+        assert status == 400 or body["errors"][0]["source"]["pointer"] == "/data/attributes/custom_fields"
+    hook = create_hook(api, receiver.url("/ok/deep"))
+    deepest = _nested(MAX_CUSTOM_FIELDS_DEPTH - 1, shape)
+    status, body = send(deepest)
+    assert status == 201, body
+    doc_id = body["data"]["id"]
+    receiver.wait_for("/ok/deep", 1)
+    assert json.loads(receiver.at("/ok/deep")[0].body)["attributes"]["custom_fields"] == json.loads(deepest)
+    for path in (f"/v1/documents/{doc_id}", "/v1/documents", f"/v1/documents/{doc_id}/events"):
+        assert api.call("GET", path)[0] == 200, path
+    status, log = api.call("GET", f"/v1/webhooks/{hook['id']}/deliveries")
+    assert status == 200
+    assert log["data"][0]["attributes"]["payload"]["attributes"]["custom_fields"] == json.loads(deepest)
+    assert api.call("GET", f"/v1/deliveries/{log['data'][0]['id']}")[0] == 200
+    web = WebClient(api.base)
+    web.sign_in(str(api.token))
+    assert web.get(f"/documents/{doc_id}").status == 200

@@ -17,6 +17,10 @@ from dochooks.runtime import Runtime
 
 MAX_FILES = 20
 MAX_CUSTOM_FIELDS_BYTES = 16 * 1024
+# Payloads, API documents and the delivery log wrap custom_fields a few levels deeper, and
+# JSON encoders stop at a depth (orjson: 255): far below it, so that what is stored is
+# always readable.
+MAX_CUSTOM_FIELDS_DEPTH = 32
 
 
 class TooLarge(DochooksError):
@@ -41,8 +45,27 @@ def decode_files(encoded: list[str]) -> list[bytes]:
     return blobs
 
 
+def nesting_depth(value: Any, *, stop_after: int) -> int:
+    """How deeply objects and arrays nest in a JSON value (a scalar is 0), counted without
+    recursion and only up to `stop_after` + 1."""
+    depth, level = 0, [value]
+    while level and depth <= stop_after:
+        containers = [v for v in level if isinstance(v, dict | list)]
+        if not containers:
+            break
+        depth += 1
+        level = [item for c in containers for item in (c.values() if isinstance(c, dict) else c)]
+    return depth
+
+
 def check_custom_fields(custom_fields: dict[str, Any]) -> None:
-    """Custom fields travel in every payload of the document: bounded, and plain JSON."""
+    """Custom fields travel in every payload of the document: bounded in size and depth,
+    and plain JSON. Every way in (JSON:API, multipart, the web form) comes through here."""
+    if nesting_depth(custom_fields, stop_after=MAX_CUSTOM_FIELDS_DEPTH) > MAX_CUSTOM_FIELDS_DEPTH:
+        raise InvalidInput(
+            f"custom_fields may nest objects and arrays {MAX_CUSTOM_FIELDS_DEPTH} deep at most",
+            attribute="custom_fields",
+        )
     try:
         size = len(orjson.dumps(custom_fields))
     except orjson.JSONEncodeError as exc:
