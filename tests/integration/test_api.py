@@ -26,6 +26,7 @@ from tests.factories import (
     webhook_doc,
 )
 from tests.unit.test_url_safety import MALFORMED, REFUSED
+from tests.unit.test_webhook_config import CONTROL_CHARACTERS
 
 ROUTES = [
     ("GET", "/v1/topics"),
@@ -146,7 +147,7 @@ def test_private_urls_are_refused_without_the_development_switch(tmp_path: Path,
         tenant = make_tenant(rt.db)
         with live_service(rt) as base:
             api = Api(base, tenant.token)
-            for url in [*REFUSED, *MALFORMED]:
+            for url in [*REFUSED, *MALFORMED, *CONTROL_CHARACTERS]:
                 status, body = api.call("POST", "/v1/webhooks", webhook_doc(url))
                 assert status == 422 and body["errors"][0]["source"]["pointer"] == "/data/attributes/url", url
     finally:

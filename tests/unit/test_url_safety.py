@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from dochooks.errors import ConfigError, UnsafeUrl
-from dochooks.webhooks.url_safety import TargetPolicy, parse_cidrs, resolve
+from dochooks.webhooks.url_safety import PLATFORM_ADDRESSES, TargetPolicy, parse_cidrs, resolve
 
 
 def literal(host: str) -> list[str]:
@@ -51,6 +51,16 @@ REFUSED = [
     "http://127.0.0.1#@8.8.8.8/",
     "http://127.0.0.1\\@8.8.8.8/",
     "http://[::1]:80/",
+    # Cloud platforms' metadata and service addresses, in each spelling
+    "http://168.63.129.16/machine?comp=goalstate",
+    "http://2822734096/",
+    "http://[::ffff:168.63.129.16]/",
+    "http://[64:ff9b::a83f:8110]/",
+    "http://[2002:a83f:8110::]/",
+    "http://169.254.170.2/v2/credentials",
+    "http://[fd00:ec2::254]/latest/meta-data",
+    "http://192.0.0.192/",
+    "http://169.254.0.23/",
 ]
 STRICT = TargetPolicy()
 DEVELOPMENT = TargetPolicy(allow_private=True)
@@ -72,6 +82,7 @@ MALFORMED = [
     "http://user@8.8.8.8/",
     "http:///nohost",
     "http://8.8.8.8:99999/",
+    "http://8.8.8.8:0/",
 ]
 
 
@@ -108,3 +119,12 @@ def test_an_operator_opens_exactly_the_ranges_listed() -> None:
 def test_a_cidr_setting_with_a_typo_stops_the_start() -> None:
     with pytest.raises(ConfigError, match=r"DOCHOOKS_ALLOWED_TARGET_CIDRS: '10\.0\.0\.0/33'"):
         parse_cidrs("10.0.0.0/8,10.0.0.0/33", "DOCHOOKS_ALLOWED_TARGET_CIDRS")
+
+
+def test_every_platform_address_is_refused_and_an_operator_can_open_one_on_purpose() -> None:
+    for network in PLATFORM_ADDRESSES:
+        address = str(network.network_address)
+        with pytest.raises(UnsafeUrl):
+            STRICT.vet(address, [address])
+    opened = TargetPolicy(allowed=parse_cidrs("168.63.129.16/32", "X"))
+    assert opened.check_url("http://168.63.129.16/", resolver=literal) == ["168.63.129.16"]

@@ -20,10 +20,67 @@ def test_topics_are_required_and_deduplicated() -> None:
     assert check_topics(["document-received", "document-received"]) == ("document-received",)
 
 
-@pytest.mark.parametrize("name", ["Content-Type", "webhook-signature", "Host", "content-length"])
-def test_headers_dochooks_sets_cannot_be_overridden(name: str) -> None:
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Content-Type",
+        "webhook-signature",
+        "Host",
+        "content-length",
+        # the same once a CGI/WSGI receiver reads `_` as `-`
+        "Webhook_Signature",
+        "WEBHOOK_ID",
+        "webhook_timestamp",
+        "Content_Length",
+        "content_type",
+        # hop-by-hop, framing and transport headers
+        "TE",
+        "Upgrade",
+        "Expect",
+        "Connection",
+        "Keep-Alive",
+        "Proxy-Authorization",
+        "Proxy_Authorization",
+        "Content-Encoding",
+        "Transfer-Encoding",
+        "Transfer_Encoding",
+        "Trailer",
+    ],
+)
+def test_headers_dochooks_sets_or_that_steer_the_connection_cannot_be_custom(name: str) -> None:
     with pytest.raises(InvalidInput, match=name):
         check_headers({name: "x"})
+
+
+def test_names_that_a_receiver_would_read_as_one_are_given_twice() -> None:
+    with pytest.raises(InvalidInput, match="twice"):
+        check_headers({"X-Api-Key": "a", "x_api_key": "b"})
+
+
+CONTROL_CHARACTERS = [
+    "http://1.1.1.1/\r\nX-Injected: 1",
+    "http://1.1.1.1/a\nb",
+    "http://1.1.1.1/a\tb",
+    "http://1.1.\t1.1/",
+    "http://1.1.1.1/\x7f",
+    "http://1.1.1.1/a\x85b",
+    "http://1.1.1.1/a b",
+    "http://1.1.1.1/\u200bx",  # zero-width space
+    "http://1.1.1.1/a\u2028b",
+    "http://exa\u00admple.com/",  # soft hyphen
+    "http://1.1.1.1/\x00",
+]
+
+
+@pytest.mark.parametrize("url", CONTROL_CHARACTERS)
+def test_urls_with_control_format_or_blank_characters_are_refused(url: str) -> None:
+    with pytest.raises(InvalidInput, match="control characters") as refused:
+        validated({"url": url}, policy=TargetPolicy(allow_private=True))
+    assert refused.value.pointer == "/data/attributes/url"
+
+
+def test_blanks_around_a_url_are_trimmed() -> None:
+    assert validated({"url": "  http://1.1.1.1/x\n"}, policy=TargetPolicy())["url"] == "http://1.1.1.1/x"
 
 
 @pytest.mark.parametrize("headers", [{"X-A": "one\r\nX-Injected: 1"}, {"Bad Name": "x"}, {"X-A": "a", "x-a": "b"}])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -15,14 +16,25 @@ MAX_HEADERS = 50
 MAX_HEADER_VALUE = 8192
 MAX_NAME = 200
 MAX_URL = 2048
-# Headers dochooks sets itself; a custom header must not forge or break them.
+# Headers dochooks sets itself, and those that steer the connection or the message's
+# framing rather than carry data (hop-by-hop, transfer and content codings, Expect,
+# Upgrade, proxy credentials): a custom header must not forge or break them.
 RESERVED_HEADERS = frozenset(
     {
         "host",
         "content-length",
         "content-type",
+        "content-encoding",
         "transfer-encoding",
+        "te",
+        "trailer",
         "connection",
+        "keep-alive",
+        "upgrade",
+        "expect",
+        "proxy-authorization",
+        "proxy-authenticate",
+        "proxy-connection",
         "webhook-id",
         "webhook-timestamp",
         "webhook-signature",
@@ -30,6 +42,7 @@ RESERVED_HEADERS = frozenset(
 )
 # RFC 9110 field-value: visible ASCII, space, tab and obs-text; no control characters.
 _FIELD_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
+_INVISIBLE = frozenset({"Cc", "Cf", "Zl", "Zp", "Zs"})  # control, format and blank characters
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,256}")
 
 
@@ -60,11 +73,19 @@ def check_name(name: str) -> str:
 
 
 def check_url_shape(url: str) -> str:
+    """The URL without surrounding blanks, if no control, format or blank character is left
+    inside it: URL parsers quietly drop some of them (tabs, line breaks), so what is stored
+    and shown would not be what is called."""
     if len(url) > MAX_URL:
         raise InvalidInput(f"url must be at most {MAX_URL} characters", attribute="url")
-    if "\x00" in url:
-        raise InvalidInput("url must not contain NUL characters", attribute="url")
-    return url.strip()
+    url = url.strip()
+    for char in url:
+        if unicodedata.category(char) in _INVISIBLE or char.isspace():
+            raise InvalidInput(
+                f"url must not contain control characters or spaces (found U+{ord(char):04X}); percent-encode them",
+                attribute="url",
+            )
+    return url
 
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -89,6 +110,12 @@ def check_topics(topics: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(topics))
 
 
+def header_key(name: str) -> str:
+    """A header name as receivers may compare it: case-insensitively, and with `_` read as
+    `-` (CGI and WSGI servers turn both into HTTP_WEBHOOK_SIGNATURE)."""
+    return name.lower().replace("_", "-")
+
+
 def check_headers(headers: Mapping[str, str]) -> dict[str, str]:
     if len(headers) > MAX_HEADERS:
         raise InvalidInput(f"at most {MAX_HEADERS} custom headers", attribute="headers")
@@ -97,11 +124,13 @@ def check_headers(headers: Mapping[str, str]) -> dict[str, str]:
         at = f"headers/{name}"
         if not _TOKEN.fullmatch(name):
             raise InvalidInput(f"{name!r} is not a valid header name", attribute=at)
-        if name.lower() in RESERVED_HEADERS:
-            raise InvalidInput(f"{name} is set by dochooks and cannot be a custom header", attribute=at)
-        if name.lower() in seen:
+        if header_key(name) in RESERVED_HEADERS:
+            raise InvalidInput(
+                f"{name} is set by dochooks or steers the connection, and cannot be a custom header", attribute=at
+            )
+        if header_key(name) in seen:
             raise InvalidInput(f"header {name} is given twice", attribute=at)
-        seen.add(name.lower())
+        seen.add(header_key(name))
         if len(value) > MAX_HEADER_VALUE or not _FIELD_VALUE.fullmatch(value):
             raise InvalidInput(
                 f"header {name} must be at most {MAX_HEADER_VALUE} characters of visible text, spaces and tabs",

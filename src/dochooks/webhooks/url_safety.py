@@ -31,6 +31,23 @@ _SPECIAL = tuple(
 )  # fmt: skip
 
 
+# Cloud platforms' metadata and service addresses, refused like the ranges above (an
+# operator may still open one with DOCHOOKS_ALLOWED_TARGET_CIDRS). Most already sit in a
+# special-purpose range and are listed so the list is whole; Azure's is a public address.
+PLATFORM_ADDRESSES = tuple(
+    ipaddress.ip_network(net)
+    for net in (
+        "169.254.169.254/32",  # instance metadata: AWS, GCP, Azure, Oracle, DigitalOcean, OpenStack
+        "169.254.170.2/32",  # AWS ECS task metadata and credentials
+        "fd00:ec2::254/128",  # AWS instance metadata over IPv6
+        "168.63.129.16/32",  # Azure WireServer: platform DNS, health probes, VM agent
+        "100.100.100.200/32",  # Alibaba Cloud instance metadata
+        "192.0.0.192/32",  # Oracle Cloud Classic instance metadata
+        "169.254.0.23/32",  # Tencent Cloud instance metadata
+    )
+)
+
+
 def resolve(host: str) -> list[str]:
     """Every address the host name resolves to (numeric spellings such as 2130706433 included)."""
     try:
@@ -55,7 +72,7 @@ def is_public(address: IPAddress) -> bool:
     inner = embedded_ipv4(address)
     if inner is not None:
         return is_public(inner)
-    if any(address in net for net in _SPECIAL):
+    if any(address in net for net in _SPECIAL + PLATFORM_ADDRESSES):
         return False
     return address.is_global and not (address.is_multicast or address.is_reserved or address.is_unspecified)
 
@@ -109,9 +126,11 @@ class TargetPolicy:
         """Refuse a URL that is not http(s) to a permitted address; returns the vetted addresses."""
         try:
             parts = urlsplit(url)
-            parts.port  # noqa: B018 (parsed only to refuse a malformed port)
+            port = parts.port
         except ValueError as exc:
             raise UnsafeUrl(f"not a valid URL: {exc}", attribute="url") from exc
+        if port == 0:
+            raise UnsafeUrl("port 0 cannot be connected to", attribute="url")
         if parts.scheme not in ("http", "https"):
             raise UnsafeUrl("the URL must start with http:// or https://", attribute="url")
         if parts.username is not None or parts.password is not None or "@" in parts.netloc:
