@@ -9,9 +9,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 import trustme
 
 from dochooks.runtime import Runtime
+from dochooks.webhooks import store
 from tests.factories import (
     Receiver,
     dispatch_until,
@@ -39,6 +41,39 @@ def test_a_name_is_vetted_as_the_connection_resolves_it(runtime: Runtime, receiv
     (attempt,) = status_of(runtime, tenant, delivery).attempts
     assert attempt.error is not None and "localhost resolves to" in attempt.error and "not a public" in attempt.error
     assert receiver.at("/ok/named") == []
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "[::ffff:127.0.0.1]"])
+def test_a_refused_address_fails_the_delivery_at_once_and_disables_the_webhook_saying_why(
+    runtime: Runtime, receiver: Receiver, host: str
+) -> None:
+    """A refusal is the policy, not the weather: retrying for 17 hours would change nothing."""
+    tenant, delivery, _ = queue_delivery(runtime, f"http://{host}:{receiver.port}/ok/refused")
+    dispatch_until(
+        runtime, lambda: status_of(runtime, tenant, delivery).status == "failed", allow_private_targets=False
+    )
+    failed = status_of(runtime, tenant, delivery)
+    (attempt,) = failed.attempts
+    assert failed.next_attempt_at is None
+    assert attempt.error is not None and attempt.error.startswith("refused: ") and "not retried" in attempt.error
+    with runtime.db.read() as conn:
+        hook = store.get_webhook(conn, runtime.cipher, tenant, failed.webhook_id)
+    assert not hook.enabled
+    assert hook.disabled_reason is not None and "not a public address" in hook.disabled_reason
+    assert "enable the webhook again" in hook.disabled_reason
+    assert receiver.at("/ok/refused") == []
+
+
+def test_a_name_that_does_not_resolve_is_retried_on_the_schedule(runtime: Runtime) -> None:
+    """DNS may answer later: unlike a refusal, this is an ordinary failed attempt."""
+    tenant, delivery, _ = queue_delivery(runtime, "http://no-such-host.invalid/hooks")
+    dispatch_until(runtime, lambda: status_of(runtime, tenant, delivery).attempts != (), allow_private_targets=False)
+    pending = status_of(runtime, tenant, delivery)
+    (attempt,) = pending.attempts
+    assert pending.status == "pending" and pending.next_attempt_at is not None
+    assert attempt.error is not None and "does not resolve" in attempt.error
+    with runtime.db.read() as conn:
+        assert store.get_webhook(conn, runtime.cipher, tenant, pending.webhook_id).enabled
 
 
 def test_ranges_the_operator_opens_are_reached_and_no_others(runtime: Runtime, receiver: Receiver) -> None:

@@ -491,15 +491,22 @@ class Dispatcher:
     ) -> None:
         ok = result.status is not None and 200 <= result.status < 300
         ended = started + duration
-        gone = None
+        disables = None
         if result.status == 410:  # the endpoint says it is gone for good: stop sending to it
-            gone = f"the endpoint answered 410 Gone at {iso(ended)}; enable the webhook again to resume"
+            disables = f"the endpoint answered 410 Gone at {iso(ended)}; enable the webhook again to resume"
+        elif result.refused:  # no retry would be let through either
+            disables = (
+                f"deliveries are refused since {iso(ended)}: {result.error}; change the URL (or have the "
+                "operator open its range) and enable the webhook again"
+            )
         waited_for = None
         if result.status in RETRY_AFTER_STATUSES:
             waited_for = retry_after_ms(result.retry_after, ended)
-        error = None if ok else result.error or _failure(result.status, gone=gone is not None, wait_ms=waited_for)
+        error = None if ok else result.error or _failure(result.status, gone=result.status == 410, wait_ms=waited_for)
+        if result.refused:
+            error = f"{error} (not retried; webhook disabled)"
         next_at = None
-        if not ok and not final and not gone:
+        if not ok and not final and not disables:
             next_at = next_attempt_after_failure(
                 item.attempt_number,
                 ended,
@@ -525,7 +532,7 @@ class Dispatcher:
                 status=status,
                 next_attempt_at=next_at,
                 lease_end=item.lease_end,
-                disables_webhook=gone,
+                disables_webhook=disables,
             )
         )
         self._outcomes_ready.set()

@@ -28,7 +28,11 @@ MAX_CACHED_NAMES = 10_000  # past this, expired names are dropped before another
 
 
 class TargetRefused(OSError):
-    """The delivery's host is not one the policy permits, or does not resolve."""
+    """The delivery's host is not one the policy permits: it will not become one by itself."""
+
+
+class NotResolved(OSError):
+    """The delivery's host name does not resolve (now: DNS may answer later)."""
 
 
 @dataclass(frozen=True)
@@ -100,7 +104,7 @@ class VettingResolver(AbstractResolver):
 
     async def addresses(self, host: str, *, vet: bool = True) -> list[str]:
         """The host's addresses, vetted unless `vet` is false; TargetRefused if any is not
-        permitted or the name does not resolve."""
+        permitted, NotResolved if the name does not resolve."""
         now = time.monotonic()
         cached = self._cache.get((host, vet))
         if cached is None or cached[0] < now:
@@ -113,14 +117,18 @@ class VettingResolver(AbstractResolver):
         return list(await asyncio.shield(cached[1]))
 
     def _forget_if_broken(self, key: tuple[str, bool], task: asyncio.Future[list[str]]) -> None:
-        """Keep answers and refusals; anything else (a crash) is tried again by the next caller."""
-        broken = task.cancelled() or not isinstance(task.exception(), TargetRefused | type(None))
+        """Keep answers, refusals and names that do not resolve; anything else (a crash) is
+        tried again by the next caller."""
+        broken = task.cancelled() or not isinstance(task.exception(), TargetRefused | NotResolved | type(None))
         if broken and key in self._cache and self._cache[key][1] is task:
             del self._cache[key]
 
     def _resolved(self, host: str, vet: bool) -> list[str]:
         try:
             found = self._lookup(host)
+        except DochooksError as exc:
+            raise NotResolved(exc.detail) from None
+        try:
             return self._policy.vet(host, found) if vet else found
         except DochooksError as exc:
             raise TargetRefused(f"refused: {exc.detail}") from None

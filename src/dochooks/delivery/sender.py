@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import aiohttp
 from yarl import URL
 
-from dochooks.delivery.egress import Egress, TargetRefused, VettingResolver
+from dochooks.delivery.egress import Egress, NotResolved, TargetRefused, VettingResolver
 from dochooks.webhooks.url_safety import Resolver, resolve
 
 RESPONSE_EXCERPT_BYTES = 64 * 1024
@@ -24,6 +24,7 @@ class SendResult:
     body: bytes  # at most RESPONSE_EXCERPT_BYTES
     error: str | None
     retry_after: str | None = None  # the response's Retry-After header, as sent
+    refused: bool = False  # not sent: the address policy refuses where the URL leads
 
 
 class Sender(Protocol):
@@ -101,11 +102,12 @@ class HttpSender:
                     return SendResult(response.status, excerpt, None, response.headers.get("Retry-After"))
         except TimeoutError:
             return SendResult(None, b"", f"timed out after {total:g} s")
-        except TargetRefused as exc:
-            return SendResult(None, b"", str(exc))
+        except (TargetRefused, NotResolved) as exc:
+            return SendResult(None, b"", str(exc), refused=isinstance(exc, TargetRefused))
         except aiohttp.ClientConnectorError as exc:
-            refused = exc.os_error if isinstance(exc.os_error, TargetRefused) else None
-            return SendResult(None, b"", str(refused) if refused else f"{type(exc).__name__}: {exc}")
+            if isinstance(exc.os_error, TargetRefused | NotResolved):  # met by the connector's resolver
+                return SendResult(None, b"", str(exc.os_error), refused=isinstance(exc.os_error, TargetRefused))
+            return SendResult(None, b"", f"{type(exc).__name__}: {exc}")
         except (aiohttp.ClientError, OSError, ValueError) as exc:
             return SendResult(None, b"", f"{type(exc).__name__}: {exc}".strip())
 
