@@ -36,6 +36,8 @@ ROUTES = [
     ("PATCH", "/v1/webhooks/1"),
     ("DELETE", "/v1/webhooks/1"),
     ("POST", "/v1/webhooks/1/test"),
+    ("GET", "/v1/webhooks/1/secret"),
+    ("POST", "/v1/webhooks/1/secret/rotate"),
     ("GET", "/v1/webhooks/1/deliveries"),
     ("GET", "/v1/deliveries/1"),
     ("POST", "/v1/deliveries/1/retry"),
@@ -94,7 +96,9 @@ def test_topics_are_served_as_resources(api: Api) -> None:
     }
 
 
-def test_a_webhook_shows_its_secret_once_and_its_header_values_never(api: Api, receiver: Receiver) -> None:
+def test_a_webhook_shows_its_secret_when_made_or_asked_for_and_its_header_values_never(
+    api: Api, receiver: Receiver
+) -> None:
     created = create_hook(api, receiver.url("/ok/h"), headers={"Authorization": "Bearer top-secret-value-1234"})
     attrs = created["attributes"]
     assert attrs["secret"].startswith("whsec_") and len(attrs["secret"]) > 30
@@ -105,6 +109,9 @@ def test_a_webhook_shows_its_secret_once_and_its_header_values_never(api: Api, r
     for doc in (shown["data"], listed["data"][0]):
         assert doc["attributes"]["secret"] != attrs["secret"] and "top-secret" not in json.dumps(doc)
     assert attrs["topics"] == ["document-received"] and attrs["enabled"] is True
+    status, revealed = api.call("GET", f"/v1/webhooks/{created['id']}/secret")
+    assert status == 200 and revealed["data"]["attributes"]["secret"] == attrs["secret"]
+    assert "top-secret" not in json.dumps(revealed)
 
 
 def test_plain_application_json_is_accepted_and_other_media_types_refused(api: Api, receiver: Receiver) -> None:

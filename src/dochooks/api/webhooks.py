@@ -45,8 +45,8 @@ def webhook_resource(hook: Webhook, now_ms: int, *, reveal_secret: bool = False)
 
 @router.post("", status_code=201, dependencies=[JsonBody], summary="Add a webhook")
 def create(body: WebhookDocument, rt: Rt, tenant: Tenant) -> JsonApiResponse:
-    """Add a webhook. The response carries the `whsec_` signing secret in full; later
-    responses show it masked, like the custom header values."""
+    """Add a webhook. The response carries the `whsec_` signing secret in full; lists and
+    other responses show it masked (`GET /v1/webhooks/{id}/secret` reveals it again)."""
     attrs = validated(body.data.attributes.model_dump(), policy=rt.policy)
     with rt.db.transaction() as conn:
         hook = store.create_webhook(conn, rt.cipher, tenant_id=tenant, now_ms=rt.clock.now_ms(), **attrs)  # type: ignore[arg-type]
@@ -80,9 +80,19 @@ def change(webhook_id: Id, body: WebhookChangesDocument, rt: Rt, tenant: Tenant)
     return document(webhook_resource(hook, rt.clock.now_ms()))
 
 
+@router.get("/{webhook_id}/secret", summary="Reveal the signing secret")
+def reveal_secret(webhook_id: Id, rt: Rt, tenant: Tenant) -> JsonApiResponse:
+    """The webhook's `whsec_` signing secret in full, which a receiver needs to verify
+    signatures (the web UI's Reveal). Only the tenant's token sees it; every other
+    response shows it masked."""
+    with rt.db.read() as conn:
+        hook = store.get_webhook(conn, rt.cipher, tenant, webhook_id)
+    return document(webhook_resource(hook, rt.clock.now_ms(), reveal_secret=True))
+
+
 @router.post("/{webhook_id}/secret/rotate", summary="Rotate the signing secret")
 def rotate_secret(webhook_id: Id, rt: Rt, tenant: Tenant) -> JsonApiResponse:
-    """Give the webhook a new `whsec_` signing secret, shown in full in this response only.
+    """Give the webhook a new `whsec_` signing secret, shown in full in this response.
     For 24 hours the old secret signs too: `webhook-signature` carries both signatures, so
     a receiver can switch secrets without rejecting a delivery."""
     with rt.db.transaction() as conn:
