@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -18,6 +19,9 @@ from dochooks.db import open_database
 from dochooks.errors import DochooksError
 from dochooks.settings import Settings, describe, env_name, from_env
 from dochooks.tenants import create_tenant
+
+if TYPE_CHECKING:
+    from dochooks.runtime import Runtime
 
 _TYPES: dict[str, Any] = {"int": int, "float": float, "Path": click.Path(file_okay=False, path_type=Path)}
 
@@ -57,7 +61,26 @@ def _install_uvloop() -> None:
 
 
 ALL = tuple(name for name, _, _ in describe())
-WORKER = tuple(n for n in ALL if n not in ("port", "rate_limit", "rate_burst"))
+# The worker serves no API: its only listener is /metrics, at DOCHOOKS_METRICS_HOST.
+WORKER = tuple(n for n in ALL if n not in ("host", "port", "rate_limit", "rate_burst"))
+
+
+@contextlib.contextmanager
+def _own_metrics_port(rt: Runtime) -> Iterator[None]:
+    """/metrics on a port of its own for the block, when DOCHOOKS_METRICS_PORT asks for one."""
+    from dochooks.metrics import registry_for
+    from dochooks.metrics_http import start_metrics_listener
+
+    settings = rt.settings
+    if not settings.metrics_port:
+        yield
+        return
+    registry = registry_for(rt.db, rt.clock)
+    listener = start_metrics_listener(registry, settings.metrics_host, settings.metrics_port, settings.metrics_token)
+    try:
+        yield
+    finally:
+        listener.close()
 
 
 class _Group(click.Group):
@@ -83,23 +106,27 @@ def serve(**flags: Any) -> None:
     import uvicorn
 
     from dochooks.api.app import create_app
+    from dochooks.metrics_http import http_url, where_metrics_are
     from dochooks.runtime import open_runtime
 
     settings = _settings(flags)
     rt = open_runtime(settings)
     _install_uvloop()
-    click.echo(
-        f"dochooks {__version__} on http://{settings.host}:{settings.port} (web UI at /, API docs at /docs)", err=True
-    )
     try:
-        uvicorn.run(
-            create_app(rt),
-            host=settings.host,
-            port=settings.port,
-            log_level=settings.log_level,
-            loop="none",  # uvloop is already installed, when it is available
-            access_log=settings.log_level == "debug",
-        )
+        with _own_metrics_port(rt):
+            click.echo(
+                f"dochooks {__version__} on {http_url(settings.host, settings.port)} "
+                f"(web UI at /, API docs at /docs); {where_metrics_are(settings, api=True)}",
+                err=True,
+            )
+            uvicorn.run(
+                create_app(rt),
+                host=settings.host,
+                port=settings.port,
+                log_level=settings.log_level,
+                loop="none",  # uvloop is already installed, when it is available
+                access_log=settings.log_level == "debug",
+            )
     finally:
         rt.close()
 
@@ -110,15 +137,10 @@ def worker(**flags: Any) -> None:
     """Run the dispatcher and workflow runner without the API (migrates first); stops
     cleanly on SIGINT or SIGTERM."""
     from dochooks.background import run_background, sole_dispatcher
+    from dochooks.metrics_http import where_metrics_are
     from dochooks.runtime import open_runtime
 
     rt = open_runtime(_settings(flags))
-    if rt.settings.metrics_port:
-        from prometheus_client import start_http_server
-
-        from dochooks.metrics import registry_for
-
-        start_http_server(rt.settings.metrics_port, addr=rt.settings.host, registry=registry_for(rt.db, rt.clock))
 
     async def run() -> None:
         stopping = asyncio.Event()
@@ -130,7 +152,9 @@ def worker(**flags: Any) -> None:
 
     _install_uvloop()
     try:
-        asyncio.run(run())
+        with _own_metrics_port(rt):
+            click.echo(f"dochooks {__version__} worker; {where_metrics_are(rt.settings, api=False)}", err=True)
+            asyncio.run(run())
     finally:
         rt.close()
 

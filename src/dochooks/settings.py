@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 
-def _setting(default: Any, help: str) -> Any:
-    return field(default=default, metadata={"help": help})
+def _setting(default: Any, help: str, *, secret: bool = False) -> Any:
+    """A setting; a `secret` one is left out of the settings' repr, so no log line shows it."""
+    return field(default=default, metadata={"help": help}, repr=not secret)
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class Settings:
     secret_key: str | None = _setting(
         None,
         "Key that encrypts secrets at rest (Fernet, urlsafe base64); generated into the data dir if unset.",
+        secret=True,
     )
     host: str = _setting("127.0.0.1", "Address the HTTP API listens on.")
     port: int = _setting(8000, "Port the HTTP API listens on.")
@@ -51,7 +53,12 @@ class Settings:
     max_upload_bytes: int = _setting(25 * 1024 * 1024, "Largest document upload accepted, in bytes (larger: 413).")
     processors: str | None = _setting(None, "package.module:MAPPING of workflow processors replacing the defaults.")
     metrics_port: int = _setting(
-        0, "Port `dochooks worker` serves Prometheus /metrics on (0: none; serve has /metrics)."
+        0,
+        "Port Prometheus /metrics is served on, apart from the API (0: serve has it on the API's port, worker none).",
+    )
+    metrics_host: str = _setting("127.0.0.1", "Address the /metrics port listens on.")
+    metrics_token: str | None = _setting(
+        None, "Bearer token /metrics requires wherever it is served (none: open to whoever reaches it).", secret=True
     )
     rate_limit: float = _setting(100.0, "API requests per second per token, on average (0: no limit).")
     rate_burst: int = _setting(200, "API requests a token may make at once above its rate.")

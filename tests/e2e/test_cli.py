@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,7 +19,7 @@ from pathlib import Path
 from dochooks.clock import parse_iso
 from dochooks.delivery.signing import verify
 from dochooks.webhooks.secrets import signing_key
-from tests.factories import PLAIN_FLOW, Api, Receiver, document_doc, free_port, webhook_doc
+from tests.factories import PLAIN_FLOW, TEST_KEY, Api, Receiver, document_doc, free_port, webhook_doc
 
 SCALE = 0.0002  # every retry delay times this: the whole 8-retry schedule takes about 12 s
 DOCHOOKS = shutil.which("dochooks", path=str(Path(sys.executable).parent)) or "dochooks"
@@ -229,3 +230,67 @@ def test_a_kill_in_the_middle_of_the_workflow_loses_nothing_and_repeats_no_topic
 
 def topics_received(receiver: Receiver) -> list[str]:
     return [json.loads(r.body)["topic"] for r in receiver.at("/ok/all")]
+
+
+METRICS_TOKEN = "metrics-token-9d2e41"
+
+
+def metrics_status(base: str, token: str | None = None) -> int:
+    request = urllib.request.Request(base + "/metrics", headers={"Authorization": f"Bearer {token}"} if token else {})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_serve_puts_metrics_behind_the_token_and_on_their_own_port(db_url: str, tmp_path: Path) -> None:
+    with served(db_url, tmp_path, DOCHOOKS_METRICS_TOKEN=METRICS_TOKEN) as service:
+        assert metrics_status(service.base) == 401
+        assert metrics_status(service.base, "wrong") == 401
+        assert metrics_status(service.base, METRICS_TOKEN) == 200
+    port = free_port()
+    own = f"http://127.0.0.1:{port}"
+    with served(db_url, tmp_path, DOCHOOKS_METRICS_TOKEN=METRICS_TOKEN, DOCHOOKS_METRICS_PORT=str(port)) as service:
+        assert metrics_status(service.base, METRICS_TOKEN) == 404  # no longer on the API's port
+        assert metrics_status(own) == 401
+        assert metrics_status(own, METRICS_TOKEN) == 200
+    log = (tmp_path / "serve.log").read_text()
+    assert f"metrics at {own}/metrics (bearer token required)" in log
+    assert METRICS_TOKEN not in log
+
+
+def test_a_worker_serves_metrics_on_its_port_behind_the_token(db_url: str, tmp_path: Path) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        "DOCHOOKS_DATA_DIR": str(tmp_path / "data"),
+        "DOCHOOKS_SECRET_KEY": TEST_KEY,
+        "DOCHOOKS_METRICS_PORT": str(port),
+        "DOCHOOKS_METRICS_TOKEN": METRICS_TOKEN,
+    }
+    own = f"http://127.0.0.1:{port}"
+    with open(tmp_path / "worker.log", "wb") as log:
+        worker = subprocess.Popen(
+            [DOCHOOKS, "worker", "--database-url", db_url], stdout=log, stderr=subprocess.STDOUT, env=env
+        )
+    try:
+        wait_until(lambda: worker.poll() is not None or metrics_status_or_none(own) is not None, 30)
+        assert worker.poll() is None, (tmp_path / "worker.log").read_text()
+        assert metrics_status(own) == 401
+        assert metrics_status(own, "wrong") == 401
+        assert metrics_status(own, METRICS_TOKEN) == 200
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(30) == 0
+    log_text = (tmp_path / "worker.log").read_text()
+    assert f"metrics at {own}/metrics (bearer token required)" in log_text
+    assert METRICS_TOKEN not in log_text
+
+
+def metrics_status_or_none(base: str) -> int | None:
+    """The status of an unauthenticated scrape, or None while nothing listens."""
+    try:
+        return metrics_status(base)
+    except OSError:
+        return None

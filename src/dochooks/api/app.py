@@ -65,6 +65,8 @@ def create_app(rt: Runtime, *, dispatch: bool = True) -> FastAPI:
     app.state.background = None
     app.state.rate_limiter = RateLimiter(rt.settings.rate_limit, rt.settings.rate_burst)
     app.state.metrics = registry_for(rt.db, rt.clock)
+    if not rt.settings.metrics_port:  # otherwise /metrics has a listener of its own (cli.py)
+        app.include_router(meta.metrics_router)
     app.add_middleware(BodyLimit, upload_bytes=rt.settings.max_upload_bytes)
     errors.install(app)
     for module in (meta, webhooks, deliveries, documents, workflow):

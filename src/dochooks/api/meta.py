@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from dochooks import __version__
 from dochooks.api.deps import Rt, Tenant
 from dochooks.api.jsonapi import JsonApiResponse, document, error_object, errors, resource
+from dochooks.metrics_http import REFUSAL, authorized
 from dochooks.topics import TOPICS
 
 router = APIRouter()
+# Left off the app when /metrics has a port of its own (DOCHOOKS_METRICS_PORT).
+metrics_router = APIRouter()
 
 
 @router.get("/healthz", tags=["service"], summary="Ready to serve")
@@ -29,10 +32,13 @@ def healthz(request: Request, rt: Rt) -> JsonApiResponse:
     return JsonApiResponse({"status": "ok", "version": __version__})
 
 
-@router.get("/metrics", include_in_schema=False)
-def metrics(request: Request) -> Response:
+@metrics_router.get("/metrics", include_in_schema=False)
+def metrics(request: Request, rt: Rt) -> Response:
     """Prometheus metrics: attempts by outcome, attempt latency, failures per webhook, the
-    queue's depth and oldest due delivery, worker leases. For the operator's network only."""
+    queue's depth and oldest due delivery, worker leases. For the operator only: behind
+    DOCHOOKS_METRICS_TOKEN when it is set (401 without it)."""
+    if not authorized(request.headers.get("authorization"), rt.settings.metrics_token):
+        return PlainTextResponse(REFUSAL, status_code=401, headers={"WWW-Authenticate": "Bearer"})
     return Response(generate_latest(request.app.state.metrics), media_type=CONTENT_TYPE_LATEST)
 
 
