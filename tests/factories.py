@@ -367,14 +367,16 @@ def webhook_doc(url: str, topics: list[str] | None = None, **attributes: Any) ->
 
 
 @contextmanager
-def live_service(rt: Any) -> Iterator[str]:
-    """The real ASGI app with its dispatcher, served by uvicorn on a free loopback port."""
+def live_service(rt: Any, **app_options: Any) -> Iterator[str]:
+    """The real ASGI app with its dispatcher, served by uvicorn on a free loopback port;
+    `app_options` go to `create_app` (e.g. `limiter_clock`)."""
     import uvicorn
 
     from dochooks.api.app import create_app
 
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(rt), host="127.0.0.1", port=port, log_level="warning"))
+    app = create_app(rt, **app_options)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 15

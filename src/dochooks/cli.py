@@ -62,7 +62,9 @@ def _install_uvloop() -> None:
 
 ALL = tuple(name for name, _, _ in describe())
 # The worker serves no API: its only listener is /metrics, at DOCHOOKS_METRICS_HOST.
-WORKER = tuple(n for n in ALL if n not in ("host", "port", "rate_limit", "rate_burst"))
+WORKER = tuple(
+    n for n in ALL if n not in ("host", "port", "rate_limit", "rate_burst", "auth_failure_rate", "auth_failure_burst")
+)
 
 
 @contextlib.contextmanager

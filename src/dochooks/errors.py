@@ -6,7 +6,7 @@ DochooksError
  ├── InvalidInput        a well-formed request with values we refuse (422)
  │    └── UnsafeUrl      a webhook URL that is not a public http(s) address
  ├── Conflict            the request clashes with the resource's state (409)
- ├── TooManyRequests     a token over its request rate (429)
+ ├── TooManyRequests     a caller over its rate, or its failed authentications (429)
  ├── ConfigError         a setting that cannot work; the service does not start
  └── StorageError        the database failed or is not what we expect
       └── MigrationError

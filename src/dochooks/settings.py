@@ -62,6 +62,12 @@ class Settings:
     )
     rate_limit: float = _setting(100.0, "API requests per second per token, on average (0: no limit).")
     rate_burst: int = _setting(200, "API requests a token may make at once above its rate.")
+    auth_failure_rate: float = _setting(
+        0.1, "Failed authentications (wrong API token) per second per address, on average (0: no limit)."
+    )
+    auth_failure_burst: int = _setting(
+        20, "Failed authentications an address may make at once; more get 429, even with a valid token."
+    )
     log_level: str = _setting("info", "debug, info, warning or error.")
 
 

@@ -4,13 +4,15 @@ and no secret at rest or in the logs in plain text."""
 
 from __future__ import annotations
 
+import dataclasses
 import email.utils
 import http.client
 import logging
 import re
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 from dochooks.cli import main
+from dochooks.db import Connection, Database
 from dochooks.delivery.signing import verify
 from dochooks.runtime import Runtime, open_runtime
 from dochooks.tenants import NewTenant
@@ -270,6 +273,58 @@ def test_a_token_over_its_rate_gets_429_with_retry_after(tmp_path: Path, db_url:
             assert status == 429 and body["errors"][0]["status"] == "429"
             assert 1 <= int(api.last_headers["retry-after"]) <= 2
             assert Api(base, calm.token).call("GET", "/v1/webhooks")[0] == 200  # each token has its own
+    finally:
+        rt.close()
+
+
+class CountingDatabase:
+    """A database that counts the reads and transactions asked of it."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self.dialect = db.dialect
+        self.uses = 0
+
+    def read(self) -> AbstractContextManager[Connection]:
+        self.uses += 1
+        return self._db.read()
+
+    def transaction(self) -> AbstractContextManager[Connection]:
+        self.uses += 1
+        return self._db.transaction()
+
+    async def listen(self, channel: str, on_notify: Callable[[], None]) -> None:
+        await self._db.listen(channel, on_notify)
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def test_wrong_tokens_from_an_address_end_in_429_before_any_lookup_until_the_budget_refills(
+    tmp_path: Path, db_url: str
+) -> None:
+    rt = open_runtime(make_settings(tmp_path, db_url, auth_failure_rate=0.5, auth_failure_burst=3))
+    now = [0.0]
+    counting = CountingDatabase(rt.db)
+    try:
+        valid = make_tenant(rt.db).token
+        # No dispatcher: every use of the database is a request's.
+        with live_service(dataclasses.replace(rt, db=counting), dispatch=False, limiter_clock=lambda: now[0]) as base:
+            assert [Api(base).call("GET", "/v1/webhooks")[0] for _ in range(10)] == [401] * 10  # no header: not counted
+            wrong = [Api(base, f"dh_guess-{n}").call("GET", "/v1/webhooks")[0] for n in range(3)]
+            assert wrong == [401, 401, 401]
+            uses = counting.uses
+            api = Api(base, "dh_guess-3")
+            status, body = api.call("GET", "/v1/webhooks")
+            assert status == 429 and body["errors"][0]["status"] == "429"
+            assert api.last_headers["retry-after"] == "2"  # one failure's worth at 0.5 a second
+            assert "failed authentications" in body["errors"][0]["detail"]
+            assert Api(base, valid).call("GET", "/v1/webhooks")[0] == 429  # the price of a per-address limit
+            assert counting.uses == uses  # refused before the token was looked up
+            now[0] += 2
+            assert Api(base, valid).call("GET", "/v1/webhooks")[0] == 200
+            assert Api(base, "dh_guess-4").call("GET", "/v1/webhooks")[0] == 401
+            assert Api(base, valid).call("GET", "/v1/webhooks")[0] == 429
     finally:
         rt.close()
 

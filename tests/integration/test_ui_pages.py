@@ -16,7 +16,7 @@ from dochooks.runtime import Runtime
 from dochooks.tenants import NewTenant
 from dochooks.ui.sessions import SESSION_COOKIE
 from dochooks.webhooks import store
-from tests.factories import PAYLOAD, Receiver, WebClient, live_service, make_tenant, make_webhook
+from tests.factories import PAYLOAD, Api, Receiver, WebClient, live_service, make_tenant, make_webhook
 
 # Every form the UI posts to, with fields that would succeed given a valid CSRF token.
 HOOK = {"name": "x", "url": "http://127.0.0.1:9/x", "topics": "document-received"}
@@ -414,3 +414,26 @@ def test_posts_of_a_session_are_rate_limited_like_the_api(runtime: Runtime, acme
         token = web.csrf()
         statuses = [web.post("/development/workflow", {"csrf_token": token}).status for _ in range(3)]
     assert statuses[:2] == [303, 303] and statuses[2] == 429
+
+
+def test_wrong_tokens_at_sign_in_and_in_the_api_share_one_budget_per_address(runtime: Runtime, acme: NewTenant) -> None:
+    limited = dataclasses.replace(
+        runtime, settings=dataclasses.replace(runtime.settings, auth_failure_rate=0.5, auth_failure_burst=3)
+    )
+    now = [0.0]
+    with live_service(limited, limiter_clock=lambda: now[0]) as base:
+        web = WebClient(base)
+        form = web.get("/sign-in")
+        for _ in range(5):  # no token at all: not a guess, not counted
+            form = web.post("/sign-in", {"csrf_token": form.csrf(), "token": " "})
+            assert form.status == 422
+        for n in range(2):
+            form = web.post("/sign-in", {"csrf_token": form.csrf(), "token": f"dh_guess-{n}"})
+            assert form.status == 401
+        assert Api(base, "dh_guess-2").call("GET", "/v1/webhooks")[0] == 401  # the third, through the API
+        refused = web.post("/sign-in", {"csrf_token": form.csrf(), "token": acme.token})
+        assert refused.status == 429 and refused.headers["Retry-After"] == "2"
+        assert "failed authentications" in refused.text
+        assert Api(base, acme.token).call("GET", "/v1/webhooks")[0] == 429
+        now[0] += 2
+        web.sign_in(acme.token)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 
 from fastapi import FastAPI
 
@@ -13,7 +14,7 @@ from dochooks import __version__
 from dochooks.api import deliveries, documents, errors, meta, webhooks, workflow
 from dochooks.api.jsonapi import JsonApiResponse
 from dochooks.api.limits import BodyLimit
-from dochooks.api.rate_limit import RateLimiter
+from dochooks.api.rate_limit import AuthFailures, RateLimiter
 from dochooks.background import run_background, sole_dispatcher
 from dochooks.metrics import registry_for
 from dochooks.runtime import Runtime
@@ -35,8 +36,9 @@ def _report_end(task: asyncio.Task[None]) -> None:
         log.critical("background work stopped: deliveries and documents no longer move", exc_info=task.exception())
 
 
-def create_app(rt: Runtime, *, dispatch: bool = True) -> FastAPI:
-    """The API and web UI for a runtime; with `dispatch` the dispatcher and workflow runner run alongside it."""
+def create_app(rt: Runtime, *, dispatch: bool = True, limiter_clock: Callable[[], float] = time.monotonic) -> FastAPI:
+    """The API and web UI for a runtime; with `dispatch` the dispatcher and workflow runner
+    run alongside it. The rate limits keep time by `limiter_clock` (seconds)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -63,7 +65,10 @@ def create_app(rt: Runtime, *, dispatch: bool = True) -> FastAPI:
     )
     app.state.runtime = rt
     app.state.background = None
-    app.state.rate_limiter = RateLimiter(rt.settings.rate_limit, rt.settings.rate_burst)
+    app.state.rate_limiter = RateLimiter(rt.settings.rate_limit, rt.settings.rate_burst, clock=limiter_clock)
+    app.state.auth_failures = AuthFailures(
+        rt.settings.auth_failure_rate, rt.settings.auth_failure_burst, clock=limiter_clock
+    )
     app.state.metrics = registry_for(rt.db, rt.clock)
     if not rt.settings.metrics_port:  # otherwise /metrics has a listener of its own (cli.py)
         app.include_router(meta.metrics_router)

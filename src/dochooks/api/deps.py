@@ -9,7 +9,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException
 
 from dochooks.api.jsonapi import JSON_TYPES
-from dochooks.api.rate_limit import RateLimiter
+from dochooks.api.rate_limit import AuthFailures, RateLimiter
 from dochooks.errors import Unauthorized
 from dochooks.runtime import Runtime
 from dochooks.tenants import tenant_for_token, token_digest
@@ -22,18 +22,28 @@ def runtime(request: Request) -> Runtime:
     return rt
 
 
+def caller_address(request: Request) -> str:
+    """The address the request came from (the client's, when uvicorn trusts the proxy's
+    X-Forwarded-For: FORWARDED_ALLOW_IPS)."""
+    return request.client.host if request.client else ""
+
+
 def tenant(
     request: Request,
     rt: Annotated[Runtime, Depends(runtime)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> int:
     """The tenant whose token the request carries; 401 without a valid one, 429 when the
-    token is over its rate."""
-    if credentials is None:
+    token is over its rate or the caller's address over its failed authentications."""
+    if credentials is None:  # not a guess: not counted
         raise Unauthorized("send the header Authorization: Bearer <token>")
+    failures: AuthFailures = request.app.state.auth_failures
+    address = caller_address(request)
+    failures.check(address)  # before the lookup: a guesser over its budget costs no query
     with rt.db.read() as conn:
         found = tenant_for_token(conn, credentials.credentials)
     if found is None:
+        failures.count(address)
         raise Unauthorized("the API token is not valid")
     limiter: RateLimiter = request.app.state.rate_limiter
     limiter.take(token_digest(credentials.credentials))

@@ -58,13 +58,12 @@ def install(app: FastAPI) -> None:
     async def domain_error(request: Request, exc: DochooksError) -> Response:
         if exc.status >= 500:
             log.error("%s %s failed: %s", request.method, request.url.path, exc.detail)
+        retry_after = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
         if page := _page_for(request):
-            return page(request, exc.status, exc.title, exc.detail)
-        headers = None
-        if isinstance(exc, Unauthorized):
-            headers = {"WWW-Authenticate": "Bearer"}
-        elif isinstance(exc, TooManyRequests):
-            headers = {"Retry-After": str(exc.retry_after)}
+            response = page(request, exc.status, exc.title, exc.detail)
+            response.headers.update(retry_after or {})
+            return response
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else retry_after
         return errors(exc.status, [error_object(exc.status, exc.title, exc.detail, pointer=exc.pointer)], headers)
 
     @app.exception_handler(RequestValidationError)

@@ -10,8 +10,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from dochooks.api.deps import Rt
-from dochooks.api.rate_limit import RateLimiter
+from dochooks.api.deps import Rt, caller_address
+from dochooks.api.rate_limit import AuthFailures, RateLimiter
 from dochooks.errors import DochooksError
 from dochooks.ui import sessions
 from dochooks.ui.render import page
@@ -122,7 +122,8 @@ async def _sign_in_fields(request: Request) -> FormData:
 
 @router.post("/sign-in")
 def sign_in(request: Request, rt: Rt, form: Annotated[FormData, Depends(_sign_in_fields)]) -> Response:
-    _limit(request, f"sign-in:{request.client.host if request.client else ''}")
+    address = caller_address(request)
+    _limit(request, f"sign-in:{address}")
     nonce = request.cookies.get(SIGN_IN_COOKIE)
     given = form.get("csrf_token")
     if not nonce or not csrf_matches(csrf_token_for(nonce), given if isinstance(given, str) else None):
@@ -131,9 +132,12 @@ def sign_in(request: Request, rt: Rt, form: Annotated[FormData, Depends(_sign_in
     next_url = _safe_next(form.get("next"))
     if not isinstance(token, str) or not token.strip():
         return _sign_in_form(request, status=422, error="Enter your API token.", next_url=next_url)
+    failures: AuthFailures = request.app.state.auth_failures  # the API's budget: one per address
+    failures.check(address)
     with rt.db.transaction() as conn:
         session_id = sessions.sign_in(conn, token, rt.clock.now_ms())
     if session_id is None:
+        failures.count(address)
         return _sign_in_form(request, status=401, error="This API token is not valid.", next_url=next_url)
     response = redirect(next_url)
     _set_cookie(response, request, SESSION_COOKIE, session_id, max_age=sessions.SESSION_TTL_MS // 1000, path="/")
