@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from dochooks.clock import Clock, SystemClock
 from dochooks.db import Database, migrate, open_database
 from dochooks.delivery.egress import Egress
+from dochooks.private_files import private_dir
 from dochooks.settings import Settings
 from dochooks.webhooks.secrets import Cipher, load_cipher
 from dochooks.webhooks.url_safety import IPNetwork, TargetPolicy, parse_cidrs
@@ -26,10 +27,12 @@ class Runtime:
 
 
 def open_runtime(settings: Settings, *, clock: Clock | None = None, run_migrations: bool = True) -> Runtime:
-    """Check the settings, open the database (migrated to the latest schema) and the secrets key."""
+    """Check the settings, make the data directory private (0700), open the database
+    (migrated to the latest schema) and the secrets key."""
     policy = TargetPolicy.from_settings(settings)
     egress_cidrs = parse_cidrs(settings.egress_cidrs, "DOCHOOKS_EGRESS_CIDRS")
     Egress.from_settings(settings)  # the dispatcher builds its own; a bad one must stop the start now
+    private_dir(settings.data_dir)  # documents and the generated key: for the service's user only
     db = open_database(settings.database_url)
     if run_migrations:
         migrate(db)

@@ -59,6 +59,7 @@ class Served:
                 stderr=subprocess.STDOUT,
                 env=self.env,
                 cwd=self.tmp_path,
+                umask=0o022,  # the usual one, under which files are world-readable unless made otherwise
             )
         deadline = time.monotonic() + 30
         while True:
@@ -294,3 +295,34 @@ def metrics_status_or_none(base: str) -> int | None:
         return metrics_status(base)
     except OSError:
         return None
+
+
+def test_the_data_directory_and_the_database_files_are_private_to_the_service_user(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    db = tmp_path / "state" / "dochooks.db"
+    with served(f"sqlite:///{db}", tmp_path) as service:
+        acme = tenant(f"sqlite:///{db}", "acme", service.env)
+        api = Api(service.base, str(acme["token"]))
+        hook = api.call("POST", "/v1/webhooks", webhook_doc(receiver.url("/ok/modes")))[1]["data"]
+        test = {"data": {"type": "webhook_tests", "attributes": {"topic": "document-received"}}}
+        assert api.call("POST", f"/v1/webhooks/{hook['id']}/test", test)[0] == 202
+        assert api.call("POST", "/v1/documents", document_doc(b"Invoice 1"))[0] == 201
+        receiver.wait_for("/ok/modes", 1)
+        wait_until(lambda: delivery_of(api, hook["id"])["attributes"]["status"] == "succeeded")
+        running = {p.name: mode(p) for p in db.parent.iterdir()}
+    # While it runs, SQLite's companions exist: made by SQLite with the database file's mode.
+    assert {"dochooks.db", "dochooks.db-wal", "dochooks.db-shm", "dochooks.db.dispatcher.lock"} <= set(running)
+    assert all(m & 0o077 == 0 for m in running.values()), running
+    made = [db.parent, *db.parent.iterdir(), tmp_path / "data"]
+    for root, dirs, files in os.walk(tmp_path / "data"):
+        # The document files are documents/files.py's, which another change makes private:
+        # left out here until both have landed.
+        dirs[:] = [d for d in dirs if Path(root, d) != tmp_path / "data" / "documents"]
+        made += [Path(root, name) for name in dirs + files]
+    assert tmp_path / "data" / "secret.key" in made
+    assert {str(p.relative_to(tmp_path)): oct(mode(p)) for p in made if mode(p) & 0o077} == {}
+
+
+def mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777

@@ -259,6 +259,29 @@ def _everything_stored(rt: Runtime, tmp_path: Path) -> Iterator[bytes]:
                     yield row["line"].encode()
 
 
+def test_an_existing_data_directory_and_database_are_made_private_at_start(tmp_path: Path) -> None:
+    data, db = tmp_path / "data", tmp_path / "dochooks.db"
+    data.mkdir(mode=0o755)
+    for path in (db, tmp_path / "dochooks.db-wal", tmp_path / "dochooks.db-shm"):
+        path.touch()
+        path.chmod(0o644)  # as versions before 0600 left them
+    rt = open_runtime(make_settings(tmp_path, f"sqlite:///{db}", data_dir=data, secret_key=None))
+    try:  # open: SQLite removes the WAL and shared memory when the last connection closes
+        assert {p.name: mode(p) for p in tmp_path.glob("dochooks.db*")} == {
+            "dochooks.db": 0o600,
+            "dochooks.db-wal": 0o600,
+            "dochooks.db-shm": 0o600,
+        }
+    finally:
+        rt.close()
+    assert mode(data) == 0o700
+    assert mode(data / KEY_FILE) == 0o600
+
+
+def mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
 # --- limits --------------------------------------------------------------------------------
 
 

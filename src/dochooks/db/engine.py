@@ -23,6 +23,7 @@ import psycopg_pool
 from psycopg.rows import dict_row
 
 from dochooks.errors import StorageError
+from dochooks.private_files import private_dir, private_file, tighten
 
 log = logging.getLogger("dochooks.db")
 Row = dict[str, Any]
@@ -105,7 +106,11 @@ class SqliteDatabase:
     def __init__(self, path: str) -> None:
         self.path = path
         if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            # Made 0600 before SQLite opens it: SQLite gives the -wal and -shm files its mode.
+            private_dir(Path(path).parent, tighten_existing=False)  # maybe a shared directory
+            private_file(Path(path))
+            for companion in ("-wal", "-shm"):  # left by an earlier version, which made them 0644
+                tighten(Path(path + companion))
         self._write_lock = threading.Lock()
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []

@@ -11,6 +11,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from dochooks.errors import StorageError
+from dochooks.private_files import private_dir
 
 KEY_FILE = "secret.key"
 SIGNING_PREFIX = "whsec_"
@@ -53,7 +54,7 @@ def load_cipher(secret_key: str | None, data_dir: Path) -> Cipher:
         return Cipher(secret_key)
     path = data_dir / KEY_FILE
     if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(data_dir)
         with contextlib.suppress(FileExistsError):  # another process made it first: use theirs
             write_key_file(path, [Fernet.generate_key().decode()], exclusive=True)
     return Cipher(path.read_bytes())
