@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from dochooks import __version__
 from dochooks.api import deliveries, documents, errors, meta, webhooks, workflow
 from dochooks.api.jsonapi import JsonApiResponse
-from dochooks.api.limits import BodyLimit
+from dochooks.api.limits import BodyLimit, BodyTooLarge, body_too_large
 from dochooks.api.rate_limit import AuthFailures, RateLimiter
 from dochooks.background import run_background, sole_dispatcher
 from dochooks.metrics import registry_for
@@ -74,6 +74,7 @@ def create_app(rt: Runtime, *, dispatch: bool = True, limiter_clock: Callable[[]
         app.include_router(meta.metrics_router)
     app.add_middleware(BodyLimit, upload_bytes=rt.settings.max_upload_bytes)
     errors.install(app)
+    app.add_exception_handler(BodyTooLarge, body_too_large)
     for module in (meta, webhooks, deliveries, documents, workflow):
         app.include_router(module.router)
     install_ui(app)  # the web pages, at / beside /v1

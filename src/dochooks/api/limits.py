@@ -1,9 +1,13 @@
-"""Request bodies have a size limit: a larger one gets 413 before the app reads it."""
+"""Request bodies have a size limit. A declared length over it gets 413 before the app reads
+anything; a body sent chunked gets 413 once the bytes the app has read pass it. Nothing is
+held here: the app reads the body as it arrives."""
 
 from __future__ import annotations
 
 from html import escape
 
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -14,9 +18,24 @@ DEFAULT_LIMIT = 1024 * 1024
 UPLOAD_PATHS = ("/v1/documents", "/documents")  # the API's upload and the web UI's upload form
 
 
+class BodyTooLarge(HTTPException):
+    """Raised from the counting `receive` when a body passes its limit. An HTTPException,
+    because FastAPI passes those on from its body reading, where any other error becomes a 400."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(413)
+        self.response = response
+
+
+async def body_too_large(request: Request, exc: Exception) -> Response:
+    """The exception handler: the same 413 as a declared length over the limit gets."""
+    assert isinstance(exc, BodyTooLarge)
+    return exc.response
+
+
 class BodyLimit:
-    """Plain ASGI middleware: `limit_for(path)` bytes at most, by Content-Length, or as read
-    when the body comes chunked."""
+    """Plain ASGI middleware: `limit_for(path)` bytes at most, by Content-Length, or counted
+    as the app reads a chunked body."""
 
     def __init__(self, app: ASGIApp, *, upload_bytes: int) -> None:
         self.app = app
@@ -31,32 +50,25 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.limit_for(scope["path"])
+        path = scope["path"]
+        limit = self.limit_for(path)
         headers = dict(scope["headers"])
         length = headers.get(b"content-length")
-        if length is not None and b"transfer-encoding" not in headers:  # the server holds the body to it
-            if length.isdigit() and int(length) > limit:
-                await self._too_large(scope["path"], limit)(scope, receive, send)
-                return
-            await self.app(scope, receive, send)
+        # Without Transfer-Encoding the server holds the body to its declared length.
+        if length is not None and b"transfer-encoding" not in headers and length.isdigit() and int(length) > limit:
+            await self._too_large(path, limit)(scope, receive, send)
             return
-        # Chunked (whatever Content-Length says): read the body up to the limit before the app sees it.
-        messages: list[Message] = []
         seen = 0
-        while True:
+
+        async def counted() -> Message:
+            nonlocal seen
             message = await receive()
-            messages.append(message)
             seen += len(message.get("body", b""))
             if seen > limit:
-                await self._too_large(scope["path"], limit)(scope, receive, send)
-                return
-            if message["type"] != "http.request" or not message.get("more_body"):
-                break
+                raise BodyTooLarge(self._too_large(path, limit))
+            return message
 
-        async def replay() -> Message:
-            return messages.pop(0) if messages else await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, counted, send)
 
     def _too_large(self, path: str, limit: int) -> Response:
         """413 as the API's error document, or as a page for the web UI's forms."""
