@@ -537,6 +537,11 @@ class WebClient:
         data = urllib.parse.urlencode(fields, doseq=True).encode()
         return self._open(urllib.request.Request(self.base + path, data=data, method="POST"))
 
+    def post_multipart(self, path: str, *fields: tuple[str, str | None, bytes]) -> Page:
+        """A multipart/form-data post of (name, filename or None, value) fields, as a file input sends."""
+        data, kind = multipart(*fields)
+        return self._open(urllib.request.Request(self.base + path, data=data, headers={"Content-Type": kind}))
+
     def sign_in(self, token: str) -> Page:
         form = self.get("/sign-in")
         signed_in = self.post("/sign-in", {"csrf_token": form.csrf(), "token": token})

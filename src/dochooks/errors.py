@@ -6,6 +6,7 @@ DochooksError
  ├── InvalidInput        a well-formed request with values we refuse (422)
  │    └── UnsafeUrl      a webhook URL that is not a public http(s) address
  ├── Conflict            the request clashes with the resource's state (409)
+ ├── TooLarge            an upload or a part of it over its size limit (413)
  ├── TooManyRequests     a caller over its rate, or its failed authentications (429)
  ├── ConfigError         a setting that cannot work; the service does not start
  └── StorageError        the database failed or is not what we expect
@@ -51,6 +52,11 @@ class UnsafeUrl(InvalidInput):
 class Conflict(DochooksError):
     status = 409
     title = "Conflict"
+
+
+class TooLarge(DochooksError):
+    status = 413
+    title = "Payload too large"
 
 
 class TooManyRequests(DochooksError):

@@ -17,7 +17,9 @@ from dochooks.api.jsonapi import JSON_TYPES, JsonApiResponse, document, page_lin
 from dochooks.api.schemas import TEN_YEARS, DocumentAttributes, DocumentDocument, ShortText, ValidationDocument
 from dochooks.clock import iso, parse_iso
 from dochooks.documents import store
-from dochooks.documents.uploads import MAX_FILES, accept_upload, decode_files
+from dochooks.documents.files import StagedFile, Staging
+from dochooks.documents.json_upload import JsonUpload
+from dochooks.documents.uploads import MAX_FILES, accept_upload, staging
 from dochooks.documents.validations import complete_validation
 from dochooks.documents.workflow import STATUSES
 from dochooks.errors import InvalidInput
@@ -66,22 +68,30 @@ _UPLOAD_BODY = {
 }
 
 
-async def _from_json(request: Request) -> tuple[list[bytes], DocumentAttributes]:
+async def _from_json(request: Request, staged: Staging) -> tuple[list[StagedFile], DocumentAttributes]:
+    """Each `base64_file` decoded into a staged file as the body arrives; the rest of the
+    document (small) checked by the schema, as a whole body would be."""
+    body = JsonUpload(staged)
+    async for chunk in request.stream():
+        # decoding and writing block: not on the event loop the dispatcher shares
+        await run_in_threadpool(body.feed, chunk)
     try:
-        parsed = DocumentDocument.model_validate_json(await request.body())
+        parsed = DocumentDocument.model_validate_json(body.json())
     except ValidationError as exc:
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from exc
     attrs = parsed.data.attributes
-    # decoding 25 MiB takes a moment: not on the event loop the dispatcher shares
-    return await run_in_threadpool(decode_files, [f.base64_file for f in attrs.files]), attrs
+    return body.files([f.base64_file for f in attrs.files]), attrs
 
 
-async def _from_form(request: Request) -> tuple[list[bytes], DocumentAttributes]:
-    form = await request.form(max_files=MAX_FILES, max_fields=10)
-    uploads = [f for f in form.getlist("file") if isinstance(f, UploadFile)]
-    if not uploads:
-        raise InvalidInput("send the document as the form field `file`", attribute="files")
-    blobs = [await f.read() for f in uploads]
+async def _from_form(request: Request, staged: Staging) -> tuple[list[StagedFile], DocumentAttributes]:
+    form = await request.form(max_files=MAX_FILES, max_fields=10)  # files spooled to disk as they arrive
+    try:
+        uploads = [f for f in form.getlist("file") if isinstance(f, UploadFile)]
+        if not uploads:
+            raise InvalidInput("send the document as the form field `file`", attribute="files")
+        files = [await run_in_threadpool(staged.copy, f.file) for f in uploads]
+    finally:
+        await form.close()
 
     def text(key: str) -> str | None:
         value = form.get(key)
@@ -101,7 +111,7 @@ async def _from_form(request: Request) -> tuple[list[bytes], DocumentAttributes]
         raise RequestValidationError(
             [{**e, "loc": ("body", "data", "attributes", *e["loc"])} for e in exc.errors()]
         ) from exc
-    return blobs, attrs
+    return files, attrs
 
 
 @router.post("", status_code=201, summary="Upload a document", openapi_extra=_UPLOAD_BODY)
@@ -109,21 +119,24 @@ async def upload(request: Request, rt: Rt, tenant: Tenant) -> JsonApiResponse:
     """Upload a document as JSON:API (`files[].base64_file`) or multipart (`file`); it
     starts through the workflow at once and `document-received` is published."""
     kind = media_type(request)
-    if kind == "multipart/form-data":
-        blobs, attrs = await _from_form(request)
-    elif kind in JSON_TYPES:
-        blobs, attrs = await _from_json(request)
-    else:
+    if kind != "multipart/form-data" and kind not in JSON_TYPES:
         raise HTTPException(415, "send the document as application/vnd.api+json or multipart/form-data")
-    doc = await run_in_threadpool(
-        accept_upload,
-        rt,
-        tenant,
-        blobs=blobs,
-        name=attrs.name,
-        external_id=attrs.external_id,
-        custom_fields=attrs.custom_fields,
-    )
+    staged = staging(rt, tenant)
+    try:
+        read = _from_form if kind == "multipart/form-data" else _from_json
+        files, attrs = await read(request, staged)
+        doc = await run_in_threadpool(
+            accept_upload,
+            rt,
+            tenant,
+            staged=staged,
+            files=files,
+            name=attrs.name,
+            external_id=attrs.external_id,
+            custom_fields=attrs.custom_fields,
+        )
+    finally:
+        await run_in_threadpool(staged.close)  # what was not stored goes
     response = document(document_resource(doc), 201)
     response.headers["Location"] = f"/v1/documents/{doc.id}"
     return response

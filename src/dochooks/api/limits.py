@@ -12,7 +12,8 @@ from starlette.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dochooks.api.jsonapi import error_object, errors, is_api_path
-from dochooks.documents.uploads import TooLarge, mebibytes
+from dochooks.documents.files import mebibytes
+from dochooks.errors import TooLarge
 
 DEFAULT_LIMIT = 1024 * 1024
 UPLOAD_PATHS = ("/v1/documents", "/documents")  # the API's upload and the web UI's upload form

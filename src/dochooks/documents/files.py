@@ -1,5 +1,6 @@
-"""Uploaded files on disk, under the data directory: written whole before the database
-learns of them, so a document never points at half a file."""
+"""Uploaded files on disk, under the data directory: each written in chunks to a private
+`.part` file (size and SHA-256 counted on the way, then fsync) and renamed into place
+before the database learns of it, so a document never points at half a file."""
 
 from __future__ import annotations
 
@@ -8,6 +9,13 @@ import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
+from typing import BinaryIO
+
+from dochooks.errors import TooLarge
+
+CHUNK_BYTES = 1024 * 1024
+_FOLDER_MODE = 0o700  # only the service reads documents; files are 0600
 
 
 @dataclass(frozen=True)
@@ -17,20 +25,108 @@ class StoredFile:
     sha256: str
 
 
-def store_files(data_dir: Path, tenant_id: int, blobs: list[bytes]) -> list[StoredFile]:
-    folder = data_dir / "documents" / str(tenant_id)
-    folder.mkdir(parents=True, exist_ok=True)
-    stored = []
-    for blob in blobs:
-        relative = f"documents/{tenant_id}/{uuid.uuid4().hex}"
-        temp = data_dir / (relative + ".part")
-        with open(temp, "wb") as out:
-            out.write(blob)
+def mebibytes(size: int) -> str:
+    return f"{size / 2**20:g} MiB"
+
+
+def _private(path: str, flags: int) -> int:
+    """Open a new file readable by the service's user alone."""
+    return os.open(path, flags, 0o600)
+
+
+class StagedFile:
+    """One file of an upload while it is written; `Staging.store` moves it into place."""
+
+    def __init__(self, staging: Staging, name: str) -> None:
+        self.relative = f"documents/{staging.tenant_id}/{name}"  # where it is stored, relative to the data dir
+        self.part = staging.data_dir / "documents" / f"{name}.part"
+        self.size_bytes = 0
+        self._staging = staging
+        self._digest = hashlib.sha256()
+        self._out: BinaryIO | None = open(self.part, "xb", opener=_private)  # noqa: SIM115 (closed by finish or discard)
+
+    @property
+    def sha256(self) -> str:
+        return self._digest.hexdigest()
+
+    def write(self, chunk: bytes) -> None:
+        """Append a chunk; TooLarge once the upload's files together pass its limit, before the chunk is written."""
+        assert self._out is not None, "the file is finished"
+        self._staging.count(len(chunk))
+        self._digest.update(chunk)
+        self._out.write(chunk)
+        self.size_bytes += len(chunk)
+
+    def finish(self) -> None:
+        """Every byte on the disk (fsync) and the file closed."""
+        assert self._out is not None, "the file is finished"
+        out, self._out = self._out, None
+        with out:
             out.flush()
             os.fsync(out.fileno())
-        os.replace(temp, data_dir / relative)
-        stored.append(StoredFile(relative, len(blob), hashlib.sha256(blob).hexdigest()))
-    return stored
+
+    def discard(self) -> None:
+        if self._out is not None:
+            self._out.close()
+            self._out = None
+        self.part.unlink(missing_ok=True)
+
+
+class Staging:
+    """The files of one upload while they arrive, at most `limit_bytes` together. `store`
+    puts finished ones in place; closing removes every file that was not stored."""
+
+    def __init__(self, data_dir: Path, tenant_id: int, *, limit_bytes: int) -> None:
+        self.data_dir = data_dir
+        self.tenant_id = tenant_id
+        self.limit_bytes = limit_bytes
+        self.total_bytes = 0
+        self._open: list[StagedFile] = []
+
+    def new_file(self) -> StagedFile:
+        """A new file, written beside the tenants' folders until it is stored."""
+        (self.data_dir / "documents").mkdir(mode=_FOLDER_MODE, parents=True, exist_ok=True)
+        staged = StagedFile(self, uuid.uuid4().hex)
+        self._open.append(staged)
+        return staged
+
+    def count(self, size: int) -> None:
+        if self.total_bytes + size > self.limit_bytes:
+            raise TooLarge(f"the files exceed the upload limit of {mebibytes(self.limit_bytes)}")
+        self.total_bytes += size
+
+    def copy(self, source: BinaryIO) -> StagedFile:
+        """A finished staged file with the bytes of `source`, read in chunks (blocking: not on the event loop)."""
+        staged = self.new_file()
+        while chunk := source.read(CHUNK_BYTES):
+            staged.write(chunk)
+        staged.finish()
+        return staged
+
+    def store(self, files: list[StagedFile]) -> list[StoredFile]:
+        """Rename finished files into place, in order; on failure, none of them stays."""
+        stored: list[StoredFile] = []
+        (self.data_dir / "documents" / str(self.tenant_id)).mkdir(mode=_FOLDER_MODE, exist_ok=True)
+        try:
+            for staged in files:
+                os.replace(staged.part, self.data_dir / staged.relative)
+                self._open.remove(staged)
+                stored.append(StoredFile(staged.relative, staged.size_bytes, staged.sha256))
+        except BaseException:
+            remove_files(self.data_dir, [f.path for f in stored])
+            raise
+        return stored
+
+    def close(self) -> None:
+        for staged in self._open:
+            staged.discard()
+        self._open.clear()
+
+    def __enter__(self) -> Staging:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
 
 
 def read_files(data_dir: Path, paths: list[str]) -> list[bytes]:

@@ -1,18 +1,17 @@
-"""Accepting an upload: decode, bound, store the files, then create the document in one
-transaction. If the transaction fails, the files go too: nothing is half-created."""
+"""Accepting an upload: its files staged on disk as they arrive, at most the upload limit
+together, then the document created in one transaction. If the transaction fails, the files
+go too: nothing is half-created."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Any
 
 import orjson
 
 from dochooks.documents import config as workflow_config
 from dochooks.documents import store
-from dochooks.documents.files import remove_files, store_files
-from dochooks.errors import DochooksError, InvalidInput
+from dochooks.documents.files import StagedFile, Staging, remove_files
+from dochooks.errors import InvalidInput
 from dochooks.runtime import Runtime
 
 MAX_FILES = 20
@@ -23,26 +22,9 @@ MAX_CUSTOM_FIELDS_BYTES = 16 * 1024
 MAX_CUSTOM_FIELDS_DEPTH = 32
 
 
-class TooLarge(DochooksError):
-    status = 413
-    title = "Payload too large"
-
-
-def mebibytes(size: int) -> str:
-    return f"{size / 2**20:g} MiB"
-
-
-def decode_files(encoded: list[str]) -> list[bytes]:
-    """Strict base64 (standard alphabet, padding checked); whitespace and line breaks allowed."""
-    if len(encoded) > MAX_FILES:
-        raise InvalidInput(f"at most {MAX_FILES} files per upload", attribute="files")
-    blobs = []
-    for i, text in enumerate(encoded):
-        try:
-            blobs.append(base64.b64decode("".join(text.split()), validate=True))
-        except (binascii.Error, ValueError) as exc:
-            raise InvalidInput("not valid base64", attribute=f"files/{i}/base64_file") from exc
-    return blobs
+def staging(rt: Runtime, tenant_id: int) -> Staging:
+    """Where an upload's files are written while they arrive; close it when the upload is done."""
+    return Staging(rt.settings.data_dir, tenant_id, limit_bytes=rt.settings.max_upload_bytes)
 
 
 def nesting_depth(value: Any, *, stop_after: int) -> int:
@@ -80,17 +62,18 @@ def accept_upload(
     rt: Runtime,
     tenant_id: int,
     *,
-    blobs: list[bytes],
+    staged: Staging,
+    files: list[StagedFile],
     name: str | None,
     external_id: str | None,
     custom_fields: dict[str, Any],
 ) -> store.Document:
-    if not blobs:
+    """Create the document of `files`, finished in `staged`: the files are put in place
+    first, and removed again if the document's transaction fails."""
+    if not files:
         raise InvalidInput("send at least one file", attribute="files")
-    if sum(len(b) for b in blobs) > rt.settings.max_upload_bytes:
-        raise TooLarge(f"the files exceed the upload limit of {mebibytes(rt.settings.max_upload_bytes)}")
     check_custom_fields(custom_fields)
-    stored = store_files(rt.settings.data_dir, tenant_id, blobs)
+    stored = staged.store(files)
     try:
         now = rt.clock.now_ms()
         with rt.db.transaction() as conn:

@@ -13,10 +13,10 @@ from starlette.datastructures import UploadFile
 from dochooks.api.deps import Id, Rt
 from dochooks.api.schemas import DocumentAttributes, ValidationAttributes
 from dochooks.documents import store
-from dochooks.documents.uploads import MAX_FILES, TooLarge, accept_upload
+from dochooks.documents.uploads import MAX_FILES, accept_upload, staging
 from dochooks.documents.validations import complete_validation
 from dochooks.documents.workflow import STATUSES, waiting_level
-from dochooks.errors import Conflict, InvalidInput
+from dochooks.errors import Conflict, InvalidInput, TooLarge
 from dochooks.runtime import Runtime
 from dochooks.ui.auth import Form, SignedIn, redirect
 from dochooks.ui.forms import rows, rows_as_dict, text, whole_number
@@ -97,16 +97,17 @@ def upload(request: Request, rt: Rt, session: SignedIn, form: Form) -> Response:
         errors = {**_field_errors(exc), **errors}
     if errors:
         return _upload_form(request, rt, session, 422, errors=errors, **kept)
-    blobs = [f.file.read() for f in files]
     try:
-        doc = accept_upload(
-            rt,
-            session.tenant_id,
-            blobs=blobs,
-            name=attrs.name,
-            external_id=attrs.external_id,
-            custom_fields=attrs.custom_fields,
-        )
+        with staging(rt, session.tenant_id) as staged:  # what is not stored goes when it closes
+            doc = accept_upload(
+                rt,
+                session.tenant_id,
+                staged=staged,
+                files=[staged.copy(f.file) for f in files],  # the form spooled them; copied in chunks
+                name=attrs.name,
+                external_id=attrs.external_id,
+                custom_fields=attrs.custom_fields,
+            )
     except (InvalidInput, TooLarge) as exc:
         key = "custom_fields" if exc.pointer and exc.pointer.endswith("custom_fields") else "file"
         return _upload_form(request, rt, session, exc.status, errors={key: exc.detail}, **kept)
