@@ -8,6 +8,7 @@ DochooksError
  ├── Conflict            the request clashes with the resource's state (409)
  ├── TooLarge            an upload or a part of it over its size limit (413)
  ├── TooManyRequests     a caller over its rate, or its failed authentications (429)
+ ├── Busy                no room for the work now, e.g. every upload slot taken (503)
  ├── ConfigError         a setting that cannot work; the service does not start
  └── StorageError        the database failed or is not what we expect
       └── MigrationError
@@ -62,6 +63,17 @@ class TooLarge(DochooksError):
 class TooManyRequests(DochooksError):
     status = 429
     title = "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+class Busy(DochooksError):
+    """Refused at once rather than queued: the caller tries again after `retry_after` seconds."""
+
+    status = 503
+    title = "Service unavailable"
 
     def __init__(self, detail: str, *, retry_after: int) -> None:
         super().__init__(detail)

@@ -51,6 +51,9 @@ class Settings:
     claim_batch: int = _setting(500, "Deliveries claimed per database round trip at most.")
     poll_interval: float = _setting(1.0, "Seconds an idle dispatcher waits before looking for due work again.")
     max_upload_bytes: int = _setting(25 * 1024 * 1024, "Largest document upload accepted, in bytes (larger: 413).")
+    max_concurrent_uploads: int = _setting(
+        4, "Uploads (API and web UI) received at once at most, per process; one more gets 503 with Retry-After."
+    )
     processors: str | None = _setting(None, "package.module:MAPPING of workflow processors replacing the defaults.")
     metrics_port: int = _setting(
         0,

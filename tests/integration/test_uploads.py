@@ -8,6 +8,7 @@ import hashlib
 import http.client
 import json
 import stat
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -161,6 +162,63 @@ def test_files_over_the_upload_limit_get_413_while_streaming_with_a_length_or_ch
         assert exact[0] == 201, exact
 
 
+class HeldUpload:
+    """An upload whose body we send in two parts, holding its slot in between."""
+
+    def __init__(self, base: str, token: str, body: bytes, first: int) -> None:
+        self.body, self.first = body, first
+        self.conn = http.client.HTTPConnection(urlsplit(base).netloc, timeout=60)
+        self.conn.putrequest("POST", "/v1/documents")
+        for name, value in {
+            "Authorization": f"Bearer {token}",
+            "Content-Type": JSON_TYPE,
+            "Transfer-Encoding": "chunked",
+        }.items():
+            self.conn.putheader(name, value)
+        self.conn.endheaders()
+        self._chunk(body[:first])
+
+    def _chunk(self, data: bytes) -> None:
+        self.conn.send(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+
+    def finish(self) -> int:
+        self._chunk(self.body[self.first :])
+        self.conn.send(b"0\r\n\r\n")
+        response = self.conn.getresponse()
+        response.read()
+        self.conn.close()
+        return response.status
+
+
+def wait_for(check: Any, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_uploads_over_the_concurrent_bound_get_503_with_retry_after_at_once(tmp_path: Path, db_url: str) -> None:
+    with service_with(tmp_path, db_url, max_concurrent_uploads=2) as (rt, tenant, base):
+        api = Api(base, tenant.token)
+        body = json.dumps(document_doc(b"held" * 100_000)).encode()
+        held = [HeldUpload(base, tenant.token, body, 200_000) for _ in range(2)]
+        # Both are in the route, decoding into staged files, when the next ones come.
+        wait_for(lambda: len(list((rt.settings.data_dir / "documents").glob("*.part"))) == 2)
+        status, refused = api.call("POST", "/v1/documents", document_doc(b"x"))
+        assert status == 503 and refused["errors"][0]["status"] == "503", refused
+        assert int(api.last_headers["retry-after"]) >= 1
+        raw, kind = multipart(("file", "a.txt", b"x"))
+        assert api.call("POST", "/v1/documents", raw=raw, content_type=kind)[0] == 503
+        web = WebClient(base)
+        web.sign_in(tenant.token)
+        page = web.post_multipart("/documents", ("csrf_token", None, web.csrf().encode()), ("file", "a.txt", b"x"))
+        assert page.status == 503 and page.headers["Content-Type"].startswith("text/html")
+        assert int(page.headers["Retry-After"]) >= 1
+        assert api.call("GET", "/v1/documents")[0] == 200  # other routes are not bounded
+        assert [h.finish() for h in held] == [201, 201]
+        assert api.call("POST", "/v1/documents", document_doc(b"x"))[0] == 201  # the slots came back
+
+
 def test_the_upload_form_stores_the_file_whole_and_refuses_one_over_the_limit_by_its_input(
     tmp_path: Path, db_url: str
 ) -> None:
@@ -178,3 +236,15 @@ def test_the_upload_form_stores_the_file_whole_and_refuses_one_over_the_limit_by
         assert page.status == 413 and 'id="file-error">the files exceed the upload limit of 1 MiB' in page.text
         assert 'value="X"' in page.text
         assert len(leftovers(rt)) == 1
+
+
+def test_an_upload_abandoned_midway_gives_back_its_slot_and_leaves_no_file(tmp_path: Path, db_url: str) -> None:
+    with service_with(tmp_path, db_url, max_concurrent_uploads=1) as (rt, tenant, base):
+        api = Api(base, tenant.token)
+        held = HeldUpload(base, tenant.token, json.dumps(document_doc(b"gone" * 100_000)).encode(), 200_000)
+        wait_for(lambda: len(leftovers(rt)) == 1)
+        assert api.call("POST", "/v1/documents", document_doc(b"x"))[0] == 503
+        held.conn.close()  # the client goes away in the middle of its file
+        wait_for(lambda: leftovers(rt) == [])
+        wait_for(lambda: api.call("POST", "/v1/documents", document_doc(b"x"))[0] == 201)
+        assert api.call("GET", "/v1/documents")[1]["meta"]["total"] == 1

@@ -15,6 +15,7 @@ from dochooks.api import deliveries, documents, errors, meta, webhooks, workflow
 from dochooks.api.jsonapi import JsonApiResponse
 from dochooks.api.limits import BodyLimit, BodyTooLarge, body_too_large
 from dochooks.api.rate_limit import AuthFailures, RateLimiter
+from dochooks.api.upload_slots import UploadSlots
 from dochooks.background import run_background, sole_dispatcher
 from dochooks.metrics import registry_for
 from dochooks.runtime import Runtime
@@ -72,6 +73,7 @@ def create_app(rt: Runtime, *, dispatch: bool = True, limiter_clock: Callable[[]
     app.state.metrics = registry_for(rt.db, rt.clock)
     if not rt.settings.metrics_port:  # otherwise /metrics has a listener of its own (cli.py)
         app.include_router(meta.metrics_router)
+    app.state.upload_slots = UploadSlots(rt.settings.max_concurrent_uploads)
     app.add_middleware(BodyLimit, upload_bytes=rt.settings.max_upload_bytes)
     errors.install(app)
     app.add_exception_handler(BodyTooLarge, body_too_large)

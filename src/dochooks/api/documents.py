@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException
 from dochooks.api.deps import Id, JsonBody, Rt, Tenant, media_type
 from dochooks.api.jsonapi import JSON_TYPES, JsonApiResponse, document, page_link, resource
 from dochooks.api.schemas import TEN_YEARS, DocumentAttributes, DocumentDocument, ShortText, ValidationDocument
+from dochooks.api.upload_slots import UploadSlot
 from dochooks.clock import iso, parse_iso
 from dochooks.documents import store
 from dochooks.documents.files import StagedFile, Staging
@@ -115,9 +116,10 @@ async def _from_form(request: Request, staged: Staging) -> tuple[list[StagedFile
 
 
 @router.post("", status_code=201, summary="Upload a document", openapi_extra=_UPLOAD_BODY)
-async def upload(request: Request, rt: Rt, tenant: Tenant) -> JsonApiResponse:
+async def upload(request: Request, rt: Rt, tenant: Tenant, _slot: UploadSlot) -> JsonApiResponse:
     """Upload a document as JSON:API (`files[].base64_file`) or multipart (`file`); it
-    starts through the workflow at once and `document-received` is published."""
+    starts through the workflow at once and `document-received` is published. 503 with
+    `Retry-After` while `max_concurrent_uploads` uploads are being received."""
     kind = media_type(request)
     if kind != "multipart/form-data" and kind not in JSON_TYPES:
         raise HTTPException(415, "send the document as application/vnd.api+json or multipart/form-data")

@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
 from dochooks.api.jsonapi import JsonApiResponse, error_object, errors, is_api_path
-from dochooks.errors import DochooksError, TooManyRequests, Unauthorized
+from dochooks.errors import Busy, DochooksError, TooManyRequests, Unauthorized
 
 log = logging.getLogger("dochooks.api")
 # (request, status, title, detail) -> an HTML page; set as app.state.error_page by the UI
@@ -56,9 +56,11 @@ def _validation(exc: RequestValidationError) -> JsonApiResponse:
 def install(app: FastAPI) -> None:
     @app.exception_handler(DochooksError)
     async def domain_error(request: Request, exc: DochooksError) -> Response:
-        if exc.status >= 500:
+        if isinstance(exc, Busy):  # load shed on purpose, not a failure
+            log.info("%s %s refused: %s", request.method, request.url.path, exc.detail)
+        elif exc.status >= 500:
             log.error("%s %s failed: %s", request.method, request.url.path, exc.detail)
-        retry_after = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
+        retry_after = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests | Busy) else None
         if page := _page_for(request):
             response = page(request, exc.status, exc.title, exc.detail)
             response.headers.update(retry_after or {})

@@ -12,6 +12,7 @@ from starlette.datastructures import UploadFile
 
 from dochooks.api.deps import Id, Rt
 from dochooks.api.schemas import DocumentAttributes, ValidationAttributes
+from dochooks.api.upload_slots import UploadSlot
 from dochooks.documents import store
 from dochooks.documents.uploads import MAX_FILES, accept_upload, staging
 from dochooks.documents.validations import complete_validation
@@ -70,8 +71,9 @@ def _field_errors(exc: ValidationError) -> dict[str, str]:
 
 
 @router.post("")
-def upload(request: Request, rt: Rt, session: SignedIn, form: Form) -> Response:
-    """A sync route: storing the files and the rows blocks, so it runs off the event loop."""
+def upload(request: Request, rt: Rt, session: SignedIn, _slot: UploadSlot, form: Form) -> Response:
+    """A sync route: storing the files and the rows blocks, so it runs off the event loop. The
+    slot is taken before the form is read (503 with Retry-After when none is free)."""
     files = [f for f in form.getlist("file") if isinstance(f, UploadFile) and f.filename]
     external_id = text(form, "external_id").strip()
     custom_rows = rows(form, "field_name", "field_value")
