@@ -316,11 +316,9 @@ def test_the_data_directory_and_the_database_files_are_private_to_the_service_us
     assert all(m & 0o077 == 0 for m in running.values()), running
     made = [db.parent, *db.parent.iterdir(), tmp_path / "data"]
     for root, dirs, files in os.walk(tmp_path / "data"):
-        # The document files are documents/files.py's, which another change makes private:
-        # left out here until both have landed.
-        dirs[:] = [d for d in dirs if Path(root, d) != tmp_path / "data" / "documents"]
         made += [Path(root, name) for name in dirs + files]
     assert tmp_path / "data" / "secret.key" in made
+    assert any(p.parent.parent.name == "documents" for p in made)  # the uploaded document's file
     assert {str(p.relative_to(tmp_path)): oct(mode(p)) for p in made if mode(p) & 0o077} == {}
 
 

@@ -13,9 +13,9 @@ from types import TracebackType
 from typing import BinaryIO
 
 from dochooks.errors import TooLarge
+from dochooks.private_files import FILE_MODE, private_dir
 
 CHUNK_BYTES = 1024 * 1024
-_FOLDER_MODE = 0o700  # only the service reads documents; files are 0600
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ def mebibytes(size: int) -> str:
 
 def _private(path: str, flags: int) -> int:
     """Open a new file readable by the service's user alone."""
-    return os.open(path, flags, 0o600)
+    return os.open(path, flags, FILE_MODE)
 
 
 class StagedFile:
@@ -85,7 +85,7 @@ class Staging:
 
     def new_file(self) -> StagedFile:
         """A new file, written beside the tenants' folders until it is stored."""
-        (self.data_dir / "documents").mkdir(mode=_FOLDER_MODE, parents=True, exist_ok=True)
+        private_dir(self.data_dir / "documents")  # 0700, like the tenants' folders in it
         staged = StagedFile(self, uuid.uuid4().hex)
         self._open.append(staged)
         return staged
@@ -106,7 +106,7 @@ class Staging:
     def store(self, files: list[StagedFile]) -> list[StoredFile]:
         """Rename finished files into place, in order; on failure, none of them stays."""
         stored: list[StoredFile] = []
-        (self.data_dir / "documents" / str(self.tenant_id)).mkdir(mode=_FOLDER_MODE, exist_ok=True)
+        private_dir(self.data_dir / "documents" / str(self.tenant_id))
         try:
             for staged in files:
                 os.replace(staged.part, self.data_dir / staged.relative)
