@@ -52,8 +52,11 @@ class Settings:
     poll_interval: float = _setting(1.0, "Seconds an idle dispatcher waits before looking for due work again.")
     max_upload_bytes: int = _setting(25 * 1024 * 1024, "Largest document upload accepted, in bytes (larger: 413).")
     max_concurrent_uploads: int = _setting(
-        4, "Uploads (API and web UI) received at once at most, per process; one more gets 503 with Retry-After."
+        4,
+        "Uploads (API and web UI) received at once at most, per process, one tenant's half of them at most; "
+        "one more gets 503 with Retry-After.",
     )
+    upload_seconds: float = _setting(120.0, "Seconds an upload's body may take to arrive (after that: 408).")
     processors: str | None = _setting(None, "package.module:MAPPING of workflow processors replacing the defaults.")
     metrics_port: int = _setting(
         0,

@@ -201,7 +201,8 @@ def test_uploads_over_the_concurrent_bound_get_503_with_retry_after_at_once(tmp_
     with service_with(tmp_path, db_url, max_concurrent_uploads=2) as (rt, tenant, base):
         api = Api(base, tenant.token)
         body = json.dumps(document_doc(b"held" * 100_000)).encode()
-        held = [HeldUpload(base, tenant.token, body, 200_000) for _ in range(2)]
+        other = make_tenant(rt.db, "other")  # one tenant holds half the slots at most
+        held = [HeldUpload(base, token, body, 200_000) for token in (tenant.token, other.token)]
         # Both are in the route, decoding into staged files, when the next ones come.
         wait_for(lambda: len(list((rt.settings.data_dir / "documents").glob("*.part"))) == 2)
         status, refused = api.call("POST", "/v1/documents", document_doc(b"x"))
@@ -248,3 +249,29 @@ def test_an_upload_abandoned_midway_gives_back_its_slot_and_leaves_no_file(tmp_p
         wait_for(lambda: leftovers(rt) == [])
         wait_for(lambda: api.call("POST", "/v1/documents", document_doc(b"x"))[0] == 201)
         assert api.call("GET", "/v1/documents")[1]["meta"]["total"] == 1
+
+
+def test_one_tenant_holds_half_the_upload_slots_at_most(tmp_path: Path, db_url: str) -> None:
+    with service_with(tmp_path, db_url, max_concurrent_uploads=4) as (rt, tenant, base):
+        body = json.dumps(document_doc(b"held" * 100_000)).encode()
+        held = [HeldUpload(base, tenant.token, body, 200_000) for _ in range(2)]
+        wait_for(lambda: len(leftovers(rt)) == 2)
+        status, refused = Api(base, tenant.token).call("POST", "/v1/documents", document_doc(b"x"))
+        assert status == 503 and "2 of your uploads" in refused["errors"][0]["detail"], refused
+        other = Api(base, make_tenant(rt.db, "other").token)
+        assert other.call("POST", "/v1/documents", document_doc(b"x"))[0] == 201  # the others are not shut out
+        assert [h.finish() for h in held] == [201, 201]
+
+
+def test_an_upload_that_trickles_past_its_deadline_gets_408_and_gives_back_its_slot(
+    tmp_path: Path, db_url: str
+) -> None:
+    with service_with(tmp_path, db_url, max_concurrent_uploads=1, upload_seconds=1.0) as (rt, tenant, base):
+        api = Api(base, tenant.token)
+        held = HeldUpload(base, tenant.token, json.dumps(document_doc(b"slow" * 100_000)).encode(), 200_000)
+        response = held.conn.getresponse()  # the rest never comes
+        assert response.status == 408, response.read()
+        assert json.loads(response.read())["errors"][0]["status"] == "408"
+        held.conn.close()
+        wait_for(lambda: leftovers(rt) == [])
+        assert api.call("POST", "/v1/documents", document_doc(b"x"))[0] == 201

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from dochooks import __version__
 from dochooks.api import deliveries, documents, errors, meta, webhooks, workflow
 from dochooks.api.jsonapi import JsonApiResponse
-from dochooks.api.limits import BodyLimit, BodyTooLarge, body_too_large
+from dochooks.api.limits import BodyLimit, BodyRefused, body_refused
 from dochooks.api.rate_limit import AuthFailures, RateLimiter
 from dochooks.api.upload_slots import UploadSlots
 from dochooks.background import run_background, sole_dispatcher
@@ -74,9 +74,9 @@ def create_app(rt: Runtime, *, dispatch: bool = True, limiter_clock: Callable[[]
     if not rt.settings.metrics_port:  # otherwise /metrics has a listener of its own (cli.py)
         app.include_router(meta.metrics_router)
     app.state.upload_slots = UploadSlots(rt.settings.max_concurrent_uploads)
-    app.add_middleware(BodyLimit, upload_bytes=rt.settings.max_upload_bytes)
+    app.add_middleware(BodyLimit, upload_bytes=rt.settings.max_upload_bytes, upload_seconds=rt.settings.upload_seconds)
     errors.install(app)
-    app.add_exception_handler(BodyTooLarge, body_too_large)
+    app.add_exception_handler(BodyRefused, body_refused)
     for module in (meta, webhooks, deliveries, documents, workflow):
         app.include_router(module.router)
     install_ui(app)  # the web pages, at / beside /v1

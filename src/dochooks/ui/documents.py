@@ -3,16 +3,17 @@ its timeline and the validation task a person completes."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from dochooks.api.deps import Id, Rt
 from dochooks.api.schemas import DocumentAttributes, ValidationAttributes
-from dochooks.api.upload_slots import UploadSlot
+from dochooks.api.upload_slots import held_by
 from dochooks.documents import store
 from dochooks.documents.uploads import MAX_FILES, accept_upload, staging
 from dochooks.documents.validations import complete_validation
@@ -70,8 +71,16 @@ def _field_errors(exc: ValidationError) -> dict[str, str]:
     return errors
 
 
+async def _upload_slot(request: Request, session: SignedIn) -> AsyncIterator[None]:
+    """The form's upload holds a slot of the session's tenant, taken before the form is read."""
+    with held_by(request, session.tenant_id):
+        yield
+
+
 @router.post("")
-def upload(request: Request, rt: Rt, session: SignedIn, _slot: UploadSlot, form: Form) -> Response:
+def upload(
+    request: Request, rt: Rt, session: SignedIn, _slot: Annotated[None, Depends(_upload_slot)], form: Form
+) -> Response:
     """A sync route: storing the files and the rows blocks, so it runs off the event loop. The
     slot is taken before the form is read (503 with Retry-After when none is free)."""
     files = [f for f in form.getlist("file") if isinstance(f, UploadFile) and f.filename]
