@@ -120,6 +120,13 @@ def test_a_hostile_tenant_gets_4xx_for_everything_costly_and_the_service_stays_u
         assert bystander.call("GET", "/v1/documents")[0] == 200
         assert attacker.call("GET", "/v1/documents")[0] == 200  # every stored document still reads
 
+        # Guessing tokens: slowed down to 429 long before 400 guesses (this address, all of
+        # loopback here, then waits for its budget to refill: last, so the rest is not held up).
+        guesses = [Api(service.base, f"dh_guess{i}").call("GET", "/v1/webhooks")[0] for i in range(400)]
+        assert set(guesses) == {401, 429} and guesses.index(429) <= 25, guesses[:30]
+        statuses.extend(guesses)
+        assert Api(service.base).call("GET", "/healthz")[0] == 200
+
         assert service.proc is not None and service.proc.poll() is None
         assert 500 not in statuses
         peak = peak_rss_kb(service)
