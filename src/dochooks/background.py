@@ -9,7 +9,7 @@ import logging
 import os
 from collections.abc import Iterator
 
-from dochooks.db.engine import SqliteDatabase
+from dochooks.db.sqlite import SqliteDatabase
 from dochooks.delivery import queue
 from dochooks.delivery.dispatcher import Dispatcher
 from dochooks.documents import store

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dochooks.db.engine import Connection, Database, Row, in_clause, open_database
+from dochooks.db.engine import Connection, Database, Row, in_clause
 from dochooks.db.migrate import migrate
+from dochooks.db.urls import open_database
 
 __all__ = ["Connection", "Database", "Row", "in_clause", "migrate", "open_database"]
