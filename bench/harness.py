@@ -276,7 +276,7 @@ def run_loop(main: Callable[[], Any]) -> Any:
 
 def describe_database(rt: Runtime) -> str:
     with rt.db.read() as conn:
-        if conn.dialect == "sqlite":
+        if conn.dialect.name == "sqlite":
             row = conn.one("SELECT sqlite_version() AS v")
             return f"SQLite {row and row['v']} (WAL, synchronous=FULL), file in a temp dir"
         row = conn.one("SELECT current_setting('server_version') AS v")
@@ -329,7 +329,7 @@ def bulk_deliveries(
     `step` ms), written by one INSERT ... SELECT: setup for runs with a deep queue."""
     params = {"tenant": tenant, "webhook": webhook, "event": event, "topic": topic, "due": now, "step": step}
     params.update(now=now, count=count)
-    if conn.dialect == "sqlite":
+    if conn.dialect.name == "sqlite":
         conn.run(
             f"INSERT INTO deliveries ({_BULK_COLUMNS}) "
             "WITH RECURSIVE n(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM n WHERE x + 1 < :count) "

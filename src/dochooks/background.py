@@ -4,51 +4,31 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import logging
-import os
-from collections.abc import Iterator
 
-from dochooks.db.sqlite import SqliteDatabase
 from dochooks.delivery import queue
 from dochooks.delivery.dispatcher import Dispatcher
 from dochooks.documents import store
 from dochooks.documents.runner import WorkflowRunner
-from dochooks.errors import DochooksError
 from dochooks.runtime import Runtime
 
 log = logging.getLogger("dochooks.background")
 
 
-@contextlib.contextmanager
-def sole_dispatcher(rt: Runtime) -> Iterator[None]:
-    """On SQLite, hold the file's dispatcher lock: a second process dispatching from the
-    same file would take the first one's leases for a dead process's. PostgreSQL shares."""
-    if not isinstance(rt.db, SqliteDatabase):
-        yield
-        return
-    fd = os.open(rt.db.path + ".dispatcher.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError as exc:
-        os.close(fd)
-        raise DochooksError(
-            f"another dochooks process already dispatches from {rt.db.path}; SQLite allows one "
-            "(use PostgreSQL for several workers)"
-        ) from exc
-    try:
-        yield
-    finally:
-        os.close(fd)  # releases the lock
+def sole_dispatcher(rt: Runtime) -> contextlib.AbstractContextManager[None]:
+    """Where one process owns the database (SQLite), hold it while dispatching: a second
+    process dispatching from it would take the first one's leases for a dead process's.
+    Where processes share it (PostgreSQL), there is nothing to hold."""
+    return rt.db.own()
 
 
 async def run_background(rt: Runtime, stopping: asyncio.Event) -> None:
     """Dispatch deliveries and move documents until `stopping` is set. The caller holds
     `sole_dispatcher(rt)`."""
-    if rt.db.dialect == "sqlite":
+    if rt.db.dialect.owned_by_one_process:
         while not stopping.is_set():
             try:
-                await asyncio.to_thread(release_sqlite_leases, rt)
+                await asyncio.to_thread(release_dead_leases, rt)
                 break
             except Exception:
                 log.exception("could not release the leases of a previous run; trying again")
@@ -59,9 +39,9 @@ async def run_background(rt: Runtime, stopping: asyncio.Event) -> None:
     )
 
 
-def release_sqlite_leases(rt: Runtime) -> None:
-    """SQLite has one background process per database file, so any lease still held at
-    start-up is a dead process's: its work is due now rather than when the lease ends."""
+def release_dead_leases(rt: Runtime) -> None:
+    """Where one process owns the database, any lease still held at start-up is a dead
+    process's: its work is due now rather than when the lease ends."""
     with rt.db.transaction() as conn:
         now = rt.clock.now_ms()
         store.release_leases(conn, now)

@@ -12,7 +12,7 @@ from dochooks.db import Connection, Database
 
 class Signal:
     """Callbacks to run after a transaction that queued work commits (from any thread);
-    on PostgreSQL the same news goes to other processes as NOTIFY on `channel`."""
+    the same news goes to other processes as a notification on `channel` (PostgreSQL's NOTIFY)."""
 
     def __init__(self, channel: str) -> None:
         self.channel = channel
@@ -37,8 +37,7 @@ class Signal:
 
     def announce(self, conn: Connection) -> None:
         """Fire once this transaction commits: here, and in every process listening."""
-        if conn.dialect == "postgresql":
-            conn.run(f"NOTIFY {self.channel}")  # PostgreSQL sends it at commit, not before
+        conn.notify(self.channel)
         conn.after_commit(self.fire)
 
 

@@ -251,7 +251,7 @@ def _everything_stored(rt: Runtime, tmp_path: Path) -> Iterator[bytes]:
     for path in tmp_path.rglob("*"):
         if path.is_file():
             yield path.read_bytes()
-    if rt.db.dialect == "postgresql":
+    if rt.db.dialect.name == "postgresql":
         with rt.db.read() as conn:
             tables = conn.all("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")
             for table in tables:

@@ -28,7 +28,7 @@ def test_migrations_are_versioned_and_apply_once(runtime: Runtime) -> None:
 
 def _schema(db: Database) -> list[tuple[str, ...]]:
     with db.read() as conn:
-        if db.dialect == "sqlite":
+        if db.dialect.name == "sqlite":
             rows = conn.all("SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'")
         else:
             rows = conn.all(
@@ -39,7 +39,7 @@ def _schema(db: Database) -> list[tuple[str, ...]]:
 
 
 def test_upgrading_one_version_at_a_time_gives_the_schema_of_a_fresh_install(runtime: Runtime, tmp_path: Path) -> None:
-    with database_url(runtime.db.dialect, tmp_path / "stepwise") as url:
+    with database_url(runtime.db.dialect.name, tmp_path / "stepwise") as url:
         stepwise = open_database(url)
         try:
             for migration in available():

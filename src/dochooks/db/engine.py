@@ -2,8 +2,8 @@
 PostgreSQL (scale-out, `postgres.py`).
 
 SQL is written once with `:name` parameters; the PostgreSQL engine rewrites them to
-psycopg's style. Callers never learn which engine they run on, apart from `dialect`
-where a statement truly differs (row locking).
+psycopg's style. Callers never learn which engine they run on: where the two differ,
+they ask the connection's `dialect` (`dialects.py`) what it means for them.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
+from dochooks.db.dialects import Dialect
+
 Row = dict[str, Any]
 Params = Mapping[str, Any] | None
 
@@ -20,7 +22,7 @@ Params = Mapping[str, Any] | None
 class Connection(Protocol):
     """What storage code sees of a connection inside a transaction."""
 
-    dialect: str
+    dialect: Dialect
 
     def all(self, sql: str, params: Params = None) -> list[Row]: ...
 
@@ -32,15 +34,26 @@ class Connection(Protocol):
 
     def after_commit(self, callback: Callable[[], None]) -> None: ...
 
+    def notify(self, channel: str) -> None:
+        """At commit, wake whoever `listen`s on `channel` in other processes."""
+        ...
+
 
 class Database(Protocol):
-    dialect: str
+    """A database: transactions and snapshots, wake-ups between processes, ownership."""
+
+    dialect: Dialect
 
     def transaction(self) -> AbstractContextManager[Connection]: ...
 
     def read(self) -> AbstractContextManager[Connection]: ...
 
     async def listen(self, channel: str, on_notify: Callable[[], None]) -> None: ...
+
+    def own(self) -> AbstractContextManager[None]:
+        """Hold the database for this process until exit where one process owns it
+        (`dialect.owned_by_one_process`); raises `StorageError` if another process holds it."""
+        ...
 
     def close(self) -> None: ...
 

@@ -14,6 +14,7 @@ import psycopg
 import psycopg_pool
 from psycopg.rows import dict_row
 
+from dochooks.db.dialects import POSTGRESQL
 from dochooks.db.engine import Connection, Hooks, Params, Row, redact
 from dochooks.errors import StorageError
 
@@ -27,7 +28,7 @@ def _pg_sql(sql: str) -> str:
 
 
 class _PostgresConnection(Hooks):
-    dialect = "postgresql"
+    dialect = POSTGRESQL
 
     def __init__(self, raw: psycopg.Connection[Row]) -> None:
         super().__init__()
@@ -47,11 +48,14 @@ class _PostgresConnection(Hooks):
             with self.raw.cursor() as cur:
                 cur.executemany(_pg_sql(sql), rows)
 
+    def notify(self, channel: str) -> None:
+        self.run(f"NOTIFY {channel}")  # PostgreSQL sends it at commit, not before
+
 
 class PostgresDatabase:
     """PostgreSQL through a psycopg connection pool; each transaction takes one connection."""
 
-    dialect = "postgresql"
+    dialect = POSTGRESQL
 
     def __init__(self, url: str, max_size: int = 16) -> None:
         self.url = url
@@ -95,6 +99,11 @@ class PostgresDatabase:
             except Exception as exc:  # the dispatcher polls meanwhile; never give up listening
                 log.warning("LISTEN %s lost its connection (%s); reconnecting", channel, exc)
                 await asyncio.sleep(1)
+
+    @contextmanager
+    def own(self) -> Iterator[None]:
+        """Nothing to hold: any number of processes share the database."""
+        yield
 
     def close(self) -> None:
         self._pool.close()

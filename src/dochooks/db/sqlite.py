@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -10,7 +12,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from dochooks.db.dialects import SQLITE
 from dochooks.db.engine import Connection, Hooks, Params, Row
+from dochooks.errors import StorageError
 from dochooks.private_files import private_dir, private_file, tighten
 
 
@@ -19,7 +23,7 @@ def _dict_factory(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> Row:
 
 
 class _SqliteConnection(Hooks):
-    dialect = "sqlite"
+    dialect = SQLITE
 
     def __init__(self, raw: sqlite3.Connection) -> None:
         super().__init__()
@@ -39,12 +43,15 @@ class _SqliteConnection(Hooks):
         if rows:
             self.raw.executemany(sql, rows)
 
+    def notify(self, channel: str) -> None:
+        """No other process listens: the one that owns the file wakes itself (`after_commit`)."""
+
 
 class SqliteDatabase:
     """SQLite in WAL mode. Every write goes through one connection under a lock
     (`BEGIN IMMEDIATE`), so writers queue in-process instead of failing busy."""
 
-    dialect = "sqlite"
+    dialect = SQLITE
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -104,6 +111,24 @@ class SqliteDatabase:
     async def listen(self, channel: str, on_notify: Callable[[], None]) -> None:
         """SQLite has no notifications between processes; in-process wake-ups do the job."""
         await asyncio.Future()
+
+    @contextmanager
+    def own(self) -> Iterator[None]:
+        """Hold `<file>.dispatcher.lock` (its name from when only dispatchers took it): a second
+        process dispatching from the file would take the first one's leases for a dead process's."""
+        fd = os.open(self.path + ".dispatcher.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            os.close(fd)
+            raise StorageError(
+                f"another dochooks process already dispatches from {self.path}; SQLite allows one "
+                "(use PostgreSQL for several workers)"
+            ) from exc
+        try:
+            yield
+        finally:
+            os.close(fd)  # releases the lock
 
     def close(self) -> None:
         with self._all_lock:

@@ -6,7 +6,7 @@ only under the claim it was sent under: the worker and the lease end must both s
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,14 +69,13 @@ _DUE = (
     "ORDER BY next_attempt_at LIMIT :limit"
 )
 _DUE_ORDERED = "SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= :now ORDER BY next_attempt_at"
-# The window is a plain subquery: PostgreSQL's row locks (FOR UPDATE, added around the
-# query) then fall on the rows claimed, not on the whole window.
+# The window is a plain subquery: a claim's row locks (its dialect's SKIP LOCKED, added
+# around the query) then fall on the rows claimed, not on the whole window.
 _DUE_IN_WINDOW = (
     f"SELECT id FROM deliveries WHERE id IN (SELECT id FROM ({_DUE_ORDERED} LIMIT :window) AS oldest "
     f"UNION ALL SELECT id FROM ({_DUE_ORDERED} DESC LIMIT :window) AS newest) "
     "AND status = 'pending' AND next_attempt_at <= :now {skip}ORDER BY next_attempt_at LIMIT :limit"
 )
-_LEASE = "UPDATE deliveries SET next_attempt_at = :lease_end, locked_by = :worker"
 
 
 def claim(
@@ -95,8 +94,13 @@ def claim(
     `skip_tenants` (those at their cap); returns them, by id, with the rows of their webhooks,
     except those the caller `known`s at their current version (webhook id -> updated_at)."""
     due, skip_params = _due(skip, skip_tenants, window)
-    params = {"lease_end": now_ms + lease_ms, "worker": worker, "now": now_ms, "limit": limit, **skip_params}
-    claimed = _claim_sqlite(conn, due, params) if conn.dialect == "sqlite" else _claim_postgres(conn, due, params)
+    lease_end = now_ms + lease_ms
+    params = {"lease_end": lease_end, "worker": worker, "now": now_ms, "limit": limit, **skip_params}
+    rows = conn.dialect.claim_deliveries(conn, due, params)  # db/claims.py: each engine's statements
+    claimed = [
+        Claimed(delivery, webhook, tenant, request_id, topic, attempts + 1, payload, lease_end, version)
+        for delivery, webhook, tenant, request_id, topic, attempts, payload, version in rows
+    ]
     known = known or {}
     stale = sorted({c.webhook_id for c in claimed if known.get(c.webhook_id) != c.webhook_version})
     if not stale:
@@ -110,72 +114,6 @@ def claim(
     return claimed, webhooks
 
 
-def _claim_postgres(conn: Connection, due: str, params: dict[str, Any]) -> list[Claimed]:
-    # For this transaction only:
-    # - A claim walks deliveries_due in order and stops at its limit. After a burst the
-    #   planner's statistics can miss a million rows, and it then picks a bitmap scan that
-    #   reads and sorts every due row (400 ms instead of 15 ms for a window); it may not.
-    # - The commit does not wait for the disk: a lease lost in a crash only makes the
-    #   delivery due again (at least once), and recording its attempt, which does wait,
-    #   flushes the lease with it.
-    conn.one("SELECT set_config('enable_bitmapscan', 'off', true), set_config('synchronous_commit', 'off', true)")
-    # SKIP LOCKED: workers claiming at the same time take different deliveries instead of waiting.
-    rows = conn.all(
-        f"WITH claimed AS ({_LEASE} WHERE id IN ({due} FOR UPDATE SKIP LOCKED) "
-        "RETURNING id, webhook_id, tenant_id, event_id, request_id, topic, attempt_count) "
-        "SELECT c.id, c.webhook_id, c.tenant_id, c.request_id, c.topic, c.attempt_count, e.payload, "
-        "w.updated_at AS webhook_version "
-        "FROM claimed c JOIN events e ON e.id = c.event_id JOIN webhooks w ON w.id = c.webhook_id ORDER BY c.id",
-        params,
-    )
-    return [
-        Claimed(
-            r["id"],
-            r["webhook_id"],
-            r["tenant_id"],
-            r["request_id"],
-            r["topic"],
-            r["attempt_count"] + 1,
-            r["payload"],
-            params["lease_end"],
-            r["webhook_version"],
-        )
-        for r in rows
-    ]
-
-
-def _claim_sqlite(conn: Connection, due: str, params: dict[str, Any]) -> list[Claimed]:
-    # The caller's write transaction already keeps other claims out. Each statement yields a
-    # single row (the batch as one JSON array): Python's sqlite3 gives up and takes back the GIL
-    # around every row it steps, and row by row that stalls behind a busy event loop.
-    found = conn.one(f"SELECT json_group_array(id) AS ids FROM ({due})", params)
-    ids = found["ids"] if found else "[]"
-    if ids == "[]":
-        return []
-    conn.run(f"{_LEASE} WHERE id IN (SELECT value FROM json_each(:ids))", {**params, "ids": ids})
-    rows = conn.one(
-        "SELECT json_group_array(json_array(d.id, d.webhook_id, d.tenant_id, d.request_id, d.topic, "
-        "d.attempt_count, e.payload, w.updated_at)) "
-        "AS claimed FROM deliveries d JOIN events e ON e.id = d.event_id JOIN webhooks w ON w.id = d.webhook_id "
-        "WHERE d.id IN (SELECT value FROM json_each(:ids))",
-        {"ids": ids},
-    )
-    assert rows is not None
-    return [
-        Claimed(delivery, webhook, tenant, request_id, topic, attempts + 1, payload, params["lease_end"], version)
-        for delivery, webhook, tenant, request_id, topic, attempts, payload, version in sorted(
-            orjson.loads(rows["claimed"])
-        )
-    ]
-
-
-def _elements(conn: Connection, param: str) -> tuple[str, Callable[[int, str], str]]:
-    """A JSON array parameter as rows `o`, and how to read item i of each (a JSON array) as an SQL type."""
-    if conn.dialect == "sqlite":
-        return f"json_each(:{param}) AS o", lambda i, kind: f"CAST(json_extract(o.value, '$[{i}]') AS {kind})"
-    return f"jsonb_array_elements(CAST(:{param} AS jsonb)) AS o", lambda i, kind: f"CAST(o.value ->> {i} AS {kind})"
-
-
 def record(conn: Connection, *, worker: str, outcomes: Sequence[Outcome], now_ms: int) -> None:
     """Write attempts and settle their deliveries, in one batch. An attempt of a delivery
     deleted meanwhile is dropped; a delivery whose lease passed to another worker keeps
@@ -185,7 +123,7 @@ def record(conn: Connection, *, worker: str, outcomes: Sequence[Outcome], now_ms
     the whole batch, rather than one per row."""
     if not outcomes:
         return
-    rows, item = _elements(conn, "batch")
+    rows, item = conn.dialect.elements("batch")
     conn.run(
         "INSERT INTO attempts (delivery_id, number, started_at, duration_ms, request_headers, "
         "response_status, response_body, error) "
@@ -232,7 +170,7 @@ def release(conn: Connection, *, worker: str, leases: Sequence[tuple[int, int]],
     to the queue, due at `now_ms`; a delivery claimed again since then is left to that claim."""
     if not leases:
         return
-    rows, item = _elements(conn, "leases")
+    rows, item = conn.dialect.elements("leases")
     conn.run(
         f"UPDATE deliveries SET next_attempt_at = :now, locked_by = NULL FROM {rows} "
         f"WHERE deliveries.id = {item(0, 'BIGINT')} AND deliveries.locked_by = :worker "
@@ -248,8 +186,8 @@ def next_due(conn: Connection) -> int | None:
 
 
 def release_leases(conn: Connection, now_ms: int) -> int:
-    """Make every leased delivery due now. Only for SQLite at start-up, where this process
-    is the only dispatcher: a lease still held belongs to a process that died."""
+    """Make every leased delivery due now. Only at start-up where one process owns the
+    database (`owned_by_one_process`): a lease still held belongs to a process that died."""
     return conn.run(
         "UPDATE deliveries SET next_attempt_at = :now, locked_by = NULL "
         "WHERE status = 'pending' AND locked_by IS NOT NULL",

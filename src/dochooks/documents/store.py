@@ -204,16 +204,16 @@ def timeline(conn: Connection, tenant_id: int, document_id: int) -> list[Row]:
 
 _CLAIM = """
 UPDATE documents SET run_at = :lease_end, locked_by = :worker
-WHERE id IN (SELECT id FROM documents WHERE run_at <= :now ORDER BY run_at LIMIT :limit {lock})
+WHERE id IN (SELECT id FROM documents WHERE run_at <= :now ORDER BY run_at LIMIT :limit{lock})
 RETURNING id, tenant_id
 """
 
 
 def claim_due(conn: Connection, *, worker: str, now_ms: int, lease_ms: int, limit: int) -> list[tuple[int, int]]:
     """Lease documents whose automatic work is due; returns (document id, tenant id) pairs."""
-    lock = "FOR UPDATE SKIP LOCKED" if conn.dialect == "postgresql" else ""
     rows = conn.all(
-        _CLAIM.format(lock=lock), {"lease_end": now_ms + lease_ms, "worker": worker, "now": now_ms, "limit": limit}
+        _CLAIM.format(lock=conn.dialect.skip_locked),
+        {"lease_end": now_ms + lease_ms, "worker": worker, "now": now_ms, "limit": limit},
     )
     return [(r["id"], r["tenant_id"]) for r in rows]
 
@@ -240,7 +240,8 @@ def next_due(conn: Connection) -> int | None:
 
 
 def release_leases(conn: Connection, now_ms: int) -> int:
-    """Make every leased document's automatic work due now (SQLite start-up, as for deliveries)."""
+    """Make every leased document's automatic work due now (at start-up where one process
+    owns the database, as for deliveries)."""
     return conn.run(
         "UPDATE documents SET run_at = :now, locked_by = NULL WHERE locked_by IS NOT NULL AND run_at IS NOT NULL",
         {"now": now_ms},

@@ -36,7 +36,7 @@ def rotate_key(db: Database, settings: Settings) -> Rotated:
         with db.transaction() as conn:
             count = store.reencrypt_all(conn, cipher)
         return Rotated(count, "now set DOCHOOKS_SECRET_KEY to the first key alone on every process")
-    if db.dialect != "sqlite":
+    if not db.dialect.owned_by_one_process:  # the key file is on this machine, not beside every process
         raise ConfigError(
             "with PostgreSQL, give every process the same DOCHOOKS_SECRET_KEY (the generated key file "
             "belongs to one machine's embedded SQLite), then rotate as its help says"

@@ -50,15 +50,9 @@ def _record(row: Row, topics: list[str], cipher: Cipher) -> Webhook:
     )
 
 
-def _for_update(conn: Connection) -> str:
-    """Row locks for a read that a write will follow. SQLite needs none: its write
-    transactions already keep every other writer out."""
-    return " FOR UPDATE" if conn.dialect == "postgresql" else ""
-
-
 def _lock(conn: Connection, webhook_id: int) -> None:
     """Hold the webhook's row until commit, so concurrent changes apply one after the other."""
-    conn.one(f"SELECT id FROM webhooks WHERE id = :id{_for_update(conn)}", {"id": webhook_id})
+    conn.one(f"SELECT id FROM webhooks WHERE id = :id{conn.dialect.for_update}", {"id": webhook_id})
 
 
 def _set_topics(conn: Connection, webhook_id: int, topics: tuple[str, ...]) -> None:
@@ -234,7 +228,7 @@ def disable_for(conn: Connection, reasons: dict[int, str], now_ms: int) -> None:
 
 def reencrypt_all(conn: Connection, cipher: Cipher) -> int:
     """Encrypt every stored secret again with the cipher's first key; returns the webhooks done."""
-    rows = conn.all(f"SELECT id, headers, secret, previous_secret FROM webhooks ORDER BY id{_for_update(conn)}")
+    rows = conn.all(f"SELECT id, headers, secret, previous_secret FROM webhooks ORDER BY id{conn.dialect.for_update}")
     for row in rows:
         conn.run(
             "UPDATE webhooks SET headers = :headers, secret = :secret, previous_secret = :previous WHERE id = :id",
