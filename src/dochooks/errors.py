@@ -11,7 +11,8 @@ DochooksError
  ├── Busy                no room for the work now, e.g. every upload slot taken (503)
  ├── ConfigError         a setting that cannot work; the service does not start
  └── StorageError        the database failed or is not what we expect
-      └── MigrationError
+      ├── MigrationError
+      └── DatabaseClosed a database used after close()
 """
 
 from __future__ import annotations
@@ -90,3 +91,9 @@ class StorageError(DochooksError):
 
 class MigrationError(StorageError):
     title = "Migration error"
+
+
+class DatabaseClosed(StorageError):
+    """A database used after `close()`: it refuses rather than quietly opening connections again."""
+
+    title = "Database closed"

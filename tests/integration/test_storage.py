@@ -12,11 +12,27 @@ from dochooks.db import Database, migrate, open_database
 from dochooks.db.migrate import available
 from dochooks.delivery import queue
 from dochooks.delivery.publish import publish
-from dochooks.errors import DochooksError
+from dochooks.errors import DatabaseClosed, DochooksError
 from dochooks.runtime import Runtime, open_runtime
 from tests.factories import database_url, make_settings, make_tenant, make_webhook, postgres_database
 
 PAYLOAD = {"id": "7", "type": "documents", "attributes": {"status": "pending", "document_id": 7}}
+
+
+def test_a_closed_database_refuses_every_use_instead_of_opening_again(db_url: str) -> None:
+    db = open_database(db_url)
+    with db.transaction() as conn:  # this thread now has a connection, which close() closes
+        conn.one("SELECT 1 AS one")
+    db.close()
+    with pytest.raises(DatabaseClosed, match="is closed"), db.transaction():
+        pass
+    with pytest.raises(DatabaseClosed), db.read():
+        pass
+    with pytest.raises(DatabaseClosed), db.own():
+        pass
+    with pytest.raises(DatabaseClosed):
+        asyncio.run(db.listen("dochooks_test_channel", lambda: None))
+    db.close()  # closing again is harmless
 
 
 def test_migrations_are_versioned_and_apply_once(runtime: Runtime) -> None:

@@ -16,7 +16,7 @@ from psycopg.rows import dict_row
 
 from dochooks.db.dialects import POSTGRESQL
 from dochooks.db.engine import Connection, Hooks, Params, Row, redact
-from dochooks.errors import StorageError
+from dochooks.errors import DatabaseClosed, StorageError
 
 log = logging.getLogger("dochooks.db")
 
@@ -59,6 +59,7 @@ class PostgresDatabase:
 
     def __init__(self, url: str, max_size: int = 16) -> None:
         self.url = url
+        self._closed = False
         try:  # fail fast with PostgreSQL's own words rather than after the pool's retries
             psycopg.connect(url, connect_timeout=10).close()
         except psycopg.Error as exc:
@@ -78,8 +79,13 @@ class PostgresDatabase:
             self._pool.close()
             raise StorageError(f"cannot connect to PostgreSQL at {redact(url)}") from exc
 
+    def _refuse_if_closed(self) -> None:
+        if self._closed:
+            raise DatabaseClosed(f"the database {redact(self.url)} is closed")
+
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
+        self._refuse_if_closed()
         with self._pool.connection() as raw, raw.transaction():
             conn = _PostgresConnection(raw)
             yield conn
@@ -90,6 +96,7 @@ class PostgresDatabase:
     async def listen(self, channel: str, on_notify: Callable[[], None]) -> None:
         """Call `on_notify` for every NOTIFY on `channel`, reconnecting until cancelled."""
         while True:
+            self._refuse_if_closed()  # closed: stop, rather than reconnect for ever
             try:
                 async with await psycopg.AsyncConnection.connect(self.url, autocommit=True) as conn:
                     await conn.execute(f"LISTEN {channel}")
@@ -103,7 +110,10 @@ class PostgresDatabase:
     @contextmanager
     def own(self) -> Iterator[None]:
         """Nothing to hold: any number of processes share the database."""
+        self._refuse_if_closed()
         yield
 
     def close(self) -> None:
+        """Close the pool; from now on every use raises `DatabaseClosed`."""
+        self._closed = True
         self._pool.close()

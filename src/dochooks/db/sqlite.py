@@ -14,7 +14,7 @@ from typing import Any
 
 from dochooks.db.dialects import SQLITE
 from dochooks.db.engine import Connection, Hooks, Params, Row
-from dochooks.errors import StorageError
+from dochooks.errors import DatabaseClosed, StorageError
 from dochooks.private_files import private_dir, private_file, tighten
 
 
@@ -65,6 +65,7 @@ class SqliteDatabase:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
+        self._closed = False
 
     def _open(self) -> sqlite3.Connection:
         raw = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
@@ -75,10 +76,18 @@ class SqliteDatabase:
         raw.execute("PRAGMA foreign_keys=ON")
         raw.execute("PRAGMA busy_timeout=30000")
         with self._all_lock:
-            self._all.append(raw)
-        return raw
+            if not self._closed:
+                self._all.append(raw)
+                return raw
+        raw.close()  # close() ran while this one opened, and could not close it
+        raise DatabaseClosed(f"the database {self.path} is closed")
+
+    def _refuse_if_closed(self) -> None:
+        if self._closed:
+            raise DatabaseClosed(f"the database {self.path} is closed")
 
     def _thread_connection(self) -> sqlite3.Connection:
+        self._refuse_if_closed()
         raw: sqlite3.Connection | None = getattr(self._local, "raw", None)
         if raw is None:
             raw = self._local.raw = self._open()
@@ -110,12 +119,14 @@ class SqliteDatabase:
 
     async def listen(self, channel: str, on_notify: Callable[[], None]) -> None:
         """SQLite has no notifications between processes; in-process wake-ups do the job."""
+        self._refuse_if_closed()
         await asyncio.Future()
 
     @contextmanager
     def own(self) -> Iterator[None]:
-        """Hold `<file>.dispatcher.lock` (its name from when only dispatchers took it): a second
-        process dispatching from the file would take the first one's leases for a dead process's."""
+        """Hold `<file>.dispatcher.lock` until exit: a second process dispatching from the file
+        would take the first one's leases for a dead process's."""
+        self._refuse_if_closed()
         fd = os.open(self.path + ".dispatcher.lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -131,7 +142,9 @@ class SqliteDatabase:
             os.close(fd)  # releases the lock
 
     def close(self) -> None:
+        """Close every connection; from now on every use raises `DatabaseClosed`."""
         with self._all_lock:
+            self._closed = True
             for raw in self._all:
                 raw.close()
             self._all.clear()
