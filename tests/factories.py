@@ -372,7 +372,7 @@ def live_service(rt: Any, **app_options: Any) -> Iterator[str]:
     `app_options` go to `create_app` (e.g. `limiter_clock`)."""
     import uvicorn
 
-    from dochooks.api.app import create_app
+    from dochooks.app import create_app
 
     port = free_port()
     app = create_app(rt, **app_options)

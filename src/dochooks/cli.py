@@ -107,7 +107,7 @@ def serve(**flags: Any) -> None:
     """Run the API, the dispatcher and the workflow runner in one process (migrates first)."""
     import uvicorn
 
-    from dochooks.api.app import create_app
+    from dochooks.app import create_app
     from dochooks.metrics_http import http_url, where_metrics_are
     from dochooks.runtime import open_runtime
 

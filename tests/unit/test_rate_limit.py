@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from dochooks.api.rate_limit import AuthFailures, RateLimiter, address_key
 from dochooks.errors import TooManyRequests
+from dochooks.web.rate_limit import AuthFailures, RateLimiter, address_key
 
 
 def test_a_token_gets_its_burst_then_its_rate_and_others_are_not_affected() -> None:

@@ -6,9 +6,9 @@ import contextlib
 
 import pytest
 
-from dochooks.api.upload_slots import UploadSlots
 from dochooks.errors import Busy
 from dochooks.settings import from_env
+from dochooks.web.upload_slots import UploadSlots
 
 
 def test_a_slot_beyond_the_bound_is_refused_at_once_and_every_slot_comes_back() -> None:

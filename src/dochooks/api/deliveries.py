@@ -6,10 +6,11 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from dochooks.api.deps import Id, Rt, Tenant
+from dochooks.api.deps import Tenant
 from dochooks.api.jsonapi import JsonApiResponse, document, resource
 from dochooks.clock import iso
 from dochooks.delivery import log
+from dochooks.web.deps import Id, Rt
 
 router = APIRouter(prefix="/v1/deliveries", tags=["deliveries"])
 

@@ -1,36 +1,27 @@
-"""What every route needs: the runtime, the caller's tenant, and a JSON body."""
+"""What the API's routes need: the caller's tenant, a JSON body, an upload slot."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException
 
 from dochooks.api.jsonapi import JSON_TYPES
-from dochooks.api.rate_limit import AuthFailures, RateLimiter
 from dochooks.errors import Unauthorized
-from dochooks.runtime import Runtime
 from dochooks.tenants import tenant_for_token, token_digest
+from dochooks.web.deps import Rt, caller_address
+from dochooks.web.rate_limit import AuthFailures, RateLimiter
+from dochooks.web.upload_slots import held_by
 
 _bearer = HTTPBearer(auto_error=False, description="An API token from `dochooks tenant create`.")
 
 
-def runtime(request: Request) -> Runtime:
-    rt: Runtime = request.app.state.runtime
-    return rt
-
-
-def caller_address(request: Request) -> str:
-    """The address the request came from (the client's, when uvicorn trusts the proxy's
-    X-Forwarded-For: FORWARDED_ALLOW_IPS)."""
-    return request.client.host if request.client else ""
-
-
 def tenant(
     request: Request,
-    rt: Annotated[Runtime, Depends(runtime)],
+    rt: Rt,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> int:
     """The tenant whose token the request carries; 401 without a valid one, 429 when the
@@ -62,7 +53,14 @@ def media_type(request: Request) -> str:
 
 
 Tenant = Annotated[int, Depends(tenant)]
-# A resource id as a path segment: anything else, too large ones included, is simply not found.
-Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
-Rt = Annotated[Runtime, Depends(runtime)]
 JsonBody = Depends(json_body)
+
+
+async def upload_slot(request: Request, tenant: Tenant) -> AsyncIterator[None]:
+    """A dependency: the API's upload runs holding a slot of the caller's tenant. Declare
+    it before anything that reads the body."""
+    with held_by(request, tenant):
+        yield
+
+
+UploadSlot = Annotated[None, Depends(upload_slot)]

@@ -12,10 +12,9 @@ from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
-from dochooks.api.deps import Id, JsonBody, Rt, Tenant, media_type
+from dochooks.api.deps import JsonBody, Tenant, UploadSlot, media_type
 from dochooks.api.jsonapi import JSON_TYPES, JsonApiResponse, document, page_link, resource
-from dochooks.api.schemas import TEN_YEARS, DocumentAttributes, DocumentDocument, ShortText, ValidationDocument
-from dochooks.api.upload_slots import UploadSlot
+from dochooks.api.schemas import DocumentDocument, ValidationDocument
 from dochooks.clock import iso, parse_iso
 from dochooks.documents import store
 from dochooks.documents.files import StagedFile, Staging
@@ -24,6 +23,8 @@ from dochooks.documents.uploads import MAX_FILES, accept_upload, staging
 from dochooks.documents.validations import complete_validation
 from dochooks.documents.workflow import STATUSES
 from dochooks.errors import InvalidInput
+from dochooks.web.deps import Id, Rt
+from dochooks.web.inputs import TEN_YEARS, DocumentAttributes, ShortText
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
 

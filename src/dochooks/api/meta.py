@@ -7,10 +7,11 @@ from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from dochooks import __version__
-from dochooks.api.deps import Rt, Tenant
+from dochooks.api.deps import Tenant
 from dochooks.api.jsonapi import JsonApiResponse, document, error_object, errors, resource
 from dochooks.metrics_http import REFUSAL, authorized
 from dochooks.topics import TOPICS
+from dochooks.web.deps import Rt
 
 router = APIRouter()
 # Left off the app when /metrics has a port of its own (DOCHOOKS_METRICS_PORT).

@@ -2,32 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import Field
 
-
-def _storable(value: str) -> str:
-    """Text both databases can store and every client can read back."""
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise ValueError("must be valid Unicode text (no lone surrogates)") from exc
-    return value
+from dochooks.web.inputs import TEN_YEARS, DocumentAttributes, ShortText, Strict, Text, ValidationAttributes
 
 
-Text = Annotated[str, AfterValidator(_storable)]
-ShortText = Annotated[Text, Field(max_length=255)]
-TEN_YEARS = 10 * 365 * 24 * 3600
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
-class WebhookAttributes(_Strict):
+class WebhookAttributes(Strict):
     name: Text = Field(description="A name for people; shown in the list.", examples=["ERP inbox"])
     url: Text = Field(
         description="Where deliveries are POSTed: a public http(s) URL.",
@@ -45,7 +27,7 @@ class WebhookAttributes(_Strict):
     enabled: bool = True
 
 
-class WebhookChanges(_Strict):
+class WebhookChanges(Strict):
     name: Text | None = None
     url: Text | None = None
     headers: dict[Text, Text] | None = Field(
@@ -56,73 +38,57 @@ class WebhookChanges(_Strict):
     enabled: bool | None = None
 
 
-class WebhookResource(_Strict):
+class WebhookResource(Strict):
     type: Literal["webhooks"]
     attributes: WebhookAttributes
 
 
-class WebhookChangesResource(_Strict):
+class WebhookChangesResource(Strict):
     type: Literal["webhooks"]
     id: Text | None = None
     attributes: WebhookChanges
 
 
-class WebhookDocument(_Strict):
+class WebhookDocument(Strict):
     data: WebhookResource
 
 
-class WebhookChangesDocument(_Strict):
+class WebhookChangesDocument(Strict):
     data: WebhookChangesResource
 
 
-class WebhookTestAttributes(_Strict):
+class WebhookTestAttributes(Strict):
     topic: Text = Field(examples=["document-received"])
 
 
-class WebhookTestResource(_Strict):
+class WebhookTestResource(Strict):
     type: Literal["webhook_tests"]
     attributes: WebhookTestAttributes
 
 
-class WebhookTestDocument(_Strict):
+class WebhookTestDocument(Strict):
     data: WebhookTestResource
 
 
-class FileAttributes(_Strict):
-    base64_file: Text = Field(description="The file's bytes in base64.")
-
-
-class DocumentAttributes(_Strict):
-    files: list[FileAttributes] = Field(description="The upload; one document per upload.")
-    name: ShortText | None = Field(default=None, examples=["invoice-4711.pdf"])
-    external_id: ShortText | None = Field(default=None, description="Your id, for lookups.", examples=["EX123456789"])
-    custom_fields: dict[str, Any] = Field(default_factory=dict, description="Echoed in every payload.")
-
-
-class DocumentResource(_Strict):
+class DocumentResource(Strict):
     type: Literal["documents"]
     attributes: DocumentAttributes
 
 
-class DocumentDocument(_Strict):
+class DocumentDocument(Strict):
     data: DocumentResource
 
 
-class ValidationAttributes(_Strict):
-    document_type: ShortText | None = Field(default=None, description="Correct the type while classifying.")
-    fields: dict[ShortText, Text] | None = Field(default=None, description="Correct extracted fields while extracting.")
-
-
-class ValidationResource(_Strict):
+class ValidationResource(Strict):
     type: Literal["validations"]
     attributes: ValidationAttributes = Field(default_factory=ValidationAttributes)
 
 
-class ValidationDocument(_Strict):
+class ValidationDocument(Strict):
     data: ValidationResource
 
 
-class WorkflowAttributes(_Strict):
+class WorkflowAttributes(Strict):
     separation: list[Text] | None = Field(default=None, examples=[["first-level"]])
     classification: list[Text] | None = Field(default=None, examples=[[]])
     extraction: list[Text] | None = Field(default=None, examples=[["first-level", "qc"]])
@@ -142,10 +108,10 @@ class WorkflowAttributes(_Strict):
     )
 
 
-class WorkflowResource(_Strict):
+class WorkflowResource(Strict):
     type: Literal["workflows"]
     attributes: WorkflowAttributes
 
 
-class WorkflowDocument(_Strict):
+class WorkflowDocument(Strict):
     data: WorkflowResource

@@ -8,12 +8,14 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from dochooks.api.deliveries import delivery_resource
-from dochooks.api.deps import Id, JsonBody, Rt, Tenant
+from dochooks.api.deps import JsonBody, Tenant
 from dochooks.api.jsonapi import JsonApiResponse, document, page_link, resource
-from dochooks.api.schemas import Text, WebhookChangesDocument, WebhookDocument, WebhookTestDocument
+from dochooks.api.schemas import WebhookChangesDocument, WebhookDocument, WebhookTestDocument
 from dochooks.clock import iso
 from dochooks.delivery import log, publish
 from dochooks.errors import Conflict
+from dochooks.web.deps import Id, Rt
+from dochooks.web.inputs import Text
 from dochooks.webhooks import store
 from dochooks.webhooks.config import Webhook, validated
 from dochooks.webhooks.secrets import mask

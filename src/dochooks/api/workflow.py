@@ -6,10 +6,11 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from dochooks.api.deps import JsonBody, Rt, Tenant
+from dochooks.api.deps import JsonBody, Tenant
 from dochooks.api.jsonapi import JsonApiResponse, document, resource
 from dochooks.api.schemas import WorkflowDocument
 from dochooks.documents import config as workflow_config
+from dochooks.web.deps import Rt
 
 router = APIRouter(prefix="/v1/workflow", tags=["workflow"])
 

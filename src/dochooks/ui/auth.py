@@ -10,12 +10,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from dochooks.api.deps import Rt, caller_address
-from dochooks.api.rate_limit import AuthFailures, RateLimiter
 from dochooks.errors import DochooksError
 from dochooks.ui import sessions
 from dochooks.ui.render import page
 from dochooks.ui.sessions import SESSION_COOKIE, Session, csrf_matches, csrf_token_for
+from dochooks.web.deps import Rt, caller_address
+from dochooks.web.rate_limit import AuthFailures, RateLimiter
 
 router = APIRouter(include_in_schema=False)
 # The sign-in form has no session yet: its CSRF token is tied to a nonce in this cookie instead.

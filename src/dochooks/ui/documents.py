@@ -11,9 +11,6 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
-from dochooks.api.deps import Id, Rt
-from dochooks.api.schemas import DocumentAttributes, ValidationAttributes
-from dochooks.api.upload_slots import held_by
 from dochooks.documents import store
 from dochooks.documents.uploads import MAX_FILES, accept_upload, staging
 from dochooks.documents.validations import complete_validation
@@ -24,6 +21,9 @@ from dochooks.ui.auth import Form, SignedIn, redirect
 from dochooks.ui.forms import rows, rows_as_dict, text, whole_number
 from dochooks.ui.render import page
 from dochooks.ui.sessions import Session
+from dochooks.web.deps import Id, Rt
+from dochooks.web.inputs import DocumentAttributes, ValidationAttributes
+from dochooks.web.upload_slots import held_by
 
 router = APIRouter(prefix="/documents", include_in_schema=False)
 PAGE_SIZE = 25

@@ -8,7 +8,6 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from dochooks.api.deps import Id, Rt
 from dochooks.delivery import log, publish
 from dochooks.errors import Conflict, InvalidInput
 from dochooks.runtime import Runtime
@@ -17,6 +16,7 @@ from dochooks.ui.auth import Form, SignedIn, redirect
 from dochooks.ui.forms import WebhookForm, sentence, text, whole_number
 from dochooks.ui.render import page
 from dochooks.ui.sessions import Session
+from dochooks.web.deps import Id, Rt
 from dochooks.webhooks import store
 from dochooks.webhooks.config import Webhook
 from dochooks.webhooks.secrets import mask

@@ -5,14 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from dochooks.api.deps import Rt
-from dochooks.api.schemas import TEN_YEARS
 from dochooks.documents import config as workflow_config
 from dochooks.errors import InvalidInput
 from dochooks.topics import LEVELS, STAGES_WITH_LEVELS
 from dochooks.ui.auth import Form, SignedIn, redirect
 from dochooks.ui.forms import text, texts, whole_number
 from dochooks.ui.render import page
+from dochooks.web.deps import Rt
+from dochooks.web.inputs import TEN_YEARS
 
 router = APIRouter(prefix="/development", include_in_schema=False)
 LEVEL_TITLES = {"first-level": "1st level", "second-level": "2nd level", "third-level": "3rd level", "qc": "QC"}

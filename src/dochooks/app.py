@@ -13,13 +13,13 @@ from fastapi import FastAPI
 from dochooks import __version__
 from dochooks.api import deliveries, documents, errors, meta, webhooks, workflow
 from dochooks.api.jsonapi import JsonApiResponse
-from dochooks.api.limits import BodyLimit, BodyRefused, body_refused
-from dochooks.api.rate_limit import AuthFailures, RateLimiter
-from dochooks.api.upload_slots import UploadSlots
 from dochooks.background import run_background, sole_dispatcher
 from dochooks.metrics import registry_for
 from dochooks.runtime import Runtime
 from dochooks.ui.app import install as install_ui
+from dochooks.web.limits import BodyLimit, BodyRefused, body_refused
+from dochooks.web.rate_limit import AuthFailures, RateLimiter
+from dochooks.web.upload_slots import UploadSlots
 
 log = logging.getLogger("dochooks")
 DESCRIPTION = """\

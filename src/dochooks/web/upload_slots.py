@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Request
 
-from dochooks.api.deps import Tenant
 from dochooks.errors import Busy
 
 RETRY_AFTER_SECONDS = 2  # about the time a 25 MiB upload takes on a fast link
@@ -61,13 +59,3 @@ def held_by(request: Request, owner: int) -> contextlib.AbstractContextManager[N
     """The upload slot of one of `owner`'s (a tenant's) requests."""
     slots: UploadSlots = request.app.state.upload_slots
     return slots.hold(owner)
-
-
-async def upload_slot(request: Request, tenant: Tenant) -> AsyncIterator[None]:
-    """A dependency: the API's upload runs holding a slot of the caller's tenant. Declare
-    it before anything that reads the body."""
-    with held_by(request, tenant):
-        yield
-
-
-UploadSlot = Annotated[None, Depends(upload_slot)]
