@@ -1,4 +1,6 @@
-"""The ASGI application: routes, error handling, and the dispatcher in its lifespan."""
+"""The ASGI application: the JSON:API at /v1 and the web pages beside it, composed here so
+that neither face imports the other; each error answered by the face that owns its path;
+the dispatcher and workflow runner in the lifespan."""
 
 from __future__ import annotations
 
@@ -6,17 +8,33 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
 
 from dochooks import __version__
-from dochooks.api import deliveries, documents, errors, meta, webhooks, workflow
-from dochooks.api.jsonapi import JsonApiResponse
+from dochooks.api import deliveries, meta
+from dochooks.api import documents as api_documents
+from dochooks.api import errors as api_errors
+from dochooks.api import webhooks as api_webhooks
+from dochooks.api import workflow as api_workflow
+from dochooks.api.jsonapi import JsonApiResponse, is_api_path
 from dochooks.background import run_background, sole_dispatcher
+from dochooks.errors import DochooksError
 from dochooks.metrics import registry_for
 from dochooks.runtime import Runtime
-from dochooks.ui.app import install as install_ui
+from dochooks.ui import auth
+from dochooks.ui import documents as ui_documents
+from dochooks.ui import errors as ui_errors
+from dochooks.ui import webhooks as ui_webhooks
+from dochooks.ui import workflow as ui_workflow
+from dochooks.ui.render import STATIC
+from dochooks.web.errors import UNSTORABLE, report
 from dochooks.web.limits import BodyLimit, BodyRefused, body_refused
 from dochooks.web.rate_limit import AuthFailures, RateLimiter
 from dochooks.web.upload_slots import UploadSlots
@@ -35,6 +53,36 @@ Deliveries are signed with Standard Webhooks headers (`webhook-id`, `webhook-tim
 def _report_end(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.critical("background work stopped: deliveries and documents no longer move", exc_info=task.exception())
+
+
+Answer = Callable[[Request, Any], Response]  # one face's answer to one class of error
+
+
+def _by_face(api_answer: Answer, ui_answer: Answer) -> Callable[[Request, Exception], Awaitable[Response]]:
+    """The handler of one class of error: logged once, then answered by the face that owns
+    the request's path (the API under /v1, the pages everywhere else)."""
+
+    async def handler(request: Request, exc: Exception) -> Response:
+        report(request, exc)
+        answer = api_answer if is_api_path(request.url.path) else ui_answer
+        return answer(request, exc)
+
+    return handler
+
+
+def _handle_errors(app: FastAPI) -> None:
+    """Every error becomes its face's answer (a JSON:API error document or the error page); none a bare 500."""
+    answers: list[tuple[type[Exception], Answer, Answer]] = [
+        (DochooksError, api_errors.domain_error, ui_errors.domain_error),
+        (RequestValidationError, api_errors.invalid_request, ui_errors.invalid_request),
+        (HTTPException, api_errors.http_error, ui_errors.http_error),
+        *((kind, api_errors.unstorable, ui_errors.unstorable) for kind in UNSTORABLE),
+        (Exception, api_errors.crash, ui_errors.crash),
+    ]
+    for kind, api_answer, ui_answer in answers:
+        app.add_exception_handler(kind, _by_face(api_answer, ui_answer))
+    app.add_exception_handler(BodyRefused, body_refused)
+    app.add_exception_handler(auth.SignInRequired, auth.sign_in_redirect)  # type: ignore[arg-type]
 
 
 def create_app(rt: Runtime, *, dispatch: bool = True, limiter_clock: Callable[[], float] = time.monotonic) -> FastAPI:
@@ -75,9 +123,10 @@ def create_app(rt: Runtime, *, dispatch: bool = True, limiter_clock: Callable[[]
         app.include_router(meta.metrics_router)
     app.state.upload_slots = UploadSlots(rt.settings.max_concurrent_uploads)
     app.add_middleware(BodyLimit, upload_bytes=rt.settings.max_upload_bytes, upload_seconds=rt.settings.upload_seconds)
-    errors.install(app)
-    app.add_exception_handler(BodyRefused, body_refused)
-    for module in (meta, webhooks, deliveries, documents, workflow):
-        app.include_router(module.router)
-    install_ui(app)  # the web pages, at / beside /v1
+    _handle_errors(app)
+    for router in (meta.router, api_webhooks.router, deliveries.router, api_documents.router, api_workflow.router):
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for router in (auth.router, ui_webhooks.router, ui_workflow.router, ui_documents.router):
+        app.include_router(router)
     return app

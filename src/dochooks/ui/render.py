@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from dochooks.documents.workflow import waiting_level
@@ -16,6 +16,7 @@ from dochooks.topics import BY_VALUE, STAGES, TOPICS
 from dochooks.webhooks.secrets import mask
 
 HERE = Path(__file__).parent
+STATIC = HERE / "static"  # our own style.css and app.js, served at /static
 # Only our own files: no inline scripts or styles, no other origin, no framing.
 _HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'",
@@ -110,8 +111,3 @@ def page(request: Request, template: str, status_code: int = 200, /, **context: 
     context.setdefault("session", getattr(request.state, "session", None))
     context.setdefault("notice", None)
     return html(ENV.get_template(template).render(request=request, **context), status_code)
-
-
-def error_page(request: Request, status: int, title: str, detail: str) -> Response:
-    """The page for an error anywhere outside /v1, with the status of the error."""
-    return page(request, "error.html", status, status=status, title=title, detail=detail)
