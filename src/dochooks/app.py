@@ -35,7 +35,7 @@ from dochooks.ui import webhooks as ui_webhooks
 from dochooks.ui import workflow as ui_workflow
 from dochooks.ui.render import STATIC
 from dochooks.web.errors import UNSTORABLE, report
-from dochooks.web.limits import BodyLimit, BodyRefused, body_refused
+from dochooks.web.limits import BodyLimit, BodyRefused, Refusal, body_refused
 from dochooks.web.rate_limit import AuthFailures, RateLimiter
 from dochooks.web.upload_slots import UploadSlots
 
@@ -68,6 +68,12 @@ def _by_face(api_answer: Answer, ui_answer: Answer) -> Callable[[Request, Except
         return answer(request, exc)
 
     return handler
+
+
+def _refused_body(refusal: Refusal) -> Response:
+    """The body limit's 413 or 408, in the words of the face that owns the path."""
+    answer = api_errors.body_refusal if is_api_path(refusal.path) else ui_errors.body_refusal
+    return answer(refusal)
 
 
 def _handle_errors(app: FastAPI) -> None:
@@ -122,7 +128,13 @@ def create_app(rt: Runtime, *, dispatch: bool = True, limiter_clock: Callable[[]
     if not rt.settings.metrics_port:  # otherwise /metrics has a listener of its own (cli.py)
         app.include_router(meta.metrics_router)
     app.state.upload_slots = UploadSlots(rt.settings.max_concurrent_uploads)
-    app.add_middleware(BodyLimit, upload_bytes=rt.settings.max_upload_bytes, upload_seconds=rt.settings.upload_seconds)
+    app.add_middleware(
+        BodyLimit,
+        upload_bytes=rt.settings.max_upload_bytes,
+        upload_seconds=rt.settings.upload_seconds,
+        upload_paths=(api_documents.router.prefix, ui_documents.router.prefix),  # each face's upload posts there
+        answer=_refused_body,
+    )
     _handle_errors(app)
     for router in (meta.router, api_webhooks.router, deliveries.router, api_documents.router, api_workflow.router):
         app.include_router(router)

@@ -11,8 +11,9 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
 from dochooks.api.jsonapi import error_object, errors
-from dochooks.errors import DochooksError, Unauthorized
+from dochooks.errors import DochooksError, TooLarge, Unauthorized
 from dochooks.web.errors import UNSTORABLE_DETAIL, http_title, retry_after
+from dochooks.web.limits import Refusal
 
 
 def _pointer(loc: tuple[Any, ...]) -> str:
@@ -56,3 +57,11 @@ def unstorable(request: Request, exc: Exception) -> Response:
 
 def crash(request: Request, exc: Exception) -> Response:
     return errors(500, [error_object(500, "Internal error", "the server failed; the error is logged")])
+
+
+def body_refusal(refusal: Refusal) -> Response:
+    """The body limit's 413 or 408, answered before any route reads the body."""
+    if refusal.status == 408:
+        detail = f"the upload did not arrive within {refusal.upload_seconds:g} s"
+        return errors(408, [error_object(408, "Request timeout", detail)])
+    return errors(413, [error_object(413, TooLarge.title, f"the request body exceeds {refusal.limit} bytes")])
