@@ -12,9 +12,7 @@ from starlette.exceptions import HTTPException
 from dochooks.api.jsonapi import JSON_TYPES
 from dochooks.errors import Unauthorized
 from dochooks.tenants import tenant_for_token, token_digest
-from dochooks.web.deps import Rt, caller_address
-from dochooks.web.rate_limit import AuthFailures, RateLimiter
-from dochooks.web.upload_slots import held_by
+from dochooks.web.deps import Rt, auth_failures, caller_address, held_by, rate_limiter
 
 _bearer = HTTPBearer(auto_error=False, description="An API token from `dochooks tenant create`.")
 
@@ -28,7 +26,7 @@ def tenant(
     token is over its rate or the caller's address over its failed authentications."""
     if credentials is None:  # not a guess: not counted
         raise Unauthorized("send the header Authorization: Bearer <token>")
-    failures: AuthFailures = request.app.state.auth_failures
+    failures = auth_failures(request)
     address = caller_address(request)
     failures.check(address)  # before the lookup: a guesser over its budget costs no query
     with rt.db.read() as conn:
@@ -36,8 +34,7 @@ def tenant(
     if found is None:
         failures.count(address)
         raise Unauthorized("the API token is not valid")
-    limiter: RateLimiter = request.app.state.rate_limiter
-    limiter.take(token_digest(credentials.credentials))
+    rate_limiter(request).take(token_digest(credentials.credentials))
     return found
 
 

@@ -14,8 +14,7 @@ from dochooks.errors import DochooksError
 from dochooks.ui import sessions
 from dochooks.ui.render import page
 from dochooks.ui.sessions import SESSION_COOKIE, Session, csrf_matches, csrf_token_for
-from dochooks.web.deps import Rt, caller_address
-from dochooks.web.rate_limit import AuthFailures, RateLimiter
+from dochooks.web.deps import Rt, auth_failures, caller_address, rate_limiter
 
 router = APIRouter(include_in_schema=False)
 # The sign-in form has no session yet: its CSRF token is tied to a nonce in this cookie instead.
@@ -48,8 +47,7 @@ def current_session(request: Request, rt: Rt) -> Session:
 
 def _limit(request: Request, key: str) -> None:
     """Count a post against the caller's rate, as the API counts a token's requests (429 when over)."""
-    limiter: RateLimiter = request.app.state.rate_limiter
-    limiter.take(key)
+    rate_limiter(request).take(key)
 
 
 async def checked_form(request: Request, session: Annotated[Session, Depends(current_session)]) -> FormData:
@@ -132,7 +130,7 @@ def sign_in(request: Request, rt: Rt, form: Annotated[FormData, Depends(_sign_in
     next_url = _safe_next(form.get("next"))
     if not isinstance(token, str) or not token.strip():
         return _sign_in_form(request, status=422, error="Enter your API token.", next_url=next_url)
-    failures: AuthFailures = request.app.state.auth_failures  # the API's budget: one per address
+    failures = auth_failures(request)  # the API's budget: one per address
     failures.check(address)
     with rt.db.transaction() as conn:
         session_id = sessions.sign_in(conn, token, rt.clock.now_ms())

@@ -21,9 +21,8 @@ from dochooks.ui.auth import Form, SignedIn, redirect
 from dochooks.ui.forms import rows, rows_as_dict, text, whole_number
 from dochooks.ui.render import page
 from dochooks.ui.sessions import Session
-from dochooks.web.deps import Id, Rt
+from dochooks.web.deps import Id, Rt, held_by
 from dochooks.web.inputs import DocumentAttributes, ValidationAttributes
-from dochooks.web.upload_slots import held_by
 
 router = APIRouter(prefix="/documents", include_in_schema=False)
 PAGE_SIZE = 25

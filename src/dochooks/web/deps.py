@@ -1,18 +1,39 @@
-"""What routes of both faces take: the runtime, a resource id from the path, and the
-caller's address."""
+"""What routes of both faces take: the runtime, the rate limits and upload slots the app
+holds for both, a resource id from the path, and the caller's address."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
 
 from dochooks.runtime import Runtime
+from dochooks.web.rate_limit import AuthFailures, RateLimiter
+from dochooks.web.upload_slots import UploadSlots
 
 
 def runtime(request: Request) -> Runtime:
     rt: Runtime = request.app.state.runtime
     return rt
+
+
+def rate_limiter(request: Request) -> RateLimiter:
+    """Requests per caller: API tokens, UI sessions and sign-in addresses in one table."""
+    limiter: RateLimiter = request.app.state.rate_limiter
+    return limiter
+
+
+def auth_failures(request: Request) -> AuthFailures:
+    """Failed authentications per address: the API's wrong tokens and the sign-in form's in one budget."""
+    failures: AuthFailures = request.app.state.auth_failures
+    return failures
+
+
+def held_by(request: Request, owner: int) -> contextlib.AbstractContextManager[None]:
+    """The upload slot of one of `owner`'s (a tenant's) requests."""
+    slots: UploadSlots = request.app.state.upload_slots
+    return slots.hold(owner)
 
 
 def caller_address(request: Request) -> str:

@@ -6,12 +6,9 @@ limit's deadline ends those) cannot shut out every other tenant's."""
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-
-from fastapi import Request
 
 from dochooks.errors import Busy
 
@@ -53,9 +50,3 @@ class UploadSlots:
                 self._owners[owner] -= 1
                 if not self._owners[owner]:
                     del self._owners[owner]
-
-
-def held_by(request: Request, owner: int) -> contextlib.AbstractContextManager[None]:
-    """The upload slot of one of `owner`'s (a tenant's) requests."""
-    slots: UploadSlots = request.app.state.upload_slots
-    return slots.hold(owner)
