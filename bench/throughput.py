@@ -56,9 +56,10 @@ from harness import (
 )
 
 from dochooks.db import Database
-from dochooks.delivery.dispatcher import Dispatcher, body_of
+from dochooks.delivery.dispatcher import Dispatcher
 from dochooks.delivery.publish import publish
 from dochooks.delivery.queue import Claimed
+from dochooks.delivery.targets import body_of
 from dochooks.runtime import Runtime, open_runtime
 from dochooks.settings import Settings
 from dochooks.tenants import create_tenant

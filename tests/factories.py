@@ -30,6 +30,7 @@ from dochooks.db import Database
 from dochooks.delivery import log
 from dochooks.delivery.dispatcher import Dispatcher
 from dochooks.delivery.publish import publish
+from dochooks.delivery.queue import Claimed
 from dochooks.runtime import Runtime
 from dochooks.settings import Settings
 from dochooks.tenants import NewTenant, create_tenant
@@ -489,6 +490,22 @@ def queue_delivery(rt: Runtime, url: str, **webhook: Any) -> tuple[int, int, str
 def status_of(rt: Runtime, tenant: int, delivery: int) -> log.Delivery:
     with rt.db.read() as conn:
         return log.get_delivery(conn, tenant_id=tenant, delivery_id=delivery)
+
+
+# --- the delivery engine without I/O ---------------------------------------------------
+
+
+def claimed(webhook: int = 1, tenant: int = 1, *, attempt: int = 1, delivery: int = 0, **fields: Any) -> Claimed:
+    """A claimed delivery as a claim returns it, without a database."""
+    values: dict[str, Any] = {
+        "request_id": "0123456789abcdef0123456789abcdef",
+        "topic": "document-received",
+        "payload": '{"id":"42"}',
+        "lease_end": 0,
+        "webhook_version": 0,
+        **fields,
+    }
+    return Claimed(delivery, webhook, tenant, attempt_number=attempt, **values)
 
 
 # --- the web UI without a browser -----------------------------------------------------

@@ -10,12 +10,10 @@ import random
 import socket
 import time
 from collections import Counter, OrderedDict, deque
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import orjson
 
-from dochooks import __version__
 from dochooks.clock import Clock, SystemClock, iso
 from dochooks.db import Database, Row
 from dochooks.delivery import queue
@@ -23,17 +21,14 @@ from dochooks.delivery.backoff import RETRY_AFTER_STATUSES, next_attempt_after_f
 from dochooks.delivery.egress import Egress
 from dochooks.delivery.queue import Claimed, Outcome
 from dochooks.delivery.sender import HttpSender, Sender, SendResult
-from dochooks.delivery.signing import signature_header
-from dochooks.errors import DochooksError
+from dochooks.delivery.targets import Target, Targets, body_of
 from dochooks.metrics import ATTEMPT_SECONDS, OUTCOME, WEBHOOK_FAILURES
 from dochooks.settings import Settings
 from dochooks.signals import Wakeup, deliveries_queued
 from dochooks.webhooks import store
-from dochooks.webhooks.config import origin
-from dochooks.webhooks.secrets import Cipher, mask, signing_key
+from dochooks.webhooks.secrets import Cipher
 
 log = logging.getLogger("dochooks.dispatcher")
-USER_AGENT = f"dochooks/{__version__}"
 FLUSH_SECONDS = 0.02  # how long finished attempts may gather before one write records them all
 WRITE_TRIES = 5  # writes of one batch of outcomes before it is dropped (and its deliveries resent)
 WRITE_SLACK_SECONDS = 15  # what a lease allows for those writes, each up to a second apart
@@ -44,72 +39,6 @@ WRITE_SLACK_SECONDS = 15  # what a lease allows for those writes, each up to a s
 # waits behind a flood deeper than the window comes within seconds.
 CLAIM_WINDOW = 4
 DEEP_CLAIM_SECONDS = 5.0
-
-
-@dataclass(frozen=True)
-class Target:
-    """A webhook as the dispatcher needs it, secrets decrypted once per webhook version."""
-
-    url: str
-    host: str  # the URL's origin: deliveries to one origin share its connection cap (aiohttp pools by it)
-    headers: dict[str, str]  # what goes on the wire, custom headers included
-    shown_headers: dict[str, str]  # the same, secret values masked, for the delivery log
-    key: bytes
-    enabled: bool
-    updated_at: int
-    broken: str | None = None  # why deliveries to this webhook cannot be sent at all
-    previous_key: bytes | None = None  # a rotated-away secret's key, signing too until previous_until
-    previous_until: int = 0
-
-    def keys_at(self, now_ms: int) -> tuple[bytes, ...]:
-        return (self.key, self.previous_key) if self.previous_key and now_ms < self.previous_until else (self.key,)
-
-
-class Targets:
-    """Decrypted webhooks, cached until the webhook changes."""
-
-    def __init__(self, cipher: Cipher) -> None:
-        self._cipher = cipher
-        self._cache: dict[int, Target] = {}
-        self.versions: dict[int, int] = {}  # webhook id -> the updated_at its cached target is of
-
-    def refresh(self, rows: Sequence[Row]) -> None:
-        for row in rows:
-            self.versions[row["id"]] = row["updated_at"]
-            cached = self._cache.get(row["id"])
-            if cached is None or cached.updated_at != row["updated_at"]:
-                try:
-                    self._cache[row["id"]] = self._target(row)
-                except DochooksError as exc:  # one webhook's bad secret must not hold up the batch
-                    log.error("webhook %s cannot be sent to: %s", row["id"], exc.detail)
-                    self._cache[row["id"]] = Target(
-                        url=row["url"],
-                        host=origin(row["url"]),
-                        headers={},
-                        shown_headers={},
-                        key=b"",
-                        enabled=bool(row["enabled"]),
-                        updated_at=row["updated_at"],
-                        broken=f"{exc.detail}; not sent",
-                    )
-
-    def get(self, webhook_id: int) -> Target | None:
-        return self._cache.get(webhook_id)
-
-    def _target(self, row: Row) -> Target:
-        custom: dict[str, str] = orjson.loads(self._cipher.decrypt(row["headers"]))
-        base = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
-        return Target(
-            url=row["url"],
-            host=origin(row["url"]),
-            headers={**base, **custom},
-            shown_headers={**base, **{k: mask(v) for k, v in custom.items()}},
-            key=signing_key(self._cipher.decrypt(row["secret"])),
-            enabled=bool(row["enabled"]),
-            updated_at=row["updated_at"],
-            previous_key=signing_key(self._cipher.decrypt(row["previous_secret"])) if row["previous_secret"] else None,
-            previous_until=row["previous_secret_expires_at"] or 0,
-        )
 
 
 class Shares:
@@ -198,12 +127,6 @@ def _failure(status: int | None, *, gone: bool, wait_ms: int | None) -> str:
     if wait_ms:
         return f"HTTP {status} (Retry-After: {wait_ms / 1000:g} s)"
     return f"HTTP {status}"
-
-
-def body_of(item: Claimed) -> bytes:
-    # The stored payload is a JSON object; request_id (hex) and topic (a known value) need no escaping.
-    comma = "," if item.payload != "{}" else ""
-    return f'{item.payload[:-1]}{comma}"request_id":"{item.request_id}","topic":"{item.topic}"}}'.encode()
 
 
 class Dispatcher:
@@ -461,12 +384,7 @@ class Dispatcher:
             self._release(item)
             return None
         body = body_of(item)
-        timestamp = started // 1000
-        signed = {
-            "webhook-id": item.request_id,
-            "webhook-timestamp": str(timestamp),
-            "webhook-signature": signature_header(target.keys_at(started), item.request_id, timestamp, body),
-        }
+        signed = target.signed(item, body, started)
         clock_start = time.perf_counter()
         result = await self._sender.send(target.url, {**target.headers, **signed}, body)
         elapsed = time.perf_counter() - clock_start

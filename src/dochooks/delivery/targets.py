@@ -1,0 +1,102 @@
+"""Where a webhook's deliveries go: its URL and origin, the headers on the wire and as the
+log shows them, its signing keys; decrypted once per version of the webhook."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import orjson
+
+from dochooks import __version__
+from dochooks.db import Row
+from dochooks.delivery.queue import Claimed
+from dochooks.delivery.signing import signature_header
+from dochooks.errors import DochooksError
+from dochooks.webhooks.config import origin
+from dochooks.webhooks.secrets import Cipher, mask, signing_key
+
+log = logging.getLogger("dochooks.dispatcher")
+USER_AGENT = f"dochooks/{__version__}"
+
+
+@dataclass(frozen=True)
+class Target:
+    """A webhook as the dispatcher needs it, secrets decrypted once per webhook version."""
+
+    url: str
+    host: str  # the URL's origin: deliveries to one origin share its connection cap (aiohttp pools by it)
+    headers: dict[str, str]  # what goes on the wire, custom headers included
+    shown_headers: dict[str, str]  # the same, secret values masked, for the delivery log
+    key: bytes
+    enabled: bool
+    updated_at: int
+    broken: str | None = None  # why deliveries to this webhook cannot be sent at all
+    previous_key: bytes | None = None  # a rotated-away secret's key, signing too until previous_until
+    previous_until: int = 0
+
+    def keys_at(self, now_ms: int) -> tuple[bytes, ...]:
+        return (self.key, self.previous_key) if self.previous_key and now_ms < self.previous_until else (self.key,)
+
+    def signed(self, item: Claimed, body: bytes, now_ms: int) -> dict[str, str]:
+        """The Standard Webhooks headers of one attempt at `now_ms`, signed with every key valid then."""
+        timestamp = now_ms // 1000
+        return {
+            "webhook-id": item.request_id,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": signature_header(self.keys_at(now_ms), item.request_id, timestamp, body),
+        }
+
+
+def body_of(item: Claimed) -> bytes:
+    # The stored payload is a JSON object; request_id (hex) and topic (a known value) need no escaping.
+    comma = "," if item.payload != "{}" else ""
+    return f'{item.payload[:-1]}{comma}"request_id":"{item.request_id}","topic":"{item.topic}"}}'.encode()
+
+
+class Targets:
+    """Decrypted webhooks, cached until the webhook changes."""
+
+    def __init__(self, cipher: Cipher) -> None:
+        self._cipher = cipher
+        self._cache: dict[int, Target] = {}
+        self.versions: dict[int, int] = {}  # webhook id -> the updated_at its cached target is of
+
+    def refresh(self, rows: Sequence[Row]) -> None:
+        for row in rows:
+            self.versions[row["id"]] = row["updated_at"]
+            cached = self._cache.get(row["id"])
+            if cached is None or cached.updated_at != row["updated_at"]:
+                try:
+                    self._cache[row["id"]] = self._target(row)
+                except DochooksError as exc:  # one webhook's bad secret must not hold up the batch
+                    log.error("webhook %s cannot be sent to: %s", row["id"], exc.detail)
+                    self._cache[row["id"]] = Target(
+                        url=row["url"],
+                        host=origin(row["url"]),
+                        headers={},
+                        shown_headers={},
+                        key=b"",
+                        enabled=bool(row["enabled"]),
+                        updated_at=row["updated_at"],
+                        broken=f"{exc.detail}; not sent",
+                    )
+
+    def get(self, webhook_id: int) -> Target | None:
+        return self._cache.get(webhook_id)
+
+    def _target(self, row: Row) -> Target:
+        custom: dict[str, str] = orjson.loads(self._cipher.decrypt(row["headers"]))
+        base = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
+        return Target(
+            url=row["url"],
+            host=origin(row["url"]),
+            headers={**base, **custom},
+            shown_headers={**base, **{k: mask(v) for k, v in custom.items()}},
+            key=signing_key(self._cipher.decrypt(row["secret"])),
+            enabled=bool(row["enabled"]),
+            updated_at=row["updated_at"],
+            previous_key=signing_key(self._cipher.decrypt(row["previous_secret"])) if row["previous_secret"] else None,
+            previous_until=row["previous_secret_expires_at"] or 0,
+        )
