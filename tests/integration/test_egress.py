@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import trustme
 
+from dochooks.clock import iso
 from dochooks.runtime import Runtime
 from dochooks.webhooks import store
 from tests.factories import (
@@ -55,12 +56,16 @@ def test_a_refused_address_fails_the_delivery_at_once_and_disables_the_webhook_s
     failed = status_of(runtime, tenant, delivery)
     (attempt,) = failed.attempts
     assert failed.next_attempt_at is None
-    assert attempt.error is not None and attempt.error.startswith("refused: ") and "not retried" in attempt.error
+    assert attempt.error is not None and attempt.error.endswith(" (not retried; webhook disabled)")
+    why = attempt.error.removesuffix(" (not retried; webhook disabled)")
+    assert why.startswith("refused: ") and "not a public address" in why
     with runtime.db.read() as conn:
         hook = store.get_webhook(conn, runtime.cipher, tenant, failed.webhook_id)
     assert not hook.enabled
-    assert hook.disabled_reason is not None and "not a public address" in hook.disabled_reason
-    assert "enable the webhook again" in hook.disabled_reason
+    assert hook.disabled_reason == (
+        f"deliveries are refused since {iso(attempt.started_at + attempt.duration_ms)}: {why}; change the URL "
+        "(or have the operator open its range) and enable the webhook again"
+    )
     assert receiver.at("/ok/refused") == []
 
 

@@ -20,6 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 from dochooks.cli import main
+from dochooks.clock import iso, parse_iso
 from dochooks.db import Connection, Database
 from dochooks.delivery.signing import verify
 from dochooks.runtime import Runtime, open_runtime
@@ -104,8 +105,12 @@ def test_a_410_disables_the_webhook_and_the_api_says_why(api: Api, receiver: Rec
         time.sleep(0.05)
     shown = api.call("GET", f"/v1/deliveries/{delivery['id']}")[1]["data"]["attributes"]
     assert shown["status"] == "failed" and shown["next_attempt_at"] is None and len(shown["attempts"]) == 1
+    (attempt,) = shown["attempts"]
+    assert attempt["error"] == "HTTP 410 (the endpoint is gone; webhook disabled)"
+    ended = iso(parse_iso(attempt["started_at"]) + attempt["duration_ms"])
     attrs = api.call("GET", f"/v1/webhooks/{hook['id']}")[1]["data"]["attributes"]
-    assert attrs["enabled"] is False and "410 Gone" in attrs["disabled_reason"]
+    assert attrs["enabled"] is False
+    assert attrs["disabled_reason"] == f"the endpoint answered 410 Gone at {ended}; enable the webhook again to resume"
     enabled = {"data": {"type": "webhooks", "attributes": {"enabled": True}}}
     attrs = api.call("PATCH", f"/v1/webhooks/{hook['id']}", enabled)[1]["data"]["attributes"]
     assert attrs["enabled"] is True and attrs["disabled_reason"] is None

@@ -12,13 +12,12 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-import orjson
-
-from dochooks.clock import Clock, SystemClock, iso
+from dochooks.clock import Clock, SystemClock
 from dochooks.db import Database, Row
 from dochooks.delivery import queue
-from dochooks.delivery.backoff import RETRY_AFTER_STATUSES, next_attempt_after_failure, retry_after_ms
+from dochooks.delivery.backoff import RETRY_AFTER_STATUSES
 from dochooks.delivery.egress import Egress
+from dochooks.delivery.outcomes import Kind, Verdict, judge, not_sent, recorded
 from dochooks.delivery.queue import Claimed, Outcome
 from dochooks.delivery.sender import HttpSender, Sender, SendResult
 from dochooks.delivery.shares import Shares
@@ -28,6 +27,7 @@ from dochooks.settings import Settings
 from dochooks.signals import Wakeup, deliveries_queued
 from dochooks.webhooks import store
 from dochooks.webhooks.secrets import Cipher
+from dochooks.webhooks.store import Gone, Refused
 
 log = logging.getLogger("dochooks.dispatcher")
 FLUSH_SECONDS = 0.02  # how long finished attempts may gather before one write records them all
@@ -40,6 +40,7 @@ WRITE_SLACK_SECONDS = 15  # what a lease allows for those writes, each up to a s
 # waits behind a flood deeper than the window comes within seconds.
 CLAIM_WINDOW = 4
 DEEP_CLAIM_SECONDS = 5.0
+_COUNTED = {Kind.SUCCEEDED: OUTCOME["succeeded"], Kind.RETRY: OUTCOME["retrying"]}  # every other kind: failed
 
 
 @dataclass
@@ -48,23 +49,6 @@ class Host:
 
     waiting: deque[tuple[Claimed, Target, float]] = field(default_factory=deque)  # time.monotonic() of the claim
     lanes: int = 0  # tasks sending to this host, each taking the next waiting delivery when done
-
-
-def _text(body: bytes) -> str:
-    """A response excerpt as storable text: PostgreSQL text cannot hold NUL, and one NUL
-    would fail the write of a whole batch of attempts."""
-    return body.decode("utf-8", "replace").replace("\x00", "\ufffd")
-
-
-def _failure(status: int | None, *, gone: bool, wait_ms: int | None) -> str:
-    """What the delivery log says of a response that was not a success."""
-    if status is not None and 300 <= status < 400:
-        return f"HTTP {status} (redirects are not followed)"
-    if gone:
-        return f"HTTP {status} (the endpoint is gone; webhook disabled)"
-    if wait_ms:
-        return f"HTTP {status} (Retry-After: {wait_ms / 1000:g} s)"
-    return f"HTTP {status}"
 
 
 class Dispatcher:
@@ -104,6 +88,7 @@ class Dispatcher:
         self._hosts: dict[str, Host] = {}
         self._lanes: set[asyncio.Task[None]] = set()
         self._outcomes: list[Outcome] = []
+        self._found: list[Gone | Refused] = []  # what attempts found out about webhooks, written with them
         self._wake = Wakeup()
         self._outcomes_ready = asyncio.Event()
         # Claimed, never sent, to go back to the queue: (delivery id, its lease end, ms to wait before it is due).
@@ -192,8 +177,8 @@ class Dispatcher:
         if target is None:  # the webhook was deleted after the claim; so was the delivery
             return
         if not target.enabled or target.broken:
-            result = SendResult(None, b"", target.broken or "webhook is disabled; not sent")
-            self._settle(item, self._clock.now_ms(), 0, target.shown_headers, result, final=True)
+            why = target.broken or "webhook is disabled; not sent"
+            self._settle(item, not_sent(why), SendResult(None, b"", why), self._clock.now_ms(), 0, target.shown_headers)
             return
         if self._shares.struggling(item.webhook_id) and not self._shares.has_room(item):
             # Claimed over the cap of an endpoint that stopped answering: back to the queue
@@ -328,7 +313,9 @@ class Dispatcher:
         elapsed = time.perf_counter() - clock_start
         ATTEMPT_SECONDS.observe(elapsed)
         duration = round(elapsed * 1000)
-        self._settle(item, started, duration, {**target.shown_headers, **signed}, result)
+        scale = self._settings.retry_time_scale
+        verdict = judge(item, result, started + duration, scale=scale, rng=self._rng)
+        self._settle(item, verdict, result, started, duration, {**target.shown_headers, **signed})
         return result
 
     def _release(self, item: Claimed, *, after_ms: int = 0) -> None:
@@ -336,61 +323,14 @@ class Dispatcher:
         self._outcomes_ready.set()
 
     def _settle(
-        self,
-        item: Claimed,
-        started: int,
-        duration: int,
-        shown_headers: dict[str, str],
-        result: SendResult,
-        *,
-        final: bool = False,
+        self, item: Claimed, verdict: Verdict, result: SendResult, started: int, duration: int, headers: dict[str, str]
     ) -> None:
-        ok = result.status is not None and 200 <= result.status < 300
-        ended = started + duration
-        disables = None
-        if result.status == 410:  # the endpoint says it is gone for good: stop sending to it
-            disables = f"the endpoint answered 410 Gone at {iso(ended)}; enable the webhook again to resume"
-        elif result.refused:  # no retry would be let through either
-            disables = (
-                f"deliveries are refused since {iso(ended)}: {result.error}; change the URL (or have the "
-                "operator open its range) and enable the webhook again"
-            )
-        waited_for = None
-        if result.status in RETRY_AFTER_STATUSES:
-            waited_for = retry_after_ms(result.retry_after, ended)
-        error = None if ok else result.error or _failure(result.status, gone=result.status == 410, wait_ms=waited_for)
-        if result.refused:
-            error = f"{error} (not retried; webhook disabled)"
-        next_at = None
-        if not ok and not final and not disables:
-            next_at = next_attempt_after_failure(
-                item.attempt_number,
-                ended,
-                scale=self._settings.retry_time_scale,
-                rng=self._rng,
-                retry_after=waited_for,
-            )
-        status = queue.SUCCEEDED if ok else (queue.PENDING if next_at is not None else queue.FAILED)
-        OUTCOME["succeeded" if ok else "retrying" if next_at is not None else "failed"].inc()
-        if not ok:
+        _COUNTED.get(verdict.kind, OUTCOME["failed"]).inc()
+        if verdict.kind is not Kind.SUCCEEDED:
             WEBHOOK_FAILURES.labels(str(item.webhook_id)).inc()
-        self._outcomes.append(
-            Outcome(
-                delivery_id=item.delivery_id,
-                webhook_id=item.webhook_id,
-                number=item.attempt_number,
-                started_at=started,
-                duration_ms=duration,
-                request_headers=orjson.dumps(shown_headers).decode(),
-                response_status=result.status,
-                response_body=_text(result.body) if result.status is not None else None,
-                error=error,
-                status=status,
-                next_attempt_at=next_at,
-                lease_end=item.lease_end,
-                disables_webhook=disables,
-            )
-        )
+        self._outcomes.append(recorded(item, verdict, result, started=started, duration_ms=duration, headers=headers))
+        if verdict.found is not None:
+            self._found.append(verdict.found)
         self._outcomes_ready.set()
 
     # --- recording -------------------------------------------------------------------
@@ -410,10 +350,11 @@ class Dispatcher:
         self._outcomes_ready.clear()
         batch, self._outcomes = self._outcomes, []
         released, self._released = self._released, []
+        found, self._found = self._found, []
         if not batch and not released:
             return
         try:
-            await asyncio.to_thread(self._record, batch, released)
+            await asyncio.to_thread(self._record, batch, found, released)
         except Exception:
             # Keep the outcomes and write them again shortly: the leases outlast many tries,
             # and only if all fail are these deliveries sent again (at least once, never lost).
@@ -425,6 +366,7 @@ class Dispatcher:
             log.exception("could not record %d delivery attempts; trying again", len(batch))
             self._outcomes[:0] = batch
             self._released[:0] = released
+            self._found[:0] = found
             await asyncio.sleep(min(self._settings.poll_interval, 1.0))
             self._outcomes_ready.set()
             return
@@ -432,11 +374,11 @@ class Dispatcher:
         if released or any(o.status == queue.PENDING for o in batch):
             self._wake.set()  # a retry may now be due sooner than the loop planned
 
-    def _record(self, batch: list[Outcome], released: list[tuple[int, int, int]]) -> None:
+    def _record(self, batch: list[Outcome], found: list[Gone | Refused], released: list[tuple[int, int, int]]) -> None:
         with self._db.transaction() as conn:
             now = self._clock.now_ms()
             queue.record(conn, worker=self.worker_id, outcomes=batch, now_ms=now)
-            store.disable_for(conn, {o.webhook_id: o.disables_webhook for o in batch if o.disables_webhook}, now)
+            store.disable_unreachable(conn, found, now)
             for wait in sorted({after for _, _, after in released}):
                 leases = [(delivery, lease) for delivery, lease, after in released if after == wait]
                 queue.release(conn, worker=self.worker_id, leases=leases, now_ms=now + wait)

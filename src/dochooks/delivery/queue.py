@@ -44,7 +44,6 @@ class Outcome:
     status: str  # what the delivery is now: succeeded, pending (retry due) or failed
     next_attempt_at: int | None
     lease_end: int  # of the claim this attempt was made under; only that claim settles the delivery
-    disables_webhook: str | None = None  # why this attempt disables the webhook (410 Gone, a refused address)
 
 
 def _due(skip: Sequence[int], skip_tenants: Sequence[int], window: int | None) -> tuple[str, dict[str, Any]]:

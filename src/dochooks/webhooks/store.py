@@ -1,12 +1,16 @@
-"""Webhook rows: create, read, change and delete a tenant's webhooks. Secrets are
-encrypted on the way in and decrypted on the way out; callers see plain records."""
+"""Webhook rows: create, read, change and delete a tenant's webhooks, and disable those
+that deliveries found gone or refused. Secrets are encrypted on the way in and decrypted
+on the way out; callers see plain records."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
+from dochooks.clock import iso
 from dochooks.db import Connection, Row, in_clause
 from dochooks.errors import InvalidInput, NotFound
 from dochooks.topics import TOPICS
@@ -214,6 +218,40 @@ def rotate_secret(conn: Connection, cipher: Cipher, tenant_id: int, webhook_id: 
         },
     )
     return get_webhook(conn, cipher, tenant_id, webhook_id)
+
+
+@dataclass(frozen=True)
+class Gone:
+    """A delivery's endpoint answered 410 Gone at `at_ms`: it says it will take no more."""
+
+    webhook_id: int
+    at_ms: int
+
+
+@dataclass(frozen=True)
+class Refused:
+    """The address policy refused, at `at_ms`, where a delivery's URL leads (`why`, as the
+    sender put it): no retry would be let through either."""
+
+    webhook_id: int
+    at_ms: int
+    why: str
+
+
+def disabled_reason(found: Gone | Refused) -> str:
+    """What the webhook's owner reads of why dochooks disabled it, and how to resume."""
+    if isinstance(found, Gone):
+        return f"the endpoint answered 410 Gone at {iso(found.at_ms)}; enable the webhook again to resume"
+    return (
+        f"deliveries are refused since {iso(found.at_ms)}: {found.why}; change the URL (or have the "
+        "operator open its range) and enable the webhook again"
+    )
+
+
+def disable_unreachable(conn: Connection, found: Iterable[Gone | Refused], now_ms: int) -> None:
+    """Disable the webhooks that deliveries found gone or refused, each saying why (the last
+    finding of a webhook's, should one batch hold two)."""
+    disable_for(conn, {f.webhook_id: disabled_reason(f) for f in found}, now_ms)
 
 
 def disable_for(conn: Connection, reasons: dict[int, str], now_ms: int) -> None:
