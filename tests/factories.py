@@ -508,6 +508,24 @@ def claimed(webhook: int = 1, tenant: int = 1, *, attempt: int = 1, delivery: in
     return Claimed(delivery, webhook, tenant, attempt_number=attempt, **values)
 
 
+class FakeTime:
+    """Both clocks the delivery engine reads (monotonic seconds, wall-clock ms), moved by the
+    test alone: what takes time in production takes none here."""
+
+    def __init__(self, now_ms: int = 1_800_000_000_000) -> None:
+        self.seconds = 1000.0  # monotonic: any start will do, as long as it only goes forward
+        self.start_ms = now_ms
+
+    def monotonic(self) -> float:
+        return self.seconds
+
+    def now_ms(self) -> int:
+        return self.start_ms + round((self.seconds - 1000.0) * 1000)
+
+    def advance(self, seconds: float) -> None:
+        self.seconds += seconds
+
+
 # --- the web UI without a browser -----------------------------------------------------
 
 

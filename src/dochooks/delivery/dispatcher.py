@@ -10,12 +10,14 @@ import random
 import socket
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from dochooks.clock import Clock, SystemClock
 from dochooks.db import Database, Row
 from dochooks.delivery import queue
 from dochooks.delivery.backoff import RETRY_AFTER_STATUSES
+from dochooks.delivery.claims import ClaimScope, LeftOut
 from dochooks.delivery.egress import Egress
 from dochooks.delivery.outcomes import Kind, Verdict, judge, not_sent, recorded
 from dochooks.delivery.queue import Claimed, Outcome
@@ -33,13 +35,6 @@ log = logging.getLogger("dochooks.dispatcher")
 FLUSH_SECONDS = 0.02  # how long finished attempts may gather before one write records them all
 WRITE_TRIES = 5  # writes of one batch of outcomes before it is dropped (and its deliveries resent)
 WRITE_SLACK_SECONDS = 15  # what a lease allows for those writes, each up to a second apart
-# With webhooks or tenants left out, a claim looks at the CLAIM_WINDOW x batch oldest and
-# as many newest due deliveries only, and at all of them every DEEP_CLAIM_SECONDS, or
-# whenever the window comes up short and looking past it paid last time: a capped flood
-# costs each claim a bounded scan, new work behind it is seen at once, and the rest of what
-# waits behind a flood deeper than the window comes within seconds.
-CLAIM_WINDOW = 4
-DEEP_CLAIM_SECONDS = 5.0
 _COUNTED = {Kind.SUCCEEDED: OUTCOME["succeeded"], Kind.RETRY: OUTCOME["retrying"]}  # every other kind: failed
 
 
@@ -47,7 +42,7 @@ _COUNTED = {Kind.SUCCEEDED: OUTCOME["succeeded"], Kind.RETRY: OUTCOME["retrying"
 class Host:
     """Claimed deliveries to one host, waiting for one of its connections (a lane)."""
 
-    waiting: deque[tuple[Claimed, Target, float]] = field(default_factory=deque)  # time.monotonic() of the claim
+    waiting: deque[tuple[Claimed, Target, float]] = field(default_factory=deque)  # the monotonic clock at the claim
     lanes: int = 0  # tasks sending to this host, each taking the next waiting delivery when done
 
 
@@ -65,6 +60,7 @@ class Dispatcher:
         *,
         sender: Sender | None = None,
         clock: Clock | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
     ) -> None:
         self._db = db
@@ -76,6 +72,7 @@ class Dispatcher:
             egress=Egress.from_settings(settings),
         )
         self._clock = clock or SystemClock()
+        self._monotonic = monotonic  # waits and durations; tests move it by hand
         self._rng = rng or random.Random()
         self._targets = Targets(cipher)
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
@@ -94,11 +91,7 @@ class Dispatcher:
         # Claimed, never sent, to go back to the queue: (delivery id, its lease end, ms to wait before it is due).
         self._released: list[tuple[int, int, int]] = []
         self._closing = False
-        self._last_deep_claim = 0.0  # time.monotonic() of the last claim that looked past the window
-        self._deep_claim_paid = True  # whether that claim found anything
-        self._window_came_short = False  # whether the last windowed claim found fewer than it wanted
-        # The webhooks and tenants left out of the last claim, when it found nothing, and when.
-        self._fruitless: tuple[set[int], set[int], float] | None = None
+        self._scope = ClaimScope(settings.claim_batch, settings.poll_interval, monotonic)
         self._awaiting_room = False  # whether the loop sleeps until settled deliveries make room
         self._write_failures = 0
 
@@ -138,31 +131,18 @@ class Dispatcher:
             self._awaiting_room = False
             return
         want = min(room, self._settings.claim_batch)
-        busy = self._busy_webhooks()
-        full_tenants = self._shares.full_tenants()
-        left_out = bool(busy or full_tenants)
-        news = self._wake.take_news()
-        if news:
-            self._fruitless = None
-        elif left_out and (wait := self._fruitless_for(busy, full_tenants)):
+        left_out = LeftOut(self._busy_webhooks(), frozenset(self._shares.full_tenants()))
+        if wait := self._scope.wait(left_out, news=self._wake.take_news()):
             await self._wake.sleep(wait)  # claiming again now would find nothing, at a full scan's cost
             return
-        window = self._claim_window() if left_out else None
-        claimed, webhooks = await asyncio.to_thread(self._claim, want, busy, full_tenants, window)
+        window = self._scope.window(left_out)
+        claimed, webhooks = await asyncio.to_thread(self._claim, want, left_out, window)
         self._targets.refresh(webhooks)
-        claimed_at = time.monotonic()
+        claimed_at = self._monotonic()
         for item in claimed:
             self._dispatch(item, claimed_at)
-        if self._fruitless and any(not self._left_out_by_fruitless(item) for item in claimed):
-            self._fruitless = None  # work came due beside what was left out: claim freely again
-        if len(claimed) == want:
-            return
-        if left_out:
-            self._note_claim(window, claimed=len(claimed), wanted=want)
-            if window is not None and self._deep_claim_paid:
-                return  # the window came up short: look past it at once, rather than sleep
-            if not claimed:
-                self._fruitless = (set(busy), set(full_tenants), time.monotonic())
+        if self._scope.claimed(left_out, window, claimed, want):
+            return  # it got all it wanted, or its window came up short: claim again rather than sleep
         due = await asyncio.to_thread(self._next_due)
         delay = self._settings.poll_interval
         if due is not None and not (left_out and not claimed):  # they wake us when they have room
@@ -225,60 +205,16 @@ class Dispatcher:
     def _unsettled(self) -> int:
         return self._shares.total
 
-    def _busy_webhooks(self) -> list[int]:
+    def _busy_webhooks(self) -> frozenset[int]:
         """Webhooks at their own cap, or whose host has a full queue already: claiming more
         of theirs would only let one slow endpoint take the in-flight budget from the others."""
         cap = self._settings.max_per_host
-        return sorted(
-            {
-                item.webhook_id
-                for host in self._hosts.values()
-                if len(host.waiting) >= cap
-                for item, _, _ in host.waiting
-            }
-            | self._shares.full_webhooks()
-        )
+        behind_full_hosts = {
+            item.webhook_id for host in self._hosts.values() if len(host.waiting) >= cap for item, _, _ in host.waiting
+        }
+        return frozenset(behind_full_hosts | self._shares.full_webhooks())
 
-    def _fruitless_for(self, busy: list[int], full_tenants: list[int]) -> float:
-        """How much longer to hold off claiming, 0 to claim now. The last claim found nothing
-        while leaving out no more than this one would; until new deliveries are queued (the
-        caller checks), only time can make work due: look again after the poll interval, or
-        when the deep look is due."""
-        if self._fruitless is None:
-            return 0.0
-        webhooks, tenants, when = self._fruitless
-        if not (webhooks <= set(busy) and tenants <= set(full_tenants)):
-            return 0.0
-        now = time.monotonic()
-        wait = min(when + self._settings.poll_interval, self._last_deep_claim + DEEP_CLAIM_SECONDS) - now
-        return max(wait, 0.0)
-
-    def _left_out_by_fruitless(self, item: Claimed) -> bool:
-        assert self._fruitless is not None
-        webhooks, tenants, _ = self._fruitless
-        return item.webhook_id in webhooks or item.tenant_id in tenants
-
-    def _claim_window(self) -> int | None:
-        """How many of the oldest due deliveries the next claim looks at while some are left
-        out: a window, or all (None) when the deep look is due (every DEEP_CLAIM_SECONDS, or
-        at once if the window came up short and looking past it found work last time)."""
-        deep = time.monotonic() - self._last_deep_claim >= DEEP_CLAIM_SECONDS
-        if deep or (self._window_came_short and self._deep_claim_paid):
-            return None
-        return CLAIM_WINDOW * self._settings.claim_batch
-
-    def _note_claim(self, window: int | None, *, claimed: int, wanted: int) -> None:
-        """Remember how this claim went. Once the window comes up short, claims look past it
-        for as long as that finds work; then the window again."""
-        if window is None:
-            self._last_deep_claim = time.monotonic()
-            self._deep_claim_paid = claimed > 0
-        else:
-            self._window_came_short = claimed < wanted
-
-    def _claim(
-        self, limit: int, skip: list[int], skip_tenants: list[int], window: int | None
-    ) -> tuple[list[Claimed], list[Row]]:
+    def _claim(self, limit: int, left_out: LeftOut, window: int | None) -> tuple[list[Claimed], list[Row]]:
         with self._db.transaction() as conn:
             return queue.claim(
                 conn,
@@ -286,8 +222,8 @@ class Dispatcher:
                 now_ms=self._clock.now_ms(),
                 lease_ms=self._lease_ms,
                 limit=limit,
-                skip=skip,
-                skip_tenants=skip_tenants,
+                skip=sorted(left_out.webhooks),
+                skip_tenants=sorted(left_out.tenants),
                 window=window,
                 known=self._targets.versions,
             )
@@ -301,16 +237,16 @@ class Dispatcher:
     async def _deliver(self, item: Claimed, target: Target, claimed_at: float) -> SendResult | None:
         """Send one delivery and settle it; returns what the attempt got, None if it was not sent."""
         started = self._clock.now_ms()
-        waited = time.monotonic() - claimed_at
+        waited = self._monotonic() - claimed_at
         if waited >= self._settings.delivery_timeout:
             # Never sent, so no attempt: back to the queue, due now, with its retries intact.
             self._release(item)
             return None
         body = body_of(item)
         signed = target.signed(item, body, started)
-        clock_start = time.perf_counter()
+        sent_at = self._monotonic()
         result = await self._sender.send(target.url, {**target.headers, **signed}, body)
-        elapsed = time.perf_counter() - clock_start
+        elapsed = self._monotonic() - sent_at
         ATTEMPT_SECONDS.observe(elapsed)
         duration = round(elapsed * 1000)
         scale = self._settings.retry_time_scale
