@@ -1,9 +1,12 @@
-"""The dispatcher: claims due deliveries in batches, sends many at once, records outcomes
-in batches, and schedules retries on the published backoff."""
+"""The dispatcher: the loop that claims due deliveries in batches, sends many at once
+(lanes per host), settles each by what its answer means and hands it to the recorder.
+The decisions are other modules': who may take more (shares.py), what a claim looks at
+(claims.py), where a delivery goes (targets.py), what an answer means (outcomes.py)."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import random
@@ -20,21 +23,18 @@ from dochooks.delivery.backoff import RETRY_AFTER_STATUSES
 from dochooks.delivery.claims import ClaimScope, LeftOut
 from dochooks.delivery.egress import Egress
 from dochooks.delivery.outcomes import Kind, Verdict, judge, not_sent, recorded
-from dochooks.delivery.queue import Claimed, Outcome
+from dochooks.delivery.queue import Claimed
+from dochooks.delivery.recorder import FLUSH_SECONDS, Recorder, write
 from dochooks.delivery.sender import HttpSender, Sender, SendResult
 from dochooks.delivery.shares import Shares
 from dochooks.delivery.targets import Target, Targets, body_of
 from dochooks.metrics import ATTEMPT_SECONDS, OUTCOME, WEBHOOK_FAILURES
 from dochooks.settings import Settings
 from dochooks.signals import Wakeup, deliveries_queued
-from dochooks.webhooks import store
 from dochooks.webhooks.secrets import Cipher
-from dochooks.webhooks.store import Gone, Refused
 
 log = logging.getLogger("dochooks.dispatcher")
-FLUSH_SECONDS = 0.02  # how long finished attempts may gather before one write records them all
-WRITE_TRIES = 5  # writes of one batch of outcomes before it is dropped (and its deliveries resent)
-WRITE_SLACK_SECONDS = 15  # what a lease allows for those writes, each up to a second apart
+WRITE_SLACK_SECONDS = 15  # what a lease allows for writing the attempt (WRITE_TRIES tries, a second apart)
 _COUNTED = {Kind.SUCCEEDED: OUTCOME["succeeded"], Kind.RETRY: OUTCOME["retrying"]}  # every other kind: failed
 
 
@@ -84,22 +84,22 @@ class Dispatcher:
         self._shares = Shares(settings.max_per_webhook, settings.max_per_tenant)
         self._hosts: dict[str, Host] = {}
         self._lanes: set[asyncio.Task[None]] = set()
-        self._outcomes: list[Outcome] = []
-        self._found: list[Gone | Refused] = []  # what attempts found out about webhooks, written with them
         self._wake = Wakeup()
-        self._outcomes_ready = asyncio.Event()
-        # Claimed, never sent, to go back to the queue: (delivery id, its lease end, ms to wait before it is due).
-        self._released: list[tuple[int, int, int]] = []
-        self._closing = False
+        self._recorder = Recorder(
+            functools.partial(write, db, self._clock, self.worker_id),
+            gather=settings.claim_batch,
+            retry_wait=min(settings.poll_interval, 1.0),
+            busy=lambda: self._shares.total > 0,
+            wake=self._wake.set,
+        )
         self._scope = ClaimScope(settings.claim_batch, settings.poll_interval, monotonic)
         self._awaiting_room = False  # whether the loop sleeps until settled deliveries make room
-        self._write_failures = 0
 
     # --- the loop --------------------------------------------------------------------
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Dispatch until `stopping` is set, then finish what is claimed and record it."""
-        flusher = asyncio.create_task(self._flush_forever())
+        recording = asyncio.create_task(self._recorder.run())  # never cancelled
         try:
             async with self._wake.watching(deliveries_queued, self._db, stopping):
                 while not stopping.is_set():
@@ -113,19 +113,18 @@ class Dispatcher:
             for host in self._hosts.values():  # what waits for a lane goes back to the queue unsent
                 while host.waiting:
                     item = host.waiting.popleft()[0]
-                    self._release(item)
+                    self._recorder.release(item)
                     self._shares.remove(item)
             while self._lanes:  # each lane finishes the request it is sending
                 await asyncio.gather(*self._lanes, return_exceptions=True)
-            self._closing = True  # the flusher writes what is left, then ends
-            self._outcomes_ready.set()
-            await flusher
+            self._recorder.close()  # it writes what the last requests returned, then ends
+            await recording
             await self._sender.close()
 
     async def _step(self) -> None:
         self._wake.clear()
-        room = self._settings.max_in_flight - self._unsettled
-        if room < self._min_claim and self._unsettled:
+        room = self._settings.max_in_flight - self._shares.total
+        if room < self._min_claim and self._shares.total:
             self._awaiting_room = True  # a settled delivery wakes us once there is room
             await self._wake.sleep(self._settings.poll_interval)
             self._awaiting_room = False
@@ -165,7 +164,7 @@ class Dispatcher:
             # unsent, due after a timeout, so its backlog neither waits here holding the
             # in-flight budget nor stands at the head of the queue to be claimed again at once.
             # (Over a healthy webhook's cap, a claim's surplus waits for a lane here.)
-            self._release(item, after_ms=int(self._settings.delivery_timeout * 1000))
+            self._recorder.release(item, after_ms=int(self._settings.delivery_timeout * 1000))
             return
         host = self._hosts.get(target.host)
         if host is None:
@@ -194,16 +193,13 @@ class Dispatcher:
                 # Wake the loop only when this makes room it waits for: a left-out webhook or
                 # tenant, or a claim's worth of the in-flight budget (a wake-up costs a claim).
                 freed = self._shares.remove(item, answered=answered)
-                if freed or (self._awaiting_room and self._settings.max_in_flight - self._unsettled >= self._min_claim):
+                room = self._settings.max_in_flight - self._shares.total
+                if freed or (self._awaiting_room and room >= self._min_claim):
                     self._wake.set()
         finally:
             host.lanes -= 1
             if not host.lanes and not host.waiting and self._hosts.get(name) is host:
                 del self._hosts[name]
-
-    @property
-    def _unsettled(self) -> int:
-        return self._shares.total
 
     def _busy_webhooks(self) -> frozenset[int]:
         """Webhooks at their own cap, or whose host has a full queue already: claiming more
@@ -240,7 +236,7 @@ class Dispatcher:
         waited = self._monotonic() - claimed_at
         if waited >= self._settings.delivery_timeout:
             # Never sent, so no attempt: back to the queue, due now, with its retries intact.
-            self._release(item)
+            self._recorder.release(item)
             return None
         body = body_of(item)
         signed = target.signed(item, body, started)
@@ -254,67 +250,11 @@ class Dispatcher:
         self._settle(item, verdict, result, started, duration, {**target.shown_headers, **signed})
         return result
 
-    def _release(self, item: Claimed, *, after_ms: int = 0) -> None:
-        self._released.append((item.delivery_id, item.lease_end, after_ms))
-        self._outcomes_ready.set()
-
     def _settle(
         self, item: Claimed, verdict: Verdict, result: SendResult, started: int, duration: int, headers: dict[str, str]
     ) -> None:
         _COUNTED.get(verdict.kind, OUTCOME["failed"]).inc()
         if verdict.kind is not Kind.SUCCEEDED:
             WEBHOOK_FAILURES.labels(str(item.webhook_id)).inc()
-        self._outcomes.append(recorded(item, verdict, result, started=started, duration_ms=duration, headers=headers))
-        if verdict.found is not None:
-            self._found.append(verdict.found)
-        self._outcomes_ready.set()
-
-    # --- recording -------------------------------------------------------------------
-
-    async def _flush_forever(self) -> None:
-        """Write outcomes as they come, until closing and nothing is left. Never cancelled:
-        a write cut short would lose attempts that really happened."""
-        while not (self._closing and not self._outcomes and not self._released):
-            await self._outcomes_ready.wait()
-            # Under load, let outcomes gather into one write; when idle, write at once (a
-            # retry may be due within milliseconds under a small time scale).
-            if self._unsettled and not self._closing and len(self._outcomes) < self._settings.claim_batch:
-                await asyncio.sleep(FLUSH_SECONDS)
-            await self._flush()
-
-    async def _flush(self) -> None:
-        self._outcomes_ready.clear()
-        batch, self._outcomes = self._outcomes, []
-        released, self._released = self._released, []
-        found, self._found = self._found, []
-        if not batch and not released:
-            return
-        try:
-            await asyncio.to_thread(self._record, batch, found, released)
-        except Exception:
-            # Keep the outcomes and write them again shortly: the leases outlast many tries,
-            # and only if all fail are these deliveries sent again (at least once, never lost).
-            self._write_failures += 1
-            if self._write_failures >= WRITE_TRIES:  # give up: the leases expire and these are sent again
-                log.exception("could not record %d delivery attempts; they will be retried", len(batch))
-                self._write_failures = 0
-                return
-            log.exception("could not record %d delivery attempts; trying again", len(batch))
-            self._outcomes[:0] = batch
-            self._released[:0] = released
-            self._found[:0] = found
-            await asyncio.sleep(min(self._settings.poll_interval, 1.0))
-            self._outcomes_ready.set()
-            return
-        self._write_failures = 0
-        if released or any(o.status == queue.PENDING for o in batch):
-            self._wake.set()  # a retry may now be due sooner than the loop planned
-
-    def _record(self, batch: list[Outcome], found: list[Gone | Refused], released: list[tuple[int, int, int]]) -> None:
-        with self._db.transaction() as conn:
-            now = self._clock.now_ms()
-            queue.record(conn, worker=self.worker_id, outcomes=batch, now_ms=now)
-            store.disable_unreachable(conn, found, now)
-            for wait in sorted({after for _, _, after in released}):
-                leases = [(delivery, lease) for delivery, lease, after in released if after == wait]
-                queue.release(conn, worker=self.worker_id, leases=leases, now_ms=now + wait)
+        outcome = recorded(item, verdict, result, started=started, duration_ms=duration, headers=headers)
+        self._recorder.add(outcome, verdict.found)
