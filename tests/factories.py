@@ -31,6 +31,7 @@ from dochooks.delivery import log
 from dochooks.delivery.dispatcher import Dispatcher
 from dochooks.delivery.publish import publish
 from dochooks.delivery.queue import Claimed
+from dochooks.delivery.sender import Sender, SendResult
 from dochooks.runtime import Runtime
 from dochooks.settings import Settings
 from dochooks.tenants import NewTenant, create_tenant
@@ -458,13 +459,23 @@ PAYLOAD = {
 }
 
 
-def dispatch_until(rt: Runtime, done: Callable[[], bool], timeout: float = 30, **settings: Any) -> None:
-    """Run a real dispatcher until `done()` holds (checked in a worker thread) or time runs out."""
+def dispatch_until(
+    rt: Runtime,
+    done: Callable[[], bool],
+    timeout: float = 30,
+    *,
+    sender: Sender | None = None,
+    fake_time: FakeTime | None = None,
+    **settings: Any,
+) -> None:
+    """Run a real dispatcher until `done()` holds (checked in a worker thread) or time runs out;
+    with `sender` it sends nothing itself, with `fake_time` it reads that fake time's clocks."""
     tuned = dataclasses.replace(rt.settings, **settings)
+    clocks: dict[str, Any] = {"clock": fake_time, "monotonic": fake_time.monotonic} if fake_time else {}
 
     async def main() -> None:
         stopping = asyncio.Event()
-        task = asyncio.create_task(Dispatcher(rt.db, rt.cipher, tuned).run(stopping))
+        task = asyncio.create_task(Dispatcher(rt.db, rt.cipher, tuned, sender=sender, **clocks).run(stopping))
         deadline = time.monotonic() + timeout
         while not await asyncio.to_thread(done):
             assert time.monotonic() < deadline, "the dispatcher did not finish in time"
@@ -524,6 +535,37 @@ class FakeTime:
 
     def advance(self, seconds: float) -> None:
         self.seconds += seconds
+
+
+OK = SendResult(200, b"ok", None)
+
+
+@dataclass(frozen=True)
+class Sent:
+    url: str
+    headers: dict[str, str]
+    body: bytes
+
+
+class FakeSender:
+    """A `Sender` that sends nothing: it notes each request and answers `answer`, taking
+    `takes` seconds of `time` if given."""
+
+    def __init__(self, answer: SendResult = OK, *, time: FakeTime | None = None, takes: float = 0.0) -> None:
+        self._answer = answer
+        self._time = time
+        self._takes = takes
+        self.sent: list[Sent] = []
+        self.closed = False
+
+    async def send(self, url: str, headers: dict[str, str], body: bytes) -> SendResult:
+        self.sent.append(Sent(url, headers, body))
+        if self._time is not None:
+            self._time.advance(self._takes)
+        return self._answer
+
+    async def close(self) -> None:
+        self.closed = True
 
 
 # --- the web UI without a browser -----------------------------------------------------

@@ -7,14 +7,18 @@ import time
 
 from cryptography.fernet import Fernet
 
+from dochooks.clock import iso
 from dochooks.delivery import log
 from dochooks.delivery.publish import publish
+from dochooks.delivery.sender import SendResult
 from dochooks.delivery.signing import verify
 from dochooks.runtime import Runtime
 from dochooks.webhooks import store
 from dochooks.webhooks.secrets import Cipher, signing_key
 from tests.factories import (
     PAYLOAD,
+    FakeSender,
+    FakeTime,
     Receiver,
     dispatch_until,
     make_tenant,
@@ -270,3 +274,44 @@ def test_an_event_queued_behind_a_capped_flood_deeper_than_the_claim_window_goes
     (got,) = receiver.at("/ok/quiet")
     # Seen by the claim the publish wakes, not by a poll nor the look past the window every 5 s.
     assert got.at - published[0] < 1.0
+
+
+# --- through a fake sender, on fake clocks ---------------------------------------------
+
+
+def test_what_the_sender_answers_is_recorded_with_the_time_it_took(runtime: Runtime) -> None:
+    tenant, delivery, secret = queue_delivery(runtime, "https://hooks.example.com/in")
+    fake_time = FakeTime(runtime.clock.now_ms())
+    sender = FakeSender(SendResult(503, b"busy", None, retry_after="120"), time=fake_time, takes=0.25)
+    dispatch_until(
+        runtime, lambda: status_of(runtime, tenant, delivery).attempts != (), sender=sender, fake_time=fake_time
+    )
+    (sent,) = sender.sent
+    assert sent.url == "https://hooks.example.com/in"
+    stamp = int(sent.headers["webhook-timestamp"])
+    assert verify(signing_key(secret), sent.headers["webhook-id"], stamp, sent.body, sent.headers["webhook-signature"])
+    retrying = status_of(runtime, tenant, delivery)
+    (attempt,) = retrying.attempts
+    assert (attempt.started_at, attempt.duration_ms) == (fake_time.start_ms, 250)
+    assert (attempt.response_status, attempt.response_body) == (503, "busy")
+    assert attempt.error == "HTTP 503 (Retry-After: 120 s)" and attempt.request_headers["Authorization"].startswith("*")
+    assert retrying.status == "pending" and retrying.next_attempt_at == fake_time.start_ms + 250 + 120_000
+    assert sender.closed  # by the dispatcher, as it stopped
+
+
+def test_an_endpoint_gone_disables_its_webhook_saying_when(runtime: Runtime) -> None:
+    tenant, delivery, _ = queue_delivery(runtime, "https://hooks.example.com/gone")
+    fake_time = FakeTime(runtime.clock.now_ms())
+    sender = FakeSender(SendResult(410, b"", None), time=fake_time, takes=0.5)
+    dispatch_until(
+        runtime, lambda: status_of(runtime, tenant, delivery).status == "failed", sender=sender, fake_time=fake_time
+    )
+    failed = status_of(runtime, tenant, delivery)
+    (attempt,) = failed.attempts
+    assert attempt.error == "HTTP 410 (the endpoint is gone; webhook disabled)" and failed.next_attempt_at is None
+    with runtime.db.read() as conn:
+        hook = store.get_webhook(conn, runtime.cipher, tenant, failed.webhook_id)
+    gone_at = iso(fake_time.start_ms + 500)
+    assert not hook.enabled
+    assert hook.disabled_reason == f"the endpoint answered 410 Gone at {gone_at}; enable the webhook again to resume"
+    assert len(sender.sent) == 1

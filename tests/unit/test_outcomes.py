@@ -5,6 +5,7 @@ import random
 
 import pytest
 
+from dochooks.delivery.attempts import Attempt
 from dochooks.delivery.backoff import MAX_RETRIES
 from dochooks.delivery.outcomes import Kind, judge, not_sent, recorded
 from dochooks.delivery.sender import SendResult
@@ -120,12 +121,12 @@ def test_a_delivery_that_cannot_be_sent_fails_for_good_saying_why() -> None:
 def test_the_record_of_an_attempt_keeps_what_the_log_shows() -> None:
     item = claimed(webhook=5, attempt=2, delivery=9, lease_end=123)
     result = SendResult(500, b"bad\x00\xff", None)
-    verdict = judge(item, result, ENDED, rng=random.Random(SEED))
-    row = recorded(item, verdict, result, started=ENDED - 40, duration_ms=40, headers={"Authorization": "****1234"})
+    made = Attempt(ENDED - 40, 40, {"Authorization": "****1234"}, result)
+    row = recorded(item, made, judge(item, result, made.ended, rng=random.Random(SEED)))
     assert (row.delivery_id, row.webhook_id, row.number, row.lease_end) == (9, 5, 2, 123)
     assert (row.started_at, row.duration_ms, row.response_status) == (ENDED - 40, 40, 500)
     assert row.response_body == "bad\ufffd\ufffd"  # storable: no NUL, valid UTF-8
     assert json.loads(row.request_headers) == {"Authorization": "****1234"}
     assert (row.status, row.next_attempt_at, row.error) == ("pending", scheduled(2), "HTTP 500")
-    unanswered = SendResult(None, b"", "timed out after 15 s")
-    assert recorded(item, not_sent("x"), unanswered, started=ENDED, duration_ms=0, headers={}).response_body is None
+    unanswered = Attempt(ENDED, 15_000, {}, SendResult(None, b"", "timed out after 15 s"))
+    assert recorded(item, unanswered, judge(item, unanswered.result, ENDED)).response_body is None

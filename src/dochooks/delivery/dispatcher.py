@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from dochooks.clock import Clock, SystemClock
 from dochooks.db import Database, Row
 from dochooks.delivery import queue
+from dochooks.delivery.attempts import Attempt, attempt, unsent
 from dochooks.delivery.backoff import RETRY_AFTER_STATUSES
 from dochooks.delivery.claims import ClaimScope, LeftOut
 from dochooks.delivery.egress import Egress
@@ -27,8 +28,8 @@ from dochooks.delivery.queue import Claimed
 from dochooks.delivery.recorder import FLUSH_SECONDS, Recorder, write
 from dochooks.delivery.sender import HttpSender, Sender, SendResult
 from dochooks.delivery.shares import Shares
-from dochooks.delivery.targets import Target, Targets, body_of
-from dochooks.metrics import ATTEMPT_SECONDS, OUTCOME, WEBHOOK_FAILURES
+from dochooks.delivery.targets import Target, Targets
+from dochooks.metrics import OUTCOME, WEBHOOK_FAILURES
 from dochooks.settings import Settings
 from dochooks.signals import Wakeup, deliveries_queued
 from dochooks.webhooks.secrets import Cipher
@@ -157,7 +158,7 @@ class Dispatcher:
             return
         if not target.enabled or target.broken:
             why = target.broken or "webhook is disabled; not sent"
-            self._settle(item, not_sent(why), SendResult(None, b"", why), self._clock.now_ms(), 0, target.shown_headers)
+            self._settle(item, unsent(target, why, self._clock.now_ms()), not_sent(why))
             return
         if self._shares.struggling(item.webhook_id) and not self._shares.has_room(item):
             # Claimed over the cap of an endpoint that stopped answering: back to the queue
@@ -232,29 +233,17 @@ class Dispatcher:
 
     async def _deliver(self, item: Claimed, target: Target, claimed_at: float) -> SendResult | None:
         """Send one delivery and settle it; returns what the attempt got, None if it was not sent."""
-        started = self._clock.now_ms()
-        waited = self._monotonic() - claimed_at
-        if waited >= self._settings.delivery_timeout:
+        if self._monotonic() - claimed_at >= self._settings.delivery_timeout:
             # Never sent, so no attempt: back to the queue, due now, with its retries intact.
             self._recorder.release(item)
             return None
-        body = body_of(item)
-        signed = target.signed(item, body, started)
-        sent_at = self._monotonic()
-        result = await self._sender.send(target.url, {**target.headers, **signed}, body)
-        elapsed = self._monotonic() - sent_at
-        ATTEMPT_SECONDS.observe(elapsed)
-        duration = round(elapsed * 1000)
+        made = await attempt(self._sender, target, item, clock=self._clock, monotonic=self._monotonic)
         scale = self._settings.retry_time_scale
-        verdict = judge(item, result, started + duration, scale=scale, rng=self._rng)
-        self._settle(item, verdict, result, started, duration, {**target.shown_headers, **signed})
-        return result
+        self._settle(item, made, judge(item, made.result, made.ended, scale=scale, rng=self._rng))
+        return made.result
 
-    def _settle(
-        self, item: Claimed, verdict: Verdict, result: SendResult, started: int, duration: int, headers: dict[str, str]
-    ) -> None:
+    def _settle(self, item: Claimed, made: Attempt, verdict: Verdict) -> None:
         _COUNTED.get(verdict.kind, OUTCOME["failed"]).inc()
         if verdict.kind is not Kind.SUCCEEDED:
             WEBHOOK_FAILURES.labels(str(item.webhook_id)).inc()
-        outcome = recorded(item, verdict, result, started=started, duration_ms=duration, headers=headers)
-        self._recorder.add(outcome, verdict.found)
+        self._recorder.add(recorded(item, made, verdict), verdict.found)

@@ -11,6 +11,7 @@ from enum import Enum
 import orjson
 
 from dochooks.delivery import queue
+from dochooks.delivery.attempts import Attempt
 from dochooks.delivery.backoff import RETRY_AFTER_STATUSES, next_attempt_after_failure, retry_after_ms
 from dochooks.delivery.queue import Claimed, Outcome
 from dochooks.delivery.sender import SendResult
@@ -71,18 +72,16 @@ def not_sent(why: str) -> Verdict:
     return Verdict(Kind.FAILED, why)
 
 
-def recorded(
-    item: Claimed, verdict: Verdict, result: SendResult, *, started: int, duration_ms: int, headers: dict[str, str]
-) -> Outcome:
-    """The attempt row and the delivery's new state, as the queue records them; `headers`
-    are the request's as the log shows them (secrets masked)."""
+def recorded(item: Claimed, made: Attempt, verdict: Verdict) -> Outcome:
+    """The attempt row and the delivery's new state, as the queue records them."""
+    result = made.result
     return Outcome(
         delivery_id=item.delivery_id,
         webhook_id=item.webhook_id,
         number=item.attempt_number,
-        started_at=started,
-        duration_ms=duration_ms,
-        request_headers=orjson.dumps(headers).decode(),
+        started_at=made.started,
+        duration_ms=made.duration_ms,
+        request_headers=orjson.dumps(made.headers).decode(),
         response_status=result.status,
         response_body=_text(result.body) if result.status is not None else None,
         error=verdict.error,

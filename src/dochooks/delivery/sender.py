@@ -1,5 +1,6 @@
-"""Sending one delivery request. The dispatcher decides policy (what to send, what counts
-as success, when to retry); a sender only sends. Tests swap in a fake sender."""
+"""Sending one delivery request. The engine decides policy (what to send: targets.py and
+attempts.py; what counts as success, when to retry: outcomes.py); a sender only sends.
+Tests swap in a fake sender (tests/factories.py's FakeSender)."""
 
 from __future__ import annotations
 
