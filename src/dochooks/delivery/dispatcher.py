@@ -22,7 +22,6 @@ from dochooks.delivery import queue
 from dochooks.delivery.attempts import Attempt, attempt, unsent
 from dochooks.delivery.backoff import RETRY_AFTER_STATUSES
 from dochooks.delivery.claims import ClaimScope, LeftOut
-from dochooks.delivery.egress import Egress
 from dochooks.delivery.outcomes import Kind, Verdict, judge, not_sent, recorded
 from dochooks.delivery.queue import Claimed
 from dochooks.delivery.recorder import FLUSH_SECONDS, Recorder, write
@@ -36,7 +35,6 @@ from dochooks.webhooks.secrets import Cipher
 
 log = logging.getLogger("dochooks.dispatcher")
 WRITE_SLACK_SECONDS = 15  # what a lease allows for writing the attempt (WRITE_TRIES tries, a second apart)
-_COUNTED = {Kind.SUCCEEDED: OUTCOME["succeeded"], Kind.RETRY: OUTCOME["retrying"]}  # every other kind: failed
 
 
 @dataclass
@@ -66,12 +64,7 @@ class Dispatcher:
     ) -> None:
         self._db = db
         self._settings = settings
-        self._sender = sender or HttpSender(
-            timeout=settings.delivery_timeout,
-            max_connections=settings.max_in_flight,
-            max_per_host=settings.max_per_host,
-            egress=Egress.from_settings(settings),
-        )
+        self._sender = sender or HttpSender.from_settings(settings)
         self._clock = clock or SystemClock()
         self._monotonic = monotonic  # waits and durations; tests move it by hand
         self._rng = rng or random.Random()
@@ -243,7 +236,9 @@ class Dispatcher:
         return made.result
 
     def _settle(self, item: Claimed, made: Attempt, verdict: Verdict) -> None:
-        _COUNTED.get(verdict.kind, OUTCOME["failed"]).inc()
-        if verdict.kind is not Kind.SUCCEEDED:
+        if verdict.kind is Kind.SUCCEEDED:
+            OUTCOME["succeeded"].inc()
+        else:
+            OUTCOME["retrying" if verdict.kind is Kind.RETRY else "failed"].inc()
             WEBHOOK_FAILURES.labels(str(item.webhook_id)).inc()
         self._recorder.add(recorded(item, made, verdict), verdict.found)

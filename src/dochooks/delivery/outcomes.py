@@ -5,7 +5,7 @@ found out about its webhook's endpoint (gone, refused) for the webhooks module t
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 import orjson
@@ -30,17 +30,19 @@ class Kind(Enum):
 
 @dataclass(frozen=True)
 class Verdict:
+    """What an answer means for its delivery and, if it found that out, for its webhook."""
+
     kind: Kind
     error: str | None = None  # what the delivery log says of a failure
     next_attempt_at: int | None = None  # when it is tried again (RETRY)
     found: Gone | Refused | None = None  # what the webhook's endpoint turned out to be (GONE, REFUSED)
+    status: str = field(init=False)  # the delivery's status once this is recorded
 
-    @property
-    def status(self) -> str:
-        """The delivery's status once this is recorded."""
-        if self.kind is Kind.SUCCEEDED:
-            return queue.SUCCEEDED
-        return queue.PENDING if self.kind is Kind.RETRY else queue.FAILED
+    def __post_init__(self) -> None:
+        # Worked out once, not on every read: the one success verdict is read for every delivery.
+        kind = self.kind
+        status = queue.SUCCEEDED if kind is Kind.SUCCEEDED else queue.PENDING if kind is Kind.RETRY else queue.FAILED
+        object.__setattr__(self, "status", status)
 
 
 SUCCESS = Verdict(Kind.SUCCEEDED)

@@ -14,6 +14,7 @@ import aiohttp
 from yarl import URL
 
 from dochooks.delivery.egress import Egress, NotResolved, TargetRefused, VettingResolver
+from dochooks.settings import Settings
 from dochooks.webhooks.url_safety import Resolver, resolve
 
 RESPONSE_EXCERPT_BYTES = 64 * 1024
@@ -60,6 +61,16 @@ class HttpSender:
         proxy_host = urlsplit(egress.proxy).hostname if egress.proxy else None
         self._resolver = VettingResolver(egress.policy, proxy_host=proxy_host, lookup=lookup)
         self._session: aiohttp.ClientSession | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> HttpSender:
+        """The dispatcher's sender: its timeout, its connection caps, its egress."""
+        return cls(
+            timeout=settings.delivery_timeout,
+            max_connections=settings.max_in_flight,
+            max_per_host=settings.max_per_host,
+            egress=Egress.from_settings(settings),
+        )
 
     def _open(self) -> aiohttp.ClientSession:
         if self._session is None:
