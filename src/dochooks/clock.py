@@ -1,10 +1,14 @@
-"""Time as integer milliseconds since the epoch, injectable so tests never sleep."""
+"""Time as integer milliseconds since the epoch, and monotonic seconds for waits and
+durations; both injectable, so tests never sleep."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Protocol
+
+Monotonic = Callable[[], float]  # seconds that only go forward, from any start: time.monotonic, or a test's
 
 
 class Clock(Protocol):

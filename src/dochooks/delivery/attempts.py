@@ -3,10 +3,9 @@ and timed on the monotonic clock. What the answer means is outcomes.py's to say.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from dochooks.clock import Clock
+from dochooks.clock import Clock, Monotonic
 from dochooks.delivery.queue import Claimed
 from dochooks.delivery.sender import Sender, SendResult
 from dochooks.delivery.targets import Target, body_of
@@ -15,6 +14,8 @@ from dochooks.metrics import ATTEMPT_SECONDS
 
 @dataclass(frozen=True)
 class Attempt:
+    """What one attempt sent and got."""
+
     started: int  # ms since the epoch
     duration_ms: int
     headers: dict[str, str]  # the request's, as the delivery log shows them (secrets masked)
@@ -25,9 +26,7 @@ class Attempt:
         return self.started + self.duration_ms
 
 
-async def attempt(
-    sender: Sender, target: Target, item: Claimed, *, clock: Clock, monotonic: Callable[[], float]
-) -> Attempt:
+async def attempt(sender: Sender, target: Target, item: Claimed, *, clock: Clock, monotonic: Monotonic) -> Attempt:
     """Sign the delivery's body for `target`, send it, and note how long that took."""
     started = clock.now_ms()
     body = body_of(item)

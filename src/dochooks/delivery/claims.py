@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from dochooks.clock import Monotonic
 from dochooks.delivery.queue import Claimed
 
 # With webhooks or tenants left out, a claim looks at the CLAIM_WINDOW x batch oldest and
@@ -44,7 +45,7 @@ class ClaimScope:
     a claim looks at every due delivery, oldest first; the window, the look past it and the
     memory of fruitless claims only come into play while something is left out."""
 
-    def __init__(self, claim_batch: int, poll_interval: float, monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, claim_batch: int, poll_interval: float, monotonic: Monotonic = time.monotonic) -> None:
         self._window = CLAIM_WINDOW * claim_batch
         self._poll_interval = poll_interval
         self._monotonic = monotonic

@@ -13,10 +13,9 @@ import random
 import socket
 import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from dochooks.clock import Clock, SystemClock
+from dochooks.clock import Clock, Monotonic, SystemClock
 from dochooks.db import Database, Row
 from dochooks.delivery import queue
 from dochooks.delivery.attempts import Attempt, attempt, unsent
@@ -59,7 +58,7 @@ class Dispatcher:
         *,
         sender: Sender | None = None,
         clock: Clock | None = None,
-        monotonic: Callable[[], float] = time.monotonic,
+        monotonic: Monotonic = time.monotonic,
         rng: random.Random | None = None,
     ) -> None:
         self._db = db

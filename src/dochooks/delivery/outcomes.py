@@ -15,7 +15,7 @@ from dochooks.delivery.attempts import Attempt
 from dochooks.delivery.backoff import RETRY_AFTER_STATUSES, next_attempt_after_failure, retry_after_ms
 from dochooks.delivery.queue import Claimed, Outcome
 from dochooks.delivery.sender import SendResult
-from dochooks.webhooks.store import Gone, Refused
+from dochooks.webhooks.store import Gone, Refused, Unreachable
 
 
 class Kind(Enum):
@@ -35,7 +35,7 @@ class Verdict:
     kind: Kind
     error: str | None = None  # what the delivery log says of a failure
     next_attempt_at: int | None = None  # when it is tried again (RETRY)
-    found: Gone | Refused | None = None  # what the webhook's endpoint turned out to be (GONE, REFUSED)
+    found: Unreachable | None = None  # what the webhook's endpoint turned out to be (GONE, REFUSED)
     status: str = field(init=False)  # the delivery's status once this is recorded
 
     def __post_init__(self) -> None:

@@ -14,7 +14,7 @@ from dochooks.db import Database
 from dochooks.delivery import queue
 from dochooks.delivery.queue import Claimed, Outcome
 from dochooks.webhooks import store
-from dochooks.webhooks.store import Gone, Refused
+from dochooks.webhooks.store import Unreachable
 
 log = logging.getLogger("dochooks.dispatcher")
 FLUSH_SECONDS = 0.02  # how long finished attempts may gather before one write records them all
@@ -35,7 +35,7 @@ class Batch:
     """What one transaction writes."""
 
     outcomes: list[Outcome] = field(default_factory=list)
-    found: list[Gone | Refused] = field(default_factory=list)  # what attempts found out about webhooks
+    found: list[Unreachable] = field(default_factory=list)  # what attempts found out about webhooks
     released: list[Release] = field(default_factory=list)
 
     def __bool__(self) -> bool:
@@ -82,7 +82,7 @@ class Recorder:
         self._closing = False
         self._failures = 0
 
-    def add(self, outcome: Outcome, found: Gone | Refused | None = None) -> None:
+    def add(self, outcome: Outcome, found: Unreachable | None = None) -> None:
         self._pending.outcomes.append(outcome)
         if found is not None:
             self._pending.found.append(found)

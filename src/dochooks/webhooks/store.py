@@ -238,7 +238,10 @@ class Refused:
     why: str
 
 
-def disabled_reason(found: Gone | Refused) -> str:
+Unreachable = Gone | Refused  # what a delivery can find out that no retry would change
+
+
+def disabled_reason(found: Unreachable) -> str:
     """What the webhook's owner reads of why dochooks disabled it, and how to resume."""
     if isinstance(found, Gone):
         return f"the endpoint answered 410 Gone at {iso(found.at_ms)}; enable the webhook again to resume"
@@ -248,7 +251,7 @@ def disabled_reason(found: Gone | Refused) -> str:
     )
 
 
-def disable_unreachable(conn: Connection, found: Iterable[Gone | Refused], now_ms: int) -> None:
+def disable_unreachable(conn: Connection, found: Iterable[Unreachable], now_ms: int) -> None:
     """Disable the webhooks that deliveries found gone or refused, each saying why (the last
     finding of a webhook's, should one batch hold two)."""
     disable_for(conn, {f.webhook_id: disabled_reason(f) for f in found}, now_ms)
