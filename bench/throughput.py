@@ -57,8 +57,8 @@ from harness import (
 
 from dochooks.db import Database
 from dochooks.delivery.dispatcher import Dispatcher
+from dochooks.delivery.leases import Claimed
 from dochooks.delivery.publish import publish
-from dochooks.delivery.queue import Claimed
 from dochooks.delivery.targets import body_of
 from dochooks.runtime import Runtime, open_runtime
 from dochooks.settings import Settings

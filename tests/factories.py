@@ -29,8 +29,8 @@ from aiohttp import web
 from dochooks.db import Database
 from dochooks.delivery import log
 from dochooks.delivery.dispatcher import Dispatcher
+from dochooks.delivery.leases import Claimed
 from dochooks.delivery.publish import publish
-from dochooks.delivery.queue import Claimed
 from dochooks.delivery.sender import Sender, SendResult
 from dochooks.runtime import Runtime
 from dochooks.settings import Settings

@@ -39,7 +39,7 @@ from dochooks.web.limits import BodyLimit, BodyRefused, Refusal, body_refused
 from dochooks.web.rate_limit import AuthFailures, RateLimiter
 from dochooks.web.upload_slots import UploadSlots
 
-log = logging.getLogger("dochooks")
+logger = logging.getLogger("dochooks")
 DESCRIPTION = """\
 dochooks tells your systems by webhook when documents move through the workflow.
 
@@ -52,7 +52,7 @@ Deliveries are signed with Standard Webhooks headers (`webhook-id`, `webhook-tim
 
 def _report_end(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
-        log.critical("background work stopped: deliveries and documents no longer move", exc_info=task.exception())
+        logger.critical("background work stopped: deliveries and documents no longer move", exc_info=task.exception())
 
 
 Answer = Callable[[Request, Any], Response]  # one face's answer to one class of error

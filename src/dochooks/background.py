@@ -6,13 +6,13 @@ import asyncio
 import contextlib
 import logging
 
-from dochooks.delivery import queue
+from dochooks.delivery import leases
 from dochooks.delivery.dispatcher import Dispatcher
 from dochooks.documents import store
 from dochooks.documents.runner import WorkflowRunner
 from dochooks.runtime import Runtime
 
-log = logging.getLogger("dochooks.background")
+logger = logging.getLogger("dochooks.background")
 
 
 def sole_dispatcher(rt: Runtime) -> contextlib.AbstractContextManager[None]:
@@ -31,7 +31,7 @@ async def run_background(rt: Runtime, stopping: asyncio.Event) -> None:
                 await asyncio.to_thread(release_dead_leases, rt)
                 break
             except Exception:
-                log.exception("could not release the leases of a previous run; trying again")
+                logger.exception("could not release the leases of a previous run; trying again")
                 await asyncio.sleep(1)
     await asyncio.gather(
         Dispatcher(rt.db, rt.cipher, rt.settings, clock=rt.clock).run(stopping),
@@ -45,4 +45,4 @@ def release_dead_leases(rt: Runtime) -> None:
     with rt.db.transaction() as conn:
         now = rt.clock.now_ms()
         store.release_leases(conn, now)
-        queue.release_leases(conn, now)
+        leases.release_leases(conn, now)

@@ -10,7 +10,7 @@ from dochooks.delivery.egress import Egress
 from dochooks.private_files import private_dir
 from dochooks.settings import Settings
 from dochooks.webhooks.secrets import Cipher, load_cipher
-from dochooks.webhooks.url_safety import IPNetwork, TargetPolicy, parse_cidrs
+from dochooks.webhooks.url_safety import AddressPolicy, IPNetwork, parse_cidrs
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,7 @@ class Runtime:
     db: Database
     cipher: Cipher
     clock: Clock
-    policy: TargetPolicy  # where webhook URLs may point
+    policy: AddressPolicy  # where webhook URLs may point
     egress_cidrs: tuple[IPNetwork, ...]  # where deliveries come from, for receivers' allowlists
 
     def close(self) -> None:
@@ -29,7 +29,7 @@ class Runtime:
 def open_runtime(settings: Settings, *, clock: Clock | None = None, run_migrations: bool = True) -> Runtime:
     """Check the settings, make the data directory private (0700), open the database
     (migrated to the latest schema) and the secrets key."""
-    policy = TargetPolicy.from_settings(settings)
+    policy = AddressPolicy.from_settings(settings)
     egress_cidrs = parse_cidrs(settings.egress_cidrs, "DOCHOOKS_EGRESS_CIDRS")
     Egress.from_settings(settings)  # the dispatcher builds its own; a bad one must stop the start now
     private_dir(settings.data_dir)  # documents and the generated key: for the service's user only

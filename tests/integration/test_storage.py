@@ -10,7 +10,7 @@ import pytest
 from dochooks.background import sole_dispatcher
 from dochooks.db import Database, migrate, open_database
 from dochooks.db.migrate import available
-from dochooks.delivery import queue
+from dochooks.delivery import leases
 from dochooks.delivery.publish import publish
 from dochooks.errors import DatabaseClosed, DochooksError
 from dochooks.runtime import Runtime, open_runtime
@@ -106,19 +106,19 @@ def _queue_one(runtime: Runtime) -> None:
 def test_a_claim_leases_and_an_expired_lease_returns_to_the_queue(runtime: Runtime) -> None:
     _queue_one(runtime)
     with runtime.db.transaction() as conn:
-        first, hooks = queue.claim(conn, worker="a", now_ms=1000, lease_ms=5000, limit=10)
+        first, hooks = leases.claim(conn, worker="a", now_ms=1000, lease_ms=5000, limit=10)
         assert len(first) == 1 and first[0].attempt_number == 1 and len(hooks) == 1
-        assert queue.claim(conn, worker="b", now_ms=2000, lease_ms=5000, limit=10)[0] == []
-        again, _ = queue.claim(conn, worker="b", now_ms=6000, lease_ms=5000, limit=10)
+        assert leases.claim(conn, worker="b", now_ms=2000, lease_ms=5000, limit=10)[0] == []
+        again, _ = leases.claim(conn, worker="b", now_ms=6000, lease_ms=5000, limit=10)
     assert [c.request_id for c in again] == [first[0].request_id]
 
 
 def test_only_the_lease_holder_settles_a_delivery(runtime: Runtime) -> None:
     _queue_one(runtime)
     with runtime.db.transaction() as conn:
-        (item,), _ = queue.claim(conn, worker="a", now_ms=1000, lease_ms=10, limit=10)
-        queue.claim(conn, worker="b", now_ms=2000, lease_ms=5000, limit=10)
-        queue.record(conn, worker="a", outcomes=[_succeeded(item)], now_ms=2100)
+        (item,), _ = leases.claim(conn, worker="a", now_ms=1000, lease_ms=10, limit=10)
+        leases.claim(conn, worker="b", now_ms=2000, lease_ms=5000, limit=10)
+        leases.record(conn, worker="a", outcomes=[_succeeded(item)], now_ms=2100)
         row = conn.one("SELECT status, locked_by FROM deliveries")
         attempts = conn.one("SELECT COUNT(*) AS n FROM attempts")
     assert row == {"status": "pending", "locked_by": "b"}
@@ -128,12 +128,12 @@ def test_only_the_lease_holder_settles_a_delivery(runtime: Runtime) -> None:
 def test_a_late_write_does_not_settle_or_release_the_same_workers_later_claim(runtime: Runtime) -> None:
     _queue_one(runtime)
     with runtime.db.transaction() as conn:
-        (first,), _ = queue.claim(conn, worker="a", now_ms=1000, lease_ms=10, limit=10)
-        (second,), _ = queue.claim(conn, worker="a", now_ms=2000, lease_ms=5000, limit=10)  # the lease ran out
-        queue.record(conn, worker="a", outcomes=[_succeeded(first)], now_ms=2100)
-        queue.release(conn, worker="a", leases=[(first.delivery_id, first.lease_end)], now_ms=2100)
+        (first,), _ = leases.claim(conn, worker="a", now_ms=1000, lease_ms=10, limit=10)
+        (second,), _ = leases.claim(conn, worker="a", now_ms=2000, lease_ms=5000, limit=10)  # the lease ran out
+        leases.record(conn, worker="a", outcomes=[_succeeded(first)], now_ms=2100)
+        leases.release(conn, worker="a", leases=[(first.delivery_id, first.lease_end)], now_ms=2100)
         held = conn.one("SELECT status, locked_by, next_attempt_at FROM deliveries")
-        queue.record(conn, worker="a", outcomes=[_succeeded(second)], now_ms=2200)
+        leases.record(conn, worker="a", outcomes=[_succeeded(second)], now_ms=2200)
         settled = conn.one("SELECT status, locked_by FROM deliveries")
     assert held == {"status": "pending", "locked_by": "a", "next_attempt_at": second.lease_end}
     assert settled == {"status": "succeeded", "locked_by": None}
@@ -146,18 +146,18 @@ def test_a_claim_reads_a_webhook_again_only_when_it_changed_since_the_callers_co
         for _ in range(3):
             publish(conn, tenant_id=acme.tenant_id, topic="document-received", payload=PAYLOAD, now_ms=1000)
     with runtime.db.transaction() as conn:
-        (first,), (hook,) = queue.claim(conn, worker="a", now_ms=1000, lease_ms=10, limit=1)
+        (first,), (hook,) = leases.claim(conn, worker="a", now_ms=1000, lease_ms=10, limit=1)
         known = {hook["id"]: hook["updated_at"]}
         assert first.webhook_version == hook["updated_at"]
-        (_,), unchanged = queue.claim(conn, worker="a", now_ms=2000, lease_ms=10, limit=1, known=known)
+        (_,), unchanged = leases.claim(conn, worker="a", now_ms=2000, lease_ms=10, limit=1, known=known)
         conn.run("UPDATE webhooks SET url = 'http://127.0.0.1:9/moved', updated_at = updated_at + 1")
-        (_,), changed = queue.claim(conn, worker="a", now_ms=3000, lease_ms=10, limit=1, known=known)
+        (_,), changed = leases.claim(conn, worker="a", now_ms=3000, lease_ms=10, limit=1, known=known)
     assert unchanged == []
     assert [(h["url"], h["updated_at"]) for h in changed] == [("http://127.0.0.1:9/moved", hook["updated_at"] + 1)]
 
 
-def _succeeded(item: queue.Claimed) -> queue.Outcome:
-    return queue.Outcome(
+def _succeeded(item: leases.Claimed) -> leases.Outcome:
+    return leases.Outcome(
         item.delivery_id,
         item.webhook_id,
         item.attempt_number,
@@ -167,7 +167,7 @@ def _succeeded(item: queue.Claimed) -> queue.Outcome:
         200,
         "ok",
         None,
-        queue.SUCCEEDED,
+        leases.DeliveryStatus.SUCCEEDED,
         None,
         lease_end=item.lease_end,
     )

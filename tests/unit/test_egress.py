@@ -6,10 +6,10 @@ import base64
 import pytest
 
 from dochooks.delivery import egress
-from dochooks.delivery.egress import Egress, TargetRefused, VettingResolver
+from dochooks.delivery.egress import AddressRefused, Egress, VettingResolver
 from dochooks.errors import ConfigError
 from dochooks.settings import Settings
-from dochooks.webhooks.url_safety import TargetPolicy
+from dochooks.webhooks.url_safety import AddressPolicy
 
 
 def test_a_name_that_rebinds_to_a_private_address_is_refused_once_its_answer_expires(
@@ -24,16 +24,16 @@ def test_a_name_that_rebinds_to_a_private_address_is_refused_once_its_answer_exp
 
     now = [1000.0]
     monkeypatch.setattr(egress.time, "monotonic", lambda: now[0])
-    resolver = VettingResolver(TargetPolicy(), lookup=lookup)
+    resolver = VettingResolver(AddressPolicy(), lookup=lookup)
 
     async def scenario() -> None:
         first = await asyncio.gather(*(resolver.resolve("hooks.example", 443) for _ in range(20)))
         assert {r[0]["host"] for r in first} == {"93.184.216.34"} and lookups == ["hooks.example"]
         answers["hooks.example"] = ["169.254.169.254"]
         now[0] += egress.DNS_TTL_SECONDS + 1
-        with pytest.raises(TargetRefused, match=r"hooks\.example resolves to 169\.254\.169\.254"):
+        with pytest.raises(AddressRefused, match=r"hooks\.example resolves to 169\.254\.169\.254"):
             await resolver.resolve("hooks.example", 443)
-        with pytest.raises(TargetRefused):  # the refusal is kept too, without asking DNS again
+        with pytest.raises(AddressRefused):  # the refusal is kept too, without asking DNS again
             await resolver.addresses("hooks.example")
         assert lookups == ["hooks.example", "hooks.example"]
 
@@ -41,16 +41,16 @@ def test_a_name_that_rebinds_to_a_private_address_is_refused_once_its_answer_exp
 
 
 def test_only_the_connectors_own_lookup_of_the_proxy_goes_unvetted() -> None:
-    resolver = VettingResolver(TargetPolicy(), proxy_host="proxy.internal", lookup=lambda h: ["10.0.0.5"])
+    resolver = VettingResolver(AddressPolicy(), proxy_host="proxy.internal", lookup=lambda h: ["10.0.0.5"])
 
     async def scenario() -> None:
         (found,) = await resolver.resolve("proxy.internal", 3128)  # the connector reaching the proxy
         assert found["host"] == "10.0.0.5"
-        with pytest.raises(TargetRefused):  # a webhook naming the proxy's host is vetted like any
+        with pytest.raises(AddressRefused):  # a webhook naming the proxy's host is vetted like any
             await resolver.addresses("proxy.internal")
 
     asyncio.run(scenario())
-    with pytest.raises(TargetRefused, match=r"refused: 169\.254\.169\.254 is not a public address"):
+    with pytest.raises(AddressRefused, match=r"refused: 169\.254\.169\.254 is not a public address"):
         resolver.check_address("169.254.169.254")
     resolver.check_address("8.8.8.8")
 
@@ -86,7 +86,7 @@ def test_a_waiter_that_gives_up_does_not_cancel_the_lookup_for_the_others() -> N
         time.sleep(0.3)
         return ["93.184.216.34"]
 
-    resolver = VettingResolver(TargetPolicy(), lookup=slow)
+    resolver = VettingResolver(AddressPolicy(), lookup=slow)
 
     async def scenario() -> list[str]:
         impatient = asyncio.create_task(asyncio.wait_for(resolver.addresses("hooks.example"), 0.05))

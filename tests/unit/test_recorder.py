@@ -4,7 +4,7 @@ import asyncio
 import functools
 from collections.abc import Callable
 
-from dochooks.delivery.queue import Outcome
+from dochooks.delivery.leases import DeliveryStatus, Outcome
 from dochooks.delivery.recorder import FLUSH_SECONDS, WRITE_TRIES, Batch, Recorder, Release
 from dochooks.errors import StorageError
 from dochooks.webhooks.store import Gone
@@ -22,7 +22,7 @@ def outcome(delivery: int, status: str = "succeeded") -> Outcome:
         response_status=200 if status == "succeeded" else 500,
         response_body="",
         error=None if status == "succeeded" else "HTTP 500",
-        status=status,
+        status=DeliveryStatus(status),
         next_attempt_at=10_000 if status == "pending" else None,
         lease_end=0,
     )

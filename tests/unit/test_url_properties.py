@@ -11,12 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from yarl import URL
 
-from dochooks.delivery.egress import Egress, TargetRefused
+from dochooks.delivery.egress import AddressRefused, Egress
 from dochooks.delivery.sender import HttpSender
 from dochooks.errors import UnsafeUrl
-from dochooks.webhooks.url_safety import TargetPolicy, resolve
+from dochooks.webhooks.url_safety import AddressPolicy, resolve
 
-STRICT = TargetPolicy()
+STRICT = AddressPolicy()
 
 # The oracle, written out from the IANA special-purpose registries rather than derived from
 # the code under test, and the cloud platforms' service addresses: nothing in these may ever be called.
@@ -159,7 +159,7 @@ def test_no_spelling_of_a_private_ipv4_address_is_sent_to(address: ipaddress.IPv
         url = f"http://{host}/hook"
         try:
             _route(url)
-        except (TargetRefused, ValueError):  # refused by the vetting, or not a URL yarl will send
+        except (AddressRefused, ValueError):  # refused by the vetting, or not a URL yarl will send
             continue
         raise AssertionError(f"a delivery to {url} would be sent")
 

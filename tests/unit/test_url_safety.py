@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from dochooks.errors import ConfigError, UnsafeUrl
-from dochooks.webhooks.url_safety import PLATFORM_ADDRESSES, TargetPolicy, parse_cidrs, resolve
+from dochooks.webhooks.url_safety import PLATFORM_ADDRESSES, AddressPolicy, parse_cidrs, resolve
 
 
 def literal(host: str) -> list[str]:
@@ -62,8 +62,8 @@ REFUSED = [
     "http://192.0.0.192/",
     "http://169.254.0.23/",
 ]
-STRICT = TargetPolicy()
-DEVELOPMENT = TargetPolicy(allow_private=True)
+STRICT = AddressPolicy()
+DEVELOPMENT = AddressPolicy(allow_private=True)
 
 
 @pytest.mark.parametrize("url", REFUSED)
@@ -107,7 +107,7 @@ def test_a_name_that_resolves_to_any_private_address_is_refused() -> None:
 
 
 def test_an_operator_opens_exactly_the_ranges_listed() -> None:
-    policy = TargetPolicy(allowed=parse_cidrs("10.20.0.0/16, fd12:3456::/32", "X"))
+    policy = AddressPolicy(allowed=parse_cidrs("10.20.0.0/16, fd12:3456::/32", "X"))
     assert policy.check_url("http://10.20.1.1/", resolver=literal) == ["10.20.1.1"]
     assert policy.check_url("http://[fd12:3456::7]/", resolver=literal) == ["fd12:3456::7"]
     assert policy.check_url("http://[::ffff:10.20.0.9]/", resolver=literal) == ["::ffff:10.20.0.9"]
@@ -126,5 +126,5 @@ def test_every_platform_address_is_refused_and_an_operator_can_open_one_on_purpo
         address = str(network.network_address)
         with pytest.raises(UnsafeUrl):
             STRICT.vet(address, [address])
-    opened = TargetPolicy(allowed=parse_cidrs("168.63.129.16/32", "X"))
+    opened = AddressPolicy(allowed=parse_cidrs("168.63.129.16/32", "X"))
     assert opened.check_url("http://168.63.129.16/", resolver=literal) == ["168.63.129.16"]

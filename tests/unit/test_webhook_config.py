@@ -6,7 +6,7 @@ from dochooks.errors import InvalidInput
 from dochooks.webhooks.config import Webhook, check_headers, check_name, check_topics, origin, validated
 from dochooks.webhooks.secrets import mask
 from dochooks.webhooks.store import headers_after, merge_headers
-from dochooks.webhooks.url_safety import TargetPolicy
+from dochooks.webhooks.url_safety import AddressPolicy
 
 
 def test_unknown_topics_are_named_in_the_error() -> None:
@@ -75,12 +75,12 @@ CONTROL_CHARACTERS = [
 @pytest.mark.parametrize("url", CONTROL_CHARACTERS)
 def test_urls_with_control_format_or_blank_characters_are_refused(url: str) -> None:
     with pytest.raises(InvalidInput, match="control characters") as refused:
-        validated({"url": url}, policy=TargetPolicy(allow_private=True))
+        validated({"url": url}, policy=AddressPolicy(allow_private=True))
     assert refused.value.pointer == "/data/attributes/url"
 
 
 def test_blanks_around_a_url_are_trimmed() -> None:
-    assert validated({"url": "  http://1.1.1.1/x\n"}, policy=TargetPolicy())["url"] == "http://1.1.1.1/x"
+    assert validated({"url": "  http://1.1.1.1/x\n"}, policy=AddressPolicy())["url"] == "http://1.1.1.1/x"
 
 
 @pytest.mark.parametrize("headers", [{"X-A": "one\r\nX-Injected: 1"}, {"Bad Name": "x"}, {"X-A": "a", "x-a": "b"}])
@@ -96,7 +96,7 @@ def test_blank_names_are_refused_and_names_trimmed() -> None:
 
 
 def test_validated_checks_only_what_is_given() -> None:
-    assert validated({"name": "x", "url": None, "enabled": False}, policy=TargetPolicy()) == {
+    assert validated({"name": "x", "url": None, "enabled": False}, policy=AddressPolicy()) == {
         "name": "x",
         "enabled": False,
     }

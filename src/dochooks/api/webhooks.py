@@ -13,6 +13,7 @@ from dochooks.api.jsonapi import JsonApiResponse, document, page_link, resource
 from dochooks.api.schemas import WebhookChangesDocument, WebhookDocument, WebhookTestDocument
 from dochooks.clock import iso
 from dochooks.delivery import log, publish
+from dochooks.delivery.leases import DeliveryStatus
 from dochooks.errors import Conflict
 from dochooks.web.deps import Id, Rt
 from dochooks.web.inputs import Text
@@ -130,7 +131,7 @@ def deliveries(
     before: Annotated[
         int | None, Query(alias="page[before]", ge=1, le=2**63 - 1, description="Only deliveries older than this id.")
     ] = None,
-    status: Annotated[str | None, Query(alias="filter[status]", pattern="^(pending|succeeded|failed)$")] = None,
+    status: Annotated[DeliveryStatus | None, Query(alias="filter[status]")] = None,
     topic: Annotated[Text | None, Query(alias="filter[topic]")] = None,
 ) -> JsonApiResponse:
     with rt.db.read() as conn:

@@ -1,7 +1,7 @@
 """The deliveries claim in each engine's words, side by side: the same job (lease the due
 rows that `due` picks, return them with their payloads) done the way each engine does it
 fastest. The queue's rules (which rows are due, the lease, the window) live in
-`delivery/queue.py`; each dialect names its claim here."""
+`delivery/leases.py`; each dialect names its claim here."""
 
 from __future__ import annotations
 

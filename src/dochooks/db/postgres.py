@@ -18,7 +18,7 @@ from dochooks.db.dialects import POSTGRESQL
 from dochooks.db.engine import Connection, Hooks, Params, Row, redact
 from dochooks.errors import DatabaseClosed, StorageError
 
-log = logging.getLogger("dochooks.db")
+logger = logging.getLogger("dochooks.db")
 
 
 @lru_cache(maxsize=512)
@@ -104,7 +104,7 @@ class PostgresDatabase:
                     async for _ in conn.notifies():
                         on_notify()
             except Exception as exc:  # the dispatcher polls meanwhile; never give up listening
-                log.warning("LISTEN %s lost its connection (%s); reconnecting", channel, exc)
+                logger.warning("LISTEN %s lost its connection (%s); reconnecting", channel, exc)
                 await asyncio.sleep(1)
 
     @contextmanager

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dochooks.clock import Clock, Monotonic
-from dochooks.delivery.queue import Claimed
+from dochooks.delivery.leases import Claimed
 from dochooks.delivery.sender import Sender, SendResult
 from dochooks.delivery.targets import Target, body_of
 from dochooks.metrics import ATTEMPT_SECONDS

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from dochooks.clock import Monotonic
-from dochooks.delivery.queue import Claimed
+from dochooks.delivery.leases import Claimed
 
 # With webhooks or tenants left out, a claim looks at the CLAIM_WINDOW x batch oldest and
 # as many newest due deliveries only, and at all of them every DEEP_CLAIM_SECONDS, or

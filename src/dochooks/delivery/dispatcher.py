@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 
 from dochooks.clock import Clock, Monotonic, SystemClock
 from dochooks.db import Database, Row
-from dochooks.delivery import queue
+from dochooks.delivery import leases
 from dochooks.delivery.attempts import Attempt, attempt, unsent
 from dochooks.delivery.backoff import RETRY_AFTER_STATUSES
 from dochooks.delivery.claims import ClaimScope, LeftOut
+from dochooks.delivery.leases import Claimed
 from dochooks.delivery.outcomes import Kind, Verdict, judge, not_sent, recorded
-from dochooks.delivery.queue import Claimed
 from dochooks.delivery.recorder import FLUSH_SECONDS, Recorder, write
 from dochooks.delivery.sender import HttpSender, Sender, SendResult
 from dochooks.delivery.shares import Shares
@@ -32,7 +32,7 @@ from dochooks.settings import Settings
 from dochooks.signals import Wakeup, deliveries_queued
 from dochooks.webhooks.secrets import Cipher
 
-log = logging.getLogger("dochooks.dispatcher")
+logger = logging.getLogger("dochooks.dispatcher")
 WRITE_SLACK_SECONDS = 15  # what a lease allows for writing the attempt (WRITE_TRIES tries, a second apart)
 
 
@@ -100,7 +100,7 @@ class Dispatcher:
                         await self._step()
                     except Exception:
                         # A database hiccup must not end dispatching: log, wait, try again.
-                        log.exception("dispatcher step failed; retrying in %.1f s", self._settings.poll_interval)
+                        logger.exception("dispatcher step failed; retrying in %.1f s", self._settings.poll_interval)
                         await self._wake.sleep(self._settings.poll_interval)
         finally:
             for host in self._hosts.values():  # what waits for a lane goes back to the queue unsent
@@ -182,7 +182,7 @@ class Dispatcher:
                     # An answer grows the webhook's cap; none, or 429/503 (asking for less), shrinks it.
                     answered = None if result is None else result.status not in (None, *RETRY_AFTER_STATUSES)
                 except Exception:  # its lease runs out and it is tried again
-                    log.exception("delivery %d crashed", item.delivery_id)
+                    logger.exception("delivery %d crashed", item.delivery_id)
                 # Wake the loop only when this makes room it waits for: a left-out webhook or
                 # tenant, or a claim's worth of the in-flight budget (a wake-up costs a claim).
                 freed = self._shares.remove(item, answered=answered)
@@ -205,7 +205,7 @@ class Dispatcher:
 
     def _claim(self, limit: int, left_out: LeftOut, window: int | None) -> tuple[list[Claimed], list[Row]]:
         with self._db.transaction() as conn:
-            return queue.claim(
+            return leases.claim(
                 conn,
                 worker=self.worker_id,
                 now_ms=self._clock.now_ms(),
@@ -219,7 +219,7 @@ class Dispatcher:
 
     def _next_due(self) -> int | None:
         with self._db.read() as conn:
-            return queue.next_due(conn)
+            return leases.next_due(conn)
 
     # --- one delivery ----------------------------------------------------------------
 

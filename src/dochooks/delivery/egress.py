@@ -20,14 +20,14 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 
 from dochooks.errors import ConfigError, DochooksError
 from dochooks.settings import Settings
-from dochooks.webhooks.url_safety import Resolver, TargetPolicy, resolve
+from dochooks.webhooks.url_safety import AddressPolicy, Resolver, resolve
 
 DNS_TTL_SECONDS = 10.0  # how long a vetted (or refused) name is trusted before it is resolved again
 DNS_THREADS = 8  # lookups at once
 MAX_CACHED_NAMES = 10_000  # past this, expired names are dropped before another is added
 
 
-class TargetRefused(OSError):
+class AddressRefused(OSError):
     """The delivery's host is not one the policy permits: it will not become one by itself."""
 
 
@@ -37,7 +37,7 @@ class NotResolved(OSError):
 
 @dataclass(frozen=True)
 class Egress:
-    policy: TargetPolicy
+    policy: AddressPolicy
     source_address: str | None = None
     proxy: str | None = None  # without credentials: they go in proxy_headers, kept out of every message
     ca_file: str | None = None
@@ -66,7 +66,7 @@ class Egress:
                 ssl.create_default_context().load_verify_locations(cafile=ca_file)
             except (OSError, ssl.SSLError) as exc:
                 raise ConfigError(f"DOCHOOKS_DELIVERY_CA_FILE: cannot load {ca_file!r}: {exc}") from exc
-        return cls(TargetPolicy.from_settings(settings), source or None, proxy, ca_file or None, proxy_headers)
+        return cls(AddressPolicy.from_settings(settings), source or None, proxy, ca_file or None, proxy_headers)
 
 
 def _proxy_parts(url: str | None) -> tuple[str | None, dict[str, str] | None]:
@@ -95,7 +95,7 @@ class VettingResolver(AbstractResolver):
     no waiter's timeout can cancel, on threads of its own (slow DNS must not hold up the
     database work on the default pool)."""
 
-    def __init__(self, policy: TargetPolicy, *, proxy_host: str | None = None, lookup: Resolver = resolve) -> None:
+    def __init__(self, policy: AddressPolicy, *, proxy_host: str | None = None, lookup: Resolver = resolve) -> None:
         self._policy = policy
         self._proxy_host = proxy_host  # the operator's own proxy: the connector reaches it unvetted
         self._lookup = lookup
@@ -103,7 +103,7 @@ class VettingResolver(AbstractResolver):
         self._threads = ThreadPoolExecutor(DNS_THREADS, thread_name_prefix="dochooks-dns")
 
     async def addresses(self, host: str, *, vet: bool = True) -> list[str]:
-        """The host's addresses, vetted unless `vet` is false; TargetRefused if any is not
+        """The host's addresses, vetted unless `vet` is false; AddressRefused if any is not
         permitted, NotResolved if the name does not resolve."""
         now = time.monotonic()
         cached = self._cache.get((host, vet))
@@ -119,7 +119,7 @@ class VettingResolver(AbstractResolver):
     def _forget_if_broken(self, key: tuple[str, bool], task: asyncio.Future[list[str]]) -> None:
         """Keep answers, refusals and names that do not resolve; anything else (a crash) is
         tried again by the next caller."""
-        broken = task.cancelled() or not isinstance(task.exception(), TargetRefused | NotResolved | type(None))
+        broken = task.cancelled() or not isinstance(task.exception(), AddressRefused | NotResolved | type(None))
         if broken and key in self._cache and self._cache[key][1] is task:
             del self._cache[key]
 
@@ -131,14 +131,14 @@ class VettingResolver(AbstractResolver):
         try:
             return self._policy.vet(host, found) if vet else found
         except DochooksError as exc:
-            raise TargetRefused(f"refused: {exc.detail}") from None
+            raise AddressRefused(f"refused: {exc.detail}") from None
 
     def check_address(self, address: str) -> None:
         """Vet a host given as an IP address (aiohttp connects to those without resolving)."""
         try:
             self._policy.vet(address, [address])
         except DochooksError as exc:
-            raise TargetRefused(f"refused: {exc.detail}") from None
+            raise AddressRefused(f"refused: {exc.detail}") from None
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET

@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 
 from dochooks.db import Connection, Row, in_clause
+from dochooks.delivery.leases import DeliveryStatus
 from dochooks.errors import Conflict, NotFound
 from dochooks.signals import deliveries_queued
 
@@ -30,7 +31,7 @@ class Delivery:
     id: int
     webhook_id: int
     topic: str
-    status: str
+    status: DeliveryStatus
     request_id: str
     document_id: int | None
     payload: dict[str, Any]  # the body as sent
@@ -74,7 +75,7 @@ def _deliveries(conn: Connection, rows: list[Row]) -> list[Delivery]:
             id=r["id"],
             webhook_id=r["webhook_id"],
             topic=r["topic"],
-            status=r["status"],
+            status=DeliveryStatus(r["status"]),
             request_id=r["request_id"],
             document_id=r["document_id"],
             payload={**orjson.loads(r["payload"]), "request_id": r["request_id"], "topic": r["topic"]},
@@ -94,7 +95,7 @@ def list_deliveries(
     webhook_id: int,
     limit: int,
     before_id: int | None = None,
-    status: str | None = None,
+    status: DeliveryStatus | None = None,
     topic: str | None = None,
 ) -> list[Delivery]:
     """A webhook's deliveries, newest first; `before_id` pages further back."""
@@ -170,9 +171,9 @@ def health(conn: Connection, webhook_ids: Sequence[int], *, recent: int = RECENT
         if rows:
             by_status = Counter(r["status"] for r in rows)
             found[webhook_id] = Health(
-                succeeded=by_status["succeeded"],
-                failed=by_status["failed"],
-                pending=by_status["pending"],
+                succeeded=by_status[DeliveryStatus.SUCCEEDED],
+                failed=by_status[DeliveryStatus.FAILED],
+                pending=by_status[DeliveryStatus.PENDING],
                 last_status=rows[0]["status"],
                 last_at=rows[0]["updated_at"],
             )

@@ -10,10 +10,9 @@ from enum import Enum
 
 import orjson
 
-from dochooks.delivery import queue
 from dochooks.delivery.attempts import Attempt
 from dochooks.delivery.backoff import RETRY_AFTER_STATUSES, next_attempt_after_failure, retry_after_ms
-from dochooks.delivery.queue import Claimed, Outcome
+from dochooks.delivery.leases import Claimed, DeliveryStatus, Outcome
 from dochooks.delivery.sender import SendResult
 from dochooks.webhooks.store import Gone, Refused, Unreachable
 
@@ -36,12 +35,18 @@ class Verdict:
     error: str | None = None  # what the delivery log says of a failure
     next_attempt_at: int | None = None  # when it is tried again (RETRY)
     found: Unreachable | None = None  # what the webhook's endpoint turned out to be (GONE, REFUSED)
-    status: str = field(init=False)  # the delivery's status once this is recorded
+    status: DeliveryStatus = field(init=False)  # the delivery's status once this is recorded
 
     def __post_init__(self) -> None:
         # Worked out once, not on every read: the one success verdict is read for every delivery.
         kind = self.kind
-        status = queue.SUCCEEDED if kind is Kind.SUCCEEDED else queue.PENDING if kind is Kind.RETRY else queue.FAILED
+        status = (
+            DeliveryStatus.SUCCEEDED
+            if kind is Kind.SUCCEEDED
+            else DeliveryStatus.PENDING
+            if kind is Kind.RETRY
+            else DeliveryStatus.FAILED
+        )
         object.__setattr__(self, "status", status)
 
 

@@ -43,11 +43,11 @@ def publish(
     document_id: int | None = None,
     webhook_id: int | None = None,
 ) -> Published:
-    """Record an event and queue one delivery per target.
+    """Record an event and queue one delivery per webhook subscribed to its topic.
 
     `payload` is the body without `request_id` and `topic`, which each delivery adds.
     With `webhook_id` the event goes to that webhook alone (test sends)."""
-    targets = [webhook_id] if webhook_id is not None else _subscribers(conn, tenant_id, topic)
+    subscribers = [webhook_id] if webhook_id is not None else _subscribers(conn, tenant_id, topic)
     event = conn.one(
         "INSERT INTO events (tenant_id, topic, document_id, payload, created_at) "
         "VALUES (:tenant, :topic, :document, :payload, :now) RETURNING id",
@@ -67,18 +67,18 @@ def publish(
         [
             {
                 "tenant": tenant_id,
-                "webhook": target,
+                "webhook": subscriber,
                 "event": event["id"],
                 "topic": topic,
                 "request_id": secrets.token_hex(16),
                 "now": now_ms,
             }
-            for target in targets
+            for subscriber in subscribers
         ],
     )
-    if targets:
+    if subscribers:
         deliveries_queued.announce(conn)
-    return Published(event["id"], len(targets))
+    return Published(event["id"], len(subscribers))
 
 
 _EXAMPLE_STATUS = {

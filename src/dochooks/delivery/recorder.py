@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 
 from dochooks.clock import Clock
 from dochooks.db import Database
-from dochooks.delivery import queue
-from dochooks.delivery.queue import Claimed, Outcome
+from dochooks.delivery import leases
+from dochooks.delivery.leases import Claimed, DeliveryStatus, Outcome
 from dochooks.webhooks import store
 from dochooks.webhooks.store import Unreachable
 
-log = logging.getLogger("dochooks.dispatcher")
+logger = logging.getLogger("dochooks.dispatcher")
 FLUSH_SECONDS = 0.02  # how long finished attempts may gather before one write records them all
 WRITE_TRIES = 5  # writes of one batch before it is dropped (and its deliveries sent again once their leases end)
 
@@ -47,11 +47,11 @@ def write(db: Database, clock: Clock, worker: str, batch: Batch) -> None:
     webhooks they found gone or refused, and the unsent deliveries given back."""
     with db.transaction() as conn:
         now = clock.now_ms()
-        queue.record(conn, worker=worker, outcomes=batch.outcomes, now_ms=now)
+        leases.record(conn, worker=worker, outcomes=batch.outcomes, now_ms=now)
         store.disable_unreachable(conn, batch.found, now)
         for wait in sorted({r.after_ms for r in batch.released}):
-            leases = [(r.delivery_id, r.lease_end) for r in batch.released if r.after_ms == wait]
-            queue.release(conn, worker=worker, leases=leases, now_ms=now + wait)
+            given_back = [(r.delivery_id, r.lease_end) for r in batch.released if r.after_ms == wait]
+            leases.release(conn, worker=worker, leases=given_back, now_ms=now + wait)
 
 
 class Recorder:
@@ -120,10 +120,10 @@ class Recorder:
             # only if all fail are these deliveries sent again (at least once, never lost).
             self._failures += 1
             if self._failures >= WRITE_TRIES:
-                log.exception("could not record %d delivery attempts; they will be retried", len(batch.outcomes))
+                logger.exception("could not record %d delivery attempts; they will be retried", len(batch.outcomes))
                 self._failures = 0
                 return
-            log.exception("could not record %d delivery attempts; trying again", len(batch.outcomes))
+            logger.exception("could not record %d delivery attempts; trying again", len(batch.outcomes))
             self._pending.outcomes[:0] = batch.outcomes
             self._pending.found[:0] = batch.found
             self._pending.released[:0] = batch.released
@@ -131,5 +131,5 @@ class Recorder:
             self._ready.set()
             return
         self._failures = 0
-        if batch.released or any(o.status == queue.PENDING for o in batch.outcomes):
+        if batch.released or any(o.status is DeliveryStatus.PENDING for o in batch.outcomes):
             self._wake()  # a delivery may now be due sooner than the loop planned

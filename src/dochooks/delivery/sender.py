@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import aiohttp
 from yarl import URL
 
-from dochooks.delivery.egress import Egress, NotResolved, TargetRefused, VettingResolver
+from dochooks.delivery.egress import AddressRefused, Egress, NotResolved, VettingResolver
 from dochooks.settings import Settings
 from dochooks.webhooks.url_safety import Resolver, resolve
 
@@ -98,9 +98,9 @@ class HttpSender:
         total = self._timeout
         try:
             async with asyncio.timeout(total):  # one deadline for the lookup and the whole exchange
-                target, headers, server_hostname = await self._route(URL(url), headers)
+                address, headers, server_hostname = await self._route(URL(url), headers)
                 async with session.post(
-                    target,
+                    address,
                     data=body,
                     headers=headers,
                     allow_redirects=False,
@@ -114,11 +114,11 @@ class HttpSender:
                     return SendResult(response.status, excerpt, None, response.headers.get("Retry-After"))
         except TimeoutError:
             return SendResult(None, b"", f"timed out after {total:g} s")
-        except (TargetRefused, NotResolved) as exc:
-            return SendResult(None, b"", str(exc), refused=isinstance(exc, TargetRefused))
+        except (AddressRefused, NotResolved) as exc:
+            return SendResult(None, b"", str(exc), refused=isinstance(exc, AddressRefused))
         except aiohttp.ClientConnectorError as exc:
-            if isinstance(exc.os_error, TargetRefused | NotResolved):  # met by the connector's resolver
-                return SendResult(None, b"", str(exc.os_error), refused=isinstance(exc.os_error, TargetRefused))
+            if isinstance(exc.os_error, AddressRefused | NotResolved):  # met by the connector's resolver
+                return SendResult(None, b"", str(exc.os_error), refused=isinstance(exc.os_error, AddressRefused))
             return SendResult(None, b"", f"{type(exc).__name__}: {exc}")
         except (aiohttp.ClientError, OSError, ValueError) as exc:
             return SendResult(None, b"", f"{type(exc).__name__}: {exc}".strip())

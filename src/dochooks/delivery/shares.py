@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter, OrderedDict
 
-from dochooks.delivery.queue import Claimed
+from dochooks.delivery.leases import Claimed
 
 
 class Shares:

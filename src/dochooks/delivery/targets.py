@@ -11,13 +11,13 @@ import orjson
 
 from dochooks import __version__
 from dochooks.db import Row
-from dochooks.delivery.queue import Claimed
+from dochooks.delivery.leases import Claimed
 from dochooks.delivery.signing import signature_header
 from dochooks.errors import DochooksError
 from dochooks.webhooks.config import origin
 from dochooks.webhooks.secrets import Cipher, mask, signing_key
 
-log = logging.getLogger("dochooks.dispatcher")
+logger = logging.getLogger("dochooks.dispatcher")
 USER_AGENT = f"dochooks/{__version__}"
 
 
@@ -71,7 +71,7 @@ class Targets:
                 try:
                     self._cache[row["id"]] = self._target(row)
                 except DochooksError as exc:  # one webhook's bad secret must not hold up the batch
-                    log.error("webhook %s cannot be sent to: %s", row["id"], exc.detail)
+                    logger.error("webhook %s cannot be sent to: %s", row["id"], exc.detail)
                     self._cache[row["id"]] = Target(
                         url=row["url"],
                         host=origin(row["url"]),

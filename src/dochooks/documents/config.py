@@ -131,14 +131,14 @@ def save(conn: Connection, tenant_id: int, config: WorkflowConfig, now_ms: int) 
     params = {
         "t": tenant_id,
         "levels": orjson.dumps({s: list(v) for s, v in config.levels.items()}).decode(),
-        "target": config.processing_target_seconds,
+        "seconds": config.processing_target_seconds,
         "classification": orjson.dumps(config.classification_rules).decode(),
         "extraction": orjson.dumps(config.extraction_rules).decode(),
         "now": now_ms,
     }
     conn.run(
         "INSERT INTO workflows (tenant_id, levels, processing_target_seconds, classification_rules, extraction_rules, "
-        "updated_at) VALUES (:t, :levels, :target, :classification, :extraction, :now) "
+        "updated_at) VALUES (:t, :levels, :seconds, :classification, :extraction, :now) "
         "ON CONFLICT (tenant_id) DO UPDATE SET levels = excluded.levels, "
         "processing_target_seconds = excluded.processing_target_seconds, "
         "classification_rules = excluded.classification_rules, extraction_rules = excluded.extraction_rules, "

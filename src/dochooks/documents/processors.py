@@ -23,7 +23,7 @@ from pypdf.errors import PyPdfError
 from dochooks.documents import patterns
 from dochooks.errors import DochooksError
 
-log = logging.getLogger("dochooks.processors")
+logger = logging.getLogger("dochooks.processors")
 
 
 class Unreadable(DochooksError):
@@ -144,7 +144,7 @@ def load_processors(spec: str | None = None) -> Processors:
     chosen: dict[str, Any] = {}
     for entry in entry_points(group="dochooks.processors"):
         chosen[entry.name] = entry.load()
-        log.info("processor %s from %s", entry.name, entry.value)
+        logger.info("processor %s from %s", entry.name, entry.value)
     if spec:
         chosen.update(_import(spec))
     unknown = set(chosen) - {"preprocess", "separate", "classify", "extract"}

@@ -18,7 +18,7 @@ from dochooks.documents.steps import automatic_step
 from dochooks.runtime import Runtime
 from dochooks.signals import Wakeup, work_queued
 
-log = logging.getLogger("dochooks.workflow")
+logger = logging.getLogger("dochooks.workflow")
 # A lease is short and renewed while the work runs, so a dead worker's documents come back
 # within seconds on PostgreSQL too (on SQLite they come back at once, at start-up).
 LEASE_MS = 10_000
@@ -39,7 +39,7 @@ class WorkflowRunner:
                 try:
                     await self._step()
                 except Exception:
-                    log.exception("workflow step failed; retrying")
+                    logger.exception("workflow step failed; retrying")
                     await self._wake.sleep(self._rt.settings.poll_interval)
 
     async def _step(self) -> None:
@@ -92,4 +92,4 @@ class WorkflowRunner:
                 store.drop_lease(conn, doc_id, worker=self.worker_id)
                 return
             if store.apply(conn, doc, transition, self._rt.clock.now_ms(), worker=self.worker_id) is None:
-                log.info("document %s moved on while we worked on it; dropped our result", doc_id)
+                logger.info("document %s moved on while we worked on it; dropped our result", doc_id)

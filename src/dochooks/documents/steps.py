@@ -16,14 +16,14 @@ def automatic_step(
 ) -> Transition | None:
     """The transition of the automatic work due for `doc`, or None if none is due."""
     try:
-        if doc.state == workflow.PREPROCESSING:
+        if doc.state == workflow.State.PREPROCESSING:
             content = processors.preprocess(read_files())
             return workflow.after_preprocessing(
                 {"file_type": content.file_type, "page_count": content.page_count, "content_text": content.text}
             )
-        if doc.state == workflow.OUTBOUND:
+        if doc.state == workflow.State.OUTBOUND:
             return workflow.after_outbound()
-        if doc.state != workflow.AUTOMATIC:
+        if doc.state != workflow.State.AUTOMATIC:
             return None
         stage, text = doc.workflow_step, doc.content_text or ""
         changes: dict[str, object] = {}

@@ -12,7 +12,7 @@ from dochooks.clock import iso
 from dochooks.db import Connection, Row, in_clause
 from dochooks.delivery.publish import publish
 from dochooks.documents.files import StoredFile
-from dochooks.documents.workflow import Transition, on_upload
+from dochooks.documents.workflow import DocumentStatus, Transition, on_upload
 from dochooks.errors import NotFound
 from dochooks.signals import work_queued
 
@@ -26,7 +26,7 @@ class Document:
     name: str | None
     external_id: str | None
     custom_fields: dict[str, Any]
-    status: str
+    status: DocumentStatus
     workflow_step: str
     state: str
     pending_validation: str | None
@@ -45,6 +45,7 @@ def _document(row: Row) -> Document:
     fields = {k: row[k] for k in Document.__dataclass_fields__}
     for column in _JSON_COLUMNS:
         fields[column] = orjson.loads(row[column])
+    fields["status"] = DocumentStatus(fields["status"])
     return Document(**fields)
 
 

@@ -77,7 +77,7 @@ def accept_upload(
     try:
         now = rt.clock.now_ms()
         with rt.db.transaction() as conn:
-            target = workflow_config.load(conn, tenant_id).processing_target_seconds
+            sla_seconds = workflow_config.load(conn, tenant_id).processing_target_seconds
             return store.create_document(
                 conn,
                 tenant_id=tenant_id,
@@ -85,7 +85,7 @@ def accept_upload(
                 external_id=external_id,
                 custom_fields=custom_fields,
                 files=stored,
-                sla_deadline=now + target * 1000 if target else None,
+                sla_deadline=now + sla_seconds * 1000 if sla_seconds else None,
                 now_ms=now,
             )
     except BaseException:

@@ -14,13 +14,33 @@ The stages with levels are separation, classification and extraction, in that or
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from dochooks.topics import LEVELS, STAGES_WITH_LEVELS
 
-STATUSES = ("pending", "in_progress", "done", "failed")
-PREPROCESSING, AUTOMATIC, OUTBOUND = "preprocessing", "automatic", "outbound"
-FINISHED, FAILED = "finished", "failed"
+
+class DocumentStatus(StrEnum):
+    """The reference's document status, as payloads and the API show it."""
+
+    PENDING = "pending"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class State(StrEnum):
+    """Where a document is within its workflow step; `validation:<level>` besides these
+    (see `waiting_at`) means it waits for a person."""
+
+    PREPROCESSING = "preprocessing"  # automatic work due
+    AUTOMATIC = "automatic"  # automatic work due
+    OUTBOUND = "outbound"  # automatic work due
+    FINISHED = "finished"
+    FAILED = "failed"
+
+
+STATUSES = tuple(DocumentStatus)
 VALIDATION = "validation:"
 
 
@@ -33,7 +53,12 @@ class Transition:
 
 def on_upload() -> Transition:
     return Transition(
-        {"status": "pending", "workflow_step": "inbound", "state": PREPROCESSING, "pending_validation": None},
+        {
+            "status": DocumentStatus.PENDING,
+            "workflow_step": "inbound",
+            "state": State.PREPROCESSING,
+            "pending_validation": None,
+        },
         ("document-received",),
         run_now=True,
     )
@@ -41,14 +66,19 @@ def on_upload() -> Transition:
 
 def failed(reason: str) -> Transition:
     return Transition(
-        {"status": "failed", "state": FAILED, "pending_validation": None, "error": reason},
+        {"status": DocumentStatus.FAILED, "state": State.FAILED, "pending_validation": None, "error": reason},
         ("processing-failed",),
     )
 
 
 def after_preprocessing(changes: dict[str, Any]) -> Transition:
     return Transition(
-        {**changes, "status": "in_progress", "workflow_step": STAGES_WITH_LEVELS[0], "state": AUTOMATIC},
+        {
+            **changes,
+            "status": DocumentStatus.IN_PROGRESS,
+            "workflow_step": STAGES_WITH_LEVELS[0],
+            "state": State.AUTOMATIC,
+        },
         ("preprocessing-done",),
         run_now=True,
     )
@@ -60,9 +90,9 @@ def _wait_or_leave(stage: str, levels: tuple[str, ...], emitted: tuple[str, ...]
         topic = f"ready-for-{stage}-{levels[0]}"
         return Transition(
             {
-                "status": "in_progress",
+                "status": DocumentStatus.IN_PROGRESS,
                 "workflow_step": stage,
-                "state": VALIDATION + levels[0],
+                "state": waiting_at(levels[0]),
                 "pending_validation": topic,
             },
             (*emitted, topic),
@@ -72,19 +102,29 @@ def _wait_or_leave(stage: str, levels: tuple[str, ...], emitted: tuple[str, ...]
     if position + 1 < len(STAGES_WITH_LEVELS):
         nxt = STAGES_WITH_LEVELS[position + 1]
         return Transition(
-            {"status": "in_progress", "workflow_step": nxt, "state": AUTOMATIC, "pending_validation": None},
+            {
+                "status": DocumentStatus.IN_PROGRESS,
+                "workflow_step": nxt,
+                "state": State.AUTOMATIC,
+                "pending_validation": None,
+            },
             done,
             run_now=True,
         )
     return Transition(
-        {"status": "in_progress", "workflow_step": "outbound", "state": OUTBOUND, "pending_validation": None},
+        {
+            "status": DocumentStatus.IN_PROGRESS,
+            "workflow_step": "outbound",
+            "state": State.OUTBOUND,
+            "pending_validation": None,
+        },
         done,
         run_now=True,
     )
 
 
 def after_outbound() -> Transition:
-    return Transition({"status": "done", "state": FINISHED}, ("processing-finished",))
+    return Transition({"status": DocumentStatus.DONE, "state": State.FINISHED}, ("processing-finished",))
 
 
 def after_automatic(stage: str, levels: tuple[str, ...], changes: dict[str, Any]) -> Transition:
@@ -92,7 +132,13 @@ def after_automatic(stage: str, levels: tuple[str, ...], changes: dict[str, Any]
     return Transition({**changes, **moved.changes}, moved.topics, moved.run_now)
 
 
+def waiting_at(level: str) -> str:
+    """The state of a document waiting for a person at `level`."""
+    return VALIDATION + level
+
+
 def waiting_level(state: str) -> str | None:
+    """The level a document in `state` waits at, if it waits for a person."""
     return state.removeprefix(VALIDATION) if state.startswith(VALIDATION) else None
 
 

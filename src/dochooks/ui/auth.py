@@ -72,8 +72,8 @@ def redirect(url: str) -> RedirectResponse:
 def sign_in_redirect(request: Request, exc: SignInRequired) -> Response:
     if request.headers.get("x-requested-with") == "fetch":  # a live-refresh poll: no page to go to
         return Response(status_code=401)
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return redirect("/sign-in" if request.method != "GET" else f"/sign-in?next={quote(target, safe='')}")
+    asked_for = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return redirect("/sign-in" if request.method != "GET" else f"/sign-in?next={quote(asked_for, safe='')}")
 
 
 def _safe_next(value: object) -> str:

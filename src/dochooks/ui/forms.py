@@ -10,7 +10,7 @@ from starlette.datastructures import FormData
 
 from dochooks.errors import InvalidInput
 from dochooks.webhooks.config import validated
-from dochooks.webhooks.url_safety import TargetPolicy
+from dochooks.webhooks.url_safety import AddressPolicy
 
 
 def text(form: FormData, key: str) -> str:
@@ -71,7 +71,7 @@ class WebhookForm:
             enabled=text(form, "enabled") == "on",
         )
 
-    def checked(self, policy: TargetPolicy) -> dict[str, Any] | None:
+    def checked(self, policy: AddressPolicy) -> dict[str, Any] | None:
         """The attributes for the store when every field passes, else None with `errors` filled in."""
         headers, header_error = rows_as_dict(self.headers, "header")
         given: dict[str, Any] = {

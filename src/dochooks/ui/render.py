@@ -11,7 +11,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from dochooks.documents.workflow import waiting_level
+from dochooks.documents.workflow import State, waiting_level
 from dochooks.topics import BY_VALUE, STAGES, TOPICS
 from dochooks.webhooks.secrets import mask
 
@@ -55,12 +55,12 @@ def pretty_json(value: object) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False)
 
 
-_STATES = {
-    "preprocessing": "being preprocessed",
-    "automatic": "automatic processing",
-    "outbound": "being sent out",
-    "finished": "finished",
-    "failed": "failed",
+_STATES: dict[str, str] = {
+    State.PREPROCESSING: "being preprocessed",
+    State.AUTOMATIC: "automatic processing",
+    State.OUTBOUND: "being sent out",
+    State.FINISHED: "finished",
+    State.FAILED: "failed",
 }
 
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from dochooks.delivery import log, publish
+from dochooks.delivery.leases import DeliveryStatus
 from dochooks.errors import Conflict, InvalidInput
 from dochooks.runtime import Runtime
 from dochooks.topics import is_topic
@@ -23,7 +24,7 @@ from dochooks.webhooks.secrets import mask
 
 router = APIRouter(prefix="/development", include_in_schema=False)
 LOG_PAGE = 25
-DELIVERY_STATUSES = ("pending", "succeeded", "failed")
+DELIVERY_STATUSES = tuple(DeliveryStatus)
 
 
 def _shown(hook: Webhook) -> WebhookForm:
@@ -108,13 +109,13 @@ def delete_webhook(request: Request, rt: Rt, webhook_id: Id, session: SignedIn, 
     return redirect("/development/webhooks?notice=deleted")
 
 
-def _log_filters(request: Request) -> tuple[str | None, str | None, int | None]:
+def _log_filters(request: Request) -> tuple[DeliveryStatus | None, str | None, int | None]:
     """Status, topic and page position from the query; values that are not ours are ignored."""
     status = request.query_params.get("status") or None
     topic = request.query_params.get("topic") or None
     before = request.query_params.get("before") or ""
     return (
-        status if status in DELIVERY_STATUSES else None,
+        DeliveryStatus(status) if status in DELIVERY_STATUSES else None,
         topic if topic is not None and is_topic(topic) else None,
         whole_number(before, at_most=2**63 - 1) or None,
     )

@@ -27,7 +27,7 @@ def _page(request: Request, config: workflow_config.WorkflowConfig, status: int 
         stages=STAGES_WITH_LEVELS,
         levels=LEVELS,
         level_titles=LEVEL_TITLES,
-        **{"errors": {}, "target": config.processing_target_seconds or "", **extra},
+        **{"errors": {}, "seconds": config.processing_target_seconds or "", **extra},
     )
 
 
@@ -40,11 +40,11 @@ def workflow(request: Request, rt: Rt, session: SignedIn) -> Response:
 
 @router.post("/workflow")
 def change_workflow(request: Request, rt: Rt, session: SignedIn, form: Form) -> Response:
-    target = text(form, "processing_target_seconds").strip()
+    typed = text(form, "processing_target_seconds").strip()
     given: dict[str, object] = {stage: texts(form, stage) for stage in STAGES_WITH_LEVELS}
     try:
-        seconds = whole_number(target, at_most=TEN_YEARS)
-        if target and seconds is None:
+        seconds = whole_number(typed, at_most=TEN_YEARS)
+        if typed and seconds is None:
             raise InvalidInput(
                 "Enter a whole number of seconds (at most ten years), or leave it empty.",
                 attribute="processing_target_seconds",
@@ -54,7 +54,7 @@ def change_workflow(request: Request, rt: Rt, session: SignedIn, form: Form) -> 
         key = (exc.pointer or "").rsplit("/", 1)[-1]
         with rt.db.read() as conn:
             current = workflow_config.load(conn, session.tenant_id)
-        return _page(request, current, 422, errors={key: exc.detail}, target=target)
+        return _page(request, current, 422, errors={key: exc.detail}, seconds=typed)
     with rt.db.transaction() as conn:
         config = workflow_config.merged(changes, workflow_config.load(conn, session.tenant_id))
         workflow_config.save(conn, session.tenant_id, config, rt.clock.now_ms())

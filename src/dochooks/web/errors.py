@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException
 from dochooks.errors import Busy, DochooksError, TooManyRequests
 
 # Named as before the faces were apart, so operators' log filters still find these lines.
-log = logging.getLogger("dochooks.api")
+logger = logging.getLogger("dochooks.api")
 # A safety net: the schemas bound what they can, but no value the database refuses may become a 500.
 UNSTORABLE = (OverflowError, psycopg.DataError)
 UNSTORABLE_DETAIL = "a value is out of range or holds characters that cannot be stored"
@@ -25,14 +25,14 @@ def report(request: Request, exc: Exception) -> None:
     at error, a value the database refused at warning, a crash with its traceback."""
     where = f"{request.method} {request.url.path}"
     if isinstance(exc, Busy):  # load shed on purpose, not a failure
-        log.info("%s refused: %s", where, exc.detail)
+        logger.info("%s refused: %s", where, exc.detail)
     elif isinstance(exc, DochooksError):
         if exc.status >= 500:
-            log.error("%s failed: %s", where, exc.detail)
+            logger.error("%s failed: %s", where, exc.detail)
     elif isinstance(exc, UNSTORABLE):
-        log.warning("%s: value refused by the database: %s", where, exc)
+        logger.warning("%s: value refused by the database: %s", where, exc)
     elif not isinstance(exc, HTTPException | RequestValidationError):  # the caller's mistakes are not logged
-        log.exception("%s crashed", where)
+        logger.exception("%s crashed", where)
 
 
 def retry_after(exc: DochooksError) -> dict[str, str]:

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from dochooks.errors import InvalidInput
 from dochooks.topics import is_topic
-from dochooks.webhooks.url_safety import TargetPolicy
+from dochooks.webhooks.url_safety import AddressPolicy
 
 MAX_HEADERS = 50
 MAX_HEADER_VALUE = 8192
@@ -139,7 +139,7 @@ def check_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return dict(headers)
 
 
-def validated(attributes: Mapping[str, object], *, policy: TargetPolicy) -> dict[str, object]:
+def validated(attributes: Mapping[str, object], *, policy: AddressPolicy) -> dict[str, object]:
     """Check the given attributes (all on create, some on change) and return them normalized.
     The URL is resolved and vetted here, before any transaction starts."""
     checks = {
@@ -152,6 +152,6 @@ def validated(attributes: Mapping[str, object], *, policy: TargetPolicy) -> dict
     return {key: checks[key](value) for key, value in attributes.items() if value is not None}  # type: ignore[operator]
 
 
-def _vetted_url(url: str, policy: TargetPolicy) -> str:
+def _vetted_url(url: str, policy: AddressPolicy) -> str:
     policy.check_url(url)
     return url

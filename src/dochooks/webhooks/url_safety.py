@@ -89,7 +89,7 @@ def parse_cidrs(text: str | None, setting: str) -> tuple[IPNetwork, ...]:
     return tuple(networks)
 
 
-class TargetPolicy:
+class AddressPolicy:
     """The addresses deliveries may connect to."""
 
     def __init__(self, *, allow_private: bool = False, allowed: Iterable[IPNetwork] = ()) -> None:
@@ -97,7 +97,7 @@ class TargetPolicy:
         self.allowed = tuple(allowed)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> TargetPolicy:
+    def from_settings(cls, settings: Settings) -> AddressPolicy:
         allowed = parse_cidrs(settings.allowed_target_cidrs, "DOCHOOKS_ALLOWED_TARGET_CIDRS")
         return cls(allow_private=settings.allow_private_targets, allowed=allowed)
 

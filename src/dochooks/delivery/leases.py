@@ -1,4 +1,5 @@
-"""The deliveries table as a queue: claim due work under a lease, record outcomes in batches.
+"""The deliveries table as the queue: claim due work under a lease, record outcomes in
+batches, release what was not sent. Every write here holds to the lease it was claimed under.
 
 A claim moves `next_attempt_at` to the end of the lease: if the worker dies, the delivery
 falls due again by itself (at least once). Only the lease holder may settle a delivery, and
@@ -8,13 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import orjson
 
 from dochooks.db import Connection, Row, in_clause
 
-SUCCEEDED, PENDING, FAILED = "succeeded", "pending", "failed"
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"  # due at next_attempt_at (claimed while a worker holds its lease)
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # for good: its retries are used up, or it could not be sent
 
 
 @dataclass(frozen=True)
@@ -41,7 +47,7 @@ class Outcome:
     response_status: int | None
     response_body: str | None
     error: str | None
-    status: str  # what the delivery is now: succeeded, pending (retry due) or failed
+    status: DeliveryStatus  # what the delivery is now: succeeded, pending (retry due) or failed
     next_attempt_at: int | None
     lease_end: int  # of the claim this attempt was made under; only that claim settles the delivery
 
