@@ -59,7 +59,6 @@ from dochooks.db import Database
 from dochooks.delivery.dispatcher import Dispatcher
 from dochooks.delivery.leases import Claimed
 from dochooks.delivery.publish import publish
-from dochooks.delivery.targets import body_of
 from dochooks.runtime import Runtime, open_runtime
 from dochooks.settings import Settings
 from dochooks.tenants import create_tenant
@@ -113,7 +112,7 @@ def prepare(
         lease_end=0,
         webhook_version=0,
     )
-    return Prepared(tenant.tenant_id, webhooks, len(body_of(sample)), {h.id: h.headers["Authorization"] for h in hooks})
+    return Prepared(tenant.tenant_id, webhooks, len(sample.body()), {h.id: h.headers["Authorization"] for h in hooks})
 
 
 # --- the measurements -----------------------------------------------------------------

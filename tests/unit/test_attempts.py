@@ -6,7 +6,7 @@ import json
 from dochooks.delivery.attempts import attempt, unsent
 from dochooks.delivery.sender import SendResult
 from dochooks.delivery.signing import verify
-from dochooks.delivery.targets import USER_AGENT, Target, body_of
+from dochooks.delivery.targets import USER_AGENT, Target
 from dochooks.webhooks.secrets import new_signing_secret, signing_key
 from tests.factories import FakeSender, FakeTime, claimed
 
@@ -32,7 +32,7 @@ def test_an_attempt_sends_the_signed_body_with_the_custom_headers_and_logs_them_
     item = claimed(payload='{"id":"42"}')
     made = asyncio.run(attempt(sender, target(), item, clock=time, monotonic=time.monotonic))
     (sent,) = sender.sent
-    assert sent.url == "https://hooks.example.com/in" and sent.body == body_of(item)
+    assert sent.url == "https://hooks.example.com/in" and sent.body == item.body()
     assert json.loads(sent.body) == {"id": "42", "request_id": item.request_id, "topic": "document-received"}
     assert sent.headers["Authorization"] == "Bearer s3cret-0" and sent.headers["User-Agent"] == USER_AGENT
     assert sent.headers["webhook-id"] == item.request_id

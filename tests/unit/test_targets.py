@@ -7,7 +7,7 @@ from cryptography.fernet import Fernet
 
 from dochooks.db import Row
 from dochooks.delivery.signing import verify
-from dochooks.delivery.targets import USER_AGENT, Targets, body_of
+from dochooks.delivery.targets import USER_AGENT, Targets
 from dochooks.webhooks.secrets import Cipher, new_signing_secret, signing_key
 from tests.factories import claimed
 
@@ -25,16 +25,20 @@ class CountingCipher(Cipher):
 
 
 def webhook_row(webhook_id: int = 7, *, updated_at: int = 1, **columns: Any) -> Row:
-    """A webhooks row as a claim returns it."""
+    """A webhooks row as a claim returns it (webhooks.store.COLUMNS)."""
     row: Row = {
         "id": webhook_id,
+        "tenant_id": 1,
+        "name": "ERP",
         "url": "https://hooks.example.com:8443/in?x=1",
         "headers": CIPHER.encrypt(json.dumps({"Authorization": "Bearer receiver-token-0123456789"})),
         "secret": CIPHER.encrypt(new_signing_secret()),
         "previous_secret": None,
         "previous_secret_expires_at": None,
         "enabled": 1,
+        "created_at": 0,
         "updated_at": updated_at,
+        "disabled_reason": None,
     }
     return {**row, **columns}
 
@@ -83,7 +87,7 @@ def test_a_rotated_away_secret_signs_too_until_it_expires() -> None:
     target = targets.get(7)
     assert target is not None
     item = claimed(7)
-    body = body_of(item)
+    body = item.body()
     during = target.signed(item, body, 4999)
     assert during["webhook-id"] == item.request_id and during["webhook-timestamp"] == "4"
     for secret in (old, new):
@@ -96,10 +100,10 @@ def test_a_rotated_away_secret_signs_too_until_it_expires() -> None:
 
 def test_the_body_is_the_payload_with_request_id_and_topic() -> None:
     item = claimed(payload='{"id":"42","type":"documents"}')
-    assert json.loads(body_of(item)) == {
+    assert json.loads(item.body()) == {
         "id": "42",
         "type": "documents",
         "request_id": item.request_id,
         "topic": "document-received",
     }
-    assert json.loads(body_of(claimed(payload="{}"))) == {"request_id": item.request_id, "topic": "document-received"}
+    assert json.loads(claimed(payload="{}").body()) == {"request_id": item.request_id, "topic": "document-received"}

@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 
 from dochooks.api.deps import JsonBody, Tenant, UploadSlot, media_type
 from dochooks.api.jsonapi import JSON_TYPES, JsonApiResponse, document, page_link, resource
-from dochooks.api.schemas import DocumentDocument, ValidationDocument
+from dochooks.api.schemas import DocumentUploadBody, ValidationBody
 from dochooks.clock import iso, parse_iso
 from dochooks.documents import store
 from dochooks.documents.files import StagedFile, Staging
@@ -52,7 +52,7 @@ _UPLOAD_BODY = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/vnd.api+json": {"schema": DocumentDocument.model_json_schema()},
+            "application/vnd.api+json": {"schema": DocumentUploadBody.model_json_schema()},
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
@@ -78,7 +78,7 @@ async def _from_json(request: Request, staged: Staging) -> tuple[list[StagedFile
         # decoding and writing block: not on the event loop the dispatcher shares
         await run_in_threadpool(body.feed, chunk)
     try:
-        parsed = DocumentDocument.model_validate_json(body.json())
+        parsed = DocumentUploadBody.model_validate_json(body.json())
     except ValidationError as exc:
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from exc
     attrs = parsed.data.attributes
@@ -225,7 +225,7 @@ def events(document_id: Id, rt: Rt, tenant: Tenant) -> JsonApiResponse:
 
 
 @router.post("/{document_id}/validations", dependencies=[JsonBody], summary="Complete the pending validation")
-def validate(document_id: Id, body: ValidationDocument, rt: Rt, tenant: Tenant) -> JsonApiResponse:
+def validate(document_id: Id, body: ValidationBody, rt: Rt, tenant: Tenant) -> JsonApiResponse:
     """Complete the document's pending validation task, with optional corrections; the
     document moves to its next level or stage. 409 when nothing is pending."""
     corrections = body.data.attributes.model_dump()

@@ -49,11 +49,11 @@ class WebhookChangesResource(Strict):
     attributes: WebhookChanges
 
 
-class WebhookDocument(Strict):
+class WebhookBody(Strict):
     data: WebhookResource
 
 
-class WebhookChangesDocument(Strict):
+class WebhookChangesBody(Strict):
     data: WebhookChangesResource
 
 
@@ -66,7 +66,7 @@ class WebhookTestResource(Strict):
     attributes: WebhookTestAttributes
 
 
-class WebhookTestDocument(Strict):
+class WebhookTestBody(Strict):
     data: WebhookTestResource
 
 
@@ -75,7 +75,7 @@ class DocumentResource(Strict):
     attributes: DocumentAttributes
 
 
-class DocumentDocument(Strict):
+class DocumentUploadBody(Strict):
     data: DocumentResource
 
 
@@ -84,7 +84,7 @@ class ValidationResource(Strict):
     attributes: ValidationAttributes = Field(default_factory=ValidationAttributes)
 
 
-class ValidationDocument(Strict):
+class ValidationBody(Strict):
     data: ValidationResource
 
 
@@ -113,5 +113,5 @@ class WorkflowResource(Strict):
     attributes: WorkflowAttributes
 
 
-class WorkflowDocument(Strict):
+class WorkflowBody(Strict):
     data: WorkflowResource

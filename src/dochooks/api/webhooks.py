@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from dochooks.api.deliveries import delivery_resource
 from dochooks.api.deps import JsonBody, Tenant
 from dochooks.api.jsonapi import JsonApiResponse, document, page_link, resource
-from dochooks.api.schemas import WebhookChangesDocument, WebhookDocument, WebhookTestDocument
+from dochooks.api.schemas import WebhookBody, WebhookChangesBody, WebhookTestBody
 from dochooks.clock import iso
 from dochooks.delivery import log, publish
 from dochooks.delivery.leases import DeliveryStatus
@@ -47,7 +47,7 @@ def webhook_resource(hook: Webhook, now_ms: int, *, reveal_secret: bool = False)
 
 
 @router.post("", status_code=201, dependencies=[JsonBody], summary="Add a webhook")
-def create(body: WebhookDocument, rt: Rt, tenant: Tenant) -> JsonApiResponse:
+def create(body: WebhookBody, rt: Rt, tenant: Tenant) -> JsonApiResponse:
     """Add a webhook. The response carries the `whsec_` signing secret in full; lists and
     other responses show it masked (`GET /v1/webhooks/{id}/secret` reveals it again)."""
     attrs = validated(body.data.attributes.model_dump(), policy=rt.policy)
@@ -73,7 +73,7 @@ def show(webhook_id: Id, rt: Rt, tenant: Tenant) -> JsonApiResponse:
 
 
 @router.patch("/{webhook_id}", dependencies=[JsonBody], summary="Change a webhook")
-def change(webhook_id: Id, body: WebhookChangesDocument, rt: Rt, tenant: Tenant) -> JsonApiResponse:
+def change(webhook_id: Id, body: WebhookChangesBody, rt: Rt, tenant: Tenant) -> JsonApiResponse:
     """Change any of name, url, headers, topics and enabled; the others stay."""
     if body.data.id is not None and body.data.id != str(webhook_id):
         raise Conflict(f"data.id {body.data.id!r} does not match the URL's webhook {webhook_id}", pointer="/data/id")
@@ -111,7 +111,7 @@ def delete(webhook_id: Id, rt: Rt, tenant: Tenant) -> Response:
 
 
 @router.post("/{webhook_id}/test", status_code=202, dependencies=[JsonBody], summary="Send a test delivery")
-def send_test(webhook_id: Id, body: WebhookTestDocument, rt: Rt, tenant: Tenant) -> JsonApiResponse:
+def send_test(webhook_id: Id, body: WebhookTestBody, rt: Rt, tenant: Tenant) -> JsonApiResponse:
     """Queue a delivery of an example payload of the chosen topic to this webhook alone,
     through the same queue, signing and retries as every other delivery."""
     with rt.db.transaction() as conn:

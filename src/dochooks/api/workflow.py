@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from dochooks.api.deps import JsonBody, Tenant
 from dochooks.api.jsonapi import JsonApiResponse, document, resource
-from dochooks.api.schemas import WorkflowDocument
+from dochooks.api.schemas import WorkflowBody
 from dochooks.documents import config as workflow_config
 from dochooks.web.deps import Rt
 
@@ -36,7 +36,7 @@ def show(rt: Rt, tenant: Tenant) -> JsonApiResponse:
 
 
 @router.put("", dependencies=[JsonBody], summary="Change the workflow configuration")
-def change(body: WorkflowDocument, rt: Rt, tenant: Tenant) -> JsonApiResponse:
+def change(body: WorkflowBody, rt: Rt, tenant: Tenant) -> JsonApiResponse:
     """Validation levels per stage (each drawn from first-level, second-level, third-level,
     qc, in that order), the processing-time target, and the processors' rules. Attributes
     left out keep their value. Documents already waiting keep the task they wait on."""

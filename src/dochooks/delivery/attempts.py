@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from dochooks.clock import Clock, Monotonic
 from dochooks.delivery.leases import Claimed
 from dochooks.delivery.sender import Sender, SendResult
-from dochooks.delivery.targets import Target, body_of
+from dochooks.delivery.targets import Target
 from dochooks.metrics import ATTEMPT_SECONDS
 
 
@@ -29,7 +29,7 @@ class Attempt:
 async def attempt(sender: Sender, target: Target, item: Claimed, *, clock: Clock, monotonic: Monotonic) -> Attempt:
     """Sign the delivery's body for `target`, send it, and note how long that took."""
     started = clock.now_ms()
-    body = body_of(item)
+    body = item.body()
     signed = target.signed(item, body, started)
     sent_at = monotonic()
     result = await sender.send(target.url, {**target.headers, **signed}, body)

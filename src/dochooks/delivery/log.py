@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 
 from dochooks.db import Connection, Row, in_clause
-from dochooks.delivery.leases import DeliveryStatus
+from dochooks.delivery.leases import DeliveryStatus, body
 from dochooks.errors import Conflict, NotFound
 from dochooks.signals import deliveries_queued
 
@@ -78,7 +78,7 @@ def _deliveries(conn: Connection, rows: list[Row]) -> list[Delivery]:
             status=DeliveryStatus(r["status"]),
             request_id=r["request_id"],
             document_id=r["document_id"],
-            payload={**orjson.loads(r["payload"]), "request_id": r["request_id"], "topic": r["topic"]},
+            payload=orjson.loads(body(r["payload"], r["request_id"], r["topic"])),
             created_at=r["created_at"],
             updated_at=r["updated_at"],
             next_attempt_at=r["next_attempt_at"],

@@ -7,13 +7,12 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import orjson
-
 from dochooks import __version__
 from dochooks.db import Row
 from dochooks.delivery.leases import Claimed
 from dochooks.delivery.signing import signature_header
 from dochooks.errors import DochooksError
+from dochooks.webhooks import store as webhook_rows
 from dochooks.webhooks.config import origin
 from dochooks.webhooks.secrets import Cipher, mask, signing_key
 
@@ -49,12 +48,6 @@ class Target:
         }
 
 
-def body_of(item: Claimed) -> bytes:
-    # The stored payload is a JSON object; request_id (hex) and topic (a known value) need no escaping.
-    comma = "," if item.payload != "{}" else ""
-    return f'{item.payload[:-1]}{comma}"request_id":"{item.request_id}","topic":"{item.topic}"}}'.encode()
-
-
 class Targets:
     """Decrypted webhooks, cached until the webhook changes."""
 
@@ -87,16 +80,16 @@ class Targets:
         return self._cache.get(webhook_id)
 
     def _target(self, row: Row) -> Target:
-        custom: dict[str, str] = orjson.loads(self._cipher.decrypt(row["headers"]))
+        hook = webhook_rows.decoded(row, self._cipher)
         base = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
         return Target(
-            url=row["url"],
-            host=origin(row["url"]),
-            headers={**base, **custom},
-            shown_headers={**base, **{k: mask(v) for k, v in custom.items()}},
-            key=signing_key(self._cipher.decrypt(row["secret"])),
-            enabled=bool(row["enabled"]),
-            updated_at=row["updated_at"],
-            previous_key=signing_key(self._cipher.decrypt(row["previous_secret"])) if row["previous_secret"] else None,
-            previous_until=row["previous_secret_expires_at"] or 0,
+            url=hook.url,
+            host=origin(hook.url),
+            headers={**base, **hook.headers},
+            shown_headers={**base, **{k: mask(v) for k, v in hook.headers.items()}},
+            key=signing_key(hook.secret),
+            enabled=hook.enabled,
+            updated_at=hook.updated_at,
+            previous_key=signing_key(hook.previous_secret) if hook.previous_secret else None,
+            previous_until=hook.previous_secret_expires_at or 0,
         )

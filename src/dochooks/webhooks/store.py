@@ -18,10 +18,10 @@ from dochooks.webhooks.config import Webhook, origin
 from dochooks.webhooks.secrets import Cipher, is_masked_form_of, looks_masked, new_signing_secret
 
 _TOPIC_ORDER = {t.value: i for i, t in enumerate(TOPICS)}
-_COLUMNS = (
+COLUMNS = (
     "id, tenant_id, name, url, headers, secret, enabled, created_at, updated_at, "
     "disabled_reason, previous_secret, previous_secret_expires_at"
-)
+)  # what `decoded` reads
 SECRET_OVERLAP_MS = 24 * 3600 * 1000  # how long a rotated-away signing secret still signs
 
 
@@ -36,7 +36,9 @@ def _topics_of(conn: Connection, webhook_ids: list[int]) -> dict[int, list[str]]
     return found
 
 
-def _record(row: Row, topics: list[str], cipher: Cipher) -> Webhook:
+def decoded(row: Row, cipher: Cipher, topics: Iterable[str] = ()) -> Webhook:
+    """A webhook row (its COLUMNS) as a record, secrets decrypted: the one place that reads
+    them. A secret that does not decrypt raises (a DochooksError)."""
     return Webhook(
         id=row["id"],
         tenant_id=row["tenant_id"],
@@ -81,7 +83,7 @@ def create_webhook(
 ) -> Webhook:
     row = conn.one(
         "INSERT INTO webhooks (tenant_id, name, url, headers, secret, enabled, created_at, updated_at) "
-        f"VALUES (:tenant, :name, :url, :headers, :secret, :enabled, :now, :now) RETURNING {_COLUMNS}",
+        f"VALUES (:tenant, :name, :url, :headers, :secret, :enabled, :now, :now) RETURNING {COLUMNS}",
         {
             "tenant": tenant_id,
             "name": name,
@@ -94,17 +96,17 @@ def create_webhook(
     )
     assert row is not None
     _set_topics(conn, row["id"], topics)
-    return _record(row, list(topics), cipher)
+    return decoded(row, cipher, topics)
 
 
 def get_webhook(conn: Connection, cipher: Cipher, tenant_id: int, webhook_id: int) -> Webhook:
     row = conn.one(
-        f"SELECT {_COLUMNS} FROM webhooks WHERE id = :id AND tenant_id = :tenant",
+        f"SELECT {COLUMNS} FROM webhooks WHERE id = :id AND tenant_id = :tenant",
         {"id": webhook_id, "tenant": tenant_id},
     )
     if row is None:
         raise NotFound(f"no webhook {webhook_id}")
-    return _record(row, _topics_of(conn, [webhook_id])[webhook_id], cipher)
+    return decoded(row, cipher, _topics_of(conn, [webhook_id])[webhook_id])
 
 
 def require_webhook(conn: Connection, tenant_id: int, webhook_id: int) -> None:
@@ -117,9 +119,9 @@ def require_webhook(conn: Connection, tenant_id: int, webhook_id: int) -> None:
 
 
 def list_webhooks(conn: Connection, cipher: Cipher, tenant_id: int) -> list[Webhook]:
-    rows = conn.all(f"SELECT {_COLUMNS} FROM webhooks WHERE tenant_id = :tenant ORDER BY id", {"tenant": tenant_id})
+    rows = conn.all(f"SELECT {COLUMNS} FROM webhooks WHERE tenant_id = :tenant ORDER BY id", {"tenant": tenant_id})
     topics = _topics_of(conn, [r["id"] for r in rows])
-    return [_record(r, topics[r["id"]], cipher) for r in rows]
+    return [decoded(r, cipher, topics[r["id"]]) for r in rows]
 
 
 def merge_headers(current: dict[str, str], given: dict[str, str]) -> tuple[dict[str, str], set[str]]:
