@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
 
                 async def run() -> None:
                     stopping = asyncio.Event()
-                    task = asyncio.create_task(Dispatcher(rt.db, rt.cipher, rt.settings, clock=rt.clock).run(stopping))
+                    task = asyncio.create_task(Dispatcher(rt).run(stopping))
                     for event in range(args.events):
                         began = time.perf_counter()
 

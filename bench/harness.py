@@ -371,7 +371,7 @@ async def dispatch_until(rt: Runtime, done: Callable[[], bool], limit: float, po
     returns the seconds from its start. Fails if it stops early or takes over `limit` s."""
     stopping = asyncio.Event()
     started = time.perf_counter()
-    task = asyncio.create_task(Dispatcher(rt.db, rt.cipher, rt.settings, clock=rt.clock).run(stopping))
+    task = asyncio.create_task(Dispatcher(rt).run(stopping))
     try:
         while True:
             await asyncio.sleep(poll)

@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
 
                 async def run() -> float:
                     stopping = asyncio.Event()
-                    task = asyncio.create_task(Dispatcher(rt.db, rt.cipher, rt.settings, clock=rt.clock).run(stopping))
+                    task = asyncio.create_task(Dispatcher(rt).run(stopping))
                     threads = [threading.Thread(target=publisher, args=(k,), daemon=True) for k in range(PUBLISHERS)]
                     for thread in threads:
                         thread.start()

@@ -136,7 +136,7 @@ def _worker_main(settings: Settings, ready: Any, go: Any, stop: Any) -> None:
         stopping = asyncio.Event()
         ready.set()
         await asyncio.to_thread(go.wait)
-        task = asyncio.create_task(Dispatcher(rt.db, rt.cipher, rt.settings, clock=rt.clock).run(stopping))
+        task = asyncio.create_task(Dispatcher(rt).run(stopping))
         await asyncio.to_thread(stop.wait)
         stopping.set()
         await task

@@ -470,12 +470,14 @@ def dispatch_until(
 ) -> None:
     """Run a real dispatcher until `done()` holds (checked in a worker thread) or time runs out;
     with `sender` it sends nothing itself, with `fake_time` it reads that fake time's clocks."""
-    tuned = dataclasses.replace(rt.settings, **settings)
-    clocks: dict[str, Any] = {"clock": fake_time, "monotonic": fake_time.monotonic} if fake_time else {}
+    tuned = rt.tuned(**settings)
+    if fake_time:
+        tuned = dataclasses.replace(tuned, clock=fake_time)
+    monotonic: dict[str, Any] = {"monotonic": fake_time.monotonic} if fake_time else {}
 
     async def main() -> None:
         stopping = asyncio.Event()
-        task = asyncio.create_task(Dispatcher(rt.db, rt.cipher, tuned, sender=sender, **clocks).run(stopping))
+        task = asyncio.create_task(Dispatcher(tuned, sender=sender, **monotonic).run(stopping))
         deadline = time.monotonic() + timeout
         while not await asyncio.to_thread(done):
             assert time.monotonic() < deadline, "the dispatcher did not finish in time"

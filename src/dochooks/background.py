@@ -34,7 +34,7 @@ async def run_background(rt: Runtime, stopping: asyncio.Event) -> None:
                 logger.exception("could not release the leases of a previous run; trying again")
                 await asyncio.sleep(1)
     await asyncio.gather(
-        Dispatcher(rt.db, rt.cipher, rt.settings, clock=rt.clock).run(stopping),
+        Dispatcher(rt).run(stopping),
         WorkflowRunner(rt).run(stopping),
     )
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 from dochooks.clock import Clock, SystemClock
 from dochooks.db import Database, migrate, open_database
@@ -20,21 +22,27 @@ class Runtime:
     cipher: Cipher
     clock: Clock
     policy: AddressPolicy  # where webhook URLs may point
+    egress: Egress  # how deliveries connect: vetted addresses, source address, proxy, CAs
     egress_cidrs: tuple[IPNetwork, ...]  # where deliveries come from, for receivers' allowlists
 
     def close(self) -> None:
         self.db.close()
 
+    def tuned(self, **changes: Any) -> Runtime:
+        """The same database, cipher and clock under changed settings (tests and benchmarks)."""
+        settings = dataclasses.replace(self.settings, **changes)
+        egress = Egress.from_settings(settings)
+        return dataclasses.replace(self, settings=settings, policy=egress.policy, egress=egress)
+
 
 def open_runtime(settings: Settings, *, clock: Clock | None = None, run_migrations: bool = True) -> Runtime:
     """Check the settings, make the data directory private (0700), open the database
     (migrated to the latest schema) and the secrets key."""
-    policy = AddressPolicy.from_settings(settings)
+    egress = Egress.from_settings(settings)  # a bad setting stops the start here
     egress_cidrs = parse_cidrs(settings.egress_cidrs, "DOCHOOKS_EGRESS_CIDRS")
-    Egress.from_settings(settings)  # the dispatcher builds its own; a bad one must stop the start now
     private_dir(settings.data_dir)  # documents and the generated key: for the service's user only
     db = open_database(settings.database_url)
     if run_migrations:
         migrate(db)
     cipher = load_cipher(settings.secret_key, settings.data_dir)
-    return Runtime(settings, db, cipher, clock or SystemClock(), policy, egress_cidrs)
+    return Runtime(settings, db, cipher, clock or SystemClock(), egress.policy, egress, egress_cidrs)

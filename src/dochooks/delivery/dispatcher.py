@@ -15,8 +15,8 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from dochooks.clock import Clock, Monotonic, SystemClock
-from dochooks.db import Database, Row
+from dochooks.clock import Monotonic
+from dochooks.db import Row
 from dochooks.delivery import leases
 from dochooks.delivery.attempts import Attempt, attempt, unsent
 from dochooks.delivery.backoff import RETRY_AFTER_STATUSES
@@ -28,9 +28,8 @@ from dochooks.delivery.sender import HttpSender, Sender, SendResult
 from dochooks.delivery.shares import Shares
 from dochooks.delivery.targets import Target, Targets
 from dochooks.metrics import OUTCOME, WEBHOOK_FAILURES
-from dochooks.settings import Settings
+from dochooks.runtime import Runtime
 from dochooks.signals import Wakeup, deliveries_queued
-from dochooks.webhooks.secrets import Cipher
 
 logger = logging.getLogger("dochooks.dispatcher")
 WRITE_SLACK_SECONDS = 15  # what a lease allows for writing the attempt (WRITE_TRIES tries, a second apart)
@@ -52,22 +51,20 @@ class Dispatcher:
 
     def __init__(
         self,
-        db: Database,
-        cipher: Cipher,
-        settings: Settings,
+        rt: Runtime,
         *,
         sender: Sender | None = None,
-        clock: Clock | None = None,
         monotonic: Monotonic = time.monotonic,
         rng: random.Random | None = None,
     ) -> None:
+        db, settings = rt.db, rt.settings
         self._db = db
         self._settings = settings
-        self._sender = sender or HttpSender.from_settings(settings)
-        self._clock = clock or SystemClock()
+        self._sender = sender or HttpSender.from_settings(settings, rt.egress)
+        self._clock = rt.clock
         self._monotonic = monotonic  # waits and durations; tests move it by hand
         self._rng = rng or random.Random()
-        self._targets = Targets(cipher)
+        self._targets = Targets(rt.cipher)
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         # A lease outlives the longest wait for a lane and the longest attempt after it (each
         # at most the delivery timeout), plus the wait for its result to be written.

@@ -63,13 +63,13 @@ class HttpSender:
         self._session: aiohttp.ClientSession | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> HttpSender:
-        """The dispatcher's sender: its timeout, its connection caps, its egress."""
+    def from_settings(cls, settings: Settings, egress: Egress) -> HttpSender:
+        """The dispatcher's sender: its timeout and connection caps from the settings."""
         return cls(
             timeout=settings.delivery_timeout,
             max_connections=settings.max_in_flight,
             max_per_host=settings.max_per_host,
-            egress=Egress.from_settings(settings),
+            egress=egress,
         )
 
     def _open(self) -> aiohttp.ClientSession:
