@@ -13,19 +13,16 @@ Targets: memory under 200 MB, the backlog rate within 20 % of the empty-queue ra
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
-import tempfile
 import threading
 import time
-from pathlib import Path
 
 from harness import (
     add_webhook,
     bulk_deliveries,
-    database,
     describe_database,
     dispatch_until,
+    fresh_runtime,
     machine_rows,
     print_table,
     receivers,
@@ -35,8 +32,7 @@ from harness import (
 
 from dochooks.db import Connection
 from dochooks.delivery.publish import publish
-from dochooks.runtime import Runtime, open_runtime
-from dochooks.settings import Settings
+from dochooks.runtime import Runtime
 from dochooks.tenants import create_tenant
 
 
@@ -91,27 +87,19 @@ def dispatch(rt: Runtime, measure: int, limit: float) -> tuple[float, float]:
 
 
 def one_run(args: argparse.Namespace, queued: int, port: int, name: str) -> tuple[str, float, float, float]:
-    workdir = Path(tempfile.mkdtemp(prefix=f"dochooks-{name}-"))
     url = None if args.database_url is None else f"{args.database_url}_{name}"
-    try:
-        with database(url, workdir) as db_url:
-            rt = open_runtime(Settings(database_url=db_url, data_dir=workdir / "data", allow_private_targets=True))
-            try:
-                began = time.perf_counter()
-                with rt.db.transaction() as conn:
-                    queue_bulk(rt, conn, queued, port, args.webhooks)
-                print(f"{name}: {queued:,} deliveries queued in {time.perf_counter() - began:.1f} s", flush=True)
-                before = rss_mb()
-                seconds, peak = dispatch(rt, args.measure, args.time_limit)
-                print(
-                    f"{name}: {args.measure:,} sent in {seconds:.2f} s; memory {before:.0f} -> peak {peak:.0f} MB",
-                    flush=True,
-                )
-                return describe_database(rt), args.measure / seconds, before, peak
-            finally:
-                rt.close()
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    with fresh_runtime(url, name) as rt:
+        began = time.perf_counter()
+        with rt.db.transaction() as conn:
+            queue_bulk(rt, conn, queued, port, args.webhooks)
+        print(f"{name}: {queued:,} deliveries queued in {time.perf_counter() - began:.1f} s", flush=True)
+        before = rss_mb()
+        seconds, peak = dispatch(rt, args.measure, args.time_limit)
+        print(
+            f"{name}: {args.measure:,} sent in {seconds:.2f} s; memory {before:.0f} -> peak {peak:.0f} MB",
+            flush=True,
+        )
+        return describe_database(rt), args.measure / seconds, before, peak
 
 
 def main(argv: list[str] | None = None) -> int:

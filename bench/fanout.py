@@ -13,18 +13,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shutil
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 from harness import (
     TOPIC,
     add_webhook,
     arrivals,
-    database,
     describe_database,
+    fresh_runtime,
     percentile,
     receivers,
     report,
@@ -34,8 +31,6 @@ from harness import (
 
 from dochooks.delivery.dispatcher import Dispatcher
 from dochooks.delivery.publish import publish
-from dochooks.runtime import open_runtime
-from dochooks.settings import Settings
 from dochooks.tenants import create_tenant
 
 
@@ -46,59 +41,51 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--hosts", type=int, default=10, help="receiver ports the webhooks spread over")
     p.add_argument("--database-url", help="default: SQLite in a temp dir; postgresql://…/NAME is created and dropped")
     args = p.parse_args(argv)
-    workdir = Path(tempfile.mkdtemp(prefix="dochooks-fanout-"))
     commits: list[float] = []  # seconds each fan-out commit took
     spans: list[float] = []  # seconds from each commit to its last arrival
     failures: list[str] = []
-    try:
-        with receivers(ports=args.hosts, record=True) as ports, database(args.database_url, workdir) as url:
-            rt = open_runtime(Settings(database_url=url, data_dir=workdir / "data", allow_private_targets=True))
-            try:
-                engine = describe_database(rt)
-                with rt.db.transaction() as conn:
-                    tenant = create_tenant(conn, "fanout", rt.clock).tenant_id
-                    for i in range(args.webhooks):
-                        url = f"http://127.0.0.1:{ports[i % len(ports)]}/hooks/{i}"
-                        add_webhook(conn, rt, tenant_id=tenant, url=url, name=f"fanout {i}")
+    with receivers(ports=args.hosts, record=True) as ports, fresh_runtime(args.database_url, "fanout") as rt:
+        engine = describe_database(rt)
+        with rt.db.transaction() as conn:
+            tenant = create_tenant(conn, "fanout", rt.clock).tenant_id
+            for i in range(args.webhooks):
+                url = f"http://127.0.0.1:{ports[i % len(ports)]}/hooks/{i}"
+                add_webhook(conn, rt, tenant_id=tenant, url=url, name=f"fanout {i}")
 
-                def arrived(event: int) -> list[int]:
-                    return [at for port in ports for at, ident in arrivals(port) if ident == str(event)]
+        def arrived(event: int) -> list[int]:
+            return [at for port in ports for at, ident in arrivals(port) if ident == str(event)]
 
-                async def run() -> None:
-                    stopping = asyncio.Event()
-                    task = asyncio.create_task(Dispatcher(rt).run(stopping))
-                    for event in range(args.events):
-                        began = time.perf_counter()
+        async def run() -> None:
+            stopping = asyncio.Event()
+            task = asyncio.create_task(Dispatcher(rt).run(stopping))
+            for event in range(args.events):
+                began = time.perf_counter()
 
-                        def commit(event: int = event) -> int:
-                            with rt.db.transaction() as conn:
-                                published = publish(
-                                    conn,
-                                    tenant_id=tenant,
-                                    topic=TOPIC,
-                                    payload=sample_payload(tenant, event, rt.clock.now_ms()),
-                                    now_ms=rt.clock.now_ms(),
-                                )
-                            return published.deliveries
+                def commit(event: int = event) -> int:
+                    with rt.db.transaction() as conn:
+                        published = publish(
+                            conn,
+                            tenant_id=tenant,
+                            topic=TOPIC,
+                            payload=sample_payload(tenant, event, rt.clock.now_ms()),
+                            now_ms=rt.clock.now_ms(),
+                        )
+                    return published.deliveries
 
-                        queued = await asyncio.to_thread(commit)
-                        committed_ns = time.time_ns()
-                        commits.append(time.perf_counter() - began)
-                        deadline = time.monotonic() + 60
-                        while len(got := await asyncio.to_thread(arrived, event)) < queued:
-                            if time.monotonic() > deadline:
-                                failures.append(f"event {event}: {len(got)} of {queued} arrived")
-                                break
-                            await asyncio.sleep(0.01)
-                        spans.append((max(got) - committed_ns) / 1e9)
-                    stopping.set()
-                    await task
+                queued = await asyncio.to_thread(commit)
+                committed_ns = time.time_ns()
+                commits.append(time.perf_counter() - began)
+                deadline = time.monotonic() + 60
+                while len(got := await asyncio.to_thread(arrived, event)) < queued:
+                    if time.monotonic() > deadline:
+                        failures.append(f"event {event}: {len(got)} of {queued} arrived")
+                        break
+                    await asyncio.sleep(0.01)
+                spans.append((max(got) - committed_ns) / 1e9)
+            stopping.set()
+            await task
 
-                run_loop(run)
-            finally:
-                rt.close()
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        run_loop(run)
 
     n = args.webhooks
     rows = [

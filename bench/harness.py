@@ -12,8 +12,10 @@ import multiprocessing.connection
 import os
 import platform
 import secrets
+import shutil
 import socket
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,7 +29,8 @@ import uvloop
 from dochooks.clock import iso
 from dochooks.db import Connection
 from dochooks.delivery.dispatcher import Dispatcher
-from dochooks.runtime import Runtime
+from dochooks.runtime import Runtime, open_runtime
+from dochooks.settings import Settings
 from dochooks.webhooks.config import Webhook
 from dochooks.webhooks.store import create_webhook
 
@@ -249,6 +252,24 @@ def database(url: str | None, workdir: Path) -> Iterator[str]:
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@contextlib.contextmanager
+def fresh_runtime(url: str | None, name: str, **settings: Any) -> Iterator[Runtime]:
+    """A runtime for one run: a fresh database (see `database`) and data directory, loopback
+    receivers allowed, `settings` on top; all of it removed afterwards."""
+    workdir = Path(tempfile.mkdtemp(prefix=f"dochooks-{name}-"))
+    try:
+        with database(url, workdir) as db_url:
+            rt = open_runtime(
+                Settings(database_url=db_url, data_dir=workdir / "data", allow_private_targets=True, **settings)
+            )
+            try:
+                yield rt
+            finally:
+                rt.close()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def sample_payload(tenant_id: int, n: int, now_ms: int) -> dict[str, Any]:

@@ -13,17 +13,14 @@ Target: with the hanging webhooks present, the healthy ones keep >= 90 % of thei
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
-import tempfile
-from pathlib import Path
 
 from harness import (
     add_webhook,
     bulk_deliveries,
-    database,
     describe_database,
     dispatch_until,
+    fresh_runtime,
     machine_rows,
     print_table,
     receivers,
@@ -32,8 +29,7 @@ from harness import (
 )
 
 from dochooks.delivery.publish import publish
-from dochooks.runtime import Runtime, open_runtime
-from dochooks.settings import Settings
+from dochooks.runtime import Runtime
 from dochooks.tenants import create_tenant
 
 
@@ -73,26 +69,12 @@ def healthy_rate(rt: Runtime, healthy: list[int], per_webhook: int, limit: float
 
 
 def one_run(args: argparse.Namespace, ports: list[int], healthy_count: int, name: str) -> tuple[str, float]:
-    workdir = Path(tempfile.mkdtemp(prefix=f"dochooks-{name}-"))
     url = None if args.database_url is None else f"{args.database_url}_{name}"
-    try:
-        with database(url, workdir) as db_url:
-            settings = Settings(
-                database_url=db_url,
-                data_dir=workdir / "data",
-                allow_private_targets=True,
-                delivery_timeout=args.timeout,
-            )
-            rt = open_runtime(settings)
-            try:
-                hooks = queue(rt, ports, args.per_webhook)
-                rate = healthy_rate(rt, hooks[:healthy_count], args.per_webhook, args.time_limit)
-                print(f"{name}: {len(ports)} webhooks, healthy deliveries at {rate:,.0f}/s", flush=True)
-                return describe_database(rt), rate
-            finally:
-                rt.close()
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    with fresh_runtime(url, name, delivery_timeout=args.timeout) as rt:
+        hooks = queue(rt, ports, args.per_webhook)
+        rate = healthy_rate(rt, hooks[:healthy_count], args.per_webhook, args.time_limit)
+        print(f"{name}: {len(ports)} webhooks, healthy deliveries at {rate:,.0f}/s", flush=True)
+        return describe_database(rt), rate
 
 
 def main(argv: list[str] | None = None) -> int:

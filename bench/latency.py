@@ -13,19 +13,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shutil
 import sys
-import tempfile
 import threading
 import time
-from pathlib import Path
 
 from harness import (
     TOPIC,
     add_webhook,
     arrivals,
-    database,
     describe_database,
+    fresh_runtime,
     percentile,
     receivers,
     report,
@@ -35,8 +32,6 @@ from harness import (
 
 from dochooks.delivery.dispatcher import Dispatcher
 from dochooks.delivery.publish import publish
-from dochooks.runtime import open_runtime
-from dochooks.settings import Settings
 from dochooks.tenants import create_tenant
 
 PUBLISHERS = 4  # threads taking turns, so a slow commit does not hold up the next event
@@ -49,56 +44,48 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--database-url", help="default: SQLite in a temp dir; postgresql://…/NAME is created and dropped")
     args = p.parse_args(argv)
     total = int(args.rate * args.seconds)
-    workdir = Path(tempfile.mkdtemp(prefix="dochooks-latency-"))
     committed: dict[str, int] = {}
-    try:
-        with receivers(record=True) as (port,), database(args.database_url, workdir) as url:
-            rt = open_runtime(Settings(database_url=url, data_dir=workdir / "data", allow_private_targets=True))
-            try:
-                engine = describe_database(rt)
+    with receivers(record=True) as (port,), fresh_runtime(args.database_url, "latency") as rt:
+        engine = describe_database(rt)
+        with rt.db.transaction() as conn:
+            tenant = create_tenant(conn, "latency", rt.clock).tenant_id
+            add_webhook(conn, rt, tenant_id=tenant, url=f"http://127.0.0.1:{port}/hook", name="latency")
+
+        start = time.perf_counter() + 1.0  # the dispatcher is up by then
+
+        def publisher(first: int) -> None:
+            for i in range(first, total, PUBLISHERS):
+                delay = start + i / args.rate - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
                 with rt.db.transaction() as conn:
-                    tenant = create_tenant(conn, "latency", rt.clock).tenant_id
-                    add_webhook(conn, rt, tenant_id=tenant, url=f"http://127.0.0.1:{port}/hook", name="latency")
+                    publish(
+                        conn,
+                        tenant_id=tenant,
+                        topic=TOPIC,
+                        payload=sample_payload(tenant, i, rt.clock.now_ms()),
+                        now_ms=rt.clock.now_ms(),
+                    )
+                committed[str(i)] = time.time_ns()
 
-                start = time.perf_counter() + 1.0  # the dispatcher is up by then
+        async def run() -> float:
+            stopping = asyncio.Event()
+            task = asyncio.create_task(Dispatcher(rt).run(stopping))
+            threads = [threading.Thread(target=publisher, args=(k,), daemon=True) for k in range(PUBLISHERS)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                await asyncio.to_thread(thread.join)
+            published_in = time.perf_counter() - start
+            deadline = time.monotonic() + 60
+            while len(await asyncio.to_thread(arrivals, port)) < total and time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
+            stopping.set()
+            await task
+            return published_in
 
-                def publisher(first: int) -> None:
-                    for i in range(first, total, PUBLISHERS):
-                        delay = start + i / args.rate - time.perf_counter()
-                        if delay > 0:
-                            time.sleep(delay)
-                        with rt.db.transaction() as conn:
-                            publish(
-                                conn,
-                                tenant_id=tenant,
-                                topic=TOPIC,
-                                payload=sample_payload(tenant, i, rt.clock.now_ms()),
-                                now_ms=rt.clock.now_ms(),
-                            )
-                        committed[str(i)] = time.time_ns()
-
-                async def run() -> float:
-                    stopping = asyncio.Event()
-                    task = asyncio.create_task(Dispatcher(rt).run(stopping))
-                    threads = [threading.Thread(target=publisher, args=(k,), daemon=True) for k in range(PUBLISHERS)]
-                    for thread in threads:
-                        thread.start()
-                    for thread in threads:
-                        await asyncio.to_thread(thread.join)
-                    published_in = time.perf_counter() - start
-                    deadline = time.monotonic() + 60
-                    while len(await asyncio.to_thread(arrivals, port)) < total and time.monotonic() < deadline:
-                        await asyncio.sleep(0.2)
-                    stopping.set()
-                    await task
-                    return published_in
-
-                published_in = run_loop(run)
-                got = arrivals(port)
-            finally:
-                rt.close()
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        published_in = run_loop(run)
+        got = arrivals(port)
 
     first = {}
     for at, ident in got:

@@ -6,7 +6,9 @@ from pathlib import Path
 import pytest
 
 from dochooks.runtime import Runtime, open_runtime
-from tests.factories import Receiver, database_url, make_settings, running_receiver
+from dochooks.tenants import NewTenant
+from tests.factories.peers import Receiver, running_receiver
+from tests.factories.stores import database_url, make_settings, make_tenant
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -24,6 +26,12 @@ def runtime(db_url: str, tmp_path: Path) -> Iterator[Runtime]:
 
 
 @pytest.fixture
+def acme(runtime: Runtime) -> NewTenant:
+    """A tenant of the test's runtime, with its API token."""
+    return make_tenant(runtime.db, "acme")
+
+
+@pytest.fixture
 def receiver() -> Iterator[Receiver]:
     with running_receiver() as r:
         yield r
@@ -31,7 +39,7 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture
 def service(runtime: Runtime) -> Iterator[str]:
-    from tests.factories import live_service
+    from tests.factories.clients import live_service
 
     with live_service(runtime) as base:
         yield base

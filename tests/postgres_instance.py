@@ -22,7 +22,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from tests.factories import free_port
+from tests.factories.peers import free_port
 
 SERVER_USER = "postgres"  # the OS user that runs the server when the tests run as root
 

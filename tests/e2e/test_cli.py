@@ -5,115 +5,26 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from dochooks.clock import parse_iso
 from dochooks.delivery.signing import verify
 from dochooks.webhooks.secrets import signing_key
-from tests.factories import PLAIN_FLOW, TEST_KEY, Api, Receiver, document_doc, free_port, webhook_doc
-
-SCALE = 0.0002  # every retry delay times this: the whole 8-retry schedule takes about 12 s
-DOCHOOKS = shutil.which("dochooks", path=str(Path(sys.executable).parent)) or "dochooks"
-REPO = Path(__file__).resolve().parents[2]
-
-
-def cli(db_url: str, *args: str, env: dict[str, str]) -> str:
-    done = subprocess.run(
-        [DOCHOOKS, *args, "--database-url", db_url], capture_output=True, text=True, env=env, timeout=60
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
-class Served:
-    """`dochooks serve` as a subprocess, which a test may kill and start again."""
-
-    def __init__(self, db_url: str, tmp_path: Path, **env: str) -> None:
-        self.db_url, self.tmp_path = db_url, tmp_path
-        self.env = {
-            **os.environ,
-            "DOCHOOKS_DATA_DIR": str(tmp_path / "data"),
-            "DOCHOOKS_ALLOW_PRIVATE_TARGETS": "1",
-            "DOCHOOKS_RETRY_TIME_SCALE": str(SCALE),
-            "PYTHONPATH": str(REPO),
-            **env,
-        }
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with open(self.tmp_path / "serve.log", "ab") as log:
-            self.proc = subprocess.Popen(
-                [DOCHOOKS, "serve", "--port", str(self.port), "--database-url", self.db_url],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=self.env,
-                cwd=self.tmp_path,
-                umask=0o022,  # the usual one, under which files are world-readable unless made otherwise
-            )
-        deadline = time.monotonic() + 30
-        while True:
-            assert self.proc.poll() is None, (self.tmp_path / "serve.log").read_text()
-            try:
-                with urllib.request.urlopen(self.base + "/healthz", timeout=1) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                assert time.monotonic() < deadline, "serve never became healthy"
-                time.sleep(0.1)
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.kill()  # SIGKILL: no clean-up of any kind
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-
-
-@contextmanager
-def served(db_url: str, tmp_path: Path, **env: str) -> Iterator[Served]:
-    service = Served(db_url, tmp_path, **env)
-    service.start()
-    try:
-        yield service
-    finally:
-        service.stop()
-
-
-def tenant(db_url: str, name: str, env: dict[str, str]) -> dict[str, object]:
-    out = cli(db_url, "tenant", "create", name, "--json", env=env)
-    created = json.loads(out)
-    assert set(created) == {"tenant_id", "token"} and isinstance(created["tenant_id"], int)
-    return created  # type: ignore[no-any-return]
+from tests.factories.clients import Api, document_doc, webhook_doc
+from tests.factories.commands import DOCHOOKS, SCALE, cli, served, tenant, wait_until
+from tests.factories.documents import PLAIN_FLOW
+from tests.factories.peers import Receiver, free_port
+from tests.factories.stores import TEST_KEY
 
 
 def delivery_of(api: Api, hook_id: str) -> dict:  # type: ignore[type-arg]
     _, log = api.call("GET", f"/v1/webhooks/{hook_id}/deliveries")
     return log["data"][0]  # type: ignore[no-any-return]
-
-
-def wait_until(check, timeout: float = 60) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def test_the_delivery_contract_end_to_end(db_url: str, tmp_path: Path, receiver: Receiver) -> None:

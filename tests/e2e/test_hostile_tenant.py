@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_cli import Served, served, tenant, wait_until
-from tests.factories import Api, Receiver, document_doc, multipart, webhook_doc
+from tests.factories.clients import Api, document_doc, multipart, webhook_doc
+from tests.factories.commands import Served, served, tenant, wait_until
+from tests.factories.peers import Receiver
 
 MEMORY_CEILING_KB = 600 * 1024
 

@@ -6,12 +6,8 @@ only if its request was unrecorded at the kill."""
 
 from __future__ import annotations
 
-import os
 import random
-import signal
-import subprocess
 import time
-import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,70 +19,28 @@ import pytest
 from dochooks.db import Database, open_database
 from dochooks.delivery.publish import publish
 from dochooks.runtime import open_runtime
-from tests.e2e.test_cli import DOCHOOKS, REPO, wait_until
-from tests.factories import (
-    PAYLOAD,
-    TEST_KEY,
-    Receiver,
-    free_port,
-    make_settings,
-    make_tenant,
-    make_webhook,
-    postgres_database,
-    running_receiver,
-)
+from tests.factories.commands import Worker, wait_until
+from tests.factories.deliveries import PAYLOAD
+from tests.factories.peers import Receiver, running_receiver
+from tests.factories.stores import TEST_KEY, make_settings, make_tenant, make_webhook, postgres_database
 from tests.postgres_instance import private_postgres
 
 MAX_IN_FLIGHT = 100
 
 
-class Worker:
-    """`dochooks worker` as a subprocess, with its /metrics on a port of its own."""
-
-    def __init__(self, db_url: str, tmp_path: Path, name: str, **env: str) -> None:
-        self.db_url, self.log = db_url, tmp_path / f"{name}.log"
-        self.metrics_port = free_port()
-        self.env = {
-            **os.environ,
-            "DOCHOOKS_DATA_DIR": str(tmp_path / "data"),
-            "DOCHOOKS_SECRET_KEY": TEST_KEY,
-            "DOCHOOKS_ALLOW_PRIVATE_TARGETS": "1",
-            "DOCHOOKS_MAX_IN_FLIGHT": str(MAX_IN_FLIGHT),
-            "DOCHOOKS_DELIVERY_TIMEOUT": "2",  # leases of 2 x 2 + 15 s: a dead worker's come back soon
-            "DOCHOOKS_POLL_INTERVAL": "0.2",
-            "DOCHOOKS_METRICS_PORT": str(self.metrics_port),
-            "PYTHONPATH": str(REPO),
-            **env,
-        }
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(
-                [DOCHOOKS, "worker", "--database-url", self.db_url], stdout=log, stderr=subprocess.STDOUT, env=self.env
-            )
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.kill()  # SIGKILL: no clean-up of any kind
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-
-    def succeeded(self) -> float:
-        """The attempts this worker counted as succeeded, from its /metrics."""
-        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
-        with urllib.request.urlopen(url, timeout=5) as response:
-            for line in response.read().decode().splitlines():
-                if line.startswith('dochooks_delivery_attempts_total{outcome="succeeded"}'):
-                    return float(line.split()[-1])
-        return 0.0
+def scale_worker(db_url: str, tmp_path: Path, name: str, **env: str) -> Worker:
+    """A worker with short leases (2 x 2 + 15 s: a dead worker's deliveries come back soon)
+    and a small in-flight budget, so kills and restarts meet work in every state."""
+    return Worker(
+        db_url,
+        tmp_path,
+        name,
+        DOCHOOKS_SECRET_KEY=TEST_KEY,
+        DOCHOOKS_MAX_IN_FLIGHT=str(MAX_IN_FLIGHT),
+        DOCHOOKS_DELIVERY_TIMEOUT="2",
+        DOCHOOKS_POLL_INTERVAL="0.2",
+        **env,
+    )
 
 
 def queue_load(db_url: str, tmp_path: Path, receiver: Receiver, events: int, path: str, webhooks: int = 4) -> set[str]:
@@ -155,7 +109,7 @@ def settled_count(receiver: Receiver, path: str) -> Counter[str]:
 def test_three_workers_share_one_postgresql_and_send_each_delivery_once(tmp_path: Path, receiver: Receiver) -> None:
     with postgres_database() as url:
         first = queue_load(url, tmp_path, receiver, 750, "/ok/three")  # 3,000 deliveries
-        workers = [Worker(url, tmp_path, f"worker{i}") for i in range(3)]
+        workers = [scale_worker(url, tmp_path, f"worker{i}") for i in range(3)]
         for worker in workers:
             worker.start()
         try:
@@ -178,7 +132,7 @@ def test_a_sigkill_at_a_random_moment_of_dispatching_loses_nothing(
     db_url: str, tmp_path: Path, receiver: Receiver
 ) -> None:
     ids = queue_load(db_url, tmp_path, receiver, 1000, "/slow/0.02/kill")  # 4,000 deliveries
-    worker = Worker(db_url, tmp_path, "worker")
+    worker = scale_worker(db_url, tmp_path, "worker")
     worker.start()
     try:
         moment = random.randint(200, 3000)
@@ -207,7 +161,7 @@ def test_postgresql_restarted_under_load_loses_nothing(tmp_path: Path, receiver:
     with private_postgres() as server:
         url = server.create_database("dochooks")
         ids = queue_load(url, tmp_path, receiver, 750, "/slow/0.01/pg")
-        worker = Worker(url, tmp_path, "worker")
+        worker = scale_worker(url, tmp_path, "worker")
         worker.start()
         try:
             wait_until(lambda: len(receiver.at("/slow/0.01/pg")) >= 300, 120)
@@ -224,7 +178,7 @@ def test_a_receiver_that_goes_away_gets_everything_when_it_is_back(db_url: str, 
     with running_receiver() as receiver:
         ids = queue_load(db_url, tmp_path, receiver, 50, "/ok/back")
     # The receiver is gone; the worker's attempts fail, and are retried on the (scaled) schedule.
-    worker = Worker(db_url, tmp_path, "worker", DOCHOOKS_RETRY_TIME_SCALE="0.001")
+    worker = scale_worker(db_url, tmp_path, "worker", DOCHOOKS_RETRY_TIME_SCALE="0.001")
     worker.start()
     try:
         with watching(db_url) as db:  # the worker has tried, and failed, while it was away

@@ -16,7 +16,10 @@ from dochooks.runtime import Runtime, open_runtime
 from dochooks.tenants import NewTenant
 from dochooks.ui.sessions import SESSION_COOKIE
 from dochooks.webhooks import store
-from tests.factories import Receiver, live_service, make_pdf, make_settings, make_tenant, make_webhook
+from tests.factories.clients import live_service
+from tests.factories.documents import make_pdf
+from tests.factories.peers import Receiver
+from tests.factories.stores import make_settings, make_tenant, make_webhook
 
 CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).resolve().parents[2]

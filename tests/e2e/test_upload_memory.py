@@ -13,8 +13,8 @@ from collections import Counter
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tests.e2e.test_cli import served, tenant
-from tests.factories import Api
+from tests.factories.clients import Api
+from tests.factories.commands import served, tenant
 
 MIB = 2**20
 PEAK_RSS_LIMIT = 600 * 10**6

@@ -18,7 +18,8 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
 from dochooks.runtime import open_runtime
-from tests.factories import Api, database_url, live_service, make_settings, make_tenant, webhook_doc
+from tests.factories.clients import Api, live_service, webhook_doc
+from tests.factories.stores import database_url, make_settings, make_tenant
 
 EXAMPLES = 50  # per operation, per generation mode, per set of path ids
 

@@ -13,18 +13,9 @@ from dochooks.documents.uploads import MAX_CUSTOM_FIELDS_DEPTH
 from dochooks.runtime import open_runtime
 from dochooks.tenants import NewTenant
 from dochooks.topics import TOPICS
-from tests.factories import (
-    Api,
-    Receiver,
-    WebClient,
-    document_doc,
-    live_service,
-    make_settings,
-    make_tenant,
-    multipart,
-    running_receiver,
-    webhook_doc,
-)
+from tests.factories.clients import Api, WebClient, document_doc, live_service, multipart, webhook_doc
+from tests.factories.peers import Receiver, running_receiver
+from tests.factories.stores import make_settings, make_tenant
 from tests.unit.test_url_safety import MALFORMED, REFUSED
 from tests.unit.test_webhook_config import CONTROL_CHARACTERS
 
@@ -49,11 +40,6 @@ ROUTES = [
     ("GET", "/v1/workflow"),
     ("PUT", "/v1/workflow"),
 ]
-
-
-@pytest.fixture
-def acme(runtime) -> NewTenant:  # type: ignore[no-untyped-def]
-    return make_tenant(runtime.db, "acme")
 
 
 @pytest.fixture

@@ -15,18 +15,9 @@ from dochooks.delivery.signing import verify
 from dochooks.runtime import Runtime
 from dochooks.webhooks import store
 from dochooks.webhooks.secrets import Cipher, signing_key
-from tests.factories import (
-    PAYLOAD,
-    FakeSender,
-    FakeTime,
-    Receiver,
-    dispatch_until,
-    make_tenant,
-    make_webhook,
-    queue_delivery,
-    running_receiver,
-    status_of,
-)
+from tests.factories.deliveries import PAYLOAD, FakeSender, FakeTime, dispatch_until, queue_delivery, status_of
+from tests.factories.peers import Receiver, running_receiver
+from tests.factories.stores import make_tenant, make_webhook
 
 
 def test_a_delivery_arrives_signed_with_custom_headers_and_is_logged(runtime: Runtime, receiver: Receiver) -> None:

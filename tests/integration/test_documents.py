@@ -13,12 +13,10 @@ import pytest
 from dochooks.runtime import Runtime
 from dochooks.tenants import NewTenant
 from dochooks.topics import TOPICS
-from tests.factories import PLAIN_FLOW, Api, Receiver, document_doc, make_pdf, make_tenant, multipart, webhook_doc
-
-
-@pytest.fixture
-def acme(runtime: Runtime) -> NewTenant:
-    return make_tenant(runtime.db, "acme")
+from tests.factories.clients import Api, document_doc, multipart, webhook_doc
+from tests.factories.documents import PLAIN_FLOW, make_pdf
+from tests.factories.peers import Receiver
+from tests.factories.stores import make_tenant
 
 
 @pytest.fixture

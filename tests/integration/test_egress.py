@@ -15,14 +15,8 @@ import trustme
 from dochooks.clock import iso
 from dochooks.runtime import Runtime
 from dochooks.webhooks import store
-from tests.factories import (
-    Receiver,
-    dispatch_until,
-    queue_delivery,
-    running_proxy,
-    running_receiver,
-    status_of,
-)
+from tests.factories.deliveries import dispatch_until, queue_delivery, status_of
+from tests.factories.peers import Receiver, running_proxy, running_receiver
 
 
 def test_a_private_address_is_refused_again_at_delivery_time(runtime: Runtime, receiver: Receiver) -> None:

@@ -14,7 +14,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from dochooks.metrics import registry_for
 from dochooks.metrics_http import start_metrics_listener
 from dochooks.runtime import Runtime
-from tests.factories import Api, Receiver, free_port, live_service, make_tenant, webhook_doc
+from tests.factories.clients import Api, live_service, webhook_doc
+from tests.factories.peers import Receiver, free_port
+from tests.factories.stores import make_tenant
 
 TEST_SEND = {"data": {"type": "webhook_tests", "attributes": {"topic": "document-received"}}}
 TOKEN = "metrics-token-5f0c2a"

@@ -27,27 +27,12 @@ from dochooks.runtime import Runtime, open_runtime
 from dochooks.tenants import NewTenant
 from dochooks.webhooks import store
 from dochooks.webhooks.secrets import KEY_FILE, Cipher, signing_key
-from tests.factories import (
-    TEST_KEY,
-    Api,
-    Receiver,
-    dispatch_until,
-    document_doc,
-    live_service,
-    make_settings,
-    make_tenant,
-    make_webhook,
-    queue_delivery,
-    status_of,
-    webhook_doc,
-)
+from tests.factories.clients import Api, document_doc, live_service, webhook_doc
+from tests.factories.deliveries import dispatch_until, queue_delivery, status_of
+from tests.factories.peers import Receiver
+from tests.factories.stores import TEST_KEY, make_settings, make_tenant, make_webhook
 
 TEST_SEND = {"data": {"type": "webhook_tests", "attributes": {"topic": "document-received"}}}
-
-
-@pytest.fixture
-def acme(runtime: Runtime) -> NewTenant:
-    return make_tenant(runtime.db)
 
 
 @pytest.fixture

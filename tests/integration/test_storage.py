@@ -14,7 +14,7 @@ from dochooks.delivery import leases
 from dochooks.delivery.publish import publish
 from dochooks.errors import DatabaseClosed, DochooksError
 from dochooks.runtime import Runtime, open_runtime
-from tests.factories import database_url, make_settings, make_tenant, make_webhook, postgres_database
+from tests.factories.stores import database_url, make_settings, make_tenant, make_webhook, postgres_database
 
 PAYLOAD = {"id": "7", "type": "documents", "attributes": {"status": "pending", "document_id": 7}}
 

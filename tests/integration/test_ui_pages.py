@@ -16,7 +16,10 @@ from dochooks.runtime import Runtime
 from dochooks.tenants import NewTenant
 from dochooks.ui.sessions import SESSION_COOKIE
 from dochooks.webhooks import store
-from tests.factories import PAYLOAD, Api, Receiver, WebClient, live_service, make_tenant, make_webhook
+from tests.factories.clients import Api, WebClient, live_service
+from tests.factories.deliveries import PAYLOAD
+from tests.factories.peers import Receiver
+from tests.factories.stores import make_tenant, make_webhook
 
 # Every form the UI posts to, with fields that would succeed given a valid CSRF token.
 HOOK = {"name": "x", "url": "http://127.0.0.1:9/x", "topics": "document-received"}
@@ -34,11 +37,6 @@ FORMS = [
     ("/documents/{document}/validation", {}),
     ("/sign-out", {}),
 ]
-
-
-@pytest.fixture
-def acme(runtime: Runtime) -> NewTenant:
-    return make_tenant(runtime.db, "acme")
 
 
 @pytest.fixture

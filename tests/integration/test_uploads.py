@@ -19,7 +19,8 @@ import pytest
 
 from dochooks.runtime import Runtime, open_runtime
 from dochooks.tenants import NewTenant
-from tests.factories import Api, WebClient, document_doc, live_service, make_settings, make_tenant, multipart
+from tests.factories.clients import Api, WebClient, document_doc, live_service, multipart
+from tests.factories.stores import make_settings, make_tenant
 
 JSON_TYPE = "application/vnd.api+json"
 

@@ -8,7 +8,7 @@ from dochooks.delivery.sender import SendResult
 from dochooks.delivery.signing import verify
 from dochooks.delivery.targets import USER_AGENT, Target
 from dochooks.webhooks.secrets import new_signing_secret, signing_key
-from tests.factories import FakeSender, FakeTime, claimed
+from tests.factories.deliveries import FakeSender, FakeTime, claimed
 
 SECRET = new_signing_secret()
 

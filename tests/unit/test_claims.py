@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from dochooks.delivery.claims import CLAIM_WINDOW, DEEP_CLAIM_SECONDS, ClaimScope, LeftOut
-from tests.factories import FakeTime, claimed
+from tests.factories.deliveries import FakeTime, claimed
 
 BATCH = 50
 POLL = 1.0

@@ -10,7 +10,7 @@ from dochooks.delivery.backoff import MAX_RETRIES
 from dochooks.delivery.outcomes import Kind, judge, not_sent, recorded
 from dochooks.delivery.sender import SendResult
 from dochooks.webhooks.store import Gone, Refused
-from tests.factories import claimed
+from tests.factories.deliveries import claimed
 
 ENDED = 1_800_000_000_000  # ms: when the attempt ended
 SEED = 7

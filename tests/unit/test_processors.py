@@ -13,7 +13,7 @@ from dochooks.documents.processors import (
     load_processors,
     preprocess,
 )
-from tests.factories import make_pdf
+from tests.factories.documents import make_pdf
 
 
 def test_a_pdf_gives_its_pages_and_text() -> None:

@@ -8,7 +8,7 @@ from dochooks.delivery.leases import DeliveryStatus, Outcome
 from dochooks.delivery.recorder import FLUSH_SECONDS, WRITE_TRIES, Batch, Recorder, Release
 from dochooks.errors import StorageError
 from dochooks.webhooks.store import Gone
-from tests.factories import claimed
+from tests.factories.deliveries import claimed
 
 
 def outcome(delivery: int, status: str = "succeeded") -> Outcome:

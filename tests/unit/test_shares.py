@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from dochooks.delivery.shares import Shares
-from tests.factories import claimed
+from tests.factories.deliveries import claimed
 
 
 def test_a_webhook_that_never_answers_soon_holds_one_request_and_one_that_answers_grows() -> None:

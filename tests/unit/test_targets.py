@@ -9,7 +9,7 @@ from dochooks.db import Row
 from dochooks.delivery.signing import verify
 from dochooks.delivery.targets import USER_AGENT, Targets
 from dochooks.webhooks.secrets import Cipher, new_signing_secret, signing_key
-from tests.factories import claimed
+from tests.factories.deliveries import claimed
 
 CIPHER = Cipher(Fernet.generate_key())
 

@@ -1,0 +1,98 @@
+"""Stores for tests: settings, the real PostgreSQL (a fresh database per test) or a SQLite
+file, and the tenants and webhooks in them."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from dochooks.db import Database
+from dochooks.settings import Settings
+from dochooks.tenants import NewTenant, create_tenant
+from dochooks.webhooks import store
+from dochooks.webhooks.config import Webhook
+from dochooks.webhooks.secrets import Cipher
+
+PG_ADMIN_URL = os.environ.get("DOCHOOKS_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+# The topics of a plain upload, in order, when no validation levels are configured.
+
+
+TEST_KEY = "hVfXnQzGmHf0uF1fJ8u7bq6h2KkQ3p6xk8z7r1wJxQo="
+
+
+def postgres_reachable() -> bool:
+    try:
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3):
+            return True
+    except psycopg.Error:
+        return False
+
+
+def require_postgres() -> None:
+    """Skip without PostgreSQL on a developer's machine; in CI its absence is a failure."""
+    if postgres_reachable():
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}, and CI must test against it")
+    pytest.skip(f"PostgreSQL is not reachable at {PG_ADMIN_URL} (set DOCHOOKS_TEST_POSTGRES); skipped outside CI")
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test; dropped afterwards."""
+    require_postgres()
+    name = "dochooks_test_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@contextmanager
+def database_url(kind: str, tmp_path: Path) -> Iterator[str]:
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp_path}/dochooks.db"
+    else:
+        with postgres_database() as url:
+            yield url
+
+
+def make_settings(tmp_path: Path, url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "database_url": url,
+        "data_dir": tmp_path / "data",
+        "secret_key": TEST_KEY,
+        "allow_private_targets": True,
+        "poll_interval": 0.2,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+def make_tenant(db: Database, name: str = "acme") -> NewTenant:
+    with db.transaction() as conn:
+        return create_tenant(conn, name)
+
+
+def make_webhook(db: Database, cipher: Cipher, tenant_id: int, url: str, **overrides: Any) -> Webhook:
+    values: dict[str, Any] = {
+        "name": "hook",
+        "url": url,
+        "headers": {"Authorization": "Bearer receiver-token-0123456789"},
+        "topics": ("document-received",),
+        "enabled": True,
+    }
+    values.update(overrides)
+    with db.transaction() as conn:
+        return store.create_webhook(conn, cipher, tenant_id=tenant_id, now_ms=int(time.time() * 1000), **values)
