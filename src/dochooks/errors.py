@@ -7,8 +7,9 @@ DochooksError
  │    └── UnsafeUrl      a webhook URL that is not a public http(s) address
  ├── Conflict            the request clashes with the resource's state (409)
  ├── TooLarge            an upload or a part of it over its size limit (413)
- ├── TooManyRequests     a caller over its rate, or its failed authentications (429)
- ├── Busy                no room for the work now, e.g. every upload slot taken (503)
+ ├── ComeBackLater       refused for now; `retry_after` says when to try again
+ │    ├── TooManyRequests a caller over its rate, or its failed authentications (429)
+ │    └── Busy           no room for the work now, e.g. every upload slot taken (503)
  ├── ConfigError         a setting that cannot work; the service does not start
  └── StorageError        the database failed or is not what we expect
       ├── MigrationError
@@ -21,8 +22,7 @@ from __future__ import annotations
 class DochooksError(Exception):
     """Root of every error dochooks raises on purpose."""
 
-    status = 500
-    title = "Internal error"
+    status, title = 500, "Internal error"
 
     def __init__(self, detail: str, *, pointer: str | None = None, attribute: str | None = None) -> None:
         """`attribute` names the request attribute at fault (`url`, `headers/Host`): it
@@ -33,18 +33,15 @@ class DochooksError(Exception):
 
 
 class NotFound(DochooksError):
-    status = 404
-    title = "Not found"
+    status, title = 404, "Not found"
 
 
 class Unauthorized(DochooksError):
-    status = 401
-    title = "Unauthorized"
+    status, title = 401, "Unauthorized"
 
 
 class InvalidInput(DochooksError):
-    status = 422
-    title = "Invalid attribute"
+    status, title = 422, "Invalid attribute"
 
 
 class UnsafeUrl(InvalidInput):
@@ -52,33 +49,27 @@ class UnsafeUrl(InvalidInput):
 
 
 class Conflict(DochooksError):
-    status = 409
-    title = "Conflict"
+    status, title = 409, "Conflict"
 
 
 class TooLarge(DochooksError):
-    status = 413
-    title = "Payload too large"
+    status, title = 413, "Payload too large"
 
 
-class TooManyRequests(DochooksError):
-    status = 429
-    title = "Too many requests"
+class ComeBackLater(DochooksError):
+    """Refused for now rather than queued: the caller tries again after `retry_after` seconds."""
 
     def __init__(self, detail: str, *, retry_after: int) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
 
 
-class Busy(DochooksError):
-    """Refused at once rather than queued: the caller tries again after `retry_after` seconds."""
+class TooManyRequests(ComeBackLater):
+    status, title = 429, "Too many requests"
 
-    status = 503
-    title = "Service unavailable"
 
-    def __init__(self, detail: str, *, retry_after: int) -> None:
-        super().__init__(detail)
-        self.retry_after = retry_after
+class Busy(ComeBackLater):
+    status, title = 503, "Service unavailable"
 
 
 class ConfigError(DochooksError):

@@ -79,6 +79,17 @@ def in_clause(name: str, values: Sequence[Any]) -> tuple[str, dict[str, Any]]:
     return "(" + ", ".join(f":{key}" for key in params) + ")", params
 
 
+def rows_by(conn: Connection, query: str, key: str, values: Sequence[Any]) -> dict[Any, list[Row]]:
+    """The rows of `query` (its `{values}` filled in as an IN list) grouped by their `key`
+    column, with an empty list for each of `values` that has none."""
+    found: dict[Any, list[Row]] = {v: [] for v in values}
+    if values:
+        listed, params = in_clause("v", values)
+        for row in conn.all(query.format(values=listed), params):
+            found[row[key]].append(row)
+    return found
+
+
 def redact(url: str) -> str:
     """A database URL with its password masked, for messages."""
     return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)

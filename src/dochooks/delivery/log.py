@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from dochooks.db import Connection, Row, in_clause
+from dochooks.db import Connection, Row, rows_by
 from dochooks.delivery.leases import DeliveryStatus, body
 from dochooks.errors import Conflict, NotFound
 from dochooks.signals import deliveries_queued
@@ -48,13 +48,14 @@ _SELECT = (
 
 
 def _attempts(conn: Connection, delivery_ids: list[int]) -> dict[int, list[Attempt]]:
-    found: dict[int, list[Attempt]] = {i: [] for i in delivery_ids}
-    if not delivery_ids:
-        return found
-    ids, params = in_clause("d", delivery_ids)
-    rows = conn.all(f"SELECT * FROM attempts WHERE delivery_id IN {ids} ORDER BY delivery_id, number, id", params)
-    for r in rows:
-        found[r["delivery_id"]].append(
+    rows = rows_by(
+        conn,
+        "SELECT * FROM attempts WHERE delivery_id IN {values} ORDER BY delivery_id, number, id",
+        "delivery_id",
+        delivery_ids,
+    )
+    return {
+        delivery: [
             Attempt(
                 number=r["number"],
                 started_at=r["started_at"],
@@ -64,8 +65,10 @@ def _attempts(conn: Connection, delivery_ids: list[int]) -> dict[int, list[Attem
                 response_body=r["response_body"],
                 error=r["error"],
             )
-        )
-    return found
+            for r in found
+        ]
+        for delivery, found in rows.items()
+    }
 
 
 def _deliveries(conn: Connection, rows: list[Row]) -> list[Delivery]:

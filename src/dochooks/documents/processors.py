@@ -29,15 +29,13 @@ logger = logging.getLogger("dochooks.processors")
 class Unreadable(DochooksError):
     """The uploaded file cannot be processed: the document ends in processing-failed."""
 
-    status = 422
-    title = "Unreadable document"
+    status, title = 422, "Unreadable document"
 
 
 class ProcessorError(DochooksError):
     """A processor could not finish: the document ends in processing-failed with this reason."""
 
-    status = 422
-    title = "Processing failed"
+    status, title = 422, "Processing failed"
 
 
 EXTRACTION_SECONDS = 1.0  # all of one document's patterns together

@@ -10,7 +10,7 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
-from dochooks.errors import Busy, DochooksError, TooManyRequests
+from dochooks.errors import Busy, ComeBackLater, DochooksError
 
 # Named as before the faces were apart, so operators' log filters still find these lines.
 logger = logging.getLogger("dochooks.api")
@@ -37,7 +37,7 @@ def report(request: Request, exc: Exception) -> None:
 
 def retry_after(exc: DochooksError) -> dict[str, str]:
     """The Retry-After header of a refusal that says when to come back (429, 503); none otherwise."""
-    if isinstance(exc, TooManyRequests | Busy):
+    if isinstance(exc, ComeBackLater):
         return {"Retry-After": str(exc.retry_after)}
     return {}
 

@@ -35,27 +35,26 @@ class RateLimiter:
 
     def check(self, key: str) -> None:
         """TooManyRequests when `key` has no request left, without counting one."""
-        if self._rate <= 0:
-            return
-        now = self._clock()
-        with self._lock:
-            left = self._left(key, now)
-        if left < 1:
-            raise self._refused(left)
+        self._count(key, take=False)
 
     def take(self, key: str) -> None:
         """Count one request of `key`; TooManyRequests (with the seconds to wait) when over."""
+        self._count(key, take=True)
+
+    def _count(self, key: str, *, take: bool) -> None:
         if self._rate <= 0:
             return
         now = self._clock()
         with self._lock:
             left = self._left(key, now)
             if left < 1:
-                self._buckets[key] = (left, now)
+                if take:
+                    self._buckets[key] = (left, now)
                 raise self._refused(left)
-            self._buckets[key] = (left - 1, now)
-            if len(self._buckets) > self._sweep_at:
-                self._forget_full(now)
+            if take:
+                self._buckets[key] = (left - 1, now)
+                if len(self._buckets) > self._sweep_at:
+                    self._forget_full(now)
 
     def _left(self, key: str, now: float) -> float:
         left, then = self._buckets.get(key, (self._burst, now))

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 
 from dochooks.clock import iso
-from dochooks.db import Connection, Row, in_clause
+from dochooks.db import Connection, Row, rows_by
 from dochooks.errors import InvalidInput, NotFound
 from dochooks.topics import TOPICS
 from dochooks.webhooks.config import Webhook, origin
@@ -26,14 +26,10 @@ SECRET_OVERLAP_MS = 24 * 3600 * 1000  # how long a rotated-away signing secret s
 
 
 def _topics_of(conn: Connection, webhook_ids: list[int]) -> dict[int, list[str]]:
-    found: dict[int, list[str]] = {i: [] for i in webhook_ids}
-    if not webhook_ids:
-        return found
-    ids, params = in_clause("w", webhook_ids)
-    rows = conn.all(f"SELECT webhook_id, topic FROM webhook_topics WHERE webhook_id IN {ids}", params)
-    for row in rows:
-        found[row["webhook_id"]].append(row["topic"])
-    return found
+    rows = rows_by(
+        conn, "SELECT webhook_id, topic FROM webhook_topics WHERE webhook_id IN {values}", "webhook_id", webhook_ids
+    )
+    return {webhook: [r["topic"] for r in found] for webhook, found in rows.items()}
 
 
 def decoded(row: Row, cipher: Cipher, topics: Iterable[str] = ()) -> Webhook:
