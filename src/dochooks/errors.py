@@ -24,6 +24,12 @@ class DochooksError(Exception):
 
     status, title = 500, "Internal error"
 
+    def __init_subclass__(cls, *, status: int | None = None, title: str | None = None) -> None:
+        """A subclass names its HTTP status and title in its class line, the tree at a glance."""
+        super().__init_subclass__()
+        cls.status = cls.status if status is None else status
+        cls.title = cls.title if title is None else title
+
     def __init__(self, detail: str, *, pointer: str | None = None, attribute: str | None = None) -> None:
         """`attribute` names the request attribute at fault (`url`, `headers/Host`): it
         becomes the JSON:API pointer `/data/attributes/<attribute>`."""
@@ -32,28 +38,22 @@ class DochooksError(Exception):
         self.pointer = f"/data/attributes/{attribute}" if attribute is not None else pointer
 
 
-class NotFound(DochooksError):
-    status, title = 404, "Not found"
+class NotFound(DochooksError, status=404, title="Not found"): ...
 
 
-class Unauthorized(DochooksError):
-    status, title = 401, "Unauthorized"
+class Unauthorized(DochooksError, status=401, title="Unauthorized"): ...
 
 
-class InvalidInput(DochooksError):
-    status, title = 422, "Invalid attribute"
+class InvalidInput(DochooksError, status=422, title="Invalid attribute"): ...
 
 
-class UnsafeUrl(InvalidInput):
-    title = "Unsafe webhook URL"
+class UnsafeUrl(InvalidInput, title="Unsafe webhook URL"): ...
 
 
-class Conflict(DochooksError):
-    status, title = 409, "Conflict"
+class Conflict(DochooksError, status=409, title="Conflict"): ...
 
 
-class TooLarge(DochooksError):
-    status, title = 413, "Payload too large"
+class TooLarge(DochooksError, status=413, title="Payload too large"): ...
 
 
 class ComeBackLater(DochooksError):
@@ -64,27 +64,20 @@ class ComeBackLater(DochooksError):
         self.retry_after = retry_after
 
 
-class TooManyRequests(ComeBackLater):
-    status, title = 429, "Too many requests"
+class TooManyRequests(ComeBackLater, status=429, title="Too many requests"): ...
 
 
-class Busy(ComeBackLater):
-    status, title = 503, "Service unavailable"
+class Busy(ComeBackLater, status=503, title="Service unavailable"): ...
 
 
-class ConfigError(DochooksError):
-    title = "Configuration error"
+class ConfigError(DochooksError, title="Configuration error"): ...
 
 
-class StorageError(DochooksError):
-    title = "Storage error"
+class StorageError(DochooksError, title="Storage error"): ...
 
 
-class MigrationError(StorageError):
-    title = "Migration error"
+class MigrationError(StorageError, title="Migration error"): ...
 
 
-class DatabaseClosed(StorageError):
+class DatabaseClosed(StorageError, title="Database closed"):
     """A database used after `close()`: it refuses rather than quietly opening connections again."""
-
-    title = "Database closed"

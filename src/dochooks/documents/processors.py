@@ -26,16 +26,12 @@ from dochooks.errors import DochooksError
 logger = logging.getLogger("dochooks.processors")
 
 
-class Unreadable(DochooksError):
+class Unreadable(DochooksError, status=422, title="Unreadable document"):
     """The uploaded file cannot be processed: the document ends in processing-failed."""
 
-    status, title = 422, "Unreadable document"
 
-
-class ProcessorError(DochooksError):
+class ProcessorError(DochooksError, status=422, title="Processing failed"):
     """A processor could not finish: the document ends in processing-failed with this reason."""
-
-    status, title = 422, "Processing failed"
 
 
 EXTRACTION_SECONDS = 1.0  # all of one document's patterns together

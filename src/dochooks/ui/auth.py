@@ -27,9 +27,7 @@ class SignInRequired(Exception):
     """No live session: a page sends the browser to the sign-in form, a fragment answers 401."""
 
 
-class Forbidden(DochooksError):
-    status = 403
-    title = "Forbidden"
+class Forbidden(DochooksError, status=403, title="Forbidden"): ...
 
 
 def current_session(request: Request, rt: Rt) -> Session:
