@@ -1,11 +1,14 @@
 """Ingest: document uploads per second through the HTTP API, and events per second
 through `publish` (the transactional outbox).
 
-    .venv/bin/python bench/ingest.py [--uploads 2000] [--concurrency 16] [--events 20000] [--database-url URL]
+    .venv/bin/python bench/ingest.py [--uploads 2000] [--concurrency 16] [--tenants 2] [--events 20000]
+                                     [--database-url URL]
 
 1. Uploads: `dochooks serve` runs as a subprocess (its API, workflow runner and
    dispatcher, as in production; rate limit off); an aiohttp client POSTs JSON:API
-   uploads of a small text file, `--concurrency` at a time, and counts the 201s.
+   uploads of a small text file, `--concurrency` at a time spread over `--tenants` tenants
+   (one tenant holds half the upload slots at most), tries a 503 again after its
+   Retry-After as a client should, and counts the 201s and the 503s.
 2. Publish: in this process, `--events` events are published to one subscribed webhook,
    each in its own transaction, then the same number 100 to a transaction.
 """
@@ -45,12 +48,17 @@ from dochooks.tenants import create_tenant
 DOCHOOKS = str(Path(sys.executable).parent / "dochooks")
 
 
-def measure_uploads(url: str, workdir: Path, uploads: int, concurrency: int) -> tuple[float, int]:
-    """Uploads per second through a `dochooks serve` subprocess, and how many got a 201."""
+def measure_uploads(url: str, workdir: Path, uploads: int, concurrency: int, tenants: int) -> tuple[float, int, int]:
+    """Uploads per second through a `dochooks serve` subprocess from `concurrency` clients of
+    `tenants` tenants; how many got a 201, and how many 503s were tried again."""
     env = {**os.environ, "DOCHOOKS_DATA_DIR": str(workdir / "data"), "DOCHOOKS_RATE_LIMIT": "0"}
     env["DOCHOOKS_DATABASE_URL"] = url
-    made = subprocess.run([DOCHOOKS, "tenant", "create", "ingest", "--json"], capture_output=True, env=env, check=True)
-    token = json.loads(made.stdout)["token"]
+    tokens = []
+    for n in range(tenants):
+        made = subprocess.run(
+            [DOCHOOKS, "tenant", "create", f"ingest{n}", "--json"], capture_output=True, env=env, check=True
+        )
+        tokens.append(json.loads(made.stdout)["token"])
     port = free_port()
     with open(workdir / "serve.log", "wb") as log:
         serve = subprocess.Popen([DOCHOOKS, "serve", "--port", str(port)], env=env, stdout=log, stderr=log)
@@ -66,23 +74,29 @@ def measure_uploads(url: str, workdir: Path, uploads: int, concurrency: int) -> 
                 time.sleep(0.1)
         content = base64.b64encode(b"Invoice 2026-0042\nTotal due: 1,250.00 EUR\n" * 20).decode()
         body = json.dumps({"data": {"type": "documents", "attributes": {"files": [{"base64_file": content}]}}})
-        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/vnd.api+json"}
+        headers = [{"Authorization": f"Bearer {t}", "Content-Type": "application/vnd.api+json"} for t in tokens]
+        url_ = f"http://127.0.0.1:{port}/v1/documents"
 
-        async def run() -> tuple[float, int]:
-            left, created = uploads, 0
+        async def run() -> tuple[float, int, int]:
+            left, created, refused = uploads, 0, 0
 
-            async def client(session: aiohttp.ClientSession) -> None:
-                nonlocal left, created
+            async def client(session: aiohttp.ClientSession, headers: dict[str, str]) -> None:
+                nonlocal left, created, refused
                 while left > 0:
                     left -= 1
-                    async with session.post(f"http://127.0.0.1:{port}/v1/documents", data=body, headers=headers) as r:
-                        await r.read()
-                        created += r.status == 201
+                    while True:  # as a client should: a 503 is tried again after its Retry-After
+                        async with session.post(url_, data=body, headers=headers) as r:
+                            await r.read()
+                        if r.status != 503:
+                            created += r.status == 201
+                            break
+                        refused += 1
+                        await asyncio.sleep(float(r.headers.get("Retry-After", "1")))
 
             async with aiohttp.ClientSession() as session:
                 began = time.perf_counter()
-                await asyncio.gather(*(client(session) for _ in range(concurrency)))
-                return uploads / (time.perf_counter() - began), created
+                await asyncio.gather(*(client(session, headers[i % len(headers)]) for i in range(concurrency)))
+                return uploads / (time.perf_counter() - began), created, refused
 
         return run_loop(run)  # type: ignore[no-any-return]
     finally:
@@ -119,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     p.add_argument("--uploads", type=int, default=2000)
     p.add_argument("--concurrency", type=int, default=16)
+    p.add_argument("--tenants", type=int, default=2, help="the clients' tenants (default %(default)s)")
     p.add_argument("--events", type=int, default=20_000)
     p.add_argument("--database-url", help="postgresql://…/NAME: NAME_api and NAME_publish are created and dropped")
     args = p.parse_args(argv)
@@ -129,17 +144,21 @@ def main(argv: list[str] | None = None) -> int:
         try:
             with database(url, workdir) as db_url:
                 if name == "api":
-                    results[name] = measure_uploads(db_url, workdir, args.uploads, args.concurrency)
+                    results[name] = measure_uploads(db_url, workdir, args.uploads, args.concurrency, args.tenants)
                 else:
                     results[name] = measure_publish(db_url, workdir, args.events)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
-    upload_rate, created = results["api"]
+    upload_rate, created, refused = results["api"]
     engine, single, batched = results["publish"]
     failures = [] if created == args.uploads else [f"{created} of {args.uploads} uploads got a 201"]
     rows = [
         ("database", engine),
-        ("uploads through the API", f"{upload_rate:,.0f}/s ({args.uploads:,} uploads, {args.concurrency} at a time)"),
+        (
+            "uploads through the API",
+            f"{upload_rate:,.0f}/s ({args.uploads:,} uploads, {args.concurrency} at a time from {args.tenants} "
+            f"tenants; {refused:,} answers of 503 tried again)",
+        ),
         ("events through publish", f"{single:,.0f}/s one per transaction; {batched:,.0f}/s 100 per transaction"),
     ]
     return report(rows, failures)

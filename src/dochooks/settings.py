@@ -52,7 +52,7 @@ class Settings:
     poll_interval: float = _setting(1.0, "Seconds an idle dispatcher waits before looking for due work again.")
     max_upload_bytes: int = _setting(25 * 1024 * 1024, "Largest document upload accepted, in bytes (larger: 413).")
     max_concurrent_uploads: int = _setting(
-        4,
+        16,
         "Uploads (API and web UI) received at once at most, per process, one tenant's half of them at most; "
         "one more gets 503 with Retry-After.",
     )

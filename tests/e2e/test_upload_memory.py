@@ -1,6 +1,7 @@
-"""`dochooks serve` keeps its memory bounded under a burst of large uploads: eight 25 MiB
-JSON:API uploads at once, then eight multipart ones. Those beyond the upload slots get 503
-(the bound doing its job); the rest are stored; the process never grows past 600 MB."""
+"""`dochooks serve` keeps its memory bounded under a burst of large uploads: sixteen 25 MiB
+JSON:API uploads at once from two tenants (every upload slot of the default), then sixteen
+multipart ones. Those beyond the slots get 503 (the bound doing its job); the rest are
+stored; the process never grows past 600 MB."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from tests.factories.commands import served, tenant
 
 MIB = 2**20
 PEAK_RSS_LIMIT = 600 * 10**6
-AT_ONCE = 8
+AT_ONCE = 16  # every upload slot of the default, held by two tenants
 
 
 def peak_rss(pid: int) -> int:
@@ -44,15 +45,16 @@ def post(base: str, token: str, body: bytes, kind: str) -> str:
         conn.close()
 
 
-def burst(base: str, token: str, body: bytes, kind: str) -> Counter[str]:
+def burst(base: str, tokens: list[str], body: bytes, kind: str) -> Counter[str]:
+    """AT_ONCE uploads started together, spread over the tenants' tokens."""
     outcomes: Counter[str] = Counter()
     start = threading.Barrier(AT_ONCE)
 
-    def one() -> None:
+    def one(token: str) -> None:
         start.wait()
         outcomes[post(base, token, body, kind)] += 1
 
-    threads = [threading.Thread(target=one) for _ in range(AT_ONCE)]
+    threads = [threading.Thread(target=one, args=(tokens[i % len(tokens)],)) for i in range(AT_ONCE)]
     for t in threads:
         t.start()
     for t in threads:
@@ -73,15 +75,16 @@ def test_memory_stays_bounded_under_concurrent_25_mib_uploads(db_url: str, tmp_p
     )
     with served(db_url, tmp_path) as service:
         assert service.proc is not None
-        token = str(tenant(db_url, "acme", service.env)["token"])
-        json_outcomes = burst(service.base, token, as_json, "application/vnd.api+json")
-        form_outcomes = burst(service.base, token, as_form, f"multipart/form-data; boundary={boundary}")
+        # Two tenants: together they may hold every upload slot, one alone only half.
+        tokens = [str(tenant(db_url, name, service.env)["token"]) for name in ("acme", "globex")]
+        json_outcomes = burst(service.base, tokens, as_json, "application/vnd.api+json")
+        form_outcomes = burst(service.base, tokens, as_form, f"multipart/form-data; boundary={boundary}")
         peak = peak_rss(service.proc.pid)
         print(f"JSON: {dict(json_outcomes)}, multipart: {dict(form_outcomes)}, peak RSS {peak / 10**6:.0f} MB")
         for outcomes in (json_outcomes, form_outcomes):
             assert set(outcomes) <= {"201", "503"} and outcomes["201"] >= 1, outcomes
-        api = Api(service.base, token)
-        assert api.call("GET", "/healthz")[0] == 200
-        listed = api.call("GET", "/v1/documents")[1]["meta"]["total"]
+        apis = [Api(service.base, token) for token in tokens]
+        assert apis[0].call("GET", "/healthz")[0] == 200
+        listed = sum(api.call("GET", "/v1/documents")[1]["meta"]["total"] for api in apis)
         assert listed == json_outcomes["201"] + form_outcomes["201"]
         assert peak < PEAK_RSS_LIMIT, f"peak RSS {peak / 10**6:.0f} MB"

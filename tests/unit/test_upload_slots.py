@@ -43,5 +43,5 @@ def test_the_deadline_of_an_upload_body_is_a_setting_with_its_environment_twin()
 
 
 def test_the_bound_is_a_setting_with_its_environment_twin() -> None:
-    assert from_env({}).max_concurrent_uploads == 4
+    assert from_env({}).max_concurrent_uploads == 16
     assert from_env({"DOCHOOKS_MAX_CONCURRENT_UPLOADS": "9"}).max_concurrent_uploads == 9
