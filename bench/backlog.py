@@ -25,10 +25,10 @@ from harness import (
     fresh_runtime,
     machine_rows,
     print_table,
-    receivers,
     run_loop,
     sample_payload,
 )
+from receiver_process import receivers
 
 from dochooks.db import Connection
 from dochooks.delivery.publish import publish

@@ -26,10 +26,9 @@ from harness import (
     free_port,
     machine_rows,
     print_table,
-    receivers,
     run_loop,
-    usage,
 )
+from receiver_process import receivers, usage
 from throughput import measure_dispatcher, prepare
 
 from dochooks.runtime import open_runtime

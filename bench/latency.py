@@ -20,15 +20,14 @@ import time
 from harness import (
     TOPIC,
     add_webhook,
-    arrivals,
     describe_database,
     fresh_runtime,
     percentile,
-    receivers,
     report,
     run_loop,
     sample_payload,
 )
+from receiver_process import arrivals, receivers
 
 from dochooks.delivery.dispatcher import Dispatcher
 from dochooks.delivery.publish import publish

@@ -43,17 +43,15 @@ import orjson
 import uvloop
 from harness import (
     TOPIC,
-    Usage,
     add_webhook,
     database,
     describe_database,
     dispatch_until,
-    receiver,
     report,
     run_loop,
     sample_payload,
-    usage,
 )
+from receiver_process import Usage, receiver, usage
 
 from dochooks.db import Database
 from dochooks.delivery.dispatcher import Dispatcher
