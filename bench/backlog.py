@@ -7,7 +7,8 @@ first with only `--measure` deliveries queued (the empty-queue rate), then with
 `--backlog` deliveries queued, timed until `--measure` of them are sent and recorded.
 The backlog is written with one INSERT ... SELECT (setup, not timed). While the
 dispatcher runs, this process's resident memory is sampled every 50 ms.
-Targets: memory under 200 MB, the backlog rate within 20 % of the empty-queue rate.
+Targets: memory under 200 MB, the backlog rate within 20 % of the empty-queue rate
+(`--memory-target`, `--ratio-target`); it exits 1 if one is missed.
 """
 
 from __future__ import annotations
@@ -23,12 +24,11 @@ from harness import (
     describe_database,
     dispatch_until,
     fresh_runtime,
-    machine_rows,
-    print_table,
     run_loop,
     sample_payload,
 )
 from receiver_process import receivers
+from verdict import Verdict, report
 
 from dochooks.db import Connection
 from dochooks.delivery.publish import publish
@@ -109,27 +109,26 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--webhooks", type=int, default=20)
     p.add_argument("--database-url", help="postgresql://…/NAME: NAME_empty and NAME_backlog are created and dropped")
     p.add_argument("--time-limit", type=float, default=600)
+    p.add_argument("--ratio-target", type=float, default=0.8, help="backlog rate / empty (default %(default)s)")
+    p.add_argument("--memory-target", type=float, default=200, help="MB to stay under (default %(default)s)")
     args = p.parse_args(argv)
     with receivers() as (port,):
         engine, empty_rate, _, _ = one_run(args, args.measure, port, "empty")
         _, backlog_rate, before, peak = one_run(args, args.backlog, port, "backlog")
     ratio = backlog_rate / empty_rate
-    failures = [] if peak < 200 and ratio >= 0.8 else ["a target is not met"]
+    verdict = Verdict()
     rows = [
         ("database", engine),
         ("empty queue", f"{args.measure:,} queued: {empty_rate:,.0f} deliveries/s"),
         ("backlog", f"{args.backlog:,} queued: {backlog_rate:,.0f} deliveries/s over the first {args.measure:,}"),
-        ("backlog / empty", f"{ratio:.2f} (target >= 0.80: {'met' if ratio >= 0.8 else 'NOT met'})"),
+        ("backlog / empty", verdict.at_least("backlog / empty", f"{ratio:.2f}", ratio, args.ratio_target)),
         (
             "process memory",
-            f"{before:.0f} MB before dispatching, peak {peak:.0f} MB "
-            f"(target < 200 MB: {'met' if peak < 200 else 'NOT met'})",
+            f"{before:.0f} MB before dispatching, peak "
+            + verdict.below("peak memory", f"{peak:.0f} MB", peak, args.memory_target, " MB"),
         ),
-        *machine_rows(),
-        ("targets", "met" if not failures else "NOT met"),
     ]
-    print_table(rows)
-    return 1 if failures else 0
+    return report(rows, verdict)
 
 
 if __name__ == "__main__":

@@ -24,12 +24,11 @@ from pathlib import Path
 
 from harness import (
     free_port,
-    machine_rows,
-    print_table,
     run_loop,
 )
 from receiver_process import receivers, usage
 from throughput import measure_dispatcher, prepare
+from verdict import Verdict, report
 
 from dochooks.runtime import open_runtime
 from dochooks.settings import Settings
@@ -124,10 +123,8 @@ def main(argv: list[str] | None = None) -> int:
         ),
         ("dochooks (SQLite)", f"{dochooks:,.0f} deliveries/s (every attempt recorded)"),
         ("dochooks / Celery", f"{dochooks / celery:.1f}x"),
-        *machine_rows(),
     ]
-    print_table(rows)
-    return 0
+    return report(rows, Verdict())
 
 
 if __name__ == "__main__":

@@ -22,11 +22,11 @@ from harness import (
     describe_database,
     fresh_runtime,
     percentile,
-    report,
     run_loop,
     sample_payload,
 )
 from receiver_process import arrivals, receivers
+from verdict import Verdict, report
 
 from dochooks.delivery.dispatcher import Dispatcher
 from dochooks.delivery.publish import publish
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     commits: list[float] = []  # seconds each fan-out commit took
     spans: list[float] = []  # seconds from each commit to its last arrival
-    failures: list[str] = []
+    verdict = Verdict()
     with receivers(ports=args.hosts, record=True) as ports, fresh_runtime(args.database_url, "fanout") as rt:
         engine = describe_database(rt)
         with rt.db.transaction() as conn:
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
                 add_webhook(conn, rt, tenant_id=tenant, url=url, name=f"fanout {i}")
 
         def arrived(event: int) -> list[int]:
-            return [at for port in ports for at, ident in arrivals(port) if ident == str(event)]
+            return [at for port in ports for at, _, ident in arrivals(port) if ident == str(event)]
 
         async def run() -> None:
             stopping = asyncio.Event()
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
                 deadline = time.monotonic() + 60
                 while len(got := await asyncio.to_thread(arrived, event)) < queued:
                     if time.monotonic() > deadline:
-                        failures.append(f"event {event}: {len(got)} of {queued} arrived")
+                        verdict.check(f"event {event}: each delivery arrived", False, f"{len(got)} of {queued}")
                         break
                     await asyncio.sleep(0.01)
                 spans.append((max(got) - committed_ns) / 1e9)
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
             f"({n / percentile(spans, 50):,.0f} deliveries/s)",
         ),
     ]
-    return report(rows, failures)
+    return report(rows, verdict)
 
 
 if __name__ == "__main__":

@@ -1,26 +1,26 @@
 """What the benchmarks share: a fresh database for the run, payloads in the reference's
 shape, webhooks and deliveries set up in bulk, the dispatcher run until done, the event
-loop, and the printed table. The receiver they deliver to is in receiver_process.py."""
+loop, and the checks of a run's deliveries. The receiver they deliver to is in
+receiver_process.py; how a run is judged and printed, in verdict.py."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import platform
+import math
 import secrets
 import shutil
 import socket
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import uvloop
+from receiver_process import Usage
+from verdict import Verdict
 
 from dochooks.clock import iso
 from dochooks.db import Connection
@@ -116,25 +116,11 @@ def describe_database(rt: Runtime) -> str:
         return f"PostgreSQL {row and row['v']} on 127.0.0.1, a database created for the run"
 
 
-def machine_rows() -> list[tuple[str, str]]:
-    return [
-        ("python", f"{platform.python_version()} ({platform.python_implementation()})"),
-        ("aiohttp, uvloop", f"{version('aiohttp')}, {version('uvloop')}"),
-        ("cpus", f"{os.cpu_count()} (usable: {len(os.sched_getaffinity(0))})"),
-    ]
-
-
-def print_table(rows: list[tuple[str, str]]) -> None:
-    width = max(len(k) for k, _ in rows)
-    print()
-    print(f"| {'measure':<{width}} | value |")
-    print(f"| {'-' * width} | ----- |")
-    for key, value in rows:
-        print(f"| {key:<{width}} | {value} |")
-
-
 def percentile(values: list[float], p: float) -> float:
-    """The nearest-rank percentile `p` (0 to 100) of the values."""
+    """The nearest-rank percentile `p` (0 to 100) of the values; NaN (which meets no target)
+    if there are none."""
+    if not values:
+        return math.nan
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
@@ -210,9 +196,32 @@ async def dispatch_until(rt: Runtime, done: Callable[[], bool], limit: float, po
         await asyncio.wait_for(task, timeout=60)
 
 
-def report(rows: list[tuple[str, str]], failures: list[str]) -> int:
-    """Print the table (with the machine and the checks), then what failed; the exit status."""
-    print_table([*rows, *machine_rows(), ("checks", "ok" if not failures else "FAILED")])
-    for failure in failures:
-        print(f"CHECK FAILED: {failure}", file=sys.stderr)
-    return 1 if failures else 0
+def check_delivered(verdict: Verdict, rt: Runtime, seen: Usage, expected: int, *, or_more: bool = False) -> None:
+    """The checks every benchmark makes of its deliveries: `expected` of them (at least, with
+    `or_more`) are recorded as succeeded, each with its attempts in the log; the receiver got
+    each of them (`seen`: its counts over the run); and none arrived twice but for a retry the
+    log records, which at-least-once delivery allows."""
+    with rt.db.read() as conn:
+        row = conn.one(
+            "SELECT COUNT(*) AS delivered, COALESCE(SUM(n), 0) AS attempts, "
+            "COALESCE(SUM(CASE WHEN n = 0 THEN 1 ELSE 0 END), 0) AS unlogged "
+            "FROM (SELECT (SELECT COUNT(*) FROM attempts a WHERE a.delivery_id = d.id) AS n "
+            "FROM deliveries d WHERE d.status = 'succeeded') AS counted"
+        )
+    delivered, attempts, unlogged = (int(row[k]) for k in ("delivered", "attempts", "unlogged")) if row else (0, 0, 0)
+    retries = attempts - delivered
+    verdict.check(
+        f"{'at least ' if or_more else ''}{expected:,} deliveries recorded as succeeded, each with its attempt logged",
+        (delivered >= expected if or_more else delivered == expected) and unlogged == 0,
+        f"{delivered:,} succeeded, {unlogged:,} of them without an attempt row",
+    )
+    verdict.check(
+        "the receiver got every delivery recorded as succeeded",
+        seen.deliveries == delivered,
+        f"{seen.deliveries:,} distinct deliveries arrived",
+    )
+    verdict.check(
+        "no delivery arrived twice but for a retry the log records",
+        seen.repeats <= retries,
+        f"{seen.repeats:,} repeated arrivals, {retries:,} retries recorded",
+    )

@@ -35,10 +35,10 @@ from harness import (
     database,
     describe_database,
     free_port,
-    report,
     run_loop,
     sample_payload,
 )
+from verdict import Verdict, report
 
 from dochooks.delivery.publish import publish
 from dochooks.runtime import open_runtime
@@ -151,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
     upload_rate, created, refused = results["api"]
     engine, single, batched = results["publish"]
-    failures = [] if created == args.uploads else [f"{created} of {args.uploads} uploads got a 201"]
+    verdict = Verdict()
+    verdict.check(f"each of the {args.uploads:,} uploads got a 201", created == args.uploads, f"{created:,} did")
     rows = [
         ("database", engine),
         (
@@ -161,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
         ("events through publish", f"{single:,.0f}/s one per transaction; {batched:,.0f}/s 100 per transaction"),
     ]
-    return report(rows, failures)
+    return report(rows, verdict)
 
 
 if __name__ == "__main__":

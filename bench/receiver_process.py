@@ -23,16 +23,38 @@ ARRIVALS_PATH = "/__arrivals"
 
 
 class _Tally:
+    """What a receiver counted: every POST, the deliveries among them by their request id (a
+    delivery's every attempt carries the same one), and with `record` when each arrived."""
+
     def __init__(self, record: bool = False) -> None:
         self.posts = 0
+        self.request_ids: set[bytes] = set()
+        self.repeats = 0  # POSTs of a request id seen before
         self.record = record
-        self.arrivals: list[tuple[int, str]] = []  # (time.time_ns(), the body's "id"), when recording
+        self.arrivals: list[tuple[int, str, str]] = []  # (time.time_ns(), path, the body's "id"), when recording
+
+    def post(self, path: str, body: bytes) -> None:
+        arrived = time.time_ns()
+        self.posts += 1
+        at = body.rfind(_REQUEST_ID)  # spliced in last, after the payload
+        if at >= 0:
+            start = at + len(_REQUEST_ID)
+            request_id = body[start : body.find(b'"', start)]
+            if request_id in self.request_ids:
+                self.repeats += 1
+            else:
+                self.request_ids.add(request_id)
+        if self.record:
+            at = body.find(b'"id":"') + 6
+            self.arrivals.append((arrived, path, body[at : body.find(b'"', at)].decode()))
 
     def report(self) -> bytes:
-        """Requests counted and CPU seconds used so far, for the parent."""
-        return f"{self.posts} {time.process_time():.3f}".encode()
+        """Requests counted, CPU seconds used so far, deliveries (distinct request ids) and
+        repeats, for the parent."""
+        return f"{self.posts} {time.process_time():.3f} {len(self.request_ids)} {self.repeats}".encode()
 
 
+_REQUEST_ID = b'"request_id":"'
 _OK = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
 
 
@@ -81,10 +103,7 @@ class _RawHttp(asyncio.Protocol):
                 text = json.dumps(self._tally.arrivals).encode()
                 replies.append(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(text), text))
             else:
-                self._tally.posts += 1
-                if self._tally.record:
-                    at = body.find(b'"id":"') + 6
-                    self._tally.arrivals.append((time.time_ns(), body[at : body.find(b'"', at)].decode()))
+                self._tally.post(head.split(b" ", 2)[1].decode(), body)
                 if not self._hang:
                     replies.append(_OK)
             if b"\r\nconnection: close" in head:
@@ -105,8 +124,7 @@ async def _serve_aiohttp(tally: _Tally) -> int:
     from aiohttp import web
 
     async def post(request: web.Request) -> web.Response:
-        await request.read()
-        tally.posts += 1
+        tally.post(request.path, await request.read())
         return web.Response(text="ok")
 
     async def count(request: web.Request) -> web.Response:
@@ -128,15 +146,19 @@ def receiver_main(
 ) -> None:
     """The receiver process: report its ports, then serve until terminated. The raw kind
     listens on `ports` ports (each a host of its own), the last `hanging` of which never
-    answer; with `record`, it notes when each POST arrived."""
+    answer; with `record`, it notes when each POST arrived. A port reports the counts of its
+    kind: the answering ports share theirs, the hanging ones theirs."""
 
     async def serve() -> None:
-        tally = _Tally(record)
+        answering, hanging_tally = _Tally(record), _Tally(record)
         if kind == "raw":
-            servers = [await _serve_raw(tally, hang=i >= ports - hanging) for i in range(ports)]
+            servers = [
+                await _serve_raw(hanging_tally, hang=True) if i >= ports - hanging else await _serve_raw(answering)
+                for i in range(ports)
+            ]
             conn.send([server.sockets[0].getsockname()[1] for server in servers])
         else:
-            conn.send([await _serve_aiohttp(tally)])
+            conn.send([await _serve_aiohttp(answering)])
         await asyncio.Event().wait()
 
     uvloop.run(serve())
@@ -172,7 +194,8 @@ def receivers(kind: str = "raw", *, ports: int = 1, hanging: int = 0, record: bo
 
 @dataclass(frozen=True)
 class Usage:
-    """Requests the receiver counted, and CPU seconds used by it, by this process (all
+    """Requests the receiver counted, the deliveries among them (distinct request ids) and
+    the repeats of one already counted; CPU seconds used by the receiver, by this process (all
     threads) and by this thread (the event loop's)."""
 
     requests: int
@@ -180,6 +203,8 @@ class Usage:
     own_cpu: float
     loop_cpu: float
     at: float
+    deliveries: int = 0
+    repeats: int = 0
 
     def since(self, start: Usage) -> Usage:
         return Usage(
@@ -188,6 +213,8 @@ class Usage:
             self.own_cpu - start.own_cpu,
             self.loop_cpu - start.loop_cpu,
             self.at - start.at,
+            self.deliveries - start.deliveries,
+            self.repeats - start.repeats,
         )
 
 
@@ -195,17 +222,19 @@ def usage(port: int) -> Usage:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
         conn.request("GET", COUNT_PATH)
-        count, cpu = conn.getresponse().read().split()
+        count, cpu, deliveries, repeats = conn.getresponse().read().split()
     finally:
         conn.close()
-    return Usage(int(count), float(cpu), time.process_time(), time.thread_time(), time.perf_counter())
+    now = time.process_time(), time.thread_time(), time.perf_counter()
+    return Usage(int(count), float(cpu), *now, deliveries=int(deliveries), repeats=int(repeats))
 
 
-def arrivals(port: int) -> list[tuple[int, str]]:
-    """When each POST arrived at a recording receiver (time.time_ns()), with its body's id."""
+def arrivals(port: int) -> list[tuple[int, str, str]]:
+    """When each POST arrived at a recording receiver (time.time_ns()), with its path and its
+    body's id."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
         conn.request("GET", ARRIVALS_PATH)
-        return [(int(t), str(i)) for t, i in json.loads(conn.getresponse().read())]
+        return [(int(t), str(path), str(i)) for t, path, i in json.loads(conn.getresponse().read())]
     finally:
         conn.close()
