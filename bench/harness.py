@@ -196,11 +196,11 @@ async def dispatch_until(rt: Runtime, done: Callable[[], bool], limit: float, po
         await asyncio.wait_for(task, timeout=60)
 
 
-def check_delivered(verdict: Verdict, rt: Runtime, seen: Usage, expected: int, *, or_more: bool = False) -> None:
+def check_delivered(verdict: Verdict, rt: Runtime, seen: Usage, expected: int, *, or_more: bool = False) -> int:
     """The checks every benchmark makes of its deliveries: `expected` of them (at least, with
     `or_more`) are recorded as succeeded, each with its attempts in the log; the receiver got
     each of them (`seen`: its counts over the run); and none arrived twice but for a retry the
-    log records, which at-least-once delivery allows."""
+    log records, which at-least-once delivery allows. Returns the retries recorded."""
     with rt.db.read() as conn:
         row = conn.one(
             "SELECT COUNT(*) AS delivered, COALESCE(SUM(n), 0) AS attempts, "
@@ -225,3 +225,4 @@ def check_delivered(verdict: Verdict, rt: Runtime, seen: Usage, expected: int, *
         seen.repeats <= retries,
         f"{seen.repeats:,} repeated arrivals, {retries:,} retries recorded",
     )
+    return retries

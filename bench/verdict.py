@@ -57,7 +57,7 @@ class Verdict:
     def summary(self) -> str:
         """One line: PASS or FAIL, with the targets met and the checks held."""
         failed = len(self.failed())
-        targets = f"{self.targets - len(self.missed)} of {self.targets} targets met"
+        targets = f"{self.targets - len(self.missed)} of {self.targets} targets met" if self.targets else "no targets"
         checks = f"{len(self.checks) - failed} of {len(self.checks)} checks held"
         return f"{'PASS' if self.passed() else 'FAIL'}: {targets}, {checks}"
 
