@@ -196,11 +196,14 @@ async def dispatch_until(rt: Runtime, done: Callable[[], bool], limit: float, po
         await asyncio.wait_for(task, timeout=60)
 
 
-def check_delivered(verdict: Verdict, rt: Runtime, seen: Usage, expected: int, *, or_more: bool = False) -> int:
+def check_delivered(
+    verdict: Verdict, rt: Runtime, seen: Usage, expected: int, *, or_more: bool = False, run: str = ""
+) -> int:
     """The checks every benchmark makes of its deliveries: `expected` of them (at least, with
     `or_more`) are recorded as succeeded, each with its attempts in the log; the receiver got
     each of them (`seen`: its counts over the run); and none arrived twice but for a retry the
-    log records, which at-least-once delivery allows. Returns the retries recorded."""
+    log records, which at-least-once delivery allows. `run` names the run in a benchmark of
+    several. Returns the retries recorded."""
     with rt.db.read() as conn:
         row = conn.one(
             "SELECT COUNT(*) AS delivered, COALESCE(SUM(n), 0) AS attempts, "
@@ -210,18 +213,20 @@ def check_delivered(verdict: Verdict, rt: Runtime, seen: Usage, expected: int, *
         )
     delivered, attempts, unlogged = (int(row[k]) for k in ("delivered", "attempts", "unlogged")) if row else (0, 0, 0)
     retries = attempts - delivered
+    run = f"{run}: " if run else ""
+    wanted = f"at least {expected:,}" if or_more else f"{expected:,}"
     verdict.check(
-        f"{'at least ' if or_more else ''}{expected:,} deliveries recorded as succeeded, each with its attempt logged",
+        f"{run}{wanted} deliveries recorded as succeeded, each with its attempt logged",
         (delivered >= expected if or_more else delivered == expected) and unlogged == 0,
         f"{delivered:,} succeeded, {unlogged:,} of them without an attempt row",
     )
     verdict.check(
-        "the receiver got every delivery recorded as succeeded",
+        f"{run}the receiver got every delivery recorded as succeeded",
         seen.deliveries == delivered,
         f"{seen.deliveries:,} distinct deliveries arrived",
     )
     verdict.check(
-        "no delivery arrived twice but for a retry the log records",
+        f"{run}no delivery arrived twice but for a retry the log records",
         seen.repeats <= retries,
         f"{seen.repeats:,} repeated arrivals, {retries:,} retries recorded",
     )
