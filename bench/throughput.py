@@ -64,6 +64,7 @@ from dochooks.delivery.publish import publish
 from dochooks.runtime import Runtime, open_runtime
 from dochooks.settings import Settings
 from dochooks.tenants import create_tenant
+from dochooks.webhooks.config import Webhook
 from dochooks.webhooks.secrets import mask
 
 
@@ -79,34 +80,13 @@ def prepare(
     rt: Runtime, *, deliveries: int, webhooks: int, base_url: str, deadline: float, batch: int = 500
 ) -> Prepared:
     """A tenant, `webhooks` webhooks on the receiver, and `deliveries` queued deliveries."""
+    tenant, hooks = subscribe(rt, webhooks=webhooks, base_url=base_url)
+    queue_deliveries(rt, tenant, hooks, deliveries=deliveries, deadline=deadline, batch=batch)
     now = rt.clock.now_ms()
-    with rt.db.transaction() as conn:
-        tenant = create_tenant(conn, "bench", rt.clock)
-        hooks = [
-            add_webhook(conn, rt, tenant_id=tenant.tenant_id, url=f"{base_url}/hooks/{i}", name=f"bench {i}")
-            for i in range(webhooks)
-        ]
-    events, rest = divmod(deliveries, webhooks)
-    queued = 0
-    for start in range(0, events, batch):
-        if time.monotonic() > deadline:
-            raise TimeoutError("setup ran out of time")
-        with rt.db.transaction() as conn:
-            for n in range(start, min(start + batch, events)):
-                payload = sample_payload(tenant.tenant_id, n, now)
-                queued += publish(conn, tenant_id=tenant.tenant_id, topic=TOPIC, payload=payload, now_ms=now).deliveries
-    with rt.db.transaction() as conn:  # the remainder: one delivery each, to one webhook
-        for i in range(rest):
-            payload = sample_payload(tenant.tenant_id, events + i, now)
-            queued += publish(
-                conn, tenant_id=tenant.tenant_id, topic=TOPIC, payload=payload, now_ms=now, webhook_id=hooks[i].id
-            ).deliveries
-    if queued != deliveries:
-        raise RuntimeError(f"queued {queued} deliveries, wanted {deliveries}")
     sample = Claimed(
         0,
         hooks[0].id,
-        tenant.tenant_id,
+        tenant,
         secrets.token_hex(16),
         TOPIC,
         1,
@@ -114,7 +94,43 @@ def prepare(
         lease_end=0,
         webhook_version=0,
     )
-    return Prepared(tenant.tenant_id, webhooks, len(sample.body()), {h.id: h.headers["Authorization"] for h in hooks})
+    return Prepared(tenant, webhooks, len(sample.body()), {h.id: h.headers["Authorization"] for h in hooks})
+
+
+def subscribe(rt: Runtime, *, webhooks: int, base_url: str) -> tuple[int, list[Webhook]]:
+    """A tenant and its `webhooks` webhooks on the receiver: the tenant's id, the webhooks."""
+    with rt.db.transaction() as conn:
+        tenant = create_tenant(conn, "bench", rt.clock).tenant_id
+        hooks = [
+            add_webhook(conn, rt, tenant_id=tenant, url=f"{base_url}/hooks/{i}", name=f"bench {i}")
+            for i in range(webhooks)
+        ]
+    return tenant, hooks
+
+
+def queue_deliveries(
+    rt: Runtime, tenant: int, hooks: list[Webhook], *, deliveries: int, deadline: float, batch: int = 500
+) -> None:
+    """`deliveries` deliveries through the real `publish`: events to every webhook, `batch` to a
+    transaction, then the remainder one delivery each."""
+    now = rt.clock.now_ms()
+    events, rest = divmod(deliveries, len(hooks))
+    queued = 0
+    for start in range(0, events, batch):
+        if time.monotonic() > deadline:
+            raise TimeoutError("queueing the deliveries ran out of time")
+        with rt.db.transaction() as conn:
+            for n in range(start, min(start + batch, events)):
+                payload = sample_payload(tenant, n, now)
+                queued += publish(conn, tenant_id=tenant, topic=TOPIC, payload=payload, now_ms=now).deliveries
+    with rt.db.transaction() as conn:  # the remainder: one delivery each, to one webhook
+        for i in range(rest):
+            payload = sample_payload(tenant, events + i, now)
+            queued += publish(
+                conn, tenant_id=tenant, topic=TOPIC, payload=payload, now_ms=now, webhook_id=hooks[i].id
+            ).deliveries
+    if queued != deliveries:
+        raise RuntimeError(f"queued {queued} deliveries, wanted {deliveries}")
 
 
 # --- the measurements -----------------------------------------------------------------
