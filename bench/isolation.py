@@ -6,9 +6,11 @@ Each webhook is its own tenant and its own host (a port of the receiver process)
 hanging ones read requests and never answer, so each attempt to them lasts the whole
 delivery timeout. Two runs of the real dispatcher, each on a fresh database with every
 webhook's `--per-webhook` deliveries due: first the healthy webhooks alone, then all of
-them. Each run is timed until every healthy delivery is recorded.
+them. Each run is timed until every healthy delivery is recorded, then checked: every
+healthy delivery arrived (the hanging ports count apart), none twice but for a retry
+the attempts log records.
 Target: with the hanging webhooks present, the healthy ones keep >= 90 % of their rate
-(`--kept-target`); it exits 1 if it is missed.
+(`--kept-target`); it exits 1 if it is missed or a check fails.
 """
 
 from __future__ import annotations
@@ -19,13 +21,14 @@ import sys
 from harness import (
     add_webhook,
     bulk_deliveries,
+    check_delivered,
     describe_database,
     dispatch_until,
     fresh_runtime,
     run_loop,
     sample_payload,
 )
-from receiver_process import receivers
+from receiver_process import receivers, usage
 from verdict import Verdict, report
 
 from dochooks.delivery.publish import publish
@@ -68,11 +71,16 @@ def healthy_rate(rt: Runtime, healthy: list[int], per_webhook: int, limit: float
     return want / float(run_loop(lambda: dispatch_until(rt, lambda: done() >= want, limit, poll=0.02)))
 
 
-def one_run(args: argparse.Namespace, ports: list[int], healthy_count: int, name: str) -> tuple[str, float]:
+def one_run(
+    args: argparse.Namespace, ports: list[int], healthy_count: int, name: str, verdict: Verdict
+) -> tuple[str, float]:
     url = None if args.database_url is None else f"{args.database_url}_{name}"
     with fresh_runtime(url, name, delivery_timeout=args.timeout) as rt:
         hooks = queue(rt, ports, args.per_webhook)
+        before = usage(ports[0])  # the healthy ports' counts: the hanging ones count apart
         rate = healthy_rate(rt, hooks[:healthy_count], args.per_webhook, args.time_limit)
+        # A hanging webhook's delivery never succeeds: the succeeded ones are the healthy ones.
+        check_delivered(verdict, rt, usage(ports[0]).since(before), healthy_count * args.per_webhook, run=name)
         print(f"{name}: {len(ports)} webhooks, healthy deliveries at {rate:,.0f}/s", flush=True)
         return describe_database(rt), rate
 
@@ -88,11 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--kept-target", type=float, default=0.9, help="healthy rate beside / alone (default %(default)s)")
     args = p.parse_args(argv)
     healthy = args.webhooks - args.hanging
-    with receivers(ports=args.webhooks, hanging=args.hanging) as ports:
-        engine, alone = one_run(args, ports[:healthy], healthy, "alone")
-        _, mixed = one_run(args, ports, healthy, "mixed")
-    ratio = mixed / alone
     verdict = Verdict()
+    with receivers(ports=args.webhooks, hanging=args.hanging) as ports:
+        engine, alone = one_run(args, ports[:healthy], healthy, "alone", verdict)
+        _, mixed = one_run(args, ports, healthy, "mixed", verdict)
+    ratio = mixed / alone
     rows = [
         ("database", engine),
         ("webhooks", f"{args.webhooks}, each its own tenant and host; {args.hanging} never answer"),
