@@ -28,22 +28,24 @@ class Verdict:
 
     def at_most(self, measure: str, shown: str, value: float, limit: float, unit: str = "") -> str:
         """`shown` and its target `value <= limit`, met or NOT met, for a table cell."""
-        return self._target(measure, shown, value <= limit, f"<= {limit:,g}{unit}")
+        return self._target(measure, shown, value, value <= limit, f"<= {limit:,g}{unit}")
 
     def at_least(self, measure: str, shown: str, value: float, limit: float, unit: str = "") -> str:
         """`shown` and its target `value >= limit`, met or NOT met, for a table cell."""
-        return self._target(measure, shown, value >= limit, f">= {limit:,g}{unit}")
+        return self._target(measure, shown, value, value >= limit, f">= {limit:,g}{unit}")
 
     def below(self, measure: str, shown: str, value: float, limit: float, unit: str = "") -> str:
         """`shown` and its target `value < limit`, met or NOT met, for a table cell."""
-        return self._target(measure, shown, value < limit, f"< {limit:,g}{unit}")
+        return self._target(measure, shown, value, value < limit, f"< {limit:,g}{unit}")
 
-    def _target(self, measure: str, shown: str, met: bool, bound: str) -> str:
+    def _target(self, measure: str, shown: str, value: float, met: bool, bound: str) -> str:
         # A value that could not be measured (NaN) compares false: it misses its target.
         self.targets += 1
-        if not met:
-            self.missed.append(f"{measure}: {shown}, target {bound}")
-        return f"{shown} (target {bound}: {'met' if met else 'NOT met'})"
+        if met:
+            return f"{shown} (target {bound}: met)"
+        # The value unrounded: 0.898 is shown as 0.90, which looks as if it met >= 0.9.
+        self.missed.append(f"{measure}: {shown} ({value:.4g}), target {bound}")
+        return f"{shown} (target {bound}: NOT met, {value:.4g})"
 
     def check(self, should: str, held: bool, found: str) -> None:
         self.checks.append(Check(should, held, found))
@@ -58,7 +60,7 @@ class Verdict:
         """One line: PASS or FAIL, with the targets met and the checks held."""
         failed = len(self.failed())
         targets = f"{self.targets - len(self.missed)} of {self.targets} targets met" if self.targets else "no targets"
-        checks = f"{len(self.checks) - failed} of {len(self.checks)} checks held"
+        checks = f"{len(self.checks) - failed} of {len(self.checks)} checks held" if self.checks else "no checks"
         return f"{'PASS' if self.passed() else 'FAIL'}: {targets}, {checks}"
 
 
