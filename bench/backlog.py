@@ -4,10 +4,13 @@
 
 Two runs of the real dispatcher against the same receiver, each on a fresh database:
 first with only `--measure` deliveries queued (the empty-queue rate), then with
-`--backlog` deliveries queued, timed until `--measure` of them are sent and recorded.
-The backlog is written with one INSERT ... SELECT (setup, not timed). While the
-dispatcher runs, this process's resident memory is sampled every 50 ms.
-Targets: memory under 200 MB, the backlog rate within 20 % of the empty-queue rate.
+`--backlog` deliveries queued, timed until `--measure` of them are delivered: counted by
+the receiver (each delivery once) and recorded as answered 2xx in the attempts log. The
+backlog is written with one INSERT ... SELECT (setup, not timed). While the dispatcher
+runs, this process's resident memory is sampled every 50 ms. After each run, the
+deliveries recorded as succeeded are checked against what the receiver got.
+Targets: memory under 200 MB, the backlog rate within 20 % of the empty-queue rate
+(`--memory-target`, `--ratio-target`); it exits 1 if one is missed.
 """
 
 from __future__ import annotations
@@ -20,15 +23,15 @@ import time
 from harness import (
     add_webhook,
     bulk_deliveries,
+    check_delivered,
     describe_database,
     dispatch_until,
     fresh_runtime,
-    machine_rows,
-    print_table,
-    receivers,
     run_loop,
     sample_payload,
 )
+from receiver_process import Usage, receivers, usage
+from verdict import Verdict, report
 
 from dochooks.db import Connection
 from dochooks.delivery.publish import publish
@@ -55,38 +58,49 @@ def queue_bulk(rt: Runtime, conn: Connection, count: int, port: int, webhooks: i
     # An event nobody subscribes to: its row, and no deliveries of its own.
     payload = sample_payload(tenant, 1, now)
     event = publish(conn, tenant_id=tenant, topic="processing-failed", payload=payload, now_ms=now).event_id
-    per_webhook = count // webhooks
+    per_webhook, rest = divmod(count, webhooks)
     for i, webhook in enumerate(ids):  # interleaved: webhook i's are due at now - count + i + k * webhooks
+        mine = per_webhook + (i < rest)
         bulk_deliveries(
-            conn, tenant=tenant, webhook=webhook, event=event, count=per_webhook, now=now - count + i, step=webhooks
+            conn, tenant=tenant, webhook=webhook, event=event, count=mine, now=now - count + i, step=webhooks
         )
 
 
-def dispatch(rt: Runtime, measure: int, limit: float) -> tuple[float, float]:
-    """Seconds until `measure` attempts are recorded, and the peak resident memory (MB) meanwhile."""
+def dispatch(rt: Runtime, port: int, measure: int, limit: float) -> tuple[float, float, Usage]:
+    """Seconds until `measure` deliveries are delivered, the peak resident memory (MB)
+    meanwhile, and what the receiver counted over the run."""
     peak = [rss_mb()]
     done = threading.Event()
+    before = usage(port)
 
     def sample() -> None:
         while not done.wait(0.05):
             peak[0] = max(peak[0], rss_mb())
 
-    def recorded() -> int:
+    def delivered() -> bool:
+        # The receiver's count first: it is cheap, and the log cannot be ahead of it. The log
+        # is counted, not the deliveries' status: its size is the same in both runs.
+        if usage(port).since(before).deliveries < measure:
+            return False
         with rt.db.read() as conn:
-            row = conn.one("SELECT MAX(id) AS top FROM attempts")
-        return int(row["top"] or 0) if row else 0
+            row = conn.one(
+                "SELECT COUNT(DISTINCT delivery_id) AS n FROM attempts WHERE response_status BETWEEN 200 AND 299"
+            )
+        return row is not None and int(row["n"]) >= measure
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     try:
-        seconds = run_loop(lambda: dispatch_until(rt, lambda: recorded() >= measure, limit))
+        seconds = run_loop(lambda: dispatch_until(rt, delivered, limit))
     finally:
         done.set()
         sampler.join()
-    return seconds, peak[0]
+    return seconds, peak[0], usage(port).since(before)
 
 
-def one_run(args: argparse.Namespace, queued: int, port: int, name: str) -> tuple[str, float, float, float]:
+def one_run(
+    args: argparse.Namespace, queued: int, port: int, name: str, verdict: Verdict
+) -> tuple[str, float, float, float]:
     url = None if args.database_url is None else f"{args.database_url}_{name}"
     with fresh_runtime(url, name) as rt:
         began = time.perf_counter()
@@ -94,7 +108,8 @@ def one_run(args: argparse.Namespace, queued: int, port: int, name: str) -> tupl
             queue_bulk(rt, conn, queued, port, args.webhooks)
         print(f"{name}: {queued:,} deliveries queued in {time.perf_counter() - began:.1f} s", flush=True)
         before = rss_mb()
-        seconds, peak = dispatch(rt, args.measure, args.time_limit)
+        seconds, peak, seen = dispatch(rt, port, args.measure, args.time_limit)
+        check_delivered(verdict, rt, seen, args.measure, or_more=True, run=name)
         print(
             f"{name}: {args.measure:,} sent in {seconds:.2f} s; memory {before:.0f} -> peak {peak:.0f} MB",
             flush=True,
@@ -109,27 +124,26 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--webhooks", type=int, default=20)
     p.add_argument("--database-url", help="postgresql://…/NAME: NAME_empty and NAME_backlog are created and dropped")
     p.add_argument("--time-limit", type=float, default=600)
+    p.add_argument("--ratio-target", type=float, default=0.8, help="backlog rate / empty (default %(default)s)")
+    p.add_argument("--memory-target", type=float, default=200, help="MB to stay under (default %(default)s)")
     args = p.parse_args(argv)
+    verdict = Verdict()
     with receivers() as (port,):
-        engine, empty_rate, _, _ = one_run(args, args.measure, port, "empty")
-        _, backlog_rate, before, peak = one_run(args, args.backlog, port, "backlog")
+        engine, empty_rate, _, _ = one_run(args, args.measure, port, "empty", verdict)
+        _, backlog_rate, before, peak = one_run(args, args.backlog, port, "backlog", verdict)
     ratio = backlog_rate / empty_rate
-    failures = [] if peak < 200 and ratio >= 0.8 else ["a target is not met"]
     rows = [
         ("database", engine),
         ("empty queue", f"{args.measure:,} queued: {empty_rate:,.0f} deliveries/s"),
         ("backlog", f"{args.backlog:,} queued: {backlog_rate:,.0f} deliveries/s over the first {args.measure:,}"),
-        ("backlog / empty", f"{ratio:.2f} (target >= 0.80: {'met' if ratio >= 0.8 else 'NOT met'})"),
+        ("backlog / empty", verdict.at_least("backlog / empty", f"{ratio:.2f}", ratio, args.ratio_target)),
         (
             "process memory",
-            f"{before:.0f} MB before dispatching, peak {peak:.0f} MB "
-            f"(target < 200 MB: {'met' if peak < 200 else 'NOT met'})",
+            f"{before:.0f} MB before dispatching, peak "
+            + verdict.below("peak memory", f"{peak:.0f} MB", peak, args.memory_target, " MB"),
         ),
-        *machine_rows(),
-        ("targets", "met" if not failures else "NOT met"),
     ]
-    print_table(rows)
-    return 1 if failures else 0
+    return report(rows, verdict)
 
 
 if __name__ == "__main__":

@@ -1,30 +1,26 @@
-"""What the benchmarks share: a receiver in its own process, a fresh database for the
-run, payloads in the reference's shape, the event loop, and the printed table."""
+"""What the benchmarks share: a fresh database for the run, payloads in the reference's
+shape, webhooks and deliveries set up in bulk, the dispatcher run until done, the event
+loop, and the checks of a run's deliveries. The receiver they deliver to is in
+receiver_process.py; how a run is judged and printed, in verdict.py."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import http.client
-import json
-import multiprocessing
-import multiprocessing.connection
-import os
-import platform
+import math
 import secrets
 import shutil
 import socket
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from importlib.metadata import version
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import uvloop
+from receiver_process import Usage
+from verdict import Verdict
 
 from dochooks.clock import iso
 from dochooks.db import Connection
@@ -35,191 +31,7 @@ from dochooks.webhooks.config import Webhook
 from dochooks.webhooks.store import create_webhook
 
 TOPIC = "document-received"
-COUNT_PATH = "/__count"
-ARRIVALS_PATH = "/__arrivals"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-
-# --- the receiver (runs in its own process) ------------------------------------------
-
-
-class _Tally:
-    def __init__(self, record: bool = False) -> None:
-        self.posts = 0
-        self.record = record
-        self.arrivals: list[tuple[int, str]] = []  # (time.time_ns(), the body's "id"), when recording
-
-    def report(self) -> bytes:
-        """Requests counted and CPU seconds used so far, for the parent."""
-        return f"{self.posts} {time.process_time():.3f}".encode()
-
-
-_OK = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
-
-
-class _RawHttp(asyncio.Protocol):
-    """Just enough HTTP/1.1 for keep-alive clients sending Content-Length bodies
-    (pipelining included); anything else gets a 400 and the connection closed."""
-
-    def __init__(self, tally: _Tally, hang: bool = False) -> None:
-        self._tally = tally
-        self._hang = hang  # read requests, never answer: a receiver that hangs
-        self._buffer = bytearray()
-        self._transport: asyncio.Transport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
-
-    def data_received(self, data: bytes) -> None:
-        assert self._transport is not None
-        buffer = self._buffer
-        buffer += data
-        replies: list[bytes] = []
-        close = False
-        while True:
-            end = buffer.find(b"\r\n\r\n")
-            if end < 0:
-                break
-            head = bytes(buffer[:end]).lower()
-            length = 0
-            at = head.find(b"\r\ncontent-length:")
-            if at >= 0:
-                line_end = head.find(b"\r\n", at + 2)
-                length = int(head[at + 17 : line_end if line_end >= 0 else len(head)])
-            if b"\r\ntransfer-encoding:" in head:
-                replies.append(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-                close = True
-                break
-            total = end + 4 + length
-            if len(buffer) < total:
-                break
-            body = bytes(buffer[end + 4 : total])
-            del buffer[:total]
-            if head.startswith(b"get " + COUNT_PATH.encode()):
-                text = self._tally.report()
-                replies.append(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(text), text))
-            elif head.startswith(b"get " + ARRIVALS_PATH.encode()):
-                text = json.dumps(self._tally.arrivals).encode()
-                replies.append(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(text), text))
-            else:
-                self._tally.posts += 1
-                if self._tally.record:
-                    at = body.find(b'"id":"') + 6
-                    self._tally.arrivals.append((time.time_ns(), body[at : body.find(b'"', at)].decode()))
-                if not self._hang:
-                    replies.append(_OK)
-            if b"\r\nconnection: close" in head:
-                close = True
-                break
-        if replies:
-            self._transport.write(b"".join(replies))
-        if close:
-            self._transport.close()
-
-
-async def _serve_raw(tally: _Tally, hang: bool = False) -> asyncio.Server:
-    loop = asyncio.get_running_loop()
-    return await loop.create_server(lambda: _RawHttp(tally, hang), "127.0.0.1", 0, backlog=4096)
-
-
-async def _serve_aiohttp(tally: _Tally) -> int:
-    from aiohttp import web
-
-    async def post(request: web.Request) -> web.Response:
-        await request.read()
-        tally.posts += 1
-        return web.Response(text="ok")
-
-    async def count(request: web.Request) -> web.Response:
-        return web.Response(body=tally.report())
-
-    app = web.Application()
-    app.router.add_get(COUNT_PATH, count)
-    app.router.add_post("/{tail:.*}", post)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
-    await runner.setup()
-    sock = socket.create_server(("127.0.0.1", 0), backlog=4096)
-    await web.SockSite(runner, sock).start()
-    port: int = sock.getsockname()[1]
-    return port
-
-
-def receiver_main(
-    kind: str, conn: multiprocessing.connection.Connection, ports: int = 1, hanging: int = 0, record: bool = False
-) -> None:
-    """The receiver process: report its ports, then serve until terminated. The raw kind
-    listens on `ports` ports (each a host of its own), the last `hanging` of which never
-    answer; with `record`, it notes when each POST arrived."""
-
-    async def serve() -> None:
-        tally = _Tally(record)
-        if kind == "raw":
-            servers = [await _serve_raw(tally, hang=i >= ports - hanging) for i in range(ports)]
-            conn.send([server.sockets[0].getsockname()[1] for server in servers])
-        else:
-            conn.send([await _serve_aiohttp(tally)])
-        await asyncio.Event().wait()
-
-    uvloop.run(serve())
-
-
-@contextlib.contextmanager
-def receiver(kind: str) -> Iterator[int]:
-    """A receiver process for the duration of the block; yields its port."""
-    with receivers(kind) as ports:
-        yield ports[0]
-
-
-@contextlib.contextmanager
-def receivers(kind: str = "raw", *, ports: int = 1, hanging: int = 0, record: bool = False) -> Iterator[list[int]]:
-    """A receiver process on `ports` ports for the duration of the block; yields them."""
-    ctx = multiprocessing.get_context("spawn")
-    parent, child = ctx.Pipe()
-    process = ctx.Process(
-        target=receiver_main, args=(kind, child, ports, hanging, record), daemon=True, name="bench-receiver"
-    )
-    process.start()
-    try:
-        for _ in range(300):
-            if parent.poll(0.1) or not process.is_alive():
-                break
-        if not parent.poll():
-            raise RuntimeError("the receiver did not start")
-        yield list(parent.recv())
-    finally:
-        process.terminate()
-        process.join(10)
-
-
-@dataclass(frozen=True)
-class Usage:
-    """Requests the receiver counted, and CPU seconds used by it, by this process (all
-    threads) and by this thread (the event loop's)."""
-
-    requests: int
-    receiver_cpu: float
-    own_cpu: float
-    loop_cpu: float
-    at: float
-
-    def since(self, start: Usage) -> Usage:
-        return Usage(
-            self.requests - start.requests,
-            self.receiver_cpu - start.receiver_cpu,
-            self.own_cpu - start.own_cpu,
-            self.loop_cpu - start.loop_cpu,
-            self.at - start.at,
-        )
-
-
-def usage(port: int) -> Usage:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        conn.request("GET", COUNT_PATH)
-        count, cpu = conn.getresponse().read().split()
-    finally:
-        conn.close()
-    return Usage(int(count), float(cpu), time.process_time(), time.thread_time(), time.perf_counter())
-
 
 # --- the database ---------------------------------------------------------------------
 
@@ -304,35 +116,11 @@ def describe_database(rt: Runtime) -> str:
         return f"PostgreSQL {row and row['v']} on 127.0.0.1, a database created for the run"
 
 
-def machine_rows() -> list[tuple[str, str]]:
-    return [
-        ("python", f"{platform.python_version()} ({platform.python_implementation()})"),
-        ("aiohttp, uvloop", f"{version('aiohttp')}, {version('uvloop')}"),
-        ("cpus", f"{os.cpu_count()} (usable: {len(os.sched_getaffinity(0))})"),
-    ]
-
-
-def print_table(rows: list[tuple[str, str]]) -> None:
-    width = max(len(k) for k, _ in rows)
-    print()
-    print(f"| {'measure':<{width}} | value |")
-    print(f"| {'-' * width} | ----- |")
-    for key, value in rows:
-        print(f"| {key:<{width}} | {value} |")
-
-
-def arrivals(port: int) -> list[tuple[int, str]]:
-    """When each POST arrived at a recording receiver (time.time_ns()), with its body's id."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        conn.request("GET", ARRIVALS_PATH)
-        return [(int(t), str(i)) for t, i in json.loads(conn.getresponse().read())]
-    finally:
-        conn.close()
-
-
 def percentile(values: list[float], p: float) -> float:
-    """The nearest-rank percentile `p` (0 to 100) of the values."""
+    """The nearest-rank percentile `p` (0 to 100) of the values; NaN (which meets no target)
+    if there are none."""
+    if not values:
+        return math.nan
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
@@ -408,9 +196,38 @@ async def dispatch_until(rt: Runtime, done: Callable[[], bool], limit: float, po
         await asyncio.wait_for(task, timeout=60)
 
 
-def report(rows: list[tuple[str, str]], failures: list[str]) -> int:
-    """Print the table (with the machine and the checks), then what failed; the exit status."""
-    print_table([*rows, *machine_rows(), ("checks", "ok" if not failures else "FAILED")])
-    for failure in failures:
-        print(f"CHECK FAILED: {failure}", file=sys.stderr)
-    return 1 if failures else 0
+def check_delivered(
+    verdict: Verdict, rt: Runtime, seen: Usage, expected: int, *, or_more: bool = False, run: str = ""
+) -> int:
+    """The checks every benchmark makes of its deliveries: `expected` of them (at least, with
+    `or_more`) are recorded as succeeded, each with its attempts in the log; the receiver got
+    each of them (`seen`: its counts over the run); and none arrived twice but for a retry the
+    log records, which at-least-once delivery allows. `run` names the run in a benchmark of
+    several. Returns the retries recorded."""
+    with rt.db.read() as conn:
+        row = conn.one(
+            "SELECT COUNT(*) AS delivered, COALESCE(SUM(n), 0) AS attempts, "
+            "COALESCE(SUM(CASE WHEN n = 0 THEN 1 ELSE 0 END), 0) AS unlogged "
+            "FROM (SELECT (SELECT COUNT(*) FROM attempts a WHERE a.delivery_id = d.id) AS n "
+            "FROM deliveries d WHERE d.status = 'succeeded') AS counted"
+        )
+    delivered, attempts, unlogged = (int(row[k]) for k in ("delivered", "attempts", "unlogged")) if row else (0, 0, 0)
+    retries = attempts - delivered
+    run = f"{run}: " if run else ""
+    wanted = f"at least {expected:,}" if or_more else f"{expected:,}"
+    verdict.check(
+        f"{run}{wanted} deliveries recorded as succeeded, each with its attempt logged",
+        (delivered >= expected if or_more else delivered == expected) and unlogged == 0,
+        f"{delivered:,} succeeded, {unlogged:,} of them without an attempt row",
+    )
+    verdict.check(
+        f"{run}the receiver got every delivery recorded as succeeded",
+        seen.deliveries == delivered,
+        f"{seen.deliveries:,} distinct deliveries arrived",
+    )
+    verdict.check(
+        f"{run}no delivery arrived twice but for a retry the log records",
+        seen.repeats <= retries,
+        f"{seen.repeats:,} repeated arrivals, {retries:,} retries recorded",
+    )
+    return retries

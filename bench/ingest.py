@@ -8,9 +8,15 @@ through `publish` (the transactional outbox).
    dispatcher, as in production; rate limit off); an aiohttp client POSTs JSON:API
    uploads of a small text file, `--concurrency` at a time spread over `--tenants` tenants
    (one tenant holds half the upload slots at most), tries a 503 again after its
-   Retry-After as a client should, and counts the 201s and the 503s.
+   Retry-After as a client should, and counts each upload's last answer and the 503s.
+   Afterwards every accepted upload (201) is looked up: its document row, and its file
+   on disk whole (size and sha256).
 2. Publish: in this process, `--events` events are published to one subscribed webhook,
-   each in its own transaction, then the same number 100 to a transaction.
+   each in its own transaction, then the same number 100 to a transaction. Afterwards the
+   events and their deliveries are counted in the database.
+
+There is no target; it exits 1 if an upload is not accepted or an accepted one is not
+stored whole, or a published event lacks its row or its delivery.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -26,6 +34,9 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
@@ -35,10 +46,10 @@ from harness import (
     database,
     describe_database,
     free_port,
-    report,
     run_loop,
     sample_payload,
 )
+from verdict import Verdict, report
 
 from dochooks.delivery.publish import publish
 from dochooks.runtime import open_runtime
@@ -46,11 +57,31 @@ from dochooks.settings import Settings
 from dochooks.tenants import create_tenant
 
 DOCHOOKS = str(Path(sys.executable).parent / "dochooks")
+DOCUMENT = b"Invoice 2026-0042\nTotal due: 1,250.00 EUR\n" * 20  # the file every upload carries
 
 
-def measure_uploads(url: str, workdir: Path, uploads: int, concurrency: int, tenants: int) -> tuple[float, int, int]:
+@dataclass(frozen=True)
+class Uploads:
+    rate: float  # uploads per second
+    answers: Counter[int]  # each upload's last answer, by status
+    retried: int  # answers of 503 tried again
+    documents: list[str]  # the ids the 201 answers gave
+
+
+@contextlib.contextmanager
+def half(name: str, database_url: str | None) -> Iterator[tuple[str, Path]]:
+    """A work dir and a fresh database (NAME_`name` for PostgreSQL) for one half of the run."""
+    workdir = Path(tempfile.mkdtemp(prefix=f"dochooks-ingest-{name}-"))
+    try:
+        with database(None if database_url is None else f"{database_url}_{name}", workdir) as url:
+            yield url, workdir
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def measure_uploads(url: str, workdir: Path, uploads: int, concurrency: int, tenants: int) -> Uploads:
     """Uploads per second through a `dochooks serve` subprocess from `concurrency` clients of
-    `tenants` tenants; how many got a 201, and how many 503s were tried again."""
+    `tenants` tenants, and what they were answered."""
     env = {**os.environ, "DOCHOOKS_DATA_DIR": str(workdir / "data"), "DOCHOOKS_RATE_LIMIT": "0"}
     env["DOCHOOKS_DATABASE_URL"] = url
     tokens = []
@@ -72,31 +103,35 @@ def measure_uploads(url: str, workdir: Path, uploads: int, concurrency: int, ten
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.1)
-        content = base64.b64encode(b"Invoice 2026-0042\nTotal due: 1,250.00 EUR\n" * 20).decode()
+        content = base64.b64encode(DOCUMENT).decode()
         body = json.dumps({"data": {"type": "documents", "attributes": {"files": [{"base64_file": content}]}}})
         headers = [{"Authorization": f"Bearer {t}", "Content-Type": "application/vnd.api+json"} for t in tokens]
         url_ = f"http://127.0.0.1:{port}/v1/documents"
 
-        async def run() -> tuple[float, int, int]:
-            left, created, refused = uploads, 0, 0
+        async def run() -> Uploads:
+            left, retried = uploads, 0
+            answers: Counter[int] = Counter()
+            documents: list[str] = []
 
             async def client(session: aiohttp.ClientSession, headers: dict[str, str]) -> None:
-                nonlocal left, created, refused
+                nonlocal left, retried
                 while left > 0:
                     left -= 1
                     while True:  # as a client should: a 503 is tried again after its Retry-After
                         async with session.post(url_, data=body, headers=headers) as r:
-                            await r.read()
+                            answer = await r.read()
                         if r.status != 503:
-                            created += r.status == 201
                             break
-                        refused += 1
+                        retried += 1
                         await asyncio.sleep(float(r.headers.get("Retry-After", "1")))
+                    answers[r.status] += 1
+                    if r.status == 201:
+                        documents.append(str(json.loads(answer)["data"]["id"]))
 
             async with aiohttp.ClientSession() as session:
                 began = time.perf_counter()
                 await asyncio.gather(*(client(session, headers[i % len(headers)]) for i in range(concurrency)))
-                return uploads / (time.perf_counter() - began), created, refused
+                return Uploads(uploads / (time.perf_counter() - began), answers, retried, documents)
 
         return run_loop(run)  # type: ignore[no-any-return]
     finally:
@@ -104,8 +139,46 @@ def measure_uploads(url: str, workdir: Path, uploads: int, concurrency: int, ten
         serve.wait(30)
 
 
-def measure_publish(url: str, workdir: Path, events: int) -> tuple[str, float, float]:
-    """Events per second through publish: one per transaction, then 100 per transaction."""
+def check_uploads(verdict: Verdict, url: str, workdir: Path, uploads: Uploads, sent: int) -> None:
+    """Every upload was accepted, and every accepted one is stored: its document row, and its
+    file on disk, whole; nothing stored that was not accepted."""
+    others = "".join(f"; {n:,} answered {status}" for status, n in sorted(uploads.answers.items()) if status != 201)
+    accepted = uploads.answers[201]
+    verdict.check(f"each of the {sent:,} uploads got a 201", accepted == sent, f"{accepted:,} did{others}")
+    data_dir = workdir / "data"
+    rt = open_runtime(Settings(database_url=url, data_dir=data_dir), run_migrations=False)
+    try:
+        with rt.db.read() as conn:
+            rows = conn.all(
+                "SELECT d.id, f.path, f.size_bytes, f.sha256 FROM documents d "
+                "LEFT JOIN document_files f ON f.document_id = d.id"
+            )
+    finally:
+        rt.close()
+    files: dict[str, list[tuple[str, int, str]]] = {}
+    for row in rows:
+        stored = files.setdefault(str(row["id"]), [])
+        if row["path"] is not None:
+            stored.append((row["path"], row["size_bytes"], row["sha256"]))
+    expected = (len(DOCUMENT), hashlib.sha256(DOCUMENT).hexdigest())
+
+    def whole(document: str) -> bool:
+        stored = files.get(document, [])
+        return len(stored) == 1 and all(
+            (size, sha) == expected and (data_dir / path).read_bytes() == DOCUMENT for path, size, sha in stored
+        )
+
+    intact = sum(whole(d) for d in set(uploads.documents))
+    verdict.check(
+        f"each of the {accepted:,} accepted uploads is stored: its document, its file whole; nothing else stored",
+        intact == accepted == len(files),
+        f"{intact:,} stored whole; {len(files):,} documents in the database",
+    )
+
+
+def measure_publish(verdict: Verdict, url: str, workdir: Path, events: int) -> tuple[str, float, float]:
+    """Events per second through publish: one per transaction, then 100 per transaction; then
+    the check that each event and its delivery are stored."""
     rt = open_runtime(Settings(database_url=url, data_dir=workdir / "data", allow_private_targets=True))
     try:
         now = rt.clock.now_ms()
@@ -113,17 +186,30 @@ def measure_publish(url: str, workdir: Path, events: int) -> tuple[str, float, f
             tenant = create_tenant(conn, "publish", rt.clock).tenant_id
             add_webhook(conn, rt, tenant_id=tenant, url="http://127.0.0.1:9/hook", name="subscribed")
         payloads = [sample_payload(tenant, i, now) for i in range(events)]
+        queued = 0  # the deliveries publish said it wrote
         began = time.perf_counter()
         for payload in payloads:
             with rt.db.transaction() as conn:
-                publish(conn, tenant_id=tenant, topic=TOPIC, payload=payload, now_ms=now)
+                queued += publish(conn, tenant_id=tenant, topic=TOPIC, payload=payload, now_ms=now).deliveries
         single = events / (time.perf_counter() - began)
         began = time.perf_counter()
         for start in range(0, events, 100):
             with rt.db.transaction() as conn:
                 for payload in payloads[start : start + 100]:
-                    publish(conn, tenant_id=tenant, topic=TOPIC, payload=payload, now_ms=now)
+                    queued += publish(conn, tenant_id=tenant, topic=TOPIC, payload=payload, now_ms=now).deliveries
         batched = events / (time.perf_counter() - began)
+        with rt.db.read() as conn:
+            row = conn.one(
+                "SELECT (SELECT COUNT(*) FROM events WHERE tenant_id = :tenant) AS events, "
+                "(SELECT COUNT(*) FROM deliveries WHERE tenant_id = :tenant) AS deliveries",
+                {"tenant": tenant},
+            )
+        stored, deliveries = (int(row["events"]), int(row["deliveries"])) if row else (0, 0)
+        verdict.check(
+            f"each of the {2 * events:,} published events is stored with its delivery to the subscribed webhook",
+            stored == deliveries == queued == 2 * events,
+            f"{stored:,} events and {deliveries:,} deliveries stored; publish reported {queued:,} deliveries",
+        )
         return describe_database(rt), single, batched
     finally:
         rt.close()
@@ -137,31 +223,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--events", type=int, default=20_000)
     p.add_argument("--database-url", help="postgresql://…/NAME: NAME_api and NAME_publish are created and dropped")
     args = p.parse_args(argv)
-    results = {}
-    for name in ("api", "publish"):
-        workdir = Path(tempfile.mkdtemp(prefix=f"dochooks-ingest-{name}-"))
-        url = None if args.database_url is None else f"{args.database_url}_{name}"
-        try:
-            with database(url, workdir) as db_url:
-                if name == "api":
-                    results[name] = measure_uploads(db_url, workdir, args.uploads, args.concurrency, args.tenants)
-                else:
-                    results[name] = measure_publish(db_url, workdir, args.events)
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
-    upload_rate, created, refused = results["api"]
-    engine, single, batched = results["publish"]
-    failures = [] if created == args.uploads else [f"{created} of {args.uploads} uploads got a 201"]
+    verdict = Verdict()
+    with half("api", args.database_url) as (url, workdir):
+        uploads = measure_uploads(url, workdir, args.uploads, args.concurrency, args.tenants)
+        check_uploads(verdict, url, workdir, uploads, args.uploads)
+    with half("publish", args.database_url) as (url, workdir):
+        engine, single, batched = measure_publish(verdict, url, workdir, args.events)
     rows = [
         ("database", engine),
         (
             "uploads through the API",
-            f"{upload_rate:,.0f}/s ({args.uploads:,} uploads, {args.concurrency} at a time from {args.tenants} "
-            f"tenants; {refused:,} answers of 503 tried again)",
+            f"{uploads.rate:,.0f}/s ({args.uploads:,} uploads, {args.concurrency} at a time from {args.tenants} "
+            f"tenants; {uploads.retried:,} answers of 503 tried again)",
         ),
+        ("upload answers", ", ".join(f"{n:,} × {status}" for status, n in sorted(uploads.answers.items()))),
         ("events through publish", f"{single:,.0f}/s one per transaction; {batched:,.0f}/s 100 per transaction"),
     ]
-    return report(rows, failures)
+    return report(rows, verdict)
 
 
 if __name__ == "__main__":

@@ -15,8 +15,11 @@ One run:
    timed from its start to the moment every outcome is recorded;
 4. sends N POSTs of a same-sized body with one bare aiohttp session at the same
    concurrency (same connector limits) to the same receiver;
-5. prints both rates, their ratio and the settings, verifies the results (N succeeded
-   deliveries, N attempt rows, the receiver saw N requests per phase) and exits 1 if not.
+5. prints both rates, their ratio and the settings, and judges the run: the targets
+   (>= 5,000 deliveries/s, >= 0.4 of the bare client: `--rate-target`, `--ratio-target`)
+   and the checks (N succeeded deliveries, one attempt row each with masked headers, the
+   receiver got each delivery once and N bare requests); it exits 1 if a target is missed
+   or a check fails.
 
 Only 127.0.0.1 is contacted. The whole run is bounded by --time-limit (10 minutes).
 """
@@ -43,17 +46,16 @@ import orjson
 import uvloop
 from harness import (
     TOPIC,
-    Usage,
     add_webhook,
+    check_delivered,
     database,
     describe_database,
     dispatch_until,
-    receiver,
-    report,
     run_loop,
     sample_payload,
-    usage,
 )
+from receiver_process import Usage, receiver, usage
+from verdict import Verdict, report
 
 from dochooks.db import Database
 from dochooks.delivery.dispatcher import Dispatcher
@@ -62,6 +64,7 @@ from dochooks.delivery.publish import publish
 from dochooks.runtime import Runtime, open_runtime
 from dochooks.settings import Settings
 from dochooks.tenants import create_tenant
+from dochooks.webhooks.config import Webhook
 from dochooks.webhooks.secrets import mask
 
 
@@ -77,34 +80,13 @@ def prepare(
     rt: Runtime, *, deliveries: int, webhooks: int, base_url: str, deadline: float, batch: int = 500
 ) -> Prepared:
     """A tenant, `webhooks` webhooks on the receiver, and `deliveries` queued deliveries."""
+    tenant, hooks = subscribe(rt, webhooks=webhooks, base_url=base_url)
+    queue_deliveries(rt, tenant, hooks, deliveries=deliveries, deadline=deadline, batch=batch)
     now = rt.clock.now_ms()
-    with rt.db.transaction() as conn:
-        tenant = create_tenant(conn, "bench", rt.clock)
-        hooks = [
-            add_webhook(conn, rt, tenant_id=tenant.tenant_id, url=f"{base_url}/hooks/{i}", name=f"bench {i}")
-            for i in range(webhooks)
-        ]
-    events, rest = divmod(deliveries, webhooks)
-    queued = 0
-    for start in range(0, events, batch):
-        if time.monotonic() > deadline:
-            raise TimeoutError("setup ran out of time")
-        with rt.db.transaction() as conn:
-            for n in range(start, min(start + batch, events)):
-                payload = sample_payload(tenant.tenant_id, n, now)
-                queued += publish(conn, tenant_id=tenant.tenant_id, topic=TOPIC, payload=payload, now_ms=now).deliveries
-    with rt.db.transaction() as conn:  # the remainder: one delivery each, to one webhook
-        for i in range(rest):
-            payload = sample_payload(tenant.tenant_id, events + i, now)
-            queued += publish(
-                conn, tenant_id=tenant.tenant_id, topic=TOPIC, payload=payload, now_ms=now, webhook_id=hooks[i].id
-            ).deliveries
-    if queued != deliveries:
-        raise RuntimeError(f"queued {queued} deliveries, wanted {deliveries}")
     sample = Claimed(
         0,
         hooks[0].id,
-        tenant.tenant_id,
+        tenant,
         secrets.token_hex(16),
         TOPIC,
         1,
@@ -112,7 +94,43 @@ def prepare(
         lease_end=0,
         webhook_version=0,
     )
-    return Prepared(tenant.tenant_id, webhooks, len(sample.body()), {h.id: h.headers["Authorization"] for h in hooks})
+    return Prepared(tenant, webhooks, len(sample.body()), {h.id: h.headers["Authorization"] for h in hooks})
+
+
+def subscribe(rt: Runtime, *, webhooks: int, base_url: str) -> tuple[int, list[Webhook]]:
+    """A tenant and its `webhooks` webhooks on the receiver: the tenant's id, the webhooks."""
+    with rt.db.transaction() as conn:
+        tenant = create_tenant(conn, "bench", rt.clock).tenant_id
+        hooks = [
+            add_webhook(conn, rt, tenant_id=tenant, url=f"{base_url}/hooks/{i}", name=f"bench {i}")
+            for i in range(webhooks)
+        ]
+    return tenant, hooks
+
+
+def queue_deliveries(
+    rt: Runtime, tenant: int, hooks: list[Webhook], *, deliveries: int, deadline: float, batch: int = 500
+) -> None:
+    """`deliveries` deliveries through the real `publish`: events to every webhook, `batch` to a
+    transaction, then the remainder one delivery each."""
+    now = rt.clock.now_ms()
+    events, rest = divmod(deliveries, len(hooks))
+    queued = 0
+    for start in range(0, events, batch):
+        if time.monotonic() > deadline:
+            raise TimeoutError("queueing the deliveries ran out of time")
+        with rt.db.transaction() as conn:
+            for n in range(start, min(start + batch, events)):
+                payload = sample_payload(tenant, n, now)
+                queued += publish(conn, tenant_id=tenant, topic=TOPIC, payload=payload, now_ms=now).deliveries
+    with rt.db.transaction() as conn:  # the remainder: one delivery each, to one webhook
+        for i in range(rest):
+            payload = sample_payload(tenant, events + i, now)
+            queued += publish(
+                conn, tenant_id=tenant, topic=TOPIC, payload=payload, now_ms=now, webhook_id=hooks[i].id
+            ).deliveries
+    if queued != deliveries:
+        raise RuntimeError(f"queued {queued} deliveries, wanted {deliveries}")
 
 
 # --- the measurements -----------------------------------------------------------------
@@ -224,6 +242,10 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
         "--workers", type=int, default=1, help="dispatcher processes sharing the queue (PostgreSQL only; default 1)"
     )
     p.add_argument("--time-limit", type=float, default=600, help="seconds the whole run may take (default %(default)s)")
+    p.add_argument("--rate-target", type=float, default=5000, help="deliveries/s to reach (default %(default)s)")
+    p.add_argument(
+        "--ratio-target", type=float, default=0.4, help="share of the bare client's rate to reach (default %(default)s)"
+    )
     args = p.parse_args(argv)
     if args.deliveries < 1 or args.webhooks < 1:
         p.error("--deliveries and --webhooks must be positive")
@@ -232,27 +254,28 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def check_dispatched(rt: Runtime, n: int, seen: Usage, prepared: Prepared) -> list[str]:
-    """What is wrong with the dispatcher's results, if anything."""
+def check_dispatched(verdict: Verdict, rt: Runtime, n: int, seen: Usage, prepared: Prepared) -> None:
+    """The dispatcher's results: every delivery succeeded and arrived once (see check_delivered),
+    with one attempt row each whose request headers are masked."""
+    check_delivered(verdict, rt, seen, n)
     with rt.db.read() as conn:
-        succeeded = conn.one("SELECT COUNT(*) AS n FROM deliveries WHERE status = 'succeeded'")
         attempts = conn.one("SELECT COUNT(*) AS n FROM attempts")
         shown = conn.one(
             "SELECT a.request_headers, d.webhook_id FROM attempts a JOIN deliveries d ON d.id = a.delivery_id "
             "ORDER BY a.id LIMIT 1"
         )
-    failures = []
-    if succeeded is None or succeeded["n"] != n:
-        failures.append(f"{succeeded and succeeded['n']} deliveries succeeded, not {n}")
-    if attempts is None or attempts["n"] != n:
-        failures.append(f"{attempts and attempts['n']} attempt rows, not {n}")
-    if seen.requests < n:
-        failures.append(f"the receiver got {seen.requests} deliveries, fewer than {n}")
-    logged = orjson.loads(shown["request_headers"]) if shown else {}
+    logged = int(attempts["n"]) if attempts else 0
+    verdict.check(f"{n:,} attempt rows, one per delivery", logged == n, f"{logged:,}")
+    headers = orjson.loads(shown["request_headers"]) if shown else {}
     secret = prepared.authorization[shown["webhook_id"]] if shown else ""
-    if logged.get("Authorization") != mask(secret) or secret in str(logged) or "webhook-signature" not in logged:
-        failures.append(f"an attempt row's request headers are not as expected: {logged}")
-    return failures
+    as_expected = (
+        headers.get("Authorization") == mask(secret) and secret not in str(headers) and "webhook-signature" in headers
+    )
+    verdict.check(
+        "an attempt row's request headers: the secret masked, the signature there",
+        as_expected,
+        "as expected" if as_expected else f"{headers}",
+    )
 
 
 def cpu_note(seen: Usage, n: int) -> str:
@@ -281,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
         return max(deadline - time.monotonic(), 0.0)
 
     workdir = Path(tempfile.mkdtemp(prefix="dochooks-bench-"))
-    failures: list[str] = []
+    verdict = Verdict()
     bare: Usage | None = None
     try:
         with receiver(args.receiver) as port, database(args.database_url, workdir) as url:
@@ -306,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
                 seconds = run_loop(lambda: measure_dispatcher(rt, n, remaining(), workers=args.workers))
                 dispatched = usage(port).since(before)
                 print(f"dochooks dispatcher: {n} deliveries in {seconds:.2f} s ({cpu_note(dispatched, n)})", flush=True)
-                failures += check_dispatched(rt, n, dispatched, prepared)
+                check_dispatched(verdict, rt, n, dispatched, prepared)
 
                 if not args.skip_bare:
                     gc.collect()
@@ -320,8 +343,11 @@ def main(argv: list[str] | None = None) -> int:
                     print(
                         f"bare aiohttp client: {n} requests in {bare_seconds:.2f} s ({cpu_note(bare, n)})", flush=True
                     )
-                    if ok != n or bare.requests < n:
-                        failures.append(f"bare client: {ok} of {n} got a 200, the receiver counted {bare.requests}")
+                    verdict.check(
+                        f"each of the bare client's {n:,} requests got a 200, and the receiver counted it",
+                        ok == n and bare.requests == n,
+                        f"{ok:,} got a 200, the receiver counted {bare.requests:,}",
+                    )
             finally:
                 rt.close()
     finally:
@@ -329,13 +355,18 @@ def main(argv: list[str] | None = None) -> int:
 
     rate = n / seconds
     bare_rate = None if bare is None else n / bare_seconds
+    ratio = (
+        "skipped (its target is not judged)"
+        if bare_rate is None
+        else verdict.at_least("ratio (dochooks / bare)", f"{rate / bare_rate:.2f}", rate / bare_rate, args.ratio_target)
+    )
     rows = [
         ("database", engine),
         ("deliveries", f"{n} over {prepared.webhooks} webhooks, {prepared.body_size}-byte bodies"),
         ("dispatchers", f"{args.workers} (each its own process)" if args.workers > 1 else "1"),
-        ("dochooks deliveries/s", f"{rate:,.0f}"),
+        ("dochooks deliveries/s", verdict.at_least("dochooks deliveries/s", f"{rate:,.0f}", rate, args.rate_target)),
         ("bare aiohttp requests/s", "skipped" if bare_rate is None else f"{bare_rate:,.0f}"),
-        ("ratio (dochooks / bare)", "-" if bare_rate is None else f"{rate / bare_rate:.2f}"),
+        ("ratio (dochooks / bare)", ratio),
         ("dochooks CPU per delivery", cpu_cell(dispatched, n)),
         ("bare CPU per request", "-" if bare is None else cpu_cell(bare, n)),
         ("max_in_flight", str(settings.max_in_flight)),
@@ -343,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
         ("claim_batch", str(settings.claim_batch)),
         ("receiver", f"{args.receiver} (uvloop, own process); CPU per request {cpu_per(dispatched.receiver_cpu, n)}"),
     ]
-    return report(rows, failures)
+    return report(rows, verdict)
 
 
 if __name__ == "__main__":
