@@ -103,3 +103,15 @@ def test_rotating_twice_leaves_exactly_the_last_two_secrets_signing(hook: Hook) 
     assert signers(hook.send(), first=first, second=second, third=third) == ["second", "third"]
     hook.time.advance(3600)
     assert signers(hook.send(), first=first, second=second, third=third) == ["third"]
+
+
+def test_a_rotation_in_the_same_millisecond_as_the_last_send_still_signs_the_next_one(hook: Hook) -> None:
+    # The dispatcher keeps a decrypted copy of each webhook by its version: a change must
+    # move that version even when the clock has not moved since the copy was made.
+    first = hook.secret
+    assert signers(hook.send(), first=first) == ["first"]
+    hook.rotate()  # the clock stands still
+    second = hook.secret
+    assert signers(hook.send(), first=first, second=second) == ["first", "second"]
+    hook.rotate()
+    assert signers(hook.send(), first=first, second=second, third=hook.secret) == ["second", "third"]

@@ -23,6 +23,9 @@ COLUMNS = (
     "disabled_reason, previous_secret, previous_secret_expires_at"
 )  # what `decoded` reads
 SECRET_OVERLAP_MS = 24 * 3600 * 1000  # how long a rotated-away signing secret still signs
+# Every change moves updated_at forward, within one millisecond too: it is the version by
+# which the dispatcher knows its decrypted copy of a webhook is stale (delivery/targets.py).
+_CHANGED = "updated_at = CASE WHEN updated_at < :now THEN :now ELSE updated_at + 1 END"
 
 
 def _topics_of(conn: Connection, webhook_ids: list[int]) -> dict[int, list[str]]:
@@ -173,7 +176,7 @@ def update_webhook(
     headers = headers_after(current, changes)
     conn.run(
         "UPDATE webhooks SET name = :name, url = :url, headers = :headers, enabled = :enabled, "
-        "disabled_reason = :reason, updated_at = :now WHERE id = :id",
+        f"disabled_reason = :reason, {_CHANGED} WHERE id = :id",
         {
             "id": webhook_id,
             "name": changes.get("name", current.name),
@@ -206,7 +209,7 @@ def rotate_secret(conn: Connection, cipher: Cipher, tenant_id: int, webhook_id: 
     current = get_webhook(conn, cipher, tenant_id, webhook_id)
     conn.run(
         "UPDATE webhooks SET secret = :secret, previous_secret = :previous, previous_secret_expires_at = :until, "
-        "updated_at = :now WHERE id = :id",
+        f"{_CHANGED} WHERE id = :id",
         {
             "id": webhook_id,
             "secret": cipher.encrypt(new_signing_secret()),
@@ -259,7 +262,7 @@ def disable_for(conn: Connection, reasons: dict[int, str], now_ms: int) -> None:
     """Disable webhooks on dochooks' own account (their endpoints are gone), saying why."""
     for webhook_id, reason in reasons.items():
         conn.run(
-            "UPDATE webhooks SET enabled = :off, disabled_reason = :reason, updated_at = :now "
+            f"UPDATE webhooks SET enabled = :off, disabled_reason = :reason, {_CHANGED} "
             "WHERE id = :id AND enabled = :on",
             {"id": webhook_id, "reason": reason, "now": now_ms, "on": True, "off": False},
         )
