@@ -11,8 +11,9 @@ from typing import Any
 import orjson
 
 from dochooks.clock import iso
-from dochooks.db import Connection, Row, rows_by
+from dochooks.db import Connection, Row, in_clause, rows_by
 from dochooks.errors import InvalidInput, NotFound
+from dochooks.signals import webhooks_changed
 from dochooks.topics import TOPICS
 from dochooks.webhooks.config import Webhook, origin
 from dochooks.webhooks.secrets import Cipher, is_masked_form_of, looks_masked, new_signing_secret
@@ -108,6 +109,14 @@ def get_webhook(conn: Connection, cipher: Cipher, tenant_id: int, webhook_id: in
     return decoded(row, cipher, _topics_of(conn, [webhook_id])[webhook_id])
 
 
+def rows_of(conn: Connection, webhook_ids: list[int]) -> list[Row]:
+    """The rows (`COLUMNS`, for `decoded`) of those of these webhooks that still exist."""
+    if not webhook_ids:
+        return []
+    listed, params = in_clause("w", webhook_ids)
+    return conn.all(f"SELECT {COLUMNS} FROM webhooks WHERE id IN {listed}", params)
+
+
 def require_webhook(conn: Connection, tenant_id: int, webhook_id: int) -> None:
     """Raise NotFound unless the tenant has this webhook (without decrypting anything)."""
     found = conn.one(
@@ -189,16 +198,19 @@ def update_webhook(
     )
     if "topics" in changes:
         _set_topics(conn, webhook_id, changes["topics"])
+    webhooks_changed.announce(conn)  # deliveries already claimed go by the change too
     return get_webhook(conn, cipher, tenant_id, webhook_id)
 
 
 def delete_webhook(conn: Connection, tenant_id: int, webhook_id: int) -> None:
-    """Delete a webhook with its delivery log; its pending deliveries are dropped."""
+    """Delete a webhook with its delivery log; its pending deliveries are dropped, those a
+    dispatcher has claimed too (`webhooks_changed`)."""
     deleted = conn.run(
         "DELETE FROM webhooks WHERE id = :id AND tenant_id = :tenant", {"id": webhook_id, "tenant": tenant_id}
     )
     if not deleted:
         raise NotFound(f"no webhook {webhook_id}")
+    webhooks_changed.announce(conn)  # deliveries already claimed are not sent
 
 
 def rotate_secret(conn: Connection, cipher: Cipher, tenant_id: int, webhook_id: int, now_ms: int) -> Webhook:
@@ -218,6 +230,7 @@ def rotate_secret(conn: Connection, cipher: Cipher, tenant_id: int, webhook_id: 
             "now": now_ms,
         },
     )
+    webhooks_changed.announce(conn)
     return get_webhook(conn, cipher, tenant_id, webhook_id)
 
 
