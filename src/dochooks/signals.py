@@ -1,4 +1,5 @@
-"""In-process wake-ups: a committed transaction tells the background loops there is work."""
+"""In-process wake-ups: a committed transaction tells the background loops there is work,
+or that a webhook they hold a copy of changed."""
 
 from __future__ import annotations
 
@@ -43,6 +44,25 @@ class Signal:
 
 deliveries_queued = Signal("dochooks_deliveries")  # the dispatcher has deliveries to send
 work_queued = Signal("dochooks_documents")  # the workflow runner has documents to move
+webhooks_changed = Signal("dochooks_webhooks")  # a webhook changed or went: held copies of it are stale
+
+
+@contextlib.asynccontextmanager
+async def listening(signal: Signal, db: Database, callback: Callable[[], None]) -> AsyncIterator[None]:
+    """Run `callback` on this event loop whenever `signal` fires, here (from any thread) or,
+    through `db`'s notifications, in another process, while inside."""
+    loop = asyncio.get_running_loop()
+
+    def from_any_thread() -> None:
+        loop.call_soon_threadsafe(callback)
+
+    disconnect = signal.connect(from_any_thread)
+    listener = asyncio.create_task(db.listen(signal.channel, callback))
+    try:
+        yield
+    finally:
+        disconnect()
+        listener.cancel()
 
 
 class Wakeup:
@@ -77,18 +97,10 @@ class Wakeup:
     @contextlib.asynccontextmanager
     async def watching(self, signal: Signal, db: Database, stopping: asyncio.Event) -> AsyncIterator[None]:
         """Be woken by `signal` (here and, through `db`, elsewhere) and by `stopping` while inside."""
-        loop = asyncio.get_running_loop()
-
-        def from_any_thread() -> None:
-            loop.call_soon_threadsafe(self._signalled)
-
-        disconnect = signal.connect(from_any_thread)
         stop_waiter = asyncio.create_task(stopping.wait())
         stop_waiter.add_done_callback(lambda _: self._event.set())
-        listener = asyncio.create_task(db.listen(signal.channel, self._signalled))
         try:
-            yield
+            async with listening(signal, db, self._signalled):
+                yield
         finally:
-            disconnect()
             stop_waiter.cancel()
-            listener.cancel()

@@ -16,8 +16,8 @@ from dochooks.runtime import Runtime
 from dochooks.tenants import NewTenant
 from dochooks.ui.sessions import SESSION_COOKIE
 from dochooks.webhooks import store
-from tests.factories.clients import Api, WebClient, live_service
-from tests.factories.deliveries import PAYLOAD
+from tests.factories.clients import Api, Page, WebClient, live_service, multipart
+from tests.factories.deliveries import PAYLOAD, FakeTime
 from tests.factories.peers import Receiver
 from tests.factories.stores import make_tenant, make_webhook
 
@@ -435,3 +435,96 @@ def test_wrong_tokens_at_sign_in_and_in_the_api_share_one_budget_per_address(run
         assert Api(base, acme.token).call("GET", "/v1/webhooks")[0] == 429
         now[0] += 2
         web.sign_in(acme.token)
+
+
+# --- session lifetime, https, uploads over the limit ----------------------------------------
+
+
+def test_a_session_past_its_12_hours_is_refused_and_sent_to_sign_in(runtime: Runtime, acme: NewTenant) -> None:
+    time = FakeTime(runtime.clock.now_ms())
+    with live_service(dataclasses.replace(runtime, clock=time)) as base:
+        web = WebClient(base)
+        signed_in = web.sign_in(acme.token)
+        (cookie,) = [c for c in signed_in.headers.get_all("Set-Cookie") if c.startswith(SESSION_COOKIE + "=")]
+        assert "max-age=43200" in cookie.lower().replace(" ", "")  # the browser forgets it when the server does
+        time.advance(12 * 3600 - 0.001)
+        assert web.get("/development/webhooks").status == 200
+        time.advance(0.001)  # 12 hours to the millisecond
+        expired = web.get("/development/webhooks")
+        assert expired.status == 303 and expired.location == "/sign-in?next=%2Fdevelopment%2Fwebhooks"
+        assert web.post("/development/workflow", {"csrf_token": "any"}).location == "/sign-in"
+        assert web.get("/development/webhooks/1/deliveries", {"X-Requested-With": "fetch"}).status == 401
+        web.sign_in(acme.token)  # signing in again starts a new one, and clears the expired one away
+        assert web.get("/development/webhooks").status == 200
+    with runtime.db.read() as conn:
+        assert conn.one("SELECT COUNT(*) AS n FROM ui_sessions")["n"] == 1  # type: ignore[index]
+
+
+def _cookies(page: Page) -> dict[str, list[str]]:
+    """Each Set-Cookie of a page by cookie name: `name=value`, then its attributes lowercased."""
+    found = {}
+    for header in page.headers.get_all("Set-Cookie") or []:
+        name_value, *attributes = [part.strip() for part in header.split(";")]
+        found[name_value.split("=", 1)[0]] = [name_value, *(a.lower() for a in attributes)]
+    return found
+
+
+def test_cookies_are_secure_when_the_page_came_over_https(service: str, acme: NewTenant) -> None:
+    # Behind a TLS proxy on this host (uvicorn trusts 127.0.0.1's X-Forwarded-Proto), as README says.
+    def over_https(method: str, path: str, cookie: str = "", form: dict[str, str] | None = None) -> Page:
+        conn = http.client.HTTPConnection(urllib.parse.urlsplit(service).netloc, timeout=10)
+        headers = {"X-Forwarded-Proto": "https", "Cookie": cookie}
+        body = urllib.parse.urlencode(form) if form is not None else None
+        if body is not None:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        try:
+            conn.request(method, path, body=body, headers=headers)
+            response = conn.getresponse()
+            return Page(response.status, response.headers, response.read().decode())
+        finally:
+            conn.close()
+
+    form = over_https("GET", "/sign-in")
+    nonce = _cookies(form)["dochooks_sign_in"]
+    assert "secure" in nonce and "httponly" in nonce
+    signed_in = over_https("POST", "/sign-in", nonce[0], {"csrf_token": form.csrf(), "token": acme.token})
+    assert signed_in.status == 303
+    session = _cookies(signed_in)[SESSION_COOKIE]
+    assert {"secure", "httponly", "samesite=lax", "path=/"} <= set(session)
+    page = over_https("GET", "/development/webhooks", session[0])
+    assert page.status == 200
+    signed_out = over_https("POST", "/sign-out", session[0], {"csrf_token": page.csrf()})
+    assert signed_out.status == 303 and "secure" in _cookies(signed_out)[SESSION_COOKIE]
+
+
+def test_an_upload_over_the_size_limit_through_the_form_gets_413_and_stores_nothing(
+    runtime: Runtime, acme: NewTenant
+) -> None:
+    limit = 2**20
+    with live_service(runtime.tuned(max_upload_bytes=limit)) as base:
+        web = WebClient(base)
+        web.sign_in(acme.token)
+        csrf = ("csrf_token", None, web.csrf().encode())
+        # Within what the body may hold, over what the files may: refused as the file is stored.
+        over = web.post_multipart("/documents", csrf, ("file", "over.pdf", b"x" * (limit + 1)))
+        assert over.status == 413 and over.headers["Content-Type"].startswith("text/html")
+        assert 'id="file-error">the files exceed the upload limit of 1 MiB' in over.text
+        # Past what the body may hold, sent without a length: refused by the body limit as it arrives.
+        body, kind = multipart(csrf, ("file", "huge.pdf", b"y" * (3 * limit)))
+        session = next(c.value for c in web.jar if c.name == SESSION_COOKIE)
+        conn = http.client.HTTPConnection(urllib.parse.urlsplit(base).netloc, timeout=30)
+        pieces = (body[i : i + 65536] for i in range(0, len(body), 65536))
+        headers = {"Content-Type": kind, "Cookie": f"{SESSION_COOKIE}={session}"}
+        conn.request("POST", "/documents", body=pieces, headers=headers, encode_chunked=True)
+        huge = conn.getresponse()
+        text = huge.read().decode()
+        conn.close()
+        assert huge.status == 413 and "The files are too large: an upload may hold 1 MiB at most." in text
+        documents_dir = runtime.settings.data_dir / "documents"
+        assert not documents_dir.exists() or [p for p in documents_dir.rglob("*") if p.is_file()] == []
+        with runtime.db.read() as db:
+            for table in ("documents", "document_files", "events"):
+                assert db.one(f"SELECT COUNT(*) AS n FROM {table}")["n"] == 0, table  # type: ignore[index]
+        assert "No documents yet" in web.get("/documents").text
+        fits = web.post_multipart("/documents", csrf, ("file", "fits.pdf", b"z" * limit))  # the session still works
+        assert fits.status == 303, fits.text

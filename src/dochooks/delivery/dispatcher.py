@@ -29,7 +29,8 @@ from dochooks.delivery.shares import Shares
 from dochooks.delivery.targets import Target, Targets
 from dochooks.metrics import OUTCOME, WEBHOOK_FAILURES
 from dochooks.runtime import Runtime
-from dochooks.signals import Wakeup, deliveries_queued
+from dochooks.signals import Wakeup, deliveries_queued, listening, webhooks_changed
+from dochooks.webhooks import store as webhook_rows
 
 logger = logging.getLogger("dochooks.dispatcher")
 WRITE_SLACK_SECONDS = 15  # what a lease allows for writing the attempt (WRITE_TRIES tries, a second apart)
@@ -39,7 +40,7 @@ WRITE_SLACK_SECONDS = 15  # what a lease allows for writing the attempt (WRITE_T
 class Host:
     """Claimed deliveries to one host, waiting for one of its connections (a lane)."""
 
-    waiting: deque[tuple[Claimed, Target, float]] = field(default_factory=deque)  # the monotonic clock at the claim
+    waiting: deque[tuple[Claimed, float]] = field(default_factory=deque)  # the monotonic clock at the claim
     lanes: int = 0  # tasks sending to this host, each taking the next waiting delivery when done
 
 
@@ -84,6 +85,8 @@ class Dispatcher:
         )
         self._scope = ClaimScope(settings.claim_batch, settings.poll_interval, monotonic)
         self._awaiting_room = False  # whether the loop sleeps until settled deliveries make room
+        self._stale = False  # whether a webhook changed or went since those of the held deliveries were read
+        self._rereading = asyncio.Lock()  # one read of them at a time, for every lane that waits on it
 
     # --- the loop --------------------------------------------------------------------
 
@@ -91,7 +94,10 @@ class Dispatcher:
         """Dispatch until `stopping` is set, then finish what is claimed and record it."""
         recording = asyncio.create_task(self._recorder.run())  # never cancelled
         try:
-            async with self._wake.watching(deliveries_queued, self._db, stopping):
+            async with (
+                self._wake.watching(deliveries_queued, self._db, stopping),
+                listening(webhooks_changed, self._db, self._mark_stale),
+            ):
                 while not stopping.is_set():
                     try:
                         await self._step()
@@ -145,8 +151,7 @@ class Dispatcher:
         target = self._targets.get(item.webhook_id)
         if target is None:  # the webhook was deleted after the claim; so was the delivery
             return
-        if not target.enabled or target.broken:
-            why = target.broken or "webhook is disabled; not sent"
+        if why := _not_sendable(target):
             self._settle(item, unsent(target, why, self._clock.now_ms()), not_sent(why))
             return
         if self._shares.struggling(item.webhook_id) and not self._shares.has_room(item):
@@ -159,7 +164,7 @@ class Dispatcher:
         host = self._hosts.get(target.host)
         if host is None:
             host = self._hosts[target.host] = Host()
-        host.waiting.append((item, target, claimed_at))
+        host.waiting.append((item, claimed_at))
         self._shares.add(item)
         if host.lanes < self._settings.max_per_host:
             host.lanes += 1
@@ -170,14 +175,20 @@ class Dispatcher:
     async def _lane(self, name: str, host: Host) -> None:
         try:
             while host.waiting:
-                item, target, claimed_at = host.waiting.popleft()
+                item, claimed_at = host.waiting.popleft()
                 if len(host.waiting) == self._settings.max_per_host - 1:
                     self._wake.set()  # no longer busy: its webhooks may be claimed again
                 answered = None
                 try:
-                    result = await self._deliver(item, target, claimed_at)
-                    # An answer grows the webhook's cap; none, or 429/503 (asking for less), shrinks it.
-                    answered = None if result is None else result.status not in (None, *RETRY_AFTER_STATUSES)
+                    target = await self._current_target(item)
+                    if target is None:
+                        pass  # deleted since the claim, with its deliveries: nothing to send or record
+                    elif why := _not_sendable(target):
+                        self._settle(item, unsent(target, why, self._clock.now_ms()), not_sent(why))
+                    else:
+                        result = await self._deliver(item, target, claimed_at)
+                        # An answer grows the webhook's cap; none, or 429/503 (asking for less), shrinks it.
+                        answered = None if result is None else result.status not in (None, *RETRY_AFTER_STATUSES)
                 except Exception:  # its lease runs out and it is tried again
                     logger.exception("delivery %d crashed", item.delivery_id)
                 # Wake the loop only when this makes room it waits for: a left-out webhook or
@@ -196,7 +207,7 @@ class Dispatcher:
         of theirs would only let one slow endpoint take the in-flight budget from the others."""
         cap = self._settings.max_per_host
         behind_full_hosts = {
-            item.webhook_id for host in self._hosts.values() if len(host.waiting) >= cap for item, _, _ in host.waiting
+            item.webhook_id for host in self._hosts.values() if len(host.waiting) >= cap for item, _ in host.waiting
         }
         return frozenset(behind_full_hosts | self._shares.full_webhooks())
 
@@ -213,6 +224,29 @@ class Dispatcher:
                 window=window,
                 known=self._targets.versions,
             )
+
+    def _mark_stale(self) -> None:
+        self._stale = True
+
+    async def _current_target(self, item: Claimed) -> Target | None:
+        """Where the delivery goes now; None if its webhook is gone. After a webhook changed or
+        went (`webhooks_changed`, here or in another process), the webhooks of every delivery
+        held here are read again first: a change that committed is seen by the next send."""
+        async with self._rereading:
+            if self._stale:
+                self._stale = False
+                held = self._shares.webhooks()
+                try:
+                    rows = await asyncio.to_thread(self._read_webhooks, held)
+                except Exception:
+                    self._stale = True  # read them at the next delivery
+                    raise
+                self._targets.reread(held, rows)
+        return self._targets.get(item.webhook_id)
+
+    def _read_webhooks(self, webhook_ids: list[int]) -> list[Row]:
+        with self._db.read() as conn:
+            return webhook_rows.rows_of(conn, webhook_ids)
 
     def _next_due(self) -> int | None:
         with self._db.read() as conn:
@@ -238,3 +272,8 @@ class Dispatcher:
             OUTCOME["retrying" if verdict.kind is Kind.RETRY else "failed"].inc()
             WEBHOOK_FAILURES.labels(str(item.webhook_id)).inc()
         self._recorder.add(recorded(item, made, verdict), verdict.found)
+
+
+def _not_sendable(target: Target) -> str | None:
+    """Why deliveries to this webhook cannot be sent at all (disabled, secret unreadable), if so."""
+    return target.broken or (None if target.enabled else "webhook is disabled; not sent")

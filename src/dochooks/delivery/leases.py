@@ -122,9 +122,7 @@ def claim(
     stale = sorted({c.webhook_id for c in claimed if known.get(c.webhook_id) != c.webhook_version})
     if not stale:
         return claimed, []
-    hooks, hook_params = in_clause("w", stale)
-    webhooks = conn.all(f"SELECT {webhook_rows.COLUMNS} FROM webhooks WHERE id IN {hooks}", hook_params)
-    return claimed, webhooks
+    return claimed, webhook_rows.rows_of(conn, stale)
 
 
 def record(conn: Connection, *, worker: str, outcomes: Sequence[Outcome], now_ms: int) -> None:

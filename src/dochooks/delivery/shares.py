@@ -64,6 +64,10 @@ class Shares:
         """Whether the delivery's webhook may have one more in flight."""
         return self._webhooks[item.webhook_id] < self.cap_of(item.webhook_id)
 
+    def webhooks(self) -> list[int]:
+        """The webhooks with claimed, unsettled deliveries."""
+        return sorted(self._webhooks)
+
     def full_webhooks(self) -> set[int]:
         return {w for w, n in self._webhooks.items() if n >= self.cap_of(w)}
 

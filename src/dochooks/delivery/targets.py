@@ -76,6 +76,14 @@ class Targets:
                         broken=f"{exc.detail}; not sent",
                     )
 
+    def reread(self, asked: Sequence[int], rows: Sequence[Row]) -> None:
+        """The current rows of the webhooks `asked` for: changed ones are decrypted again,
+        those that are gone forgotten."""
+        self.refresh(rows)
+        for gone in set(asked) - {row["id"] for row in rows}:
+            self._cache.pop(gone, None)
+            self.versions.pop(gone, None)
+
     def get(self, webhook_id: int) -> Target | None:
         return self._cache.get(webhook_id)
 

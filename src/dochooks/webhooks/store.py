@@ -11,8 +11,9 @@ from typing import Any
 import orjson
 
 from dochooks.clock import iso
-from dochooks.db import Connection, Row, rows_by
+from dochooks.db import Connection, Row, in_clause, rows_by
 from dochooks.errors import InvalidInput, NotFound
+from dochooks.signals import webhooks_changed
 from dochooks.topics import TOPICS
 from dochooks.webhooks.config import Webhook, origin
 from dochooks.webhooks.secrets import Cipher, is_masked_form_of, looks_masked, new_signing_secret
@@ -23,6 +24,9 @@ COLUMNS = (
     "disabled_reason, previous_secret, previous_secret_expires_at"
 )  # what `decoded` reads
 SECRET_OVERLAP_MS = 24 * 3600 * 1000  # how long a rotated-away signing secret still signs
+# Every change moves updated_at forward, within one millisecond too: it is the version by
+# which the dispatcher knows its decrypted copy of a webhook is stale (delivery/targets.py).
+_CHANGED = "updated_at = CASE WHEN updated_at < :now THEN :now ELSE updated_at + 1 END"
 
 
 def _topics_of(conn: Connection, webhook_ids: list[int]) -> dict[int, list[str]]:
@@ -105,6 +109,14 @@ def get_webhook(conn: Connection, cipher: Cipher, tenant_id: int, webhook_id: in
     return decoded(row, cipher, _topics_of(conn, [webhook_id])[webhook_id])
 
 
+def rows_of(conn: Connection, webhook_ids: list[int]) -> list[Row]:
+    """The rows (`COLUMNS`, for `decoded`) of those of these webhooks that still exist."""
+    if not webhook_ids:
+        return []
+    listed, params = in_clause("w", webhook_ids)
+    return conn.all(f"SELECT {COLUMNS} FROM webhooks WHERE id IN {listed}", params)
+
+
 def require_webhook(conn: Connection, tenant_id: int, webhook_id: int) -> None:
     """Raise NotFound unless the tenant has this webhook (without decrypting anything)."""
     found = conn.one(
@@ -173,7 +185,7 @@ def update_webhook(
     headers = headers_after(current, changes)
     conn.run(
         "UPDATE webhooks SET name = :name, url = :url, headers = :headers, enabled = :enabled, "
-        "disabled_reason = :reason, updated_at = :now WHERE id = :id",
+        f"disabled_reason = :reason, {_CHANGED} WHERE id = :id",
         {
             "id": webhook_id,
             "name": changes.get("name", current.name),
@@ -186,16 +198,19 @@ def update_webhook(
     )
     if "topics" in changes:
         _set_topics(conn, webhook_id, changes["topics"])
+    webhooks_changed.announce(conn)  # deliveries already claimed go by the change too
     return get_webhook(conn, cipher, tenant_id, webhook_id)
 
 
 def delete_webhook(conn: Connection, tenant_id: int, webhook_id: int) -> None:
-    """Delete a webhook with its delivery log; its pending deliveries are dropped."""
+    """Delete a webhook with its delivery log; its pending deliveries are dropped, those a
+    dispatcher has claimed too (`webhooks_changed`)."""
     deleted = conn.run(
         "DELETE FROM webhooks WHERE id = :id AND tenant_id = :tenant", {"id": webhook_id, "tenant": tenant_id}
     )
     if not deleted:
         raise NotFound(f"no webhook {webhook_id}")
+    webhooks_changed.announce(conn)  # deliveries already claimed are not sent
 
 
 def rotate_secret(conn: Connection, cipher: Cipher, tenant_id: int, webhook_id: int, now_ms: int) -> Webhook:
@@ -206,7 +221,7 @@ def rotate_secret(conn: Connection, cipher: Cipher, tenant_id: int, webhook_id: 
     current = get_webhook(conn, cipher, tenant_id, webhook_id)
     conn.run(
         "UPDATE webhooks SET secret = :secret, previous_secret = :previous, previous_secret_expires_at = :until, "
-        "updated_at = :now WHERE id = :id",
+        f"{_CHANGED} WHERE id = :id",
         {
             "id": webhook_id,
             "secret": cipher.encrypt(new_signing_secret()),
@@ -215,6 +230,7 @@ def rotate_secret(conn: Connection, cipher: Cipher, tenant_id: int, webhook_id: 
             "now": now_ms,
         },
     )
+    webhooks_changed.announce(conn)
     return get_webhook(conn, cipher, tenant_id, webhook_id)
 
 
@@ -259,7 +275,7 @@ def disable_for(conn: Connection, reasons: dict[int, str], now_ms: int) -> None:
     """Disable webhooks on dochooks' own account (their endpoints are gone), saying why."""
     for webhook_id, reason in reasons.items():
         conn.run(
-            "UPDATE webhooks SET enabled = :off, disabled_reason = :reason, updated_at = :now "
+            f"UPDATE webhooks SET enabled = :off, disabled_reason = :reason, {_CHANGED} "
             "WHERE id = :id AND enabled = :on",
             {"id": webhook_id, "reason": reason, "now": now_ms, "on": True, "off": False},
         )
