@@ -12,6 +12,7 @@ from dochooks.delivery import log
 from dochooks.delivery.publish import publish
 from dochooks.delivery.sender import SendResult
 from dochooks.delivery.signing import verify
+from dochooks.documents.store import create_document
 from dochooks.runtime import Runtime
 from dochooks.webhooks import store
 from dochooks.webhooks.secrets import Cipher, signing_key
@@ -20,23 +21,57 @@ from tests.factories.peers import Receiver, running_receiver
 from tests.factories.stores import make_tenant, make_webhook
 
 
-def test_a_delivery_arrives_signed_with_custom_headers_and_is_logged(runtime: Runtime, receiver: Receiver) -> None:
-    tenant, delivery, secret = queue_delivery(runtime, receiver.url("/ok/a"))
-    dispatch_until(runtime, lambda: status_of(runtime, tenant, delivery).status == "succeeded")
+def test_a_document_event_arrives_in_the_reference_shape_signed_with_custom_headers_and_is_logged(
+    runtime: Runtime, receiver: Receiver
+) -> None:
+    tenant = make_tenant(runtime.db).tenant_id
+    hook = make_webhook(runtime.db, runtime.cipher, tenant, receiver.url("/ok/a"))
+    uploaded_at = 1_620_813_946_229  # 2021-05-12T10:05:46.229Z, the reference's created_at
+    with runtime.db.transaction() as conn:  # the service builds the event from the document row
+        doc = create_document(
+            conn,
+            tenant_id=tenant,
+            name="invoice.pdf",
+            external_id="EX123456789",
+            custom_fields={"SomeCustomField": "These custom fields cannot be queried."},
+            files=[],
+            sla_deadline=uploaded_at + 86_400_000,
+            now_ms=uploaded_at,
+        )
+        (delivery,) = log.list_deliveries(conn, tenant_id=tenant, webhook_id=hook.id, limit=2)
+    dispatch_until(runtime, lambda: status_of(runtime, tenant, delivery.id).status == "succeeded")
     (got,) = receiver.at("/ok/a")
     assert got.headers["authorization"] == "Bearer receiver-token-0123456789"
     assert got.headers["content-type"] == "application/json"
     assert got.headers["user-agent"].startswith("dochooks/")
     assert verify(
-        signing_key(secret),
+        signing_key(hook.secret),
         got.headers["webhook-id"],
         int(got.headers["webhook-timestamp"]),
         got.body,
         got.headers["webhook-signature"],
     )
-    body = json.loads(got.body)
-    assert body == {**PAYLOAD, "request_id": got.headers["webhook-id"], "topic": "document-received"}
-    (attempt,) = status_of(runtime, tenant, delivery).attempts
+    # The reference's body, written out here from the document's attributes, not taken from the service.
+    assert json.loads(got.body) == {
+        "id": str(doc.id),
+        "type": "documents",
+        "attributes": {
+            "status": "pending",
+            "tenant_id": tenant,
+            "sla_deadline": "2021-05-13T10:05:46.229Z",
+            "custom_fields": {"SomeCustomField": "These custom fields cannot be queried."},
+            "external_id": "EX123456789",
+            "created_at": "2021-05-12T10:05:46.229Z",
+            "updated_at": "2021-05-12T10:05:46.229Z",
+            "document_id": doc.id,
+        },
+        "request_id": delivery.request_id,
+        "topic": "document-received",
+    }
+    assert got.headers["webhook-id"] == delivery.request_id
+    logged = status_of(runtime, tenant, delivery.id)
+    assert logged.payload == json.loads(got.body)  # the delivery log shows the body as it was sent
+    (attempt,) = logged.attempts
     assert attempt.response_status == 200 and attempt.response_body == "received" and attempt.error is None
     assert attempt.request_headers["Authorization"].startswith("****")
     assert "receiver-token" not in json.dumps(attempt.request_headers)
