@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 from cryptography.fernet import Fernet
 
 from dochooks.clock import iso
+from dochooks.db import Row
 from dochooks.delivery import log
+from dochooks.delivery.claims import LeftOut
+from dochooks.delivery.dispatcher import Dispatcher
+from dochooks.delivery.leases import Claimed
 from dochooks.delivery.publish import publish
 from dochooks.delivery.sender import SendResult
 from dochooks.delivery.signing import verify
@@ -276,11 +281,23 @@ def test_an_event_queued_behind_a_capped_flood_deeper_than_the_claim_window_goes
     with runtime.db.transaction() as conn:
         for _ in range(40):  # 1,200 deliveries: six claim windows deep
             publish(conn, tenant_id=flooding, topic="document-received", payload=PAYLOAD, now_ms=1)
+    rests = threading.Event()
+
+    class Resting(Dispatcher):
+        """The real dispatcher, telling the test when it goes to rest: after a claim that looked
+        past the window and found nothing while something was left out, it sleeps the poll
+        interval, which only the publish's wake-up (or a settled delivery) cuts short."""
+
+        def _claim(self, limit: int, left_out: LeftOut, window: int | None) -> tuple[list[Claimed], list[Row]]:
+            claimed, webhooks = super()._claim(limit, left_out, window)
+            if left_out and window is None and not claimed:
+                rests.set()
+            return claimed, webhooks
+
     published: list[float] = []
 
     def quiet_event_sent() -> bool:
-        if not published and len(receiver.at("/slow/3/flood")) >= 100:  # the flooding tenant is at its cap
-            time.sleep(0.3)  # long enough for the dispatcher's claims to find nothing else and rest
+        if not published and rests.is_set():  # the flooding tenant is at its cap, the loop asleep
             now = runtime.clock.now_ms()
             with runtime.db.transaction() as conn:
                 publish(conn, tenant_id=quiet, topic="document-received", payload=PAYLOAD, now_ms=now)
@@ -290,15 +307,17 @@ def test_an_event_queued_behind_a_capped_flood_deeper_than_the_claim_window_goes
     dispatch_until(
         runtime,
         quiet_event_sent,
+        dispatcher=Resting,
         max_in_flight=200,
         claim_batch=50,
         max_per_webhook=20,
         max_per_tenant=100,
         delivery_timeout=5.0,
-        poll_interval=10.0,
+        poll_interval=600.0,
     )
     (got,) = receiver.at("/ok/quiet")
-    # Seen by the claim the publish wakes, not by a poll nor the look past the window every 5 s.
+    # Only the publish's wake-up comes this soon: the flood's first answers take 3 s, the next
+    # look past the window is 5 s after the one that found nothing, and the poll is minutes away.
     assert got.at - published[0] < 1.0
 
 
