@@ -242,7 +242,9 @@ def test_a_webhook_at_its_cap_leaves_room_for_the_others_on_the_same_host(runtim
         delivery_timeout=3.0,
     )
     assert max(r.at for r in receiver.at("/ok/beside")) - started < 1.5  # before the first slow answer
-    assert len(receiver.at("/slow/2/capped")) <= 5 + 20  # its cap, and one claim over it at most
+    # Its cap bounds its requests in flight: none answers within the test, so no more than 5
+    # were sent, though the first claim took 20 of its deliveries.
+    assert len(receiver.at("/slow/2/capped")) <= 5
 
 
 def test_one_tenants_flood_does_not_starve_another_tenants_single_event(runtime: Runtime, receiver: Receiver) -> None:
@@ -267,7 +269,9 @@ def test_one_tenants_flood_does_not_starve_another_tenants_single_event(runtime:
     )
     (got,) = receiver.at("/ok/quiet")
     assert got.at - started < 1.5  # not behind the flood's first slow answers
-    assert len(receiver.at("/slow/2/flood")) <= 100 + 50  # the tenant's cap, and one claim over it at most
+    # None of the flood answers within the test, so what it was sent is what it has in flight:
+    # the tenant's cap exactly (two claims of 50 land on it; a claim never starts at the cap).
+    assert len(receiver.at("/slow/2/flood")) <= 100
 
 
 def test_an_event_queued_behind_a_capped_flood_deeper_than_the_claim_window_goes_out_at_once(
