@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -161,19 +160,21 @@ def test_a_bad_database_url_is_a_clear_error(tmp_path: Path) -> None:
 def test_a_kill_in_the_middle_of_the_workflow_loses_nothing_and_repeats_no_topic(
     db_url: str, tmp_path: Path, receiver: Receiver
 ) -> None:
-    with served(db_url, tmp_path, DOCHOOKS_PROCESSORS="tests.e2e.slow_processors:PROCESSORS") as service:
+    extracting = tmp_path / "extraction-started"
+    slow = {"DOCHOOKS_PROCESSORS": "tests.e2e.slow_processors:PROCESSORS", "SLOW_EXTRACT_STARTED": str(extracting)}
+    with served(db_url, tmp_path, **slow) as service:
         acme = tenant(db_url, "acme", service.env)
         api = Api(service.base, str(acme["token"]))
         assert api.call("POST", "/v1/webhooks", webhook_doc(receiver.url("/ok/all"), list(PLAIN_FLOW)))[0] == 201
         status, doc = api.call("POST", "/v1/documents", document_doc(b"Invoice 9", external_id="KILL-1"))
         assert status == 201
         doc_id = doc["data"]["id"]
-        wait_until(lambda: "classification-done" in topics_received(receiver), 30)
-        time.sleep(0.5)  # extraction is under way: it takes 2 s
-        service.kill()
+        wait_until(extracting.exists, 30)
+        service.kill()  # extraction has started, and takes 2 s
         assert "automatic-extraction-done" not in topics_received(receiver)
         service.start()
         wait_until(lambda: "processing-finished" in topics_received(receiver), 30)
+        assert extracting.read_text() == "started\n" * 2  # killed halfway, then done again from its start
         _, events = api.call("GET", f"/v1/documents/{doc_id}/events")
         assert [e["attributes"]["topic"] for e in events["data"]] == list(PLAIN_FLOW)
         by_topic: dict[str, set[str]] = {}
