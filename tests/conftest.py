@@ -7,8 +7,17 @@ import pytest
 
 from dochooks.runtime import Runtime, open_runtime
 from dochooks.tenants import NewTenant
+from tests.factories import stores
 from tests.factories.peers import Receiver, running_receiver
 from tests.factories.stores import database_url, make_settings, make_tenant
+
+
+@pytest.fixture(autouse=True)
+def _running_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Tell the stores which test asks for PostgreSQL, so one without the marker fails."""
+    stores.running_test = request.node
+    yield
+    stores.running_test = None
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -23,6 +23,7 @@ import pytest
 from psycopg import sql
 
 from tests.factories.peers import free_port
+from tests.factories.stores import require_marker
 
 SERVER_USER = "postgres"  # the OS user that runs the server when the tests run as root
 
@@ -89,6 +90,7 @@ def postgres_bindir() -> Path | None:
 @contextmanager
 def private_postgres() -> Iterator[PrivatePostgres]:
     """A fresh PostgreSQL server on 127.0.0.1 for one test, stopped and removed afterwards."""
+    require_marker()
     bindir = postgres_bindir()
     if bindir is None:
         _unavailable("PostgreSQL's initdb and pg_ctl are not installed (/usr/lib/postgresql/<version>/bin)")

@@ -7,12 +7,12 @@ import json
 import os
 import signal
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 from dochooks.clock import parse_iso
+from dochooks.db import open_database
 from dochooks.delivery.signing import verify
 from dochooks.webhooks.secrets import signing_key
 from tests.factories.clients import Api, document_doc, webhook_doc
@@ -27,8 +27,50 @@ def delivery_of(api: Api, hook_id: str) -> dict:  # type: ignore[type-arg]
     return log["data"][0]  # type: ignore[no-any-return]
 
 
+# Each retry as the service schedules it: a trigger notes what recording a failed attempt
+# stores, before a claim overwrites it with the lease's end.
+SCHEDULE_TRIGGER = {
+    "sqlite": [
+        "CREATE TABLE test_schedule (delivery_id BIGINT, attempts INTEGER, due BIGINT)",
+        "CREATE TRIGGER test_schedule AFTER UPDATE ON deliveries "
+        "WHEN OLD.locked_by IS NOT NULL AND NEW.locked_by IS NULL AND NEW.status = 'pending' "
+        "BEGIN INSERT INTO test_schedule VALUES (NEW.id, NEW.attempt_count, NEW.next_attempt_at); END",
+    ],
+    "postgresql": [
+        "CREATE TABLE test_schedule (delivery_id BIGINT, attempts INTEGER, due BIGINT)",
+        "CREATE FUNCTION test_schedule() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "INSERT INTO test_schedule VALUES (NEW.id, NEW.attempt_count, NEW.next_attempt_at); RETURN NULL; END $$",
+        "CREATE TRIGGER test_schedule AFTER UPDATE ON deliveries FOR EACH ROW "
+        "WHEN (OLD.locked_by IS NOT NULL AND NEW.locked_by IS NULL AND NEW.status = 'pending') "
+        "EXECUTE FUNCTION test_schedule()",
+    ],
+}
+
+
+def note_the_schedule(db_url: str) -> None:
+    db = open_database(db_url)
+    try:
+        with db.transaction() as conn:
+            for statement in SCHEDULE_TRIGGER[db.dialect.name]:
+                conn.run(statement)
+    finally:
+        db.close()
+
+
+def scheduled(db_url: str, delivery_id: str) -> dict[int, int]:
+    """When each retry of the delivery was due, by the number of attempts made before it."""
+    db = open_database(db_url)
+    try:
+        with db.read() as conn:
+            rows = conn.all("SELECT attempts, due FROM test_schedule WHERE delivery_id = :d", {"d": int(delivery_id)})
+    finally:
+        db.close()
+    return {r["attempts"]: r["due"] for r in rows}
+
+
 def test_the_delivery_contract_end_to_end(db_url: str, tmp_path: Path, receiver: Receiver) -> None:
     with served(db_url, tmp_path) as service:
+        note_the_schedule(db_url)
         acme, other = tenant(db_url, "acme", service.env), tenant(db_url, "other", service.env)
         api, stranger = Api(service.base, str(acme["token"])), Api(service.base, str(other["token"]))
         headers = {"Authorization": "Bearer receiver-secret-token", "X-Team": "billing"}
@@ -58,15 +100,16 @@ def test_the_delivery_contract_end_to_end(db_url: str, tmp_path: Path, receiver:
             assert payload["type"] == "documents" and payload["topic"] == "document-received"
             assert payload["attributes"]["tenant_id"] == acme["tenant_id"]
         failed = delivery_of(api, hook["id"])["attributes"]
-        # Retry n starts n^5 s plus up to 30 s of jitter (times the scale) after attempt n
-        # failed, by the log's own clock (ms); as seen by the receiver too.
-        attempts = failed["attempts"]
+        # Retry n is due n^5 s plus up to 30 s of jitter (times the scale) after attempt n
+        # failed, to the ms of rounding (the window is 6 ms wide); it goes out at that time, not
+        # before, and promptly, by the log's own clock (ms); as seen by the receiver too.
+        attempts, due = failed["attempts"], scheduled(db_url, delivery_of(api, hook["id"])["id"])
+        assert sorted(due) == list(range(1, 9))
         for n in range(1, 9):
-            failed_at = parse_iso(attempts[n - 1]["started_at"]) + attempts[n - 1]["duration_ms"]
-            logged = (parse_iso(attempts[n]["started_at"]) - failed_at) / 1000
-            assert SCALE * n**5 - 0.002 <= logged <= SCALE * (n**5 + 30) + 0.1, (n, logged)
-            seen = got[n].at - got[n - 1].at
-            assert SCALE * n**5 - 0.01 <= seen <= SCALE * (n**5 + 30) + 0.15, (n, seen)
+            waited = due[n] - (parse_iso(attempts[n - 1]["started_at"]) + attempts[n - 1]["duration_ms"])
+            assert SCALE * n**5 * 1000 - 0.5 <= waited <= SCALE * (n**5 + 30) * 1000 + 0.5, (n, waited)
+            assert 0 <= parse_iso(attempts[n]["started_at"]) - due[n] <= 100, (n, attempts[n], due[n])
+            assert got[n].at - got[n - 1].at >= SCALE * n**5 - 0.01, n
         assert [a["number"] for a in failed["attempts"]] == list(range(1, 10))
         assert all(a["response_status"] == 500 for a in failed["attempts"])
         assert failed["attempts"][0]["request_headers"]["Authorization"] != headers["Authorization"]
@@ -117,19 +160,21 @@ def test_a_bad_database_url_is_a_clear_error(tmp_path: Path) -> None:
 def test_a_kill_in_the_middle_of_the_workflow_loses_nothing_and_repeats_no_topic(
     db_url: str, tmp_path: Path, receiver: Receiver
 ) -> None:
-    with served(db_url, tmp_path, DOCHOOKS_PROCESSORS="tests.e2e.slow_processors:PROCESSORS") as service:
+    extracting = tmp_path / "extraction-started"
+    slow = {"DOCHOOKS_PROCESSORS": "tests.e2e.slow_processors:PROCESSORS", "SLOW_EXTRACT_STARTED": str(extracting)}
+    with served(db_url, tmp_path, **slow) as service:
         acme = tenant(db_url, "acme", service.env)
         api = Api(service.base, str(acme["token"]))
         assert api.call("POST", "/v1/webhooks", webhook_doc(receiver.url("/ok/all"), list(PLAIN_FLOW)))[0] == 201
         status, doc = api.call("POST", "/v1/documents", document_doc(b"Invoice 9", external_id="KILL-1"))
         assert status == 201
         doc_id = doc["data"]["id"]
-        wait_until(lambda: "classification-done" in topics_received(receiver), 30)
-        time.sleep(0.5)  # extraction is under way: it takes 2 s
-        service.kill()
+        wait_until(extracting.exists, 30)
+        service.kill()  # extraction has started, and takes 2 s
         assert "automatic-extraction-done" not in topics_received(receiver)
         service.start()
         wait_until(lambda: "processing-finished" in topics_received(receiver), 30)
+        assert extracting.read_text() == "started\n" * 2  # killed halfway, then done again from its start
         _, events = api.call("GET", f"/v1/documents/{doc_id}/events")
         assert [e["attributes"]["topic"] for e in events["data"]] == list(PLAIN_FLOW)
         by_topic: dict[str, set[str]] = {}

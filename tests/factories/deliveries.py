@@ -41,10 +41,12 @@ def dispatch_until(
     *,
     sender: Sender | None = None,
     fake_time: FakeTime | None = None,
+    dispatcher: type[Dispatcher] = Dispatcher,
     **settings: Any,
 ) -> None:
     """Run a real dispatcher until `done()` holds (checked in a worker thread) or time runs out;
-    with `sender` it sends nothing itself, with `fake_time` it reads that fake time's clocks."""
+    with `sender` it sends nothing itself, with `fake_time` it reads that fake time's clocks;
+    `dispatcher` may be a subclass that tells the test what the loop does."""
     tuned = rt.tuned(**settings)
     if fake_time:
         tuned = dataclasses.replace(tuned, clock=fake_time)
@@ -52,7 +54,7 @@ def dispatch_until(
 
     async def main() -> None:
         stopping = asyncio.Event()
-        task = asyncio.create_task(Dispatcher(tuned, sender=sender, **monotonic).run(stopping))
+        task = asyncio.create_task(dispatcher(tuned, sender=sender, **monotonic).run(stopping))
         deadline = time.monotonic() + timeout
         while not await asyncio.to_thread(done):
             assert time.monotonic() < deadline, "the dispatcher did not finish in time"

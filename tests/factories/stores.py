@@ -36,8 +36,19 @@ def postgres_reachable() -> bool:
         return False
 
 
+running_test: pytest.Item | None = None  # set by conftest.py while a test runs
+
+
+def require_marker() -> None:
+    """Fail a test that reaches for PostgreSQL without the `postgres` marker: `-m "not postgres"`
+    would otherwise run it, and it would skip, or fail in CI, where PostgreSQL is not there."""
+    if running_test is not None and running_test.get_closest_marker("postgres") is None:
+        pytest.fail(f"{running_test.nodeid} uses PostgreSQL: mark it @pytest.mark.postgres")
+
+
 def require_postgres() -> None:
     """Skip without PostgreSQL on a developer's machine; in CI its absence is a failure."""
+    require_marker()
     if postgres_reachable():
         return
     if os.environ.get("CI"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from dochooks.delivery import leases
 from dochooks.delivery.publish import publish
 from dochooks.errors import DatabaseClosed, DochooksError
 from dochooks.runtime import Runtime, open_runtime
+from dochooks.signals import deliveries_queued
 from tests.factories.stores import database_url, make_settings, make_tenant, make_webhook, postgres_database
 
 PAYLOAD = {"id": "7", "type": "documents", "attributes": {"status": "pending", "document_id": 7}}
@@ -185,25 +187,35 @@ def test_tokens_and_header_values_are_not_stored_in_plain_text(runtime: Runtime)
 
 
 @pytest.mark.postgres
-def test_postgresql_notifications_reach_a_listener_in_another_session() -> None:
+def test_a_publish_notifies_a_listener_in_another_session(tmp_path: Path) -> None:
     """Workers on other machines learn of new work by NOTIFY (SQLite has one process per file)."""
-    heard = asyncio.Event()
     with postgres_database() as url:
-        db = open_database(url)
+        rt = open_runtime(make_settings(tmp_path, url))
+        tenant = make_tenant(rt.db).tenant_id
+        make_webhook(rt.db, rt.cipher, tenant, "https://hooks.example.com/in")
+        connected, notified = asyncio.Event(), asyncio.Event()
+
+        def heard() -> None:
+            # listen() calls once as soon as it LISTENs (for what it may have missed): that
+            # call says it is connected; only a later one can be the publish's notification.
+            (notified if connected.is_set() else connected).set()
 
         async def scenario() -> None:
-            listening = asyncio.create_task(db.listen("dochooks_test_channel", heard.set))
-            await asyncio.sleep(0.3)  # connected and listening
-            heard.clear()  # the listener also fires once on (re)connecting, for what it missed
-            with db.transaction() as conn:
-                conn.run("NOTIFY dochooks_test_channel")
-            await asyncio.wait_for(heard.wait(), timeout=5)
-            listening.cancel()
+            listening = asyncio.create_task(rt.db.listen(deliveries_queued.channel, heard))
+            try:
+                await asyncio.wait_for(connected.wait(), timeout=10)
+                with rt.db.transaction() as conn:
+                    publish(conn, tenant_id=tenant, topic="document-received", payload=PAYLOAD, now_ms=1)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(notified.wait(), timeout=5)
+                assert notified.is_set(), "the listener was connected, but no notification came within 5 s"
+            finally:
+                listening.cancel()
 
         try:
             asyncio.run(scenario())
         finally:
-            db.close()
+            rt.close()
 
 
 def test_only_one_process_may_dispatch_from_a_sqlite_file(tmp_path: Path) -> None:

@@ -38,3 +38,14 @@ def test_learned_caps_are_kept_for_the_most_recently_sent_webhooks_only() -> Non
         shares.remove(claimed(webhook), answered=True)
     assert shares.cap_of(0) == Shares.START_CAP  # the oldest is forgotten and starts over
     assert shares.cap_of(1) == shares.cap_of(Shares.REMEMBERED) == Shares.START_CAP + 1
+
+
+def test_held_deliveries_keep_a_webhook_out_of_claims_but_not_from_sending() -> None:
+    shares = Shares(per_webhook=2, per_tenant=10)
+    for _ in range(5):  # one claim took 5 of its deliveries: 2 are sent, 3 held
+        shares.add(claimed(1))
+    assert shares.full_webhooks() == {1}  # claimed and unsettled: left out of claims
+    assert not shares.has_room(claimed(1), held=3)  # its 2 in flight are its cap
+    shares.remove(claimed(1), answered=None)
+    assert shares.has_room(claimed(1), held=3)  # one settled: the next held one may go
+    assert not shares.has_room(claimed(1), held=2)

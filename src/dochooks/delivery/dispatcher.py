@@ -36,11 +36,16 @@ logger = logging.getLogger("dochooks.dispatcher")
 WRITE_SLACK_SECONDS = 15  # what a lease allows for writing the attempt (WRITE_TRIES tries, a second apart)
 
 
+Waiting = tuple[Claimed, float]  # a claimed delivery and the monotonic clock at the claim
+
+
 @dataclass
 class Host:
-    """Claimed deliveries to one host, waiting for one of its connections (a lane)."""
+    """Claimed deliveries to one host, waiting for one of its connections (a lane), and
+    those of its webhooks at their cap, held until one of the webhook's requests settles."""
 
-    waiting: deque[tuple[Claimed, float]] = field(default_factory=deque)  # the monotonic clock at the claim
+    waiting: deque[Waiting] = field(default_factory=deque)
+    held: dict[int, deque[Waiting]] = field(default_factory=dict)  # per webhook, oldest claim first
     lanes: int = 0  # tasks sending to this host, each taking the next waiting delivery when done
 
 
@@ -106,11 +111,13 @@ class Dispatcher:
                         logger.exception("dispatcher step failed; retrying in %.1f s", self._settings.poll_interval)
                         await self._wake.sleep(self._settings.poll_interval)
         finally:
-            for host in self._hosts.values():  # what waits for a lane goes back to the queue unsent
-                while host.waiting:
-                    item = host.waiting.popleft()[0]
-                    self._recorder.release(item)
-                    self._shares.remove(item)
+            for host in self._hosts.values():  # what waits for a lane or its webhook goes back to the queue unsent
+                for waiting in (host.waiting, *host.held.values()):
+                    while waiting:
+                        item = waiting.popleft()[0]
+                        self._recorder.release(item)
+                        self._shares.remove(item)
+                host.held.clear()
             while self._lanes:  # each lane finishes the request it is sending
                 await asyncio.gather(*self._lanes, return_exceptions=True)
             self._recorder.close()  # it writes what the last requests returned, then ends
@@ -154,23 +161,44 @@ class Dispatcher:
         if why := _not_sendable(target):
             self._settle(item, unsent(target, why, self._clock.now_ms()), not_sent(why))
             return
-        if self._shares.struggling(item.webhook_id) and not self._shares.has_room(item):
-            # Claimed over the cap of an endpoint that stopped answering: back to the queue
-            # unsent, due after a timeout, so its backlog neither waits here holding the
-            # in-flight budget nor stands at the head of the queue to be claimed again at once.
-            # (Over a healthy webhook's cap, a claim's surplus waits for a lane here.)
-            self._recorder.release(item, after_ms=int(self._settings.delivery_timeout * 1000))
-            return
         host = self._hosts.get(target.host)
+        held = host.held.get(item.webhook_id) if host else None
+        if not self._shares.has_room(item, held=len(held) if held else 0):
+            if self._shares.struggling(item.webhook_id):
+                # Claimed over the cap of an endpoint that stopped answering: back to the queue
+                # unsent, due after a timeout, so its backlog neither waits here holding the
+                # in-flight budget nor stands at the head of the queue to be claimed again at once.
+                self._recorder.release(item, after_ms=int(self._settings.delivery_timeout * 1000))
+                return
+            # Over a healthy webhook's cap, a claim's surplus waits here, unsent, until one of
+            # the webhook's requests settles: its cap bounds the requests it has in flight.
+            if host is None:
+                host = self._hosts[target.host] = Host()
+            host.held.setdefault(item.webhook_id, deque()).append((item, claimed_at))
+            self._shares.add(item)
+            return
         if host is None:
             host = self._hosts[target.host] = Host()
         host.waiting.append((item, claimed_at))
         self._shares.add(item)
+        self._open_lane(target.host, host)
+
+    def _open_lane(self, name: str, host: Host) -> None:
+        """Start another lane to the host if it may have one more."""
         if host.lanes < self._settings.max_per_host:
             host.lanes += 1
-            lane = asyncio.create_task(self._lane(target.host, host))
+            lane = asyncio.create_task(self._lane(name, host))
             self._lanes.add(lane)
             lane.add_done_callback(self._lanes.discard)
+
+    def _unhold(self, name: str, host: Host, webhook_id: int) -> None:
+        """Send a webhook's held deliveries to its host's lanes while it has room for more in flight."""
+        held = host.held.get(webhook_id)
+        while held and self._shares.has_room(held[0][0], held=len(held)):
+            host.waiting.append(held.popleft())
+            self._open_lane(name, host)
+        if held is not None and not held:
+            del host.held[webhook_id]
 
     async def _lane(self, name: str, host: Host) -> None:
         try:
@@ -194,12 +222,13 @@ class Dispatcher:
                 # Wake the loop only when this makes room it waits for: a left-out webhook or
                 # tenant, or a claim's worth of the in-flight budget (a wake-up costs a claim).
                 freed = self._shares.remove(item, answered=answered)
+                self._unhold(name, host, item.webhook_id)
                 room = self._settings.max_in_flight - self._shares.total
                 if freed or (self._awaiting_room and room >= self._min_claim):
                     self._wake.set()
         finally:
             host.lanes -= 1
-            if not host.lanes and not host.waiting and self._hosts.get(name) is host:
+            if not host.lanes and not host.waiting and not host.held and self._hosts.get(name) is host:
                 del self._hosts[name]
 
     def _busy_webhooks(self) -> frozenset[int]:

@@ -60,9 +60,10 @@ class Shares:
         """Whether the webhook's cap has fallen below where it started: it stopped answering."""
         return self.cap_of(webhook_id) < min(self.START_CAP, self._caps[0])
 
-    def has_room(self, item: Claimed) -> bool:
-        """Whether the delivery's webhook may have one more in flight."""
-        return self._webhooks[item.webhook_id] < self.cap_of(item.webhook_id)
+    def has_room(self, item: Claimed, *, held: int = 0) -> bool:
+        """Whether the delivery's webhook may have one more in flight; `held` of the
+        deliveries counted for it are claimed but not sent (they wait for that room)."""
+        return self._webhooks[item.webhook_id] - held < self.cap_of(item.webhook_id)
 
     def webhooks(self) -> list[int]:
         """The webhooks with claimed, unsettled deliveries."""
