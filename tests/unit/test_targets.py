@@ -1,13 +1,15 @@
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
+import pytest
 from cryptography.fernet import Fernet
 
 from dochooks.db import Row
 from dochooks.delivery.signing import verify
-from dochooks.delivery.targets import USER_AGENT, Targets
+from dochooks.delivery.targets import USER_AGENT, Target, Targets
 from dochooks.webhooks.secrets import Cipher, new_signing_secret, signing_key
 from tests.factories.deliveries import claimed
 
@@ -107,3 +109,42 @@ def test_the_body_is_the_payload_with_request_id_and_topic() -> None:
         "topic": "document-received",
     }
     assert json.loads(claimed(payload="{}").body()) == {"request_id": item.request_id, "topic": "document-received"}
+
+
+def test_after_a_change_the_held_webhooks_are_read_again_before_the_next_send() -> None:
+    targets = Targets(CIPHER)
+    targets.refresh([webhook_row(7, updated_at=1), webhook_row(8, updated_at=1)])
+    reads: list[list[int]] = []
+
+    async def read(ids: list[int]) -> list[Row]:
+        reads.append(ids)
+        return [webhook_row(7, updated_at=2, enabled=0)]  # 7 disabled, 8 deleted
+
+    def current(webhook_id: int) -> Target | None:
+        return asyncio.run(targets.current(webhook_id, lambda: [7, 8], read))
+
+    assert current(7) is targets.get(7) and reads == []  # nothing changed: no read
+    targets.mark_stale()
+    seven = current(7)
+    assert reads == [[7, 8]] and seven is not None and seven.not_sendable() == "webhook is disabled; not sent"
+    assert current(8) is None and reads == [[7, 8]]  # read once per change
+    assert targets.versions == {7: 2}
+
+
+def test_a_failed_read_is_tried_again_at_the_next_send() -> None:
+    targets = Targets(CIPHER)
+    targets.refresh([webhook_row(7)])
+    tries = 0
+
+    async def read(ids: list[int]) -> list[Row]:
+        nonlocal tries
+        tries += 1
+        if tries == 1:
+            raise ConnectionError("database away")
+        return [webhook_row(7, updated_at=2)]
+
+    targets.mark_stale()
+    with pytest.raises(ConnectionError):
+        asyncio.run(targets.current(7, lambda: [7], read))
+    target = asyncio.run(targets.current(7, lambda: [7], read))
+    assert tries == 2 and target is not None and target.updated_at == 2

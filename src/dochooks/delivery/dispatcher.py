@@ -12,8 +12,6 @@ import os
 import random
 import socket
 import time
-from collections import deque
-from dataclasses import dataclass, field
 
 from dochooks.clock import Monotonic
 from dochooks.db import Row
@@ -21,6 +19,7 @@ from dochooks.delivery import leases
 from dochooks.delivery.attempts import Attempt, attempt, unsent
 from dochooks.delivery.backoff import RETRY_AFTER_STATUSES
 from dochooks.delivery.claims import ClaimScope, LeftOut
+from dochooks.delivery.hosts import Host, Hosts
 from dochooks.delivery.leases import Claimed
 from dochooks.delivery.outcomes import Kind, Verdict, judge, not_sent, recorded
 from dochooks.delivery.recorder import FLUSH_SECONDS, Recorder, write
@@ -34,19 +33,6 @@ from dochooks.webhooks import store as webhook_rows
 
 logger = logging.getLogger("dochooks.dispatcher")
 WRITE_SLACK_SECONDS = 15  # what a lease allows for writing the attempt (WRITE_TRIES tries, a second apart)
-
-
-Waiting = tuple[Claimed, float]  # a claimed delivery and the monotonic clock at the claim
-
-
-@dataclass
-class Host:
-    """Claimed deliveries to one host, waiting for one of its connections (a lane), and
-    those of its webhooks at their cap, held until one of the webhook's requests settles."""
-
-    waiting: deque[Waiting] = field(default_factory=deque)
-    held: dict[int, deque[Waiting]] = field(default_factory=dict)  # per webhook, oldest claim first
-    lanes: int = 0  # tasks sending to this host, each taking the next waiting delivery when done
 
 
 class Dispatcher:
@@ -78,7 +64,7 @@ class Dispatcher:
         self._min_claim = max(1, min(settings.claim_batch, settings.max_in_flight) // 4)
         # Claimed deliveries not yet settled (waiting for a lane or being sent), per webhook and tenant.
         self._shares = Shares(settings.max_per_webhook, settings.max_per_tenant)
-        self._hosts: dict[str, Host] = {}
+        self._hosts = Hosts()
         self._lanes: set[asyncio.Task[None]] = set()
         self._wake = Wakeup()
         self._recorder = Recorder(
@@ -90,8 +76,6 @@ class Dispatcher:
         )
         self._scope = ClaimScope(settings.claim_batch, settings.poll_interval, monotonic)
         self._awaiting_room = False  # whether the loop sleeps until settled deliveries make room
-        self._stale = False  # whether a webhook changed or went since those of the held deliveries were read
-        self._rereading = asyncio.Lock()  # one read of them at a time, for every lane that waits on it
 
     # --- the loop --------------------------------------------------------------------
 
@@ -101,7 +85,7 @@ class Dispatcher:
         try:
             async with (
                 self._wake.watching(deliveries_queued, self._db, stopping),
-                listening(webhooks_changed, self._db, self._mark_stale),
+                listening(webhooks_changed, self._db, self._targets.mark_stale),
             ):
                 while not stopping.is_set():
                     try:
@@ -111,13 +95,9 @@ class Dispatcher:
                         logger.exception("dispatcher step failed; retrying in %.1f s", self._settings.poll_interval)
                         await self._wake.sleep(self._settings.poll_interval)
         finally:
-            for host in self._hosts.values():  # what waits for a lane or its webhook goes back to the queue unsent
-                for waiting in (host.waiting, *host.held.values()):
-                    while waiting:
-                        item = waiting.popleft()[0]
-                        self._recorder.release(item)
-                        self._shares.remove(item)
-                host.held.clear()
+            for item in self._hosts.drain():  # what waits for a lane or its webhook goes back to the queue unsent
+                self._recorder.release(item)
+                self._shares.remove(item)
             while self._lanes:  # each lane finishes the request it is sending
                 await asyncio.gather(*self._lanes, return_exceptions=True)
             self._recorder.close()  # it writes what the last requests returned, then ends
@@ -158,12 +138,10 @@ class Dispatcher:
         target = self._targets.get(item.webhook_id)
         if target is None:  # the webhook was deleted after the claim; so was the delivery
             return
-        if why := _not_sendable(target):
+        if why := target.not_sendable():
             self._settle(item, unsent(target, why, self._clock.now_ms()), not_sent(why))
             return
-        host = self._hosts.get(target.host)
-        held = host.held.get(item.webhook_id) if host else None
-        if not self._shares.has_room(item, held=len(held) if held else 0):
+        if not self._shares.has_room(item, held=self._hosts.held_of(target.host, item.webhook_id)):
             if self._shares.struggling(item.webhook_id):
                 # Claimed over the cap of an endpoint that stopped answering: back to the queue
                 # unsent, due after a timeout, so its backlog neither waits here holding the
@@ -172,35 +150,23 @@ class Dispatcher:
                 return
             # Over a healthy webhook's cap, a claim's surplus waits here, unsent, until one of
             # the webhook's requests settles: its cap bounds the requests it has in flight.
-            if host is None:
-                host = self._hosts[target.host] = Host()
-            host.held.setdefault(item.webhook_id, deque()).append((item, claimed_at))
+            self._hosts.of(target.host).hold((item, claimed_at))
             self._shares.add(item)
             return
-        if host is None:
-            host = self._hosts[target.host] = Host()
+        host = self._hosts.of(target.host)
         host.waiting.append((item, claimed_at))
         self._shares.add(item)
-        self._open_lane(target.host, host)
+        self._open_lanes(host, 1)
 
-    def _open_lane(self, name: str, host: Host) -> None:
-        """Start another lane to the host if it may have one more."""
-        if host.lanes < self._settings.max_per_host:
+    def _open_lanes(self, host: Host, wanted: int) -> None:
+        """Start up to `wanted` more lanes to the host, as many as it may have."""
+        for _ in range(min(wanted, self._settings.max_per_host - host.lanes)):
             host.lanes += 1
-            lane = asyncio.create_task(self._lane(name, host))
+            lane = asyncio.create_task(self._lane(host))
             self._lanes.add(lane)
             lane.add_done_callback(self._lanes.discard)
 
-    def _unhold(self, name: str, host: Host, webhook_id: int) -> None:
-        """Send a webhook's held deliveries to its host's lanes while it has room for more in flight."""
-        held = host.held.get(webhook_id)
-        while held and self._shares.has_room(held[0][0], held=len(held)):
-            host.waiting.append(held.popleft())
-            self._open_lane(name, host)
-        if held is not None and not held:
-            del host.held[webhook_id]
-
-    async def _lane(self, name: str, host: Host) -> None:
+    async def _lane(self, host: Host) -> None:
         try:
             while host.waiting:
                 item, claimed_at = host.waiting.popleft()
@@ -208,10 +174,10 @@ class Dispatcher:
                     self._wake.set()  # no longer busy: its webhooks may be claimed again
                 answered = None
                 try:
-                    target = await self._current_target(item)
+                    target = await self._targets.current(item.webhook_id, self._shares.webhooks, self._read_webhooks)
                     if target is None:
                         pass  # deleted since the claim, with its deliveries: nothing to send or record
-                    elif why := _not_sendable(target):
+                    elif why := target.not_sendable():
                         self._settle(item, unsent(target, why, self._clock.now_ms()), not_sent(why))
                     else:
                         result = await self._deliver(item, target, claimed_at)
@@ -222,22 +188,18 @@ class Dispatcher:
                 # Wake the loop only when this makes room it waits for: a left-out webhook or
                 # tenant, or a claim's worth of the in-flight budget (a wake-up costs a claim).
                 freed = self._shares.remove(item, answered=answered)
-                self._unhold(name, host, item.webhook_id)
+                self._open_lanes(host, host.unhold(item.webhook_id, self._shares.has_room))
                 room = self._settings.max_in_flight - self._shares.total
                 if freed or (self._awaiting_room and room >= self._min_claim):
                     self._wake.set()
         finally:
             host.lanes -= 1
-            if not host.lanes and not host.waiting and not host.held and self._hosts.get(name) is host:
-                del self._hosts[name]
+            self._hosts.forget_if_idle(host)
 
     def _busy_webhooks(self) -> frozenset[int]:
         """Webhooks at their own cap, or whose host has a full queue already: claiming more
         of theirs would only let one slow endpoint take the in-flight budget from the others."""
-        cap = self._settings.max_per_host
-        behind_full_hosts = {
-            item.webhook_id for host in self._hosts.values() if len(host.waiting) >= cap for item, _ in host.waiting
-        }
+        behind_full_hosts = self._hosts.webhooks_behind_full(self._settings.max_per_host)
         return frozenset(behind_full_hosts | self._shares.full_webhooks())
 
     def _claim(self, limit: int, left_out: LeftOut, window: int | None) -> tuple[list[Claimed], list[Row]]:
@@ -254,28 +216,12 @@ class Dispatcher:
                 known=self._targets.versions,
             )
 
-    def _mark_stale(self) -> None:
-        self._stale = True
+    async def _read_webhooks(self, webhook_ids: list[int]) -> list[Row]:
+        def rows() -> list[Row]:
+            with self._db.read() as conn:
+                return webhook_rows.rows_of(conn, webhook_ids)
 
-    async def _current_target(self, item: Claimed) -> Target | None:
-        """Where the delivery goes now; None if its webhook is gone. After a webhook changed or
-        went (`webhooks_changed`, here or in another process), the webhooks of every delivery
-        held here are read again first: a change that committed is seen by the next send."""
-        async with self._rereading:
-            if self._stale:
-                self._stale = False
-                held = self._shares.webhooks()
-                try:
-                    rows = await asyncio.to_thread(self._read_webhooks, held)
-                except Exception:
-                    self._stale = True  # read them at the next delivery
-                    raise
-                self._targets.reread(held, rows)
-        return self._targets.get(item.webhook_id)
-
-    def _read_webhooks(self, webhook_ids: list[int]) -> list[Row]:
-        with self._db.read() as conn:
-            return webhook_rows.rows_of(conn, webhook_ids)
+        return await asyncio.to_thread(rows)
 
     def _next_due(self) -> int | None:
         with self._db.read() as conn:
@@ -301,8 +247,3 @@ class Dispatcher:
             OUTCOME["retrying" if verdict.kind is Kind.RETRY else "failed"].inc()
             WEBHOOK_FAILURES.labels(str(item.webhook_id)).inc()
         self._recorder.add(recorded(item, made, verdict), verdict.found)
-
-
-def _not_sendable(target: Target) -> str | None:
-    """Why deliveries to this webhook cannot be sent at all (disabled, secret unreadable), if so."""
-    return target.broken or (None if target.enabled else "webhook is disabled; not sent")

@@ -60,7 +60,7 @@ class Shares:
         """Whether the webhook's cap has fallen below where it started: it stopped answering."""
         return self.cap_of(webhook_id) < min(self.START_CAP, self._caps[0])
 
-    def has_room(self, item: Claimed, *, held: int = 0) -> bool:
+    def has_room(self, item: Claimed, held: int = 0) -> bool:
         """Whether the delivery's webhook may have one more in flight; `held` of the
         deliveries counted for it are claimed but not sent (they wait for that room)."""
         return self._webhooks[item.webhook_id] - held < self.cap_of(item.webhook_id)

@@ -3,8 +3,9 @@ log shows them, its signing keys; decrypted once per version of the webhook."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from dochooks import __version__
@@ -35,6 +36,10 @@ class Target:
     previous_key: bytes | None = None  # a rotated-away secret's key, signing too until previous_until
     previous_until: int = 0
 
+    def not_sendable(self) -> str | None:
+        """Why deliveries to this webhook cannot be sent at all (disabled, secret unreadable), if so."""
+        return self.broken or (None if self.enabled else "webhook is disabled; not sent")
+
     def keys_at(self, now_ms: int) -> tuple[bytes, ...]:
         return (self.key, self.previous_key) if self.previous_key and now_ms < self.previous_until else (self.key,)
 
@@ -55,6 +60,8 @@ class Targets:
         self._cipher = cipher
         self._cache: dict[int, Target] = {}
         self.versions: dict[int, int] = {}  # webhook id -> the updated_at its cached target is of
+        self._stale = False  # whether a webhook changed or went since the held ones were read
+        self._rereading = asyncio.Lock()  # one read of them at a time, for every send that waits on it
 
     def refresh(self, rows: Sequence[Row]) -> None:
         for row in rows:
@@ -83,6 +90,27 @@ class Targets:
         for gone in set(asked) - {row["id"] for row in rows}:
             self._cache.pop(gone, None)
             self.versions.pop(gone, None)
+
+    def mark_stale(self) -> None:
+        """A webhook changed or went (`webhooks_changed`, here or in another process)."""
+        self._stale = True
+
+    async def current(
+        self, webhook_id: int, held: Callable[[], list[int]], read: Callable[[list[int]], Awaitable[list[Row]]]
+    ) -> Target | None:
+        """Where a delivery to the webhook goes now; None if it is gone. After `mark_stale`,
+        the `held` webhooks are `read` again first: a change that committed is seen by the next send."""
+        async with self._rereading:
+            if self._stale:
+                self._stale = False
+                asked = held()
+                try:
+                    rows = await read(asked)
+                except Exception:
+                    self._stale = True  # read them at the next send
+                    raise
+                self.reread(asked, rows)
+        return self._cache.get(webhook_id)
 
     def get(self, webhook_id: int) -> Target | None:
         return self._cache.get(webhook_id)
