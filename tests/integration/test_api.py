@@ -16,6 +16,7 @@ from dochooks.tenants import NewTenant
 from dochooks.topics import TOPICS
 from tests.factories.clients import Api, WebClient, document_doc, live_service, multipart, webhook_doc
 from tests.factories.peers import Receiver, running_receiver
+from tests.factories.reference import ATTRIBUTES
 from tests.factories.stores import make_settings, make_tenant
 from tests.unit.test_url_safety import MALFORMED, REFUSED
 from tests.unit.test_webhook_config import CONTROL_CHARACTERS
@@ -223,16 +224,7 @@ def test_a_test_send_is_delivered_logged_and_can_be_resent(api: Api, receiver: R
     (got,) = receiver.wait_for("/ok/t", 1)
     payload = json.loads(got.body)
     assert payload["topic"] == "preprocessing-done" and payload["type"] == "documents"
-    assert set(payload["attributes"]) == {
-        "status",
-        "tenant_id",
-        "sla_deadline",
-        "custom_fields",
-        "external_id",
-        "created_at",
-        "updated_at",
-        "document_id",
-    }
+    assert set(payload["attributes"]) == ATTRIBUTES
     attempt = delivery["attributes"]["attempts"][0]
     assert attempt["number"] == 1 and attempt["response_status"] == 200 and attempt["duration_ms"] >= 0
     assert attempt["request_headers"]["webhook-id"] == payload["request_id"] == delivery["attributes"]["request_id"]

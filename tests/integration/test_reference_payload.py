@@ -6,7 +6,6 @@ PostgreSQL. The rules below are written from the reference's example
 from __future__ import annotations
 
 import json
-import re
 import time
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,23 +15,8 @@ from dochooks.tenants import NewTenant
 from tests.factories.clients import Api, document_doc, live_service, webhook_doc
 from tests.factories.documents import PLAIN_FLOW
 from tests.factories.peers import Received, Receiver
+from tests.factories.reference import ATTRIBUTES, REFERENCE_TIME, REQUEST_ID, TOP_LEVEL
 
-# The reference's example, key for key.
-TOP_LEVEL = {"id", "type", "attributes", "request_id", "topic"}
-ATTRIBUTES = {
-    "status",
-    "tenant_id",
-    "sla_deadline",
-    "custom_fields",
-    "external_id",
-    "created_at",
-    "updated_at",
-    "document_id",
-}
-# "2021-05-12T10:05:46.229Z": date, time to the millisecond, UTC as Z.
-REFERENCE_TIME = re.compile(r"\A\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z\Z")
-# "ef083852541ff078340a516432aee2f4"
-REQUEST_ID = re.compile(r"\A[0-9a-f]{32}\Z")
 STATUSES = {"pending", "in_progress", "done", "failed"}
 
 
