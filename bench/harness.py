@@ -23,7 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 import uvloop
-from receiver_process import Usage
+from receiver_process import Usage, usage
 from verdict import Verdict
 
 from dochooks.clock import iso
@@ -215,7 +215,24 @@ async def dispatch_until(rt: Runtime, done: Callable[[], bool], limit: float, po
         await asyncio.wait_for(task, timeout=60)
 
 
-async def measure_bare(url: str, n: int, *, body_size: int, settings: Settings, limit: float) -> tuple[float, int]:
+def measure_bare(
+    verdict: Verdict, port: int, n: int, *, body_size: int, settings: Settings, limit: float
+) -> tuple[float, Usage]:
+    """The bare aiohttp client's run to the receiver at `port` (`_post_bare`): its seconds and
+    the receiver's counts over it; the check that each request got a 200 and was counted."""
+    before = usage(port)
+    url = f"http://127.0.0.1:{port}/bare"
+    seconds, ok = run_loop(lambda: _post_bare(url, n, body_size=body_size, settings=settings, limit=limit))
+    seen = usage(port).since(before)
+    verdict.check(
+        f"each of the bare client's {n:,} requests got a 200, and the receiver counted it",
+        ok == n == seen.requests,
+        f"{ok:,} got a 200, the receiver counted {seen.requests:,}",
+    )
+    return seconds, seen
+
+
+async def _post_bare(url: str, n: int, *, body_size: int, settings: Settings, limit: float) -> tuple[float, int]:
     """Seconds for one aiohttp session to POST `n` bodies at the dispatcher's concurrency,
     and how many got a 200. The receiver is one host, so at most max_per_host requests
     are on the wire at once for either client; more workers would only queue in the
