@@ -1,13 +1,16 @@
 """What the benchmarks share: a fresh database for the run, payloads in the reference's
-shape, webhooks and deliveries set up in bulk, the dispatcher run until done, the event
-loop, and the checks of a run's deliveries. The receiver they deliver to is in
-receiver_process.py; how a run is judged and printed, in verdict.py."""
+shape, webhooks and deliveries set up in bulk, the dispatcher run until done, the bare
+aiohttp client they are measured against, the event loop and the cores a process runs on,
+and the checks of a run's deliveries. The receiver they deliver to is in
+receiver_process.py; `dochooks serve` as a subprocess, in serve_process.py; how a run is
+judged and printed, in verdict.py."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import math
+import os
 import secrets
 import shutil
 import socket
@@ -18,8 +21,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import aiohttp
 import uvloop
-from receiver_process import Usage
+from receiver_process import Usage, usage
 from verdict import Verdict
 
 from dochooks.clock import iso
@@ -105,6 +109,21 @@ def sample_payload(tenant_id: int, n: int, now_ms: int) -> dict[str, Any]:
 def run_loop(main: Callable[[], Any]) -> Any:
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         return runner.run(main())
+
+
+@contextlib.contextmanager
+def on_cores(cores: set[int] | None) -> Iterator[None]:
+    """This thread, and the processes and threads it starts meanwhile (they inherit it), on
+    `cores` for the block, then back where it was; None: left as it is."""
+    if cores is None:
+        yield
+        return
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, cores)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
 
 
 def describe_database(rt: Runtime) -> str:
@@ -194,6 +213,50 @@ async def dispatch_until(rt: Runtime, done: Callable[[], bool], limit: float, po
     finally:
         stopping.set()
         await asyncio.wait_for(task, timeout=60)
+
+
+def measure_bare(
+    verdict: Verdict, port: int, n: int, *, body_size: int, settings: Settings, limit: float
+) -> tuple[float, Usage]:
+    """The bare aiohttp client's run to the receiver at `port` (`_post_bare`): its seconds and
+    the receiver's counts over it; the check that each request got a 200 and was counted."""
+    before = usage(port)
+    url = f"http://127.0.0.1:{port}/bare"
+    seconds, ok = run_loop(lambda: _post_bare(url, n, body_size=body_size, settings=settings, limit=limit))
+    seen = usage(port).since(before)
+    verdict.check(
+        f"each of the bare client's {n:,} requests got a 200, and the receiver counted it",
+        ok == n == seen.requests,
+        f"{ok:,} got a 200, the receiver counted {seen.requests:,}",
+    )
+    return seconds, seen
+
+
+async def _post_bare(url: str, n: int, *, body_size: int, settings: Settings, limit: float) -> tuple[float, int]:
+    """Seconds for one aiohttp session to POST `n` bodies at the dispatcher's concurrency,
+    and how many got a 200. The receiver is one host, so at most max_per_host requests
+    are on the wire at once for either client; more workers would only queue in the
+    connector (where aiohttp lets a newcomer take a freed connection before a waiter)."""
+    body = b'{"x":"' + b"y" * (body_size - 8) + b'"}'
+    assert len(body) == body_size
+    headers = {"Content-Type": "application/json"}
+    left, ok = n, 0
+
+    async def worker(session: aiohttp.ClientSession) -> None:
+        nonlocal left, ok
+        while left > 0:
+            left -= 1
+            async with session.post(url, data=body, headers=headers) as response:
+                await response.read()
+                ok += response.status == 200
+
+    connector = aiohttp.TCPConnector(limit=settings.max_in_flight, limit_per_host=settings.max_per_host)
+    timeout = aiohttp.ClientTimeout(total=settings.delivery_timeout)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        started = time.perf_counter()
+        workers = [worker(session) for _ in range(min(settings.max_in_flight, settings.max_per_host, n))]
+        await asyncio.wait_for(asyncio.gather(*workers), timeout=limit)
+        return time.perf_counter() - started, ok
 
 
 def check_delivered(

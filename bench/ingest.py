@@ -22,50 +22,30 @@ stored whole, or a published event lacks its row or its delivery.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import base64
 import contextlib
 import hashlib
-import json
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import aiohttp
 from harness import (
     TOPIC,
     add_webhook,
     database,
     describe_database,
-    free_port,
     run_loop,
     sample_payload,
 )
+from serve_process import DOCUMENT, Uploads, check_accepted, served, service_env, tenant_token, upload_documents
 from verdict import Verdict, report
 
 from dochooks.delivery.publish import publish
 from dochooks.runtime import open_runtime
 from dochooks.settings import Settings
 from dochooks.tenants import create_tenant
-
-DOCHOOKS = str(Path(sys.executable).parent / "dochooks")
-DOCUMENT = b"Invoice 2026-0042\nTotal due: 1,250.00 EUR\n" * 20  # the file every upload carries
-
-
-@dataclass(frozen=True)
-class Uploads:
-    rate: float  # uploads per second
-    answers: Counter[int]  # each upload's last answer, by status
-    retried: int  # answers of 503 tried again
-    documents: list[str]  # the ids the 201 answers gave
 
 
 @contextlib.contextmanager
@@ -80,71 +60,18 @@ def half(name: str, database_url: str | None) -> Iterator[tuple[str, Path]]:
 
 
 def measure_uploads(url: str, workdir: Path, uploads: int, concurrency: int, tenants: int) -> Uploads:
-    """Uploads per second through a `dochooks serve` subprocess from `concurrency` clients of
-    `tenants` tenants, and what they were answered."""
-    env = {**os.environ, "DOCHOOKS_DATA_DIR": str(workdir / "data"), "DOCHOOKS_RATE_LIMIT": "0"}
-    env["DOCHOOKS_DATABASE_URL"] = url
-    tokens = []
-    for n in range(tenants):
-        made = subprocess.run(
-            [DOCHOOKS, "tenant", "create", f"ingest{n}", "--json"], capture_output=True, env=env, check=True
-        )
-        tokens.append(json.loads(made.stdout)["token"])
-    port = free_port()
-    with open(workdir / "serve.log", "wb") as log:
-        serve = subprocess.Popen([DOCHOOKS, "serve", "--port", str(port)], env=env, stdout=log, stderr=log)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
-        content = base64.b64encode(DOCUMENT).decode()
-        body = json.dumps({"data": {"type": "documents", "attributes": {"files": [{"base64_file": content}]}}})
-        headers = [{"Authorization": f"Bearer {t}", "Content-Type": "application/vnd.api+json"} for t in tokens]
-        url_ = f"http://127.0.0.1:{port}/v1/documents"
-
-        async def run() -> Uploads:
-            left, retried = uploads, 0
-            answers: Counter[int] = Counter()
-            documents: list[str] = []
-
-            async def client(session: aiohttp.ClientSession, headers: dict[str, str]) -> None:
-                nonlocal left, retried
-                while left > 0:
-                    left -= 1
-                    while True:  # as a client should: a 503 is tried again after its Retry-After
-                        async with session.post(url_, data=body, headers=headers) as r:
-                            answer = await r.read()
-                        if r.status != 503:
-                            break
-                        retried += 1
-                        await asyncio.sleep(float(r.headers.get("Retry-After", "1")))
-                    answers[r.status] += 1
-                    if r.status == 201:
-                        documents.append(str(json.loads(answer)["data"]["id"]))
-
-            async with aiohttp.ClientSession() as session:
-                began = time.perf_counter()
-                await asyncio.gather(*(client(session, headers[i % len(headers)]) for i in range(concurrency)))
-                return Uploads(uploads / (time.perf_counter() - began), answers, retried, documents)
-
-        return run_loop(run)  # type: ignore[no-any-return]
-    finally:
-        serve.terminate()
-        serve.wait(30)
+    """Uploads through a `dochooks serve` subprocess from `concurrency` clients of `tenants`
+    tenants, and what they were answered."""
+    env = service_env(url, workdir)
+    tokens = [tenant_token(env, f"ingest{n}") for n in range(tenants)]
+    with served(env, workdir) as service:
+        return run_loop(lambda: upload_documents(service.base, tokens, uploads, concurrency))  # type: ignore[no-any-return]
 
 
-def check_uploads(verdict: Verdict, url: str, workdir: Path, uploads: Uploads, sent: int) -> None:
+def check_uploads(verdict: Verdict, url: str, workdir: Path, uploads: Uploads) -> None:
     """Every upload was accepted, and every accepted one is stored: its document row, and its
     file on disk, whole; nothing stored that was not accepted."""
-    others = "".join(f"; {n:,} answered {status}" for status, n in sorted(uploads.answers.items()) if status != 201)
-    accepted = uploads.answers[201]
-    verdict.check(f"each of the {sent:,} uploads got a 201", accepted == sent, f"{accepted:,} did{others}")
+    accepted = check_accepted(verdict, uploads)
     data_dir = workdir / "data"
     rt = open_runtime(Settings(database_url=url, data_dir=data_dir), run_migrations=False)
     try:
@@ -226,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     verdict = Verdict()
     with half("api", args.database_url) as (url, workdir):
         uploads = measure_uploads(url, workdir, args.uploads, args.concurrency, args.tenants)
-        check_uploads(verdict, url, workdir, uploads, args.uploads)
+        check_uploads(verdict, url, workdir, uploads)
     with half("publish", args.database_url) as (url, workdir):
         engine, single, batched = measure_publish(verdict, url, workdir, args.events)
     rows = [

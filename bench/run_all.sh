@@ -60,6 +60,12 @@ run backlog_sqlite "--backlog 50000 --measure 5000" bench/backlog.py
 run backlog_pg "--backlog 50000 --measure 5000" bench/backlog.py --database-url "$pg/dochooks_bench_bl"
 run isolation_sqlite "--per-webhook 100" bench/isolation.py
 run ingest_sqlite "--uploads 200 --events 1000" bench/ingest.py
+run flow_sqlite "--documents 100" bench/flow.py
+run flow_pg "--documents 100" bench/flow.py --database-url "$pg/dochooks_bench_flow"
+run flow5_sqlite "--documents 60" bench/flow.py --webhooks 5
+run flow5_pg "--documents 60" bench/flow.py --webhooks 5 --database-url "$pg/dochooks_bench_flow5"
+run flowseq_sqlite "--documents 20" bench/flow.py --sequential
+run flowseq_pg "--documents 20" bench/flow.py --sequential --database-url "$pg/dochooks_bench_flowseq"
 run celery "--deliveries 2000" bench/celery_compare.py
 
 if [ ${#summary[@]} = 0 ]; then

@@ -41,7 +41,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import orjson
 import uvloop
 from harness import (
@@ -51,6 +50,7 @@ from harness import (
     database,
     describe_database,
     dispatch_until,
+    measure_bare,
     run_loop,
     sample_payload,
 )
@@ -194,33 +194,6 @@ async def measure_dispatcher(rt: Runtime, n: int, limit: float, workers: int = 1
         return await dispatch_until(rt, lambda: _all_recorded(rt.db, n), limit, poll=0.005)
 
 
-async def measure_bare(url: str, n: int, *, body_size: int, settings: Settings, limit: float) -> tuple[float, int]:
-    """Seconds for one aiohttp session to POST `n` bodies at the dispatcher's concurrency,
-    and how many got a 200. The receiver is one host, so at most max_per_host requests
-    are on the wire at once for either client; more workers would only queue in the
-    connector (where aiohttp lets a newcomer take a freed connection before a waiter)."""
-    body = b'{"x":"' + b"y" * (body_size - 8) + b'"}'
-    assert len(body) == body_size
-    headers = {"Content-Type": "application/json"}
-    left, ok = n, 0
-
-    async def worker(session: aiohttp.ClientSession) -> None:
-        nonlocal left, ok
-        while left > 0:
-            left -= 1
-            async with session.post(url, data=body, headers=headers) as response:
-                await response.read()
-                ok += response.status == 200
-
-    connector = aiohttp.TCPConnector(limit=settings.max_in_flight, limit_per_host=settings.max_per_host)
-    timeout = aiohttp.ClientTimeout(total=settings.delivery_timeout)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-        started = time.perf_counter()
-        workers = [worker(session) for _ in range(min(settings.max_in_flight, settings.max_per_host, n))]
-        await asyncio.wait_for(asyncio.gather(*workers), timeout=limit)
-        return time.perf_counter() - started, ok
-
-
 # --- the command ----------------------------------------------------------------------
 
 
@@ -333,20 +306,11 @@ def main(argv: list[str] | None = None) -> int:
 
                 if not args.skip_bare:
                     gc.collect()
-                    before = usage(port)
-                    bare_seconds, ok = run_loop(
-                        lambda: measure_bare(
-                            f"{base}/bare", n, body_size=prepared.body_size, settings=settings, limit=remaining()
-                        )
+                    bare_seconds, bare = measure_bare(
+                        verdict, port, n, body_size=prepared.body_size, settings=settings, limit=remaining()
                     )
-                    bare = usage(port).since(before)
                     print(
                         f"bare aiohttp client: {n} requests in {bare_seconds:.2f} s ({cpu_note(bare, n)})", flush=True
-                    )
-                    verdict.check(
-                        f"each of the bare client's {n:,} requests got a 200, and the receiver counted it",
-                        ok == n and bare.requests == n,
-                        f"{ok:,} got a 200, the receiver counted {bare.requests:,}",
                     )
             finally:
                 rt.close()
