@@ -84,7 +84,7 @@ def test_memory_stays_bounded_under_concurrent_25_mib_uploads(db_url: str, tmp_p
         for outcomes in (json_outcomes, form_outcomes):
             assert set(outcomes) <= {"201", "503"} and outcomes["201"] >= 1, outcomes
         apis = [Api(service.base, token) for token in tokens]
-        assert apis[0].call("GET", "/healthz")[0] == 200
+        assert apis[0].call("GET", "/readyz")[0] == 200
         listed = sum(api.call("GET", "/v1/documents")[1]["meta"]["total"] for api in apis)
         assert listed == json_outcomes["201"] + form_outcomes["201"]
         assert peak < PEAK_RSS_LIMIT, f"peak RSS {peak / 10**6:.0f} MB"

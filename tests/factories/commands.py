@@ -90,7 +90,7 @@ class Running:
 
 
 class Served(Running):
-    """`dochooks serve` on a free port; `start` returns once /healthz answers 200."""
+    """`dochooks serve` on a free port; `start` returns once /readyz answers 200."""
 
     def __init__(self, db_url: str, tmp_path: Path, **env: str) -> None:
         super().__init__(db_url, tmp_path, "serve", DOCHOOKS_RETRY_TIME_SCALE=str(SCALE), **env)
@@ -105,11 +105,11 @@ class Served(Running):
         while True:
             assert self.proc.poll() is None, self.log.read_text()
             try:
-                with urllib.request.urlopen(self.base + "/healthz", timeout=1) as response:
+                with urllib.request.urlopen(self.base + "/readyz", timeout=1) as response:
                     if response.status == 200:
                         return
             except OSError:
-                assert time.monotonic() < deadline, "serve never became healthy"
+                assert time.monotonic() < deadline, "serve never became ready"
                 time.sleep(0.1)
 
 

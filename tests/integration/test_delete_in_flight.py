@@ -109,7 +109,7 @@ def test_deleting_a_webhook_mid_flight_sends_nothing_more_and_breaks_nothing(
 
         assert sent_before_delete == LANES
         assert len(holding.at("/hold/")) == sent_before_delete  # nothing sent after the delete committed
-        assert api.call("GET", "/healthz")[0] == 200  # the dispatcher still runs
+        assert api.call("GET", "/readyz")[0] == 200  # the dispatcher still runs
         assert api.call("GET", f"/v1/webhooks/{scene.hook}/deliveries")[0] == 404
         for delivery in deliveries:
             assert api.call("GET", f"/v1/deliveries/{delivery}")[0] == 404

@@ -1,4 +1,4 @@
-"""Routes about the service itself: readiness, metrics, the topic catalogue, the egress ranges."""
+"""Routes about the service itself: liveness and readiness, metrics, the topic catalogue, the egress ranges."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from dochooks import __version__
 from dochooks.api.deps import Tenant
 from dochooks.api.jsonapi import JsonApiResponse, document, error_object, errors, resource
+from dochooks.db.migrate import missing
 from dochooks.metrics_http import REFUSAL, authorized
 from dochooks.topics import TOPICS
 from dochooks.web.deps import Rt
@@ -18,19 +19,33 @@ router = APIRouter()
 metrics_router = APIRouter()
 
 
-@router.get("/healthz", tags=["service"], summary="Ready to serve")
-def healthz(request: Request, rt: Rt) -> JsonApiResponse:
-    """200 once the schema is migrated, the database answers and the background work
-    (dispatcher, workflow runner) runs; 503 otherwise."""
+@router.get("/healthz", tags=["service"], summary="Alive")
+def healthz() -> JsonApiResponse:
+    """200 while the process answers: a liveness probe. Whether it can do its work is `/readyz`."""
+    return JsonApiResponse({"status": "ok", "version": __version__})
+
+
+@router.get("/readyz", tags=["service"], summary="Ready to serve")
+def readyz(request: Request, rt: Rt) -> JsonApiResponse:
+    """200 when the database answers, has every migration this version ships, and the
+    background work (dispatcher, workflow runner) runs where this process runs it; 503 with
+    each reason otherwise: a readiness probe for a load balancer or an orchestrator."""
+    reasons = []
     background = request.app.state.background
     if background is not None and background.done():
-        return errors(503, [error_object(503, "Not ready", "the dispatcher has stopped; see the log")])
+        reasons.append("the background work (dispatcher, workflow runner) has stopped; see the log")
     try:
         with rt.db.read() as conn:
-            conn.one("SELECT 1 AS ok")
+            lacking = missing(conn)
     except Exception:
-        return errors(503, [error_object(503, "Not ready", "the database does not answer")])
-    return JsonApiResponse({"status": "ok", "version": __version__})
+        reasons.append("the database does not answer, or holds no dochooks schema")
+    else:
+        if lacking:
+            names = ", ".join(f"{m.version:04d}_{m.name}" for m in lacking)
+            reasons.append(f"the database lacks migrations {names}: run `dochooks migrate`")
+    if reasons:
+        return errors(503, [error_object(503, "Not ready", reason) for reason in reasons])
+    return JsonApiResponse({"status": "ready", "version": __version__})
 
 
 @metrics_router.get("/metrics", include_in_schema=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from importlib import resources
@@ -34,6 +35,17 @@ def available() -> list[Migration]:
         if match:
             found.append(Migration(int(match[1]), match[2], entry.read_text(encoding="utf-8")))
     return sorted(found, key=lambda m: m.version)
+
+
+def missing(conn: Connection) -> list[Migration]:
+    """The migrations this version ships that the database lacks (read only: for readiness)."""
+    applied = {row["version"] for row in conn.all("SELECT version FROM schema_migrations")}
+    return [m for m in shipped() if m.version not in applied]
+
+
+@functools.cache
+def shipped() -> tuple[Migration, ...]:
+    return tuple(available())
 
 
 def _applied(conn: Connection) -> set[int]:
