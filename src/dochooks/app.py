@@ -34,6 +34,7 @@ from dochooks.ui import errors as ui_errors
 from dochooks.ui import webhooks as ui_webhooks
 from dochooks.ui import workflow as ui_workflow
 from dochooks.ui.render import STATIC
+from dochooks.web.access_log import AccessLog
 from dochooks.web.errors import UNSTORABLE, report
 from dochooks.web.limits import BodyLimit, BodyRefused, Refusal, body_refused
 from dochooks.web.rate_limit import AuthFailures, RateLimiter
@@ -135,6 +136,7 @@ def create_app(rt: Runtime, *, dispatch: bool = True, limiter_clock: Callable[[]
         upload_paths=(api_documents.router.prefix, ui_documents.router.prefix),  # each face's upload posts there
         answer=_refused_body,
     )
+    app.add_middleware(AccessLog)  # outermost: it sees the answer every other layer gave
     _handle_errors(app)
     for router in (meta.router, api_webhooks.router, deliveries.router, api_documents.router, api_workflow.router):
         app.include_router(router)

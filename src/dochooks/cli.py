@@ -13,16 +13,17 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from dochooks import __version__
+from dochooks import __version__, logs
 from dochooks.db import migrate as run_migrations
 from dochooks.db import open_database
 from dochooks.errors import DochooksError
-from dochooks.settings import Settings, describe, env_name, from_env
+from dochooks.settings import Settings, describe, env_name, from_env, shown
 from dochooks.tenants import create_tenant
 
 if TYPE_CHECKING:
     from dochooks.runtime import Runtime
 
+logger = logging.getLogger("dochooks")  # what serve and worker say as they start
 _TYPES: dict[str, Any] = {"int": int, "float": float, "Path": click.Path(file_okay=False, path_type=Path)}
 
 
@@ -48,8 +49,14 @@ def settings_options(*names: str) -> Callable[[Callable[..., Any]], Callable[...
 
 def _settings(flags: dict[str, Any]) -> Settings:
     settings = from_env(**flags)
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if settings.log_format not in logs.FORMATS:
+        raise click.BadParameter(f"one of {', '.join(logs.FORMATS)}", param_hint="--log-format")
+    logs.configure(settings.log_level, settings.log_format)
     return settings
+
+
+def _log_settings(settings: Settings) -> None:
+    logger.info("settings", extra=logs.fields(**shown(settings)))
 
 
 def _install_uvloop() -> None:
@@ -112,22 +119,22 @@ def serve(**flags: Any) -> None:
     from dochooks.runtime import open_runtime
 
     settings = _settings(flags)
+    _log_settings(settings)
     rt = open_runtime(settings)
     _install_uvloop()
     try:
         with _own_metrics_port(rt):
-            click.echo(
+            logger.info(
                 f"dochooks {__version__} on {http_url(settings.host, settings.port)} "
-                f"(web UI at /, API docs at /docs); {where_metrics_are(settings, api=True)}",
-                err=True,
+                f"(web UI at /, API docs at /docs); {where_metrics_are(settings, api=True)}"
             )
             uvicorn.run(
                 create_app(rt),
                 host=settings.host,
                 port=settings.port,
-                log_level=settings.log_level,
+                log_config=None,  # logs.configure has set every logger up
                 loop="none",  # uvloop is already installed, when it is available
-                access_log=settings.log_level == "debug",
+                access_log=False,  # the app logs each request itself, with its route and tenant
             )
     finally:
         rt.close()
@@ -142,7 +149,9 @@ def worker(**flags: Any) -> None:
     from dochooks.metrics_http import where_metrics_are
     from dochooks.runtime import open_runtime
 
-    rt = open_runtime(_settings(flags))
+    settings = _settings(flags)
+    _log_settings(settings)
+    rt = open_runtime(settings)
 
     async def run() -> None:
         stopping = asyncio.Event()
@@ -155,14 +164,14 @@ def worker(**flags: Any) -> None:
     _install_uvloop()
     try:
         with _own_metrics_port(rt):
-            click.echo(f"dochooks {__version__} worker; {where_metrics_are(rt.settings, api=False)}", err=True)
+            logger.info(f"dochooks {__version__} worker; {where_metrics_are(rt.settings, api=False)}")
             asyncio.run(run())
     finally:
         rt.close()
 
 
 @main.command()
-@settings_options("database_url", "log_level")
+@settings_options("database_url", "log_level", "log_format")
 def migrate(**flags: Any) -> None:
     """Bring the database schema up to date."""
     db = open_database(_settings(flags).database_url)
@@ -183,7 +192,7 @@ def tenant() -> None:
 @tenant.command("create")
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, help='Print exactly {"tenant_id": ..., "token": ...}.')
-@settings_options("database_url", "log_level")
+@settings_options("database_url", "log_level", "log_format")
 def tenant_create(name: str, as_json: bool, **flags: Any) -> None:
     """Create a tenant and print its id and a new API token (shown only this once)."""
     db = open_database(_settings(flags).database_url)
@@ -215,7 +224,7 @@ def key_generate() -> None:
 
 
 @key.command("rotate")
-@settings_options("database_url", "data_dir", "secret_key", "log_level")
+@settings_options("database_url", "data_dir", "secret_key", "log_level", "log_format")
 def key_rotate(**flags: Any) -> None:
     """Encrypt every stored secret again with a new key.
 

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 
 def _setting(default: Any, help: str, *, secret: bool = False) -> Any:
@@ -75,6 +76,7 @@ class Settings:
         20, "Failed authentications an address may make at once; more get 429, even with a valid token."
     )
     log_level: str = _setting("info", "debug, info, warning or error.")
+    log_format: str = _setting("auto", "json (JSON lines), text, or auto: text on a terminal, JSON lines otherwise.")
 
 
 def env_name(name: str) -> str:
@@ -109,3 +111,30 @@ def from_env(environ: Mapping[str, str] | None = None, **overrides: Any) -> Sett
 def describe() -> list[tuple[str, Any, str]]:
     """(name, default, help) of every setting, for the command line."""
     return [(f.name, f.default, f.metadata["help"]) for f in dataclasses.fields(Settings)]
+
+
+def shown(settings: Settings) -> dict[str, Any]:
+    """Every setting as the start-up log line shows it: secret ones masked, and the
+    password of a URL (the database's, the proxy's) too."""
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(Settings):
+        value = getattr(settings, f.name)
+        if not f.repr and value is not None:
+            value = "********"
+        elif isinstance(value, str) and "://" in value:
+            value = _without_password(value)
+        values[f.name] = str(value) if isinstance(value, Path) else value
+    return values
+
+
+def _without_password(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:  # not a URL we can read: show none of it
+        return "********"
+    if password is None:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{user}:********@{host}"))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import email.utils
 import http.client
+import json
 import re
 import socket
 import time
@@ -214,7 +215,8 @@ def test_no_custom_header_value_or_signing_secret_is_stored_or_logged_in_plain_t
     # `dochooks serve` itself, logging at debug: the log is all it writes, whichever logger
     # wrote it (uvicorn's access log does not propagate to the root logger, for one).
     with served(db_url, tmp_path, DOCHOOKS_LOG_LEVEL="debug") as service:
-        api = Api(service.base, str(tenant(db_url, "acme", service.env)["token"]))
+        acme = tenant(db_url, "acme", service.env)
+        api = Api(service.base, str(acme["token"]))
         hook = create_hook(api, receiver.url("/fail/1/canary"), headers={"Authorization": value})
         rotated = api.call("POST", f"/v1/webhooks/{hook['id']}/secret/rotate")[1]["data"]["attributes"]
         assert api.call("GET", f"/v1/webhooks/{hook['id']}/secret")[0] == 200
@@ -224,11 +226,20 @@ def test_no_custom_header_value_or_signing_secret_is_stored_or_logged_in_plain_t
     assert got[0].headers["authorization"] == value  # the receiver did get it
     assert value not in str(log_page) and "********" in str(log_page)
     written = service.log.read_text()
-    # The capture saw the process log: the requests that carried and revealed the secrets.
-    assert f'"POST /v1/webhooks/{hook["id"]}/secret/rotate HTTP/1.1" 200' in written
-    assert f'"GET /v1/webhooks/{hook["id"]}/secret HTTP/1.1" 200' in written
-    canaries = [value, hook["attributes"]["secret"], rotated["secret"]]
-    assert [canary for canary in canaries if canary in written] == []
+    lines = [json.loads(line) for line in written.splitlines()]  # JSON lines, off a terminal
+    # The capture saw the process log: the requests that carried and revealed the secrets,
+    # the webhook's changes and its failed attempt.
+    requests = {
+        (line["method"], line["route"], line["status"], line.get("tenant")) for line in lines if "route" in line
+    }
+    assert ("POST", "/v1/webhooks/{webhook_id}/secret/rotate", 200, acme["tenant_id"]) in requests
+    assert ("GET", "/v1/webhooks/{webhook_id}/secret", 200, acme["tenant_id"]) in requests
+    changes = [line["change"] for line in lines if line.get("webhook") == int(hook["id"]) and "change" in line]
+    assert changes == ["created", "secret rotated"]
+    (failed,) = [line for line in lines if line["logger"] == "dochooks.deliveries"]
+    assert failed["status"] == 500 and failed["attempt"] == 1 and failed["next_attempt"]
+    canaries = [value, hook["attributes"]["secret"], rotated["secret"], api.token]
+    assert [canary for canary in canaries if canary and canary in written] == []
     rt = open_runtime(make_settings(tmp_path, db_url, secret_key=None))
     try:
         for text in _everything_stored(rt, tmp_path):

@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException
 from dochooks.api.jsonapi import JSON_TYPES
 from dochooks.errors import Unauthorized
 from dochooks.tenants import tenant_for_token, token_digest
+from dochooks.web.access_log import note_tenant
 from dochooks.web.deps import Rt, auth_failures, caller_address, held_by, rate_limiter
 
 _bearer = HTTPBearer(auto_error=False, description="An API token from `dochooks tenant create`.")
@@ -35,6 +36,7 @@ def tenant(
         failures.count(address)
         raise Unauthorized("the API token is not valid")
     rate_limiter(request).take(token_digest(credentials.credentials))
+    note_tenant(request, found)
     return found
 
 

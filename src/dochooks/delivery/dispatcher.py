@@ -21,12 +21,12 @@ from dochooks.delivery.backoff import RETRY_AFTER_STATUSES
 from dochooks.delivery.claims import ClaimScope, LeftOut
 from dochooks.delivery.hosts import Host, Hosts
 from dochooks.delivery.leases import Claimed
-from dochooks.delivery.outcomes import Kind, Verdict, judge, not_sent, recorded
+from dochooks.delivery.outcomes import Verdict, judge, not_sent, recorded
 from dochooks.delivery.recorder import FLUSH_SECONDS, Recorder, write
+from dochooks.delivery.reports import report
 from dochooks.delivery.sender import HttpSender, Sender, SendResult
 from dochooks.delivery.shares import Shares
 from dochooks.delivery.targets import Target, Targets
-from dochooks.metrics import OUTCOME, WEBHOOK_FAILURES
 from dochooks.runtime import Runtime
 from dochooks.signals import Wakeup, deliveries_queued, listening, webhooks_changed
 from dochooks.webhooks import store as webhook_rows
@@ -241,9 +241,5 @@ class Dispatcher:
         return made.result
 
     def _settle(self, item: Claimed, made: Attempt, verdict: Verdict) -> None:
-        if verdict.kind is Kind.SUCCEEDED:
-            OUTCOME["succeeded"].inc()
-        else:
-            OUTCOME["retrying" if verdict.kind is Kind.RETRY else "failed"].inc()
-            WEBHOOK_FAILURES.labels(str(item.webhook_id)).inc()
+        report(item, made, verdict)
         self._recorder.add(recorded(item, made, verdict), verdict.found)

@@ -14,6 +14,7 @@ from dochooks.errors import DochooksError
 from dochooks.ui import sessions
 from dochooks.ui.render import page
 from dochooks.ui.sessions import SESSION_COOKIE, Session, csrf_matches, csrf_token_for
+from dochooks.web.access_log import note_tenant
 from dochooks.web.deps import Rt, auth_failures, caller_address, rate_limiter
 
 router = APIRouter(include_in_schema=False)
@@ -40,6 +41,7 @@ def current_session(request: Request, rt: Rt) -> Session:
     if found is None:
         raise SignInRequired
     request.state.session = found
+    note_tenant(request, found.tenant_id)
     return found
 
 

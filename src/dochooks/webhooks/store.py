@@ -4,6 +4,7 @@ on the way out; callers see plain records."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -13,12 +14,14 @@ import orjson
 from dochooks.clock import iso
 from dochooks.db import Connection, Row, in_clause, rows_by
 from dochooks.errors import InvalidInput, NotFound
+from dochooks.logs import fields
 from dochooks.signals import webhooks_changed
 from dochooks.topics import TOPICS
 from dochooks.webhooks.config import Webhook, origin
 from dochooks.webhooks.secrets import Cipher, is_masked_form_of, looks_masked, new_signing_secret
 
 _TOPIC_ORDER = {t.value: i for i, t in enumerate(TOPICS)}
+logger = logging.getLogger("dochooks.webhooks")
 COLUMNS = (
     "id, tenant_id, name, url, headers, secret, enabled, created_at, updated_at, "
     "disabled_reason, previous_secret, previous_secret_expires_at"
@@ -96,6 +99,7 @@ def create_webhook(
     )
     assert row is not None
     _set_topics(conn, row["id"], topics)
+    _log_change(conn, row["id"], "created", tenant=tenant_id)
     return decoded(row, cipher, topics)
 
 
@@ -199,6 +203,7 @@ def update_webhook(
     if "topics" in changes:
         _set_topics(conn, webhook_id, changes["topics"])
     webhooks_changed.announce(conn)  # deliveries already claimed go by the change too
+    _log_change(conn, webhook_id, "changed", tenant=tenant_id, fields=",".join(sorted(changes)))
     return get_webhook(conn, cipher, tenant_id, webhook_id)
 
 
@@ -211,6 +216,7 @@ def delete_webhook(conn: Connection, tenant_id: int, webhook_id: int) -> None:
     if not deleted:
         raise NotFound(f"no webhook {webhook_id}")
     webhooks_changed.announce(conn)  # deliveries already claimed are not sent
+    _log_change(conn, webhook_id, "deleted", tenant=tenant_id)
 
 
 def rotate_secret(conn: Connection, cipher: Cipher, tenant_id: int, webhook_id: int, now_ms: int) -> Webhook:
@@ -231,6 +237,7 @@ def rotate_secret(conn: Connection, cipher: Cipher, tenant_id: int, webhook_id: 
         },
     )
     webhooks_changed.announce(conn)
+    _log_change(conn, webhook_id, "secret rotated", tenant=tenant_id)
     return get_webhook(conn, cipher, tenant_id, webhook_id)
 
 
@@ -274,11 +281,21 @@ def disable_unreachable(conn: Connection, found: Iterable[Unreachable], now_ms: 
 def disable_for(conn: Connection, reasons: dict[int, str], now_ms: int) -> None:
     """Disable webhooks on dochooks' own account (their endpoints are gone), saying why."""
     for webhook_id, reason in reasons.items():
-        conn.run(
+        disabled = conn.run(
             f"UPDATE webhooks SET enabled = :off, disabled_reason = :reason, {_CHANGED} "
             "WHERE id = :id AND enabled = :on",
             {"id": webhook_id, "reason": reason, "now": now_ms, "on": True, "off": False},
         )
+        if disabled:
+            webhooks_changed.announce(conn)  # its deliveries held by a dispatcher are not sent
+            _log_change(conn, webhook_id, "disabled", level=logging.WARNING, reason=reason)
+
+
+def _log_change(conn: Connection, webhook_id: int, change: str, *, level: int = logging.INFO, **more: Any) -> None:
+    """A line for the operator once the change commits: ids and what changed, never a URL,
+    a header value or a secret."""
+    line = fields(webhook=webhook_id, change=change, **more)
+    conn.after_commit(lambda: logger.log(level, "webhook %d %s", webhook_id, change, extra=line))
 
 
 def reencrypt_all(conn: Connection, cipher: Cipher) -> int:
