@@ -120,6 +120,7 @@ class Dispatcher:
         window = self._scope.window(left_out)
         claimed, webhooks = await asyncio.to_thread(self._claim, want, left_out, window)
         self._targets.refresh(webhooks)
+        logger.debug("claimed %d of %d (window %s, %d left out)", len(claimed), want, window, len(left_out.webhooks))
         claimed_at = self._monotonic()
         for item in claimed:
             self._dispatch(item, claimed_at)

@@ -46,6 +46,7 @@ class WorkflowRunner:
         self._wake.clear()
         claimed = await asyncio.to_thread(self._claim)
         if claimed:
+            logger.debug("advancing documents %s", [doc_id for doc_id, _ in claimed])
             await self._advance_all(claimed)
             return
         due = await asyncio.to_thread(self._next_due)
