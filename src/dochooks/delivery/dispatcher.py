@@ -140,7 +140,7 @@ class Dispatcher:
         if target is None:  # the webhook was deleted after the claim; so was the delivery
             return
         if why := target.not_sendable():
-            self._settle(item, unsent(target, why, self._clock.now_ms()), not_sent(why))
+            self._not_sent(item, target, why)
             return
         if not self._shares.has_room(item, held=self._hosts.held_of(target.host, item.webhook_id)):
             if self._shares.struggling(item.webhook_id):
@@ -179,7 +179,7 @@ class Dispatcher:
                     if target is None:
                         pass  # deleted since the claim, with its deliveries: nothing to send or record
                     elif why := target.not_sendable():
-                        self._settle(item, unsent(target, why, self._clock.now_ms()), not_sent(why))
+                        self._not_sent(item, target, why)
                     else:
                         result = await self._deliver(item, target, claimed_at)
                         # An answer grows the webhook's cap; none, or 429/503 (asking for less), shrinks it.
@@ -241,6 +241,9 @@ class Dispatcher:
         self._settle(item, made, judge(item, made.result, made.ended, scale=scale, rng=self._rng))
         return made.result
 
-    def _settle(self, item: Claimed, made: Attempt, verdict: Verdict) -> None:
-        report(item, made, verdict)
+    def _not_sent(self, item: Claimed, target: Target, why: str) -> None:
+        self._settle(item, unsent(target, why, self._clock.now_ms()), not_sent(why), sent=False)
+
+    def _settle(self, item: Claimed, made: Attempt, verdict: Verdict, *, sent: bool = True) -> None:
+        report(item, made, verdict, sent=sent)
         self._recorder.add(recorded(item, made, verdict), verdict.found)

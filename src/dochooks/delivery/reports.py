@@ -15,9 +15,10 @@ from dochooks.metrics import OUTCOME, WEBHOOK_FAILURES
 logger = logging.getLogger("dochooks.deliveries")
 
 
-def report(item: Claimed, made: Attempt, verdict: Verdict) -> None:
-    """Count the attempt; log it if it failed: at info while it will be tried again, at
-    warning once it will not (retries exhausted, webhook gone, disabled or refused)."""
+def report(item: Claimed, made: Attempt, verdict: Verdict, *, sent: bool = True) -> None:
+    """Count the attempt; log it if it failed: at info while it will be tried again or when
+    nothing was sent (its webhook disabled by its tenant), at warning once a sent delivery
+    will not be tried again (retries exhausted, endpoint gone or refused)."""
     if verdict.kind is Kind.SUCCEEDED:
         OUTCOME["succeeded"].inc()
         return
@@ -25,7 +26,7 @@ def report(item: Claimed, made: Attempt, verdict: Verdict) -> None:
     OUTCOME["retrying" if retrying else "failed"].inc()
     WEBHOOK_FAILURES.labels(str(item.webhook_id)).inc()
     logger.log(
-        logging.INFO if retrying else logging.WARNING,
+        logging.INFO if retrying or not sent else logging.WARNING,
         "delivery %d to webhook %d: attempt %d failed: %s; %s",
         item.delivery_id,
         item.webhook_id,
