@@ -18,6 +18,7 @@ from dochooks.tokens import TokenInfo, issue_token, list_tokens, revoke_token
 
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 _DATABASE = settings_options("database_url", "log_level", "log_format")
+_TENANT = click.argument("tenant_ref", metavar="TENANT")  # a name, or an id
 
 
 @contextlib.contextmanager
@@ -84,7 +85,7 @@ def tenant_list(as_json: bool, **flags: Any) -> None:
 
 
 @tenant.command("show")
-@click.argument("tenant_ref", metavar="TENANT")
+@_TENANT
 @_JSON
 @_DATABASE
 def tenant_show(tenant_ref: str, as_json: bool, **flags: Any) -> None:
@@ -100,7 +101,7 @@ def tenant_show(tenant_ref: str, as_json: bool, **flags: Any) -> None:
 
 
 @tenant.command("rename")
-@click.argument("tenant_ref", metavar="TENANT")
+@_TENANT
 @click.argument("new_name")
 @_DATABASE
 def tenant_rename(tenant_ref: str, new_name: str, **flags: Any) -> None:
@@ -116,7 +117,7 @@ def token() -> None:
 
 
 @token.command("create")
-@click.argument("tenant_ref", metavar="TENANT")
+@_TENANT
 @click.option("--name", required=True, help="A name for the token, unique within the tenant (e.g. ci).")
 @_JSON
 @_DATABASE
@@ -132,7 +133,7 @@ def token_create(tenant_ref: str, name: str, as_json: bool, **flags: Any) -> Non
 
 
 @token.command("list")
-@click.argument("tenant_ref", metavar="TENANT")
+@_TENANT
 @_JSON
 @_DATABASE
 def token_list(tenant_ref: str, as_json: bool, **flags: Any) -> None:
@@ -151,7 +152,7 @@ def token_list(tenant_ref: str, as_json: bool, **flags: Any) -> None:
 
 
 @token.command("revoke")
-@click.argument("tenant_ref", metavar="TENANT")
+@_TENANT
 @click.argument("name_or_prefix", metavar="NAME-OR-PREFIX")
 @_DATABASE
 def token_revoke(tenant_ref: str, name_or_prefix: str, **flags: Any) -> None:
