@@ -15,7 +15,9 @@ from dochooks.tokens import bearer_of, note_use, token_digest, use_worth_noting
 from dochooks.web.access_log import note_tenant
 from dochooks.web.deps import Rt, auth_failures, caller_address, held_by, rate_limiter
 
-_bearer = HTTPBearer(auto_error=False, description="An API token from `dochooks tenant create`.")
+_bearer = HTTPBearer(
+    auto_error=False, description="An API token from `dochooks tenant create` or `dochooks token create`."
+)
 
 
 def tenant(
