@@ -44,7 +44,7 @@ logger = logging.getLogger("dochooks")
 DESCRIPTION = """\
 dochooks tells your systems by webhook when documents move through the workflow.
 
-Every `/v1` route takes `Authorization: Bearer <token>` (from `dochooks tenant create`) and
+Every `/v1` route takes `Authorization: Bearer <token>` (`dochooks tenant create` or `token create`) and
 speaks JSON:API (`application/vnd.api+json`; `application/json` is accepted too).
 Deliveries are signed with Standard Webhooks headers (`webhook-id`, `webhook-timestamp`,
 `webhook-signature`) and retried 8 times, retry n after n^5 s plus up to 30 s of jitter.

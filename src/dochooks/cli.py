@@ -1,58 +1,27 @@
-"""The `dochooks` command: serve, worker, migrate, tenant create, listen."""
+"""The `dochooks` command: serve, worker, migrate, key, listen; tenant and token are in cli_tenants.py."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import signal
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from dochooks import __version__, logs
+from dochooks.cli_support import Group, settings_from, settings_options
+from dochooks.cli_tenants import tenant, token
 from dochooks.db import migrate as run_migrations
 from dochooks.db import open_database
-from dochooks.errors import DochooksError
-from dochooks.settings import Settings, describe, env_name, from_env, shown
-from dochooks.tenants import create_tenant
+from dochooks.settings import Settings, describe, shown
 
 if TYPE_CHECKING:
     from dochooks.runtime import Runtime
 
 logger = logging.getLogger("dochooks")  # what serve and worker say as they start
-_TYPES: dict[str, Any] = {"int": int, "float": float, "Path": click.Path(file_okay=False, path_type=Path)}
-
-
-def settings_options(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """One flag per named setting, each with its DOCHOOKS_* twin named in --help."""
-
-    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
-        fields = {f.name: f for f in Settings.__dataclass_fields__.values()}
-        for name, default, text in reversed(describe()):
-            if name not in names:
-                continue
-            flag = "--" + name.replace("_", "-")
-            text = f"{text} [env {env_name(name)}; default {default}]"
-            kind = str(fields[name].type).split(" | ")[0]
-            if kind == "bool":
-                command = click.option(flag, name, is_flag=True, flag_value=True, default=None, help=text)(command)
-            else:
-                command = click.option(flag, name, type=_TYPES.get(kind, str), default=None, help=text)(command)
-        return command
-
-    return decorate
-
-
-def _settings(flags: dict[str, Any]) -> Settings:
-    settings = from_env(**flags)
-    if settings.log_format not in logs.FORMATS:
-        raise click.BadParameter(f"one of {', '.join(logs.FORMATS)}", param_hint="--log-format")
-    logs.configure(settings.log_level, settings.log_format)
-    return settings
 
 
 def _log_settings(settings: Settings) -> None:
@@ -92,20 +61,14 @@ def _own_metrics_port(rt: Runtime) -> Iterator[None]:
         listener.close()
 
 
-class _Group(click.Group):
-    """Turns dochooks' own errors into a one-line message and exit code 1, not a traceback."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except DochooksError as exc:
-            raise click.ClickException(exc.detail) from exc
-
-
-@click.group(cls=_Group)
+@click.group(cls=Group)
 @click.version_option(__version__, prog_name="dochooks")
 def main() -> None:
     """dochooks: signed, retried, logged webhooks for a document workflow."""
+
+
+main.add_command(tenant)
+main.add_command(token)
 
 
 @main.command()
@@ -118,7 +81,7 @@ def serve(**flags: Any) -> None:
     from dochooks.metrics_http import http_url, where_metrics_are
     from dochooks.runtime import open_runtime
 
-    settings = _settings(flags)
+    settings = settings_from(flags)
     _log_settings(settings)
     rt = open_runtime(settings)
     _install_uvloop()
@@ -149,7 +112,7 @@ def worker(**flags: Any) -> None:
     from dochooks.metrics_http import where_metrics_are
     from dochooks.runtime import open_runtime
 
-    settings = _settings(flags)
+    settings = settings_from(flags)
     _log_settings(settings)
     rt = open_runtime(settings)
 
@@ -174,7 +137,7 @@ def worker(**flags: Any) -> None:
 @settings_options("database_url", "log_level", "log_format")
 def migrate(**flags: Any) -> None:
     """Bring the database schema up to date."""
-    db = open_database(_settings(flags).database_url)
+    db = open_database(settings_from(flags).database_url)
     try:
         applied = run_migrations(db)
     finally:
@@ -184,33 +147,7 @@ def migrate(**flags: Any) -> None:
     click.echo("schema is up to date")
 
 
-@main.group(cls=_Group)
-def tenant() -> None:
-    """Manage tenants."""
-
-
-@tenant.command("create")
-@click.argument("name")
-@click.option("--json", "as_json", is_flag=True, help='Print exactly {"tenant_id": ..., "token": ...}.')
-@settings_options("database_url", "log_level", "log_format")
-def tenant_create(name: str, as_json: bool, **flags: Any) -> None:
-    """Create a tenant and print its id and a new API token (shown only this once)."""
-    db = open_database(_settings(flags).database_url)
-    try:
-        run_migrations(db)
-        with db.transaction() as conn:
-            created = create_tenant(conn, name)
-    finally:
-        db.close()
-    if as_json:
-        click.echo(json.dumps({"tenant_id": created.tenant_id, "token": created.token}))
-    else:
-        click.echo(
-            f"tenant id: {created.tenant_id}\ntoken:     {created.token}\nKeep the token: it is not shown again."
-        )
-
-
-@main.group(cls=_Group)
+@main.group(cls=Group)
 def key() -> None:
     """Manage the key that encrypts secrets at rest."""
 
@@ -235,7 +172,7 @@ def key_rotate(**flags: Any) -> None:
     from dochooks.runtime import open_runtime
     from dochooks.webhooks.key_rotation import rotate_key
 
-    rt = open_runtime(_settings(flags))
+    rt = open_runtime(settings_from(flags))
     try:
         with sole_dispatcher(rt):  # on SQLite, refuses while the service runs
             rotated = rotate_key(rt.db, rt.settings)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -67,7 +68,7 @@ def dispatch_until(
 
 def queue_delivery(rt: Runtime, url: str, **webhook: Any) -> tuple[int, int, str]:
     """A tenant, a webhook at `url` and one published event; returns (tenant, delivery id, secret)."""
-    tenant = make_tenant(rt.db)
+    tenant = make_tenant(rt.db, f"tenant-{uuid.uuid4().hex[:8]}")  # names are unique; a test may queue several
     hook = make_webhook(rt.db, rt.cipher, tenant.tenant_id, url, **webhook)
     with rt.db.transaction() as conn:
         published = publish(

@@ -11,11 +11,13 @@ from starlette.exceptions import HTTPException
 
 from dochooks.api.jsonapi import JSON_TYPES
 from dochooks.errors import Unauthorized
-from dochooks.tenants import tenant_for_token, token_digest
+from dochooks.tokens import bearer_of, note_use, token_digest, use_worth_noting
 from dochooks.web.access_log import note_tenant
 from dochooks.web.deps import Rt, auth_failures, caller_address, held_by, rate_limiter
 
-_bearer = HTTPBearer(auto_error=False, description="An API token from `dochooks tenant create`.")
+_bearer = HTTPBearer(
+    auto_error=False, description="An API token from `dochooks tenant create` or `dochooks token create`."
+)
 
 
 def tenant(
@@ -31,13 +33,17 @@ def tenant(
     address = caller_address(request)
     failures.check(address)  # before the lookup: a guesser over its budget costs no query
     with rt.db.read() as conn:
-        found = tenant_for_token(conn, credentials.credentials)
+        found = bearer_of(conn, credentials.credentials)
     if found is None:
         failures.count(address)
         raise Unauthorized("the API token is not valid")
     rate_limiter(request).take(token_digest(credentials.credentials))
-    note_tenant(request, found)
-    return found
+    now = rt.clock.now_ms()
+    if use_worth_noting(found.last_used_at, now):  # a write at most once a minute per token
+        with rt.db.transaction() as conn:
+            note_use(conn, found, now)
+    note_tenant(request, found.tenant_id)
+    return found.tenant_id
 
 
 def json_body(request: Request) -> None:

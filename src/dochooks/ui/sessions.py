@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass
 
 from dochooks.db import Connection
-from dochooks.tenants import tenant_for_token
+from dochooks.tokens import bearer_of, note_use, use_worth_noting
 
 SESSION_COOKIE = "dochooks_session"
 SESSION_TTL_MS = 12 * 3600 * 1000
@@ -45,24 +45,33 @@ def csrf_matches(expected: str, given: str | None) -> bool:
 
 def sign_in(conn: Connection, token: str, now_ms: int) -> str | None:
     """A new session id for the tenant of an API token, or None when the token is not valid.
-    Expired sessions are removed on the way."""
-    tenant_id = tenant_for_token(conn, token.strip())
-    if tenant_id is None:
+    The session lasts only as long as the token; expired sessions are removed on the way."""
+    bearer = bearer_of(conn, token.strip())
+    if bearer is None:
         return None
+    if use_worth_noting(bearer.last_used_at, now_ms):
+        note_use(conn, bearer, now_ms)
     conn.run("DELETE FROM ui_sessions WHERE expires_at <= :now", {"now": now_ms})
     session_id = secrets.token_urlsafe(32)
     conn.run(
-        "INSERT INTO ui_sessions (tenant_id, session_hash, created_at, expires_at) "
-        "VALUES (:tenant, :hash, :now, :expires)",
-        {"tenant": tenant_id, "hash": _digest(session_id), "now": now_ms, "expires": now_ms + SESSION_TTL_MS},
+        "INSERT INTO ui_sessions (tenant_id, token_id, session_hash, created_at, expires_at) "
+        "VALUES (:tenant, :token, :hash, :now, :expires)",
+        {
+            "tenant": bearer.tenant_id,
+            "token": bearer.token_id,
+            "hash": _digest(session_id),
+            "now": now_ms,
+            "expires": now_ms + SESSION_TTL_MS,
+        },
     )
     return session_id
 
 
 def find(conn: Connection, session_id: str, now_ms: int) -> Session | None:
-    """The live session with this id, if any."""
+    """The live session with this id, if any: not expired, and its token not revoked."""
     row = conn.one(
         "SELECT s.tenant_id, s.expires_at, t.name FROM ui_sessions s JOIN tenants t ON t.id = s.tenant_id "
+        "JOIN api_tokens k ON k.id = s.token_id "
         "WHERE s.session_hash = :hash AND s.expires_at > :now",
         {"hash": _digest(session_id), "now": now_ms},
     )
