@@ -72,3 +72,4 @@ def configure(level: str, log_format: str, stream: TextIO | None = None) -> None
         own = logging.getLogger(name)
         own.handlers[:] = []
         own.propagate = True
+        own.setLevel(logging.NOTSET)  # the root's level decides

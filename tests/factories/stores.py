@@ -91,9 +91,14 @@ def make_settings(tmp_path: Path, url: str, **overrides: Any) -> Settings:
     return Settings(**values)
 
 
-def make_tenant(db: Database, name: str = "acme") -> NewTenant:
+def make_tenant(db: Database, name: str | None = None) -> NewTenant:
+    """A tenant named `name`, or "acme" (then "acme 2", "acme 3"… once taken: names are unique)."""
     with db.transaction() as conn:
-        return create_tenant(conn, name)
+        wanted, n = name or "acme", 1
+        while name is None and conn.one("SELECT id FROM tenants WHERE name = :n", {"n": wanted}):
+            n += 1
+            wanted = f"acme {n}"
+        return create_tenant(conn, wanted)
 
 
 def make_webhook(db: Database, cipher: Cipher, tenant_id: int, url: str, **overrides: Any) -> Webhook:
