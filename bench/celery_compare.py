@@ -189,6 +189,12 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     celery, dochooks = celery_timed.deliveries / celery_seconds, timed.deliveries / seconds
+    for side, done in (("Celery", celery_timed), ("dochooks", timed)):
+        verdict.check(
+            f"{side}: all {n:,} arrived within --time-limit ({args.time_limit:g} s)",
+            done.deliveries >= n,
+            f"{done.deliveries:,} arrived in time",
+        )
     celery_how = f"prefork, {args.celery_concurrency} processes, a task each, enqueued one by one; records nothing"
     dochooks_how = "published, 500 events to a transaction; every attempt recorded"
     rows = [

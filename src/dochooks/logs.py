@@ -1,10 +1,12 @@
 """What every process writes: one line per event, as JSON lines for a log collector or as
 readable text on a terminal, each with its fields (`logger.info("...", extra=fields(...))`).
-Nothing secret is given to a log line: callers pass ids, never URLs, header values or keys."""
+Nothing secret is given to a log line: callers pass ids, never URLs (`scrubbed` takes them
+out of foreign text), header values or keys."""
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from typing import Any, TextIO
 
@@ -14,6 +16,16 @@ from dochooks.clock import iso
 
 FORMATS = ("auto", "text", "json")
 _FIELDS = "dochooks_fields"  # the LogRecord attribute that carries a line's fields
+
+
+# A URL inside a message (an HTTP client's exception text names the request's URL, whose
+# path or query may hold a receiver's secret): log lines show <url> instead.
+_URL = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"]+")
+
+
+def scrubbed(text: str | None) -> str | None:
+    """`text` with every URL in it replaced by <url>, for a log line."""
+    return None if text is None else _URL.sub("<url>", text)
 
 
 def fields(**values: Any) -> dict[str, Any]:

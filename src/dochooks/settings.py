@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 
 def _setting(default: Any, help: str, *, secret: bool = False) -> Any:
@@ -122,19 +122,13 @@ def shown(settings: Settings) -> dict[str, Any]:
         if not f.repr and value is not None:
             value = "********"
         elif isinstance(value, str) and "://" in value:
-            value = _without_password(value)
+            value = redact(value)
         values[f.name] = str(value) if isinstance(value, Path) else value
     return values
 
 
-def _without_password(url: str) -> str:
-    try:
-        parts = urlsplit(url)
-        password = parts.password
-    except ValueError:  # not a URL we can read: show none of it
-        return "********"
-    if password is None:
-        return url
-    user = parts.username or ""
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{user}:********@{host}"))
+def redact(url: str) -> str:
+    """A URL with its password masked, in the user part or as a `password=` parameter (which
+    PostgreSQL's URLs accept), for log lines and messages."""
+    masked = re.sub(r"(//[^:/@]*):[^@/]*@", r"\1:********@", url)
+    return re.sub(r"(?i)([?&]password=)[^&]*", r"\1********", masked)

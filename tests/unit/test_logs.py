@@ -67,3 +67,16 @@ def test_the_settings_line_masks_secrets_and_passwords_in_urls() -> None:
     text = json.dumps(line)
     assert not any(secret in text for secret in ("s3cret-pw", "fernet-key-material", "metrics-token-value", "proxy-pw"))
     assert shown(Settings())["secret_key"] is None  # unset: nothing to hide
+
+
+def test_a_url_in_foreign_text_is_not_logged() -> None:
+    aiohttp_text = "400, message='Bad Request', url='https://hooks.example.com/in/tok_9f2c?key=s3cret'"
+    assert logs.scrubbed(aiohttp_text) == "400, message='Bad Request', url='<url>'"
+    plain = "Cannot connect to host 127.0.0.1:9 ssl:default"
+    assert logs.scrubbed(plain) == plain
+    assert logs.scrubbed(None) is None
+
+
+def test_a_password_given_as_a_url_parameter_is_masked_too() -> None:
+    line = shown(Settings(database_url="postgresql://db.internal/dochooks?sslmode=require&password=pw-in-query"))
+    assert line["database_url"] == "postgresql://db.internal/dochooks?sslmode=require&password=********"

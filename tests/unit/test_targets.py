@@ -65,6 +65,7 @@ def test_a_webhook_is_decrypted_once_per_version() -> None:
     targets = Targets(cipher)
     targets.refresh([webhook_row(updated_at=1)])
     once = cipher.decrypted
+    assert once == 2  # the headers and the secret
     targets.refresh([webhook_row(updated_at=1)])
     assert cipher.decrypted == once
     targets.refresh([webhook_row(updated_at=2)])

@@ -8,7 +8,6 @@ they ask the connection's `dialect` (`dialects.py`) what it means for them.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
@@ -88,8 +87,3 @@ def rows_by(conn: Connection, query: str, key: str, values: Sequence[Any]) -> di
         for row in conn.all(query.format(values=listed), params):
             found[row[key]].append(row)
     return found
-
-
-def redact(url: str) -> str:
-    """A database URL with its password masked, for messages."""
-    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)

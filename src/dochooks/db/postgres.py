@@ -15,8 +15,9 @@ import psycopg_pool
 from psycopg.rows import dict_row
 
 from dochooks.db.dialects import POSTGRESQL
-from dochooks.db.engine import Connection, Hooks, Params, Row, redact
+from dochooks.db.engine import Connection, Hooks, Params, Row
 from dochooks.errors import DatabaseClosed, StorageError
+from dochooks.settings import redact
 
 logger = logging.getLogger("dochooks.db")
 

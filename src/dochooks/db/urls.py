@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dochooks.db.engine import redact
 from dochooks.db.postgres import PostgresDatabase
 from dochooks.db.sqlite import SqliteDatabase
 from dochooks.errors import StorageError
+from dochooks.settings import redact
 
 
 def open_database(url: str) -> SqliteDatabase | PostgresDatabase:

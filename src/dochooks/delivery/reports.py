@@ -9,7 +9,7 @@ from dochooks.clock import iso
 from dochooks.delivery.attempts import Attempt
 from dochooks.delivery.leases import Claimed
 from dochooks.delivery.outcomes import Kind, Verdict
-from dochooks.logs import fields
+from dochooks.logs import fields, scrubbed
 from dochooks.metrics import OUTCOME, WEBHOOK_FAILURES
 
 logger = logging.getLogger("dochooks.deliveries")
@@ -23,6 +23,7 @@ def report(item: Claimed, made: Attempt, verdict: Verdict, *, sent: bool = True)
         OUTCOME["succeeded"].inc()
         return
     retrying = verdict.kind is Kind.RETRY
+    error, next_attempt = scrubbed(verdict.error), iso(verdict.next_attempt_at)
     OUTCOME["retrying" if retrying else "failed"].inc()
     WEBHOOK_FAILURES.labels(str(item.webhook_id)).inc()
     logger.log(
@@ -31,15 +32,15 @@ def report(item: Claimed, made: Attempt, verdict: Verdict, *, sent: bool = True)
         item.delivery_id,
         item.webhook_id,
         item.attempt_number,
-        verdict.error,
-        f"next attempt at {iso(verdict.next_attempt_at)}" if retrying else "not tried again",
+        error,
+        f"next attempt at {next_attempt}" if retrying else "not tried again",
         extra=fields(
             tenant=item.tenant_id,
             webhook=item.webhook_id,
             delivery=item.delivery_id,
             attempt=item.attempt_number,
             status=made.result.status,
-            error=verdict.error,
-            next_attempt=iso(verdict.next_attempt_at),
+            error=error,
+            next_attempt=next_attempt,
         ),
     )

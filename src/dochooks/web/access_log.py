@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -12,6 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from dochooks.logs import fields
 
 logger = logging.getLogger("dochooks.access")
+UNMATCHED = "<unmatched>"  # the route of a request no route took
 TENANT = "tenant_id"  # where the request's state names the tenant, once its token or session is known
 
 
@@ -22,7 +22,8 @@ def note_tenant(request: Request, tenant_id: int) -> None:
 
 class AccessLog:
     """Logs each HTTP request once its answer has gone. The route is the matched template
-    (`/v1/webhooks/{webhook_id}`), never the query string, which may carry what is not ours to log."""
+    (`/v1/webhooks/{webhook_id}`), never the path or query as sent, which may carry what is not
+    ours to log."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -43,15 +44,16 @@ class AccessLog:
         try:
             await self.app(scope, receive, noting_status)
         finally:
-            route: Any = scope.get("route")
+            # A path no route matched is the caller's own text: it is not written to the log.
+            route = getattr(scope.get("route"), "path", None) or UNMATCHED
             logger.info(
                 "%s %s %d",
                 scope["method"],
-                getattr(route, "path", None) or scope["path"],
+                route,
                 status,
                 extra=fields(
                     method=scope["method"],
-                    route=getattr(route, "path", None) or scope["path"],
+                    route=route,
                     status=status,
                     duration_ms=round((time.perf_counter() - started) * 1000, 1),
                     tenant=scope.get("state", {}).get(TENANT),

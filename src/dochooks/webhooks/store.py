@@ -14,7 +14,7 @@ import orjson
 from dochooks.clock import iso
 from dochooks.db import Connection, Row, in_clause, rows_by
 from dochooks.errors import InvalidInput, NotFound
-from dochooks.logs import fields
+from dochooks.logs import fields, scrubbed
 from dochooks.signals import webhooks_changed
 from dochooks.topics import TOPICS
 from dochooks.webhooks.config import Webhook, origin
@@ -288,7 +288,7 @@ def disable_for(conn: Connection, reasons: dict[int, str], now_ms: int) -> None:
         )
         if disabled:
             webhooks_changed.announce(conn)  # its deliveries held by a dispatcher are not sent
-            _log_change(conn, webhook_id, "disabled", level=logging.WARNING, reason=reason)
+            _log_change(conn, webhook_id, "disabled", level=logging.WARNING, reason=scrubbed(reason))
 
 
 def _log_change(conn: Connection, webhook_id: int, change: str, *, level: int = logging.INFO, **more: Any) -> None:
