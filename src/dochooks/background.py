@@ -1,4 +1,4 @@
-"""The background work of `serve` and `worker`: the dispatcher and the workflow runner."""
+"""The background work of `serve` and `worker`: the dispatcher, the workflow runner, and pruning."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from dochooks.delivery import leases
 from dochooks.delivery.dispatcher import Dispatcher
 from dochooks.documents import store
 from dochooks.documents.runner import WorkflowRunner
+from dochooks.retention import Pruner
 from dochooks.runtime import Runtime
 
 logger = logging.getLogger("dochooks.background")
@@ -23,7 +24,8 @@ def sole_dispatcher(rt: Runtime) -> contextlib.AbstractContextManager[None]:
 
 
 async def run_background(rt: Runtime, stopping: asyncio.Event) -> None:
-    """Dispatch deliveries and move documents until `stopping` is set. The caller holds
+    """Dispatch deliveries, move documents and prune what retention lets go until `stopping`
+    is set. The caller holds
     `sole_dispatcher(rt)`."""
     if rt.db.dialect.owned_by_one_process:
         while not stopping.is_set():
@@ -36,6 +38,7 @@ async def run_background(rt: Runtime, stopping: asyncio.Event) -> None:
     await asyncio.gather(
         Dispatcher(rt).run(stopping),
         WorkflowRunner(rt).run(stopping),
+        Pruner(rt.db, rt.settings, rt.clock).run(stopping),
     )
 
 

@@ -1,4 +1,4 @@
-"""The `dochooks` command: serve, worker, migrate, key, listen; tenant and token are in cli_tenants.py."""
+"""The `dochooks` command: serve, worker, migrate, prune, key, listen; tenant and token are in cli_tenants.py."""
 
 from __future__ import annotations
 
@@ -161,6 +161,38 @@ def migrate(**flags: Any) -> None:
     for m in applied:
         click.echo(f"applied {m.version:04d}_{m.name}")
     click.echo("schema is up to date")
+
+
+@main.command()
+@click.option("--dry-run", is_flag=True, help="Count what would be deleted, and delete nothing.")
+@settings_options(
+    "database_url",
+    "data_dir",
+    "delivery_retention_days",
+    "document_retention_days",
+    "prune_batch",
+    "prune_pause",
+    "log_level",
+    "log_format",
+)
+def prune(dry_run: bool, **flags: Any) -> None:
+    """Delete, in small batches, what the retention settings no longer keep, in one pass:
+    settled deliveries with their attempts, their events, finished and failed documents
+    with their files (serve and worker do this by themselves every --prune-interval)."""
+    from dochooks.clock import SystemClock
+    from dochooks.retention import prune as prune_once
+    from dochooks.retention import would_prune
+
+    settings = settings_from(flags)
+    db = open_database(settings.database_url)
+    try:
+        run_migrations(db)
+        if dry_run:
+            click.echo(f"would prune {would_prune(db, settings, SystemClock()).summary()}")
+        else:
+            click.echo(f"pruned {prune_once(db, settings, SystemClock()).summary()}")
+    finally:
+        db.close()
 
 
 @main.group(cls=Group)

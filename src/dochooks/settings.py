@@ -75,6 +75,19 @@ class Settings:
     auth_failure_burst: int = _setting(
         20, "Failed authentications an address may make at once; more get 429, even with a valid token."
     )
+    delivery_retention_days: int = _setting(
+        30,
+        "Days settled deliveries (with their attempts) and events are kept after they settle (0: for good); "
+        "pending deliveries and their events are never pruned.",
+    )
+    document_retention_days: int = _setting(
+        0,
+        "Days finished and failed documents (rows and files) are kept after their last change, for tenants "
+        "whose workflow sets no age of its own (0: for good).",
+    )
+    prune_batch: int = _setting(500, "Rows deleted per transaction at most while pruning.")
+    prune_interval: float = _setting(300.0, "Seconds between two pruning passes of serve and worker.")
+    prune_pause: float = _setting(0.05, "Seconds pruning rests between two batches, leaving the writer to others.")
     log_level: str = _setting("info", "debug, info, warning or error.")
     log_format: str = _setting("auto", "json (JSON lines), text, or auto: text on a terminal, JSON lines otherwise.")
 

@@ -98,6 +98,14 @@ class WorkflowAttributes(Strict):
         le=TEN_YEARS,
         description="Each new document's sla_deadline is its upload time plus this; null for none.",
     )
+    document_retention_days: int | None = Field(
+        default=None,
+        ge=0,
+        le=3650,
+        description="Days finished and failed documents (and their files) are kept after their last change; "
+        "0 keeps them for good, null follows the service's DOCHOOKS_DOCUMENT_RETENTION_DAYS. "
+        "Documents still in progress or waiting for validation are never pruned.",
+    )
     classification_rules: dict[ShortText, list[Text]] | None = Field(
         default=None, description="Document type by keywords.", examples=[{"invoice": ["invoice", "amount due"]}]
     )

@@ -22,6 +22,7 @@ def workflow_resource(tenant: int, config: workflow_config.WorkflowConfig) -> di
         {
             **{stage: list(levels) for stage, levels in config.levels.items()},
             "processing_target_seconds": config.processing_target_seconds,
+            "document_retention_days": config.document_retention_days,
             "classification_rules": config.classification_rules,
             "extraction_rules": config.extraction_rules,
         },
@@ -38,7 +39,8 @@ def show(rt: Rt, tenant: Tenant) -> JsonApiResponse:
 @router.put("", dependencies=[JsonBody], summary="Change the workflow configuration")
 def change(body: WorkflowBody, rt: Rt, tenant: Tenant) -> JsonApiResponse:
     """Validation levels per stage (each drawn from first-level, second-level, third-level,
-    qc, in that order), the processing-time target, and the processors' rules. Attributes
+    qc, in that order), the processing-time target, the processors' rules, and how many days
+    finished and failed documents are kept. Attributes
     left out keep their value. Documents already waiting keep the task they wait on."""
     changes = workflow_config.checked(body.data.attributes.model_dump(exclude_unset=True))
     with rt.db.transaction() as conn:

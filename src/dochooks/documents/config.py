@@ -1,5 +1,6 @@
 """A tenant's workflow configuration: validation levels per stage, the processing-time
-target behind sla_deadline, and the rules the default processors follow."""
+target behind sla_deadline, the rules the default processors follow, and how long finished
+documents are kept."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ MAX_KEYWORDS = 1000  # in all types together
 MAX_KEYWORD_CHARS = 200
 MAX_FIELDS_PER_TYPE = 50
 MAX_PATTERNS_SIZE = 20 * patterns.MAX_SIZE  # all patterns' sizes together (patterns.size_of)
+MAX_RETENTION_DAYS = 3650
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,9 @@ class WorkflowConfig:
     processing_target_seconds: int | None = None
     classification_rules: dict[str, list[str]] = field(default_factory=dict)
     extraction_rules: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Days finished and failed documents are kept after their last change: None follows
+    # the service's setting, 0 keeps them for good.
+    document_retention_days: int | None = None
 
 
 def check_levels(stage: str, levels: list[str]) -> tuple[str, ...]:
@@ -88,6 +93,16 @@ def check_target(seconds: int | None) -> int | None:
     return seconds
 
 
+def check_retention(days: int | None) -> int | None:
+    if days is not None and not 0 <= days <= MAX_RETENTION_DAYS:
+        raise InvalidInput(
+            f"document_retention_days must be from 0 (keep for good) to {MAX_RETENTION_DAYS}, "
+            "or null for the service's default",
+            attribute="document_retention_days",
+        )
+    return days
+
+
 def checked(attributes: Mapping[str, Any]) -> dict[str, Any]:
     """The given attributes, each checked (patterns priced and compiled): slow enough that
     callers do it before their write transaction, not inside it."""
@@ -96,11 +111,13 @@ def checked(attributes: Mapping[str, Any]) -> dict[str, Any]:
         "processing_target_seconds": check_target,
         "classification_rules": check_classification_rules,
         "extraction_rules": check_extraction_rules,
+        "document_retention_days": check_retention,
     }
+    nullable = ("processing_target_seconds", "document_retention_days")
     return {
         key: checks[key](value)
         for key, value in attributes.items()
-        if key in checks and (value is not None or key == "processing_target_seconds")
+        if key in checks and (value is not None or key in nullable)
     }
 
 
@@ -111,6 +128,7 @@ def merged(changes: Mapping[str, Any], current: WorkflowConfig) -> WorkflowConfi
         processing_target_seconds=changes.get("processing_target_seconds", current.processing_target_seconds),
         classification_rules=changes.get("classification_rules", current.classification_rules),
         extraction_rules=changes.get("extraction_rules", current.extraction_rules),
+        document_retention_days=changes.get("document_retention_days", current.document_retention_days),
     )
 
 
@@ -124,6 +142,7 @@ def load(conn: Connection, tenant_id: int) -> WorkflowConfig:
         processing_target_seconds=row["processing_target_seconds"],
         classification_rules=orjson.loads(row["classification_rules"]),
         extraction_rules=orjson.loads(row["extraction_rules"]),
+        document_retention_days=row["document_retention_days"],
     )
 
 
@@ -134,14 +153,16 @@ def save(conn: Connection, tenant_id: int, config: WorkflowConfig, now_ms: int) 
         "seconds": config.processing_target_seconds,
         "classification": orjson.dumps(config.classification_rules).decode(),
         "extraction": orjson.dumps(config.extraction_rules).decode(),
+        "retention": config.document_retention_days,
         "now": now_ms,
     }
     conn.run(
         "INSERT INTO workflows (tenant_id, levels, processing_target_seconds, classification_rules, extraction_rules, "
-        "updated_at) VALUES (:t, :levels, :seconds, :classification, :extraction, :now) "
+        "document_retention_days, updated_at) "
+        "VALUES (:t, :levels, :seconds, :classification, :extraction, :retention, :now) "
         "ON CONFLICT (tenant_id) DO UPDATE SET levels = excluded.levels, "
         "processing_target_seconds = excluded.processing_target_seconds, "
         "classification_rules = excluded.classification_rules, extraction_rules = excluded.extraction_rules, "
-        "updated_at = excluded.updated_at",
+        "document_retention_days = excluded.document_retention_days, updated_at = excluded.updated_at",
         params,
     )

@@ -1,4 +1,5 @@
-"""Development → Workflow: which validation levels documents wait at, per stage."""
+"""Development → Workflow: which validation levels documents wait at, per stage, and how
+long finished documents are kept."""
 
 from __future__ import annotations
 
@@ -27,7 +28,12 @@ def _page(request: Request, config: workflow_config.WorkflowConfig, status: int 
         stages=STAGES_WITH_LEVELS,
         levels=LEVELS,
         level_titles=LEVEL_TITLES,
-        **{"errors": {}, "seconds": config.processing_target_seconds or "", **extra},
+        **{
+            "errors": {},
+            "seconds": config.processing_target_seconds or "",
+            "retention_days": "" if config.document_retention_days is None else config.document_retention_days,
+            **extra,
+        },
     )
 
 
@@ -41,6 +47,7 @@ def workflow(request: Request, rt: Rt, session: SignedIn) -> Response:
 @router.post("/workflow")
 def change_workflow(request: Request, rt: Rt, session: SignedIn, form: Form) -> Response:
     typed = text(form, "processing_target_seconds").strip()
+    typed_days = text(form, "document_retention_days").strip()
     given: dict[str, object] = {stage: texts(form, stage) for stage in STAGES_WITH_LEVELS}
     try:
         seconds = whole_number(typed, at_most=TEN_YEARS)
@@ -49,12 +56,20 @@ def change_workflow(request: Request, rt: Rt, session: SignedIn, form: Form) -> 
                 "Enter a whole number of seconds (at most ten years), or leave it empty.",
                 attribute="processing_target_seconds",
             )
-        changes = workflow_config.checked({**given, "processing_target_seconds": seconds})
+        days = whole_number(typed_days, at_most=workflow_config.MAX_RETENTION_DAYS)
+        if typed_days and days is None:
+            raise InvalidInput(
+                f"Enter a whole number of days from 0 to {workflow_config.MAX_RETENTION_DAYS}, or leave it empty.",
+                attribute="document_retention_days",
+            )
+        changes = workflow_config.checked(
+            {**given, "processing_target_seconds": seconds, "document_retention_days": days}
+        )
     except InvalidInput as exc:
         key = (exc.pointer or "").rsplit("/", 1)[-1]
         with rt.db.read() as conn:
             current = workflow_config.load(conn, session.tenant_id)
-        return _page(request, current, 422, errors={key: exc.detail}, seconds=typed)
+        return _page(request, current, 422, errors={key: exc.detail}, seconds=typed, retention_days=typed_days)
     with rt.db.transaction() as conn:
         config = workflow_config.merged(changes, workflow_config.load(conn, session.tenant_id))
         workflow_config.save(conn, session.tenant_id, config, rt.clock.now_ms())
