@@ -243,6 +243,20 @@ def test_workflow_levels_are_validated(api: Api) -> None:
     assert shown["data"]["attributes"]["separation"] == []
 
 
+def test_a_tenants_document_retention_is_kept_bounded_and_can_go_back_to_the_default(api: Api) -> None:
+    def put(days: object) -> tuple[int, dict]:  # type: ignore[type-arg]
+        doc = {"data": {"type": "workflows", "attributes": {"document_retention_days": days}}}
+        return api.call("PUT", "/v1/workflow", doc)  # type: ignore[return-value]
+
+    assert api.call("GET", "/v1/workflow")[1]["data"]["attributes"]["document_retention_days"] is None
+    assert put(90)[0] == 200
+    for refused in (-1, 3651, "soon"):
+        status, body = put(refused)
+        assert status == 422 and body["errors"][0]["source"]["pointer"] == "/data/attributes/document_retention_days"
+    assert api.call("GET", "/v1/workflow")[1]["data"]["attributes"]["document_retention_days"] == 90
+    assert put(None)[1]["data"]["attributes"]["document_retention_days"] is None
+
+
 @pytest.mark.parametrize(
     ("rules", "pointer"),
     [

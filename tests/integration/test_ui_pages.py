@@ -276,6 +276,19 @@ def test_a_workflow_target_that_is_not_a_number_is_refused_by_its_field(web: Web
     assert 'name="classification" value="qc" checked' in shown and 'value="60"' in shown
 
 
+def test_a_workflow_document_retention_is_saved_shown_and_bounded(web: WebClient) -> None:
+    refused = web.post("/development/workflow", {"csrf_token": web.csrf(), "document_retention_days": "3651"})
+    assert refused.status == 422
+    assert 'id="document_retention_days-error">Enter a whole number of days from 0 to 3650' in refused.text
+    assert 'value="3651"' in refused.text
+    saved = web.post("/development/workflow", {"csrf_token": web.csrf(), "document_retention_days": "45"})
+    assert saved.status == 303
+    assert 'name="document_retention_days" inputmode="numeric" value="45"' in web.get("/development/workflow").text
+    emptied = web.post("/development/workflow", {"csrf_token": web.csrf(), "document_retention_days": ""})
+    assert emptied.status == 303
+    assert 'name="document_retention_days" inputmode="numeric" value=""' in web.get("/development/workflow").text
+
+
 def test_an_upload_without_a_file_says_so_by_the_file_input_and_keeps_the_rest(web: WebClient) -> None:
     page = web.post(
         "/documents",
