@@ -276,7 +276,7 @@ class Pruner:
     async def run(self, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
             try:
-                total = await self._pass(stopping)
+                total = await self.pass_once(stopping)
             except Exception:
                 logger.exception("pruning failed; trying again at the next pass")
             else:
@@ -284,7 +284,8 @@ class Pruner:
                 logger.log(level, f"pruned {total.summary()}", extra=logs.fields(**_counts(total)))
             await _wait(stopping, self._settings.prune_interval)
 
-    async def _pass(self, stopping: asyncio.Event) -> Pruned:
+    async def pass_once(self, stopping: asyncio.Event) -> Pruned:
+        """One pass, batch after batch in a worker thread, until done or `stopping` is set."""
         total = Pruned()
         batches = Pruning(self._db, self._settings, self._clock).batches()
         while not stopping.is_set():

@@ -1,0 +1,350 @@
+"""Pruning a large delivery log while new deliveries flow.
+
+    .venv/bin/python bench/prune.py [--settled 1000000] [--deliveries 50000] [--database-url URL]
+
+One run:
+
+1. starts an HTTP receiver on 127.0.0.1 in a separate process (as bench/throughput.py);
+2. prepares a fresh database (SQLite in a temp dir by default, or a new PostgreSQL
+   database created for the run and dropped after it), a tenant and a few webhooks on the
+   receiver, and seeds, by bulk INSERT ... SELECT (not the API), N settled deliveries made
+   40 days ago, one event per webhook-set (an event goes to every webhook) and one attempt
+   each, plus 1,000 deliveries of that age still pending (their retry due in ten days);
+3. measures the database's size;
+4. runs A: queues M new deliveries (through the real `publish`) and runs the real
+   `Dispatcher` until every one is recorded, without pruning;
+5. run B: queues M more and runs the dispatcher again, with a pruning pass (the real
+   `Pruner`, 30 days' retention, its default batch and pause) started beside it in the same
+   event loop, as `serve`'s background process and `worker` run them; the pass goes on
+   after the dispatcher is done until it has walked everything;
+6. run A again (A'), to have the baseline before and after;
+7. measures the database's size again (and on PostgreSQL, the dead rows autovacuum left);
+8. judges: delivery throughput with pruning >= 0.9 of the mean of A and A'
+   (`--ratio-target`), rows pruned/s >= `--prune-rate-target`; checks that every seeded
+   settled delivery, its attempt and its event are gone, the pending ones and their events
+   stayed, every new delivery succeeded and stayed, and that pruning was still going when
+   run B's dispatcher finished. Exits 1 if a target is missed or a check fails.
+
+Only 127.0.0.1 is contacted. The whole run is bounded by --time-limit (30 minutes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import gc
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from harness import TOPIC, database, describe_database, dispatch_until, run_loop
+from receiver_process import receiver
+from throughput import queue_deliveries, subscribe
+from verdict import Verdict, report
+
+from dochooks.db import Connection
+from dochooks.retention import DAY_MS, Pruned, Pruner
+from dochooks.runtime import Runtime, open_runtime
+from dochooks.settings import Settings
+from dochooks.webhooks.config import Webhook
+
+RETENTION_DAYS = 30
+AGE_DAYS = 40  # of the seeded deliveries
+PENDING = 1000  # seeded deliveries past retention still pending: never pruned
+PAYLOAD = (
+    '{"id": "1", "type": "documents", "attributes": {"status": "done", "tenant_id": 1, "sla_deadline": null, '
+    '"custom_fields": {"department": "accounts-payable", "priority": "normal"}, "external_id": "INV-000000001", '
+    '"created_at": "2026-10-21T10:00:00.000Z", "updated_at": "2026-10-21T10:00:00.000Z", "document_id": 1}}'
+)
+HEADERS = (
+    '{"Content-Type": "application/json", "User-Agent": "dochooks/0.1.0", "Authorization": "Bear********", '
+    '"webhook-id": "0123456789abcdef0123456789abcdef", "webhook-timestamp": "1792000000", '
+    '"webhook-signature": "v1,********"}'
+)
+
+
+# --- seeding --------------------------------------------------------------------------
+
+
+def numbers(conn: Connection, count_param: str) -> str:
+    """A row source `n(x)` of x = 0 .. :count - 1, in this engine's words."""
+    if conn.dialect.name == "sqlite":
+        return f"WITH RECURSIVE n(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM n WHERE x + 1 < :{count_param}) "
+    return f"WITH n(x) AS (SELECT generate_series(0, CAST(:{count_param} AS BIGINT) - 1)) "
+
+
+def random_id(conn: Connection) -> str:
+    return "lower(hex(randomblob(16)))" if conn.dialect.name == "sqlite" else "md5(random()::text)"
+
+
+def seed(rt: Runtime, tenant: int, hooks: list[Webhook], *, settled: int, chunk: int = 100_000) -> None:
+    """`settled` settled deliveries made AGE_DAYS ago (each event to every webhook, one attempt
+    each), then PENDING pending ones of the same age, in chunks of `chunk` deliveries."""
+    start = rt.clock.now_ms() - AGE_DAYS * DAY_MS
+    per_event = len(hooks)
+    events = settled // per_event
+    made = 0
+    for first in range(0, events, chunk // per_event):
+        count = min(chunk // per_event, events - first)
+        _seed_chunk(rt, tenant, start + first * 2, count, "succeeded")
+        made += count * per_event
+        print(f"seeded {made:,} settled deliveries", flush=True)
+    _seed_chunk(rt, tenant, start + events * 2, PENDING // per_event, "pending")
+
+
+def _seed_chunk(rt: Runtime, tenant: int, at: int, events: int, status: str) -> None:
+    """`events` events 2 ms apart from `at`, a delivery of each to every webhook, an attempt each."""
+    with rt.db.transaction() as conn:
+        top = conn.one("SELECT COALESCE(MAX(id), 0) AS top FROM events")
+        after = int(top["top"]) if top else 0
+        conn.run(
+            "INSERT INTO events (tenant_id, topic, document_id, payload, created_at) "
+            + numbers(conn, "count")
+            + "SELECT :tenant, :topic, x, :payload, :at + 2 * x FROM n",
+            {"count": events, "tenant": tenant, "topic": TOPIC, "payload": PAYLOAD, "at": at},
+        )
+        top = conn.one("SELECT COALESCE(MAX(id), 0) AS top FROM deliveries")
+        first_delivery = int(top["top"]) if top else 0
+        pending = status == "pending"
+        conn.run(
+            "INSERT INTO deliveries (tenant_id, webhook_id, event_id, topic, request_id, status, attempt_count, "
+            "next_attempt_at, created_at, updated_at) "
+            "SELECT e.tenant_id, w.id, e.id, e.topic, "
+            + random_id(conn)
+            + ", :status, 1, :next, e.created_at, e.created_at + 1000 "
+            "FROM events e CROSS JOIN webhooks w WHERE e.id > :after AND w.tenant_id = :tenant ORDER BY e.id, w.id",
+            {
+                "after": after,
+                "tenant": tenant,
+                "status": status,
+                "next": rt.clock.now_ms() + 10 * DAY_MS if pending else None,
+            },
+        )
+        conn.run(
+            "INSERT INTO attempts (delivery_id, number, started_at, duration_ms, request_headers, response_status, "
+            "response_body, error) SELECT id, 1, created_at, 12, :headers, :code, :body, NULL "
+            "FROM deliveries WHERE id > :first ORDER BY id",
+            {
+                "first": first_delivery,
+                "headers": HEADERS,
+                "code": 503 if pending else 200,
+                "body": "busy" if pending else "ok",
+            },
+        )
+
+
+# --- measuring ------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Size:
+    total: int  # bytes the database takes
+    free: int  # of them, bytes free for reuse (SQLite's free pages; PostgreSQL: unknown, 0)
+    note: str = ""
+
+    def shown(self) -> str:
+        extra = f", {self.free / 2**20:,.0f} MiB of it free pages SQLite reuses" if self.free else ""
+        return f"{self.total / 2**20:,.0f} MiB{extra}{self.note}"
+
+
+def size(rt: Runtime) -> Size:
+    with rt.db.read() as conn:
+        if conn.dialect.name == "sqlite":
+            page = conn.one("PRAGMA page_size")
+            pages = conn.one("PRAGMA page_count")
+            free = conn.one("PRAGMA freelist_count")
+            assert page and pages and free
+            path = rt.settings.database_url.removeprefix("sqlite:///")
+            wal = os.path.getsize(path + "-wal") if os.path.exists(path + "-wal") else 0
+            return Size(
+                int(pages["page_count"]) * int(page["page_size"]),
+                int(free["freelist_count"]) * int(page["page_size"]),
+                f" (+ {wal / 2**20:,.0f} MiB WAL)",
+            )
+        row = conn.one("SELECT pg_database_size(current_database()) AS bytes")
+        dead = conn.one(
+            "SELECT COALESCE(SUM(n_dead_tup), 0) AS dead, COALESCE(SUM(n_live_tup), 0) AS live, "
+            "COALESCE(SUM(autovacuum_count), 0) AS vacuums FROM pg_stat_user_tables "
+            "WHERE relname IN ('deliveries', 'attempts', 'events')"
+        )
+        assert row and dead
+        note = (
+            f" ({int(dead['live']):,} live and {int(dead['dead']):,} dead rows in deliveries, attempts and events; "
+            f"{int(dead['vacuums'])} autovacuums of them so far)"
+        )
+        return Size(int(row["bytes"]), 0, note)
+
+
+def count(rt: Runtime, sql: str, **params: object) -> int:
+    with rt.db.read() as conn:
+        row = conn.one(sql, params)
+    return int(row["n"]) if row else 0
+
+
+def all_sent(rt: Runtime) -> bool:
+    """Nothing pending but the seeded deliveries whose retry is days away (a count over the
+    pending rows' own index: cheap however large the log)."""
+    return count(rt, "SELECT COUNT(*) AS n FROM deliveries WHERE status = 'pending'") <= PENDING
+
+
+@dataclasses.dataclass
+class PruneRun:
+    pruned: Pruned = dataclasses.field(default_factory=Pruned)
+    seconds: float = 0.0
+    going_when_dispatch_ended: bool = False
+
+
+async def dispatch_while_pruning(rt: Runtime, limit: float, outcome: PruneRun) -> float:
+    """Run B: the dispatcher until every new delivery is sent, a pruning pass beside it."""
+    stopping = asyncio.Event()  # never set: the pass ends when it has walked everything
+    started = time.perf_counter()
+    pruning = asyncio.create_task(Pruner(rt.db, rt.settings, rt.clock).pass_once(stopping))
+    seconds = await dispatch_until(rt, lambda: all_sent(rt), limit, poll=0.05)
+    outcome.going_when_dispatch_ended = not pruning.done()
+    outcome.pruned = await pruning
+    outcome.seconds = time.perf_counter() - started
+    return seconds
+
+
+def run_plain(rt: Runtime, tenant: int, hooks: list[Webhook], n: int, deadline: float) -> float:
+    """Run A: `n` new deliveries queued, then the dispatcher alone until every one is sent."""
+    queue_deliveries(rt, tenant, hooks, deliveries=n, deadline=deadline)
+    gc.collect()
+    return float(run_loop(lambda: dispatch_until(rt, lambda: all_sent(rt), deadline - time.monotonic(), poll=0.05)))
+
+
+# --- the command ----------------------------------------------------------------------
+
+
+def arguments(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    p.add_argument(
+        "--settled", type=int, default=1_000_000, help="settled deliveries past retention (default %(default)s)"
+    )
+    p.add_argument("--deliveries", type=int, default=50_000, help="new deliveries in each run (default %(default)s)")
+    p.add_argument(
+        "--database-url",
+        help="default: SQLite in a temp dir; postgresql://postgres@127.0.0.1:5432/NAME creates NAME, drops it after",
+    )
+    p.add_argument("--webhooks", type=int, default=4, help="webhooks (each event goes to all; default %(default)s)")
+    p.add_argument("--prune-batch", type=int, default=Settings().prune_batch)
+    p.add_argument("--prune-pause", type=float, default=Settings().prune_pause)
+    p.add_argument(
+        "--time-limit", type=float, default=1800, help="seconds the whole run may take (default %(default)s)"
+    )
+    p.add_argument(
+        "--ratio-target", type=float, default=0.9, help="throughput while pruning / without (default %(default)s)"
+    )
+    p.add_argument("--prune-rate-target", type=float, default=5000, help="rows pruned/s (default %(default)s)")
+    args = p.parse_args(argv)
+    if args.settled < args.webhooks or args.deliveries < 1:
+        p.error("--settled must be at least --webhooks, --deliveries positive")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = arguments(argv)
+    n = args.deliveries
+    deadline = time.monotonic() + float(args.time_limit)
+    workdir = Path(tempfile.mkdtemp(prefix="dochooks-bench-prune-"))
+    verdict = Verdict()
+    outcome = PruneRun()
+    try:
+        with receiver("raw") as port, database(args.database_url, workdir) as url:
+            settings = Settings(
+                database_url=url,
+                data_dir=workdir / "data",
+                allow_private_targets=True,
+                delivery_retention_days=RETENTION_DAYS,
+                prune_batch=args.prune_batch,
+                prune_pause=args.prune_pause,
+            )
+            rt = open_runtime(settings)
+            try:
+                engine = describe_database(rt)
+                tenant, hooks = subscribe(rt, webhooks=args.webhooks, base_url=f"http://127.0.0.1:{port}")
+                t0 = time.perf_counter()
+                seed(rt, tenant, hooks, settled=args.settled)
+                seeded = count(rt, "SELECT COUNT(*) AS n FROM deliveries WHERE status = 'succeeded'")
+                pending = count(rt, "SELECT COUNT(*) AS n FROM deliveries WHERE status = 'pending'")
+                print(
+                    f"setup: {seeded:,} settled and {pending:,} pending deliveries in {time.perf_counter() - t0:.1f} s"
+                )
+                before = size(rt)
+                print(f"size before: {before.shown()}", flush=True)
+                cutoff_ms = rt.clock.now_ms() - RETENTION_DAYS * DAY_MS
+
+                a1 = run_plain(rt, tenant, hooks, n, deadline)
+                print(f"run A: {n:,} deliveries in {a1:.2f} s ({n / a1:,.0f}/s) without pruning", flush=True)
+                queue_deliveries(rt, tenant, hooks, deliveries=n, deadline=deadline)
+                gc.collect()
+                b = float(run_loop(lambda: dispatch_while_pruning(rt, deadline - time.monotonic(), outcome)))
+                print(f"run B: {n:,} deliveries in {b:.2f} s ({n / b:,.0f}/s) while pruning", flush=True)
+                print(f"pruned {outcome.pruned.summary()} in {outcome.seconds:.1f} s", flush=True)
+                a2 = run_plain(rt, tenant, hooks, n, deadline)
+                print(f"run A': {n:,} deliveries in {a2:.2f} s ({n / a2:,.0f}/s) without pruning", flush=True)
+                after = size(rt)
+                print(f"size after: {after.shown()}", flush=True)
+
+                old = count(rt, "SELECT COUNT(*) AS n FROM deliveries WHERE created_at < :c", c=cutoff_ms)
+                old_events = count(rt, "SELECT COUNT(*) AS n FROM events WHERE created_at < :c", c=cutoff_ms)
+                new = count(
+                    rt,
+                    "SELECT COUNT(*) AS n FROM deliveries WHERE created_at >= :c AND status = 'succeeded'",
+                    c=cutoff_ms,
+                )
+                attempts = count(rt, "SELECT COUNT(*) AS n FROM attempts")
+                verdict.check(
+                    f"the {seeded:,} settled deliveries past retention are gone, the {pending:,} pending ones stayed",
+                    old == pending and outcome.pruned.deliveries == seeded,
+                    f"{outcome.pruned.deliveries:,} pruned, {old:,} of that age left",
+                )
+                verdict.check(
+                    "their events are gone but for those of the pending ones",
+                    old_events == pending // args.webhooks and outcome.pruned.events == seeded // args.webhooks,
+                    f"{outcome.pruned.events:,} pruned, {old_events:,} of that age left",
+                )
+                verdict.check(
+                    f"{3 * n:,} new deliveries succeeded and stayed, with their attempts",
+                    new == 3 * n and attempts == 3 * n + pending and outcome.pruned.attempts == seeded,
+                    f"{new:,} new, {attempts:,} attempt rows left, {outcome.pruned.attempts:,} pruned",
+                )
+                verdict.check(
+                    "pruning was still going when run B's dispatcher finished",
+                    outcome.going_when_dispatch_ended,
+                    "yes" if outcome.going_when_dispatch_ended else "no: the ratio measured pruning part of the run",
+                )
+            finally:
+                rt.close()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    baseline = n / ((a1 + a2) / 2)
+    rate_b = n / b
+    ratio = rate_b / baseline
+    prune_rate = outcome.pruned.rows / outcome.seconds
+    rows = [
+        ("database", engine),
+        (
+            "seeded",
+            f"{seeded:,} settled deliveries {AGE_DAYS} days old over {args.webhooks} webhooks, an attempt each, "
+            f"{seeded // args.webhooks:,} events; {pending:,} pending of that age",
+        ),
+        ("retention", f"{RETENTION_DAYS} days; batch {args.prune_batch} rows, pause {args.prune_pause:g} s"),
+        ("deliveries/s without pruning", f"{n / a1:,.0f} (A), {n / a2:,.0f} (A'): mean {baseline:,.0f}"),
+        ("deliveries/s while pruning", f"{rate_b:,.0f} (B)"),
+        ("ratio (B / mean of A, A')", verdict.at_least("ratio", f"{ratio:.2f}", ratio, args.ratio_target)),
+        ("pruned", f"{outcome.pruned.summary()} in {outcome.seconds:.1f} s"),
+        ("rows pruned/s", verdict.at_least("rows pruned/s", f"{prune_rate:,.0f}", prune_rate, args.prune_rate_target)),
+        ("database size before", before.shown()),
+        ("database size after", after.shown()),
+    ]
+    return report(rows, verdict)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
