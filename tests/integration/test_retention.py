@@ -7,13 +7,14 @@ import asyncio
 import dataclasses
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from dochooks.cli import main
 from dochooks.db import Connection
 from dochooks.delivery.publish import publish
 from dochooks.documents import config as workflow_config
-from dochooks.documents.files import Staging
+from dochooks.documents.files import Staging, remove_files
 from dochooks.documents.store import create_document
 from dochooks.retention import DAY_MS, Pruned, Pruner, prune, would_prune
 from dochooks.runtime import Runtime
@@ -215,3 +216,20 @@ def test_the_prune_command_says_what_would_go_then_deletes_it(runtime: Runtime, 
     assert len(_snapshot(runtime, "deliveries")) == 1
     again = CliRunner().invoke(main, ["prune", "--dry-run", *flags])
     assert again.output == "would prune 0 deliveries (0 attempts), 0 events, 0 documents (0 files)\n"
+
+
+def test_a_documents_files_are_removed_only_once_its_rows_are_gone_for_good(
+    runtime: Runtime, acme: NewTenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rt = tuned(runtime, document_retention_days=10)
+    doc, path = document(rt, acme.tenant_id, status="done", changed_days_ago=11)
+    seen: list[tuple[set[int], bool]] = []
+
+    def remove(data_dir: Path, paths: list[str]) -> None:
+        seen.append((_snapshot(rt, "documents"), path.exists()))  # what another reader sees by then
+        remove_files(data_dir, paths)
+
+    monkeypatch.setattr("dochooks.retention.remove_files", remove)
+    assert run_pass(rt) == Pruned(documents=1, files=1)
+    assert seen == [(set(), True)] and not path.exists()
+    assert doc not in _snapshot(rt, "documents")
