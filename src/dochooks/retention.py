@@ -91,18 +91,18 @@ def _undelivered(row: Row) -> bool:
 
 
 @dataclass(frozen=True)
-class Tenant:
+class DocumentCutoff:
     tenant_id: int
     cutoff_ms: int | None
 
 
-def tenant_cutoffs(conn: Connection, now_ms: int, default_days: int) -> list[Tenant]:
+def tenant_cutoffs(conn: Connection, now_ms: int, default_days: int) -> list[DocumentCutoff]:
     """Each tenant's cut-off for documents: its workflow's age, else the service's."""
     rows = conn.all(
         "SELECT t.id, w.document_retention_days AS days FROM tenants t "
         "LEFT JOIN workflows w ON w.tenant_id = t.id ORDER BY t.id"
     )
-    return [Tenant(r["id"], cutoff(now_ms, default_days if r["days"] is None else r["days"])) for r in rows]
+    return [DocumentCutoff(r["id"], cutoff(now_ms, default_days if r["days"] is None else r["days"])) for r in rows]
 
 
 class Pruning:
