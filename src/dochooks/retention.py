@@ -28,6 +28,9 @@ from dochooks.settings import Settings
 logger = logging.getLogger("dochooks.retention")
 
 DAY_MS = 86_400_000
+# After a batch, pruning rests at least this many times as long as the batch took: it
+# takes a third of the writer (and of a core) at most, however slow the disk.
+REST_PER_WORK = 2.0
 FINISHED = ("done", "failed")  # the only document statuses retention deletes
 
 
@@ -220,13 +223,22 @@ class Pruning:
         return Pruned(documents=documents, files=len(paths))
 
 
+def rest(settings: Settings, worked: float) -> float:
+    """Seconds to rest after a batch that took `worked` seconds."""
+    return max(settings.prune_pause, worked * REST_PER_WORK)
+
+
 def prune(db: Database, settings: Settings, clock: Clock, *, pause: Callable[[float], None] = time.sleep) -> Pruned:
-    """One whole pass, resting `prune_pause` seconds between batches (the command line's)."""
+    """One whole pass, resting between batches as the background loop does (the command line's)."""
     total = Pruned()
-    for pruned in Pruning(db, settings, clock).batches():
+    batches = Pruning(db, settings, clock).batches()
+    while True:
+        started = time.monotonic()
+        pruned = next(batches, None)
+        if pruned is None:
+            return total
         total += pruned
-        pause(settings.prune_pause)
-    return total
+        pause(rest(settings, time.monotonic() - started))
 
 
 def would_prune(db: Database, settings: Settings, clock: Clock) -> Pruned:
@@ -266,7 +278,7 @@ def _n(row: Row | None) -> int:
 
 class Pruner:
     """The background loop of `serve` and `worker`: a pass every `prune_interval` seconds, a
-    short rest between its batches so the dispatcher and the runner get the writer."""
+    rest between its batches (`rest`) so the dispatcher and the runner get the writer."""
 
     def __init__(self, db: Database, settings: Settings, clock: Clock) -> None:
         self._db = db
@@ -289,12 +301,13 @@ class Pruner:
         total = Pruned()
         batches = Pruning(self._db, self._settings, self._clock).batches()
         while not stopping.is_set():
+            started = time.monotonic()
             pruned = await asyncio.to_thread(next, batches, None)
             if pruned is None:
                 break
             total += pruned
             logger.debug(f"pruned a batch: {pruned.summary()}", extra=logs.fields(**_counts(pruned)))
-            await _wait(stopping, self._settings.prune_pause)
+            await _wait(stopping, rest(self._settings, time.monotonic() - started))
         return total
 
 

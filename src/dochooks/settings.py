@@ -87,7 +87,11 @@ class Settings:
     )
     prune_batch: int = _setting(500, "Rows deleted per transaction at most while pruning.")
     prune_interval: float = _setting(300.0, "Seconds between two pruning passes of serve and worker.")
-    prune_pause: float = _setting(0.05, "Seconds pruning rests between two batches, leaving the writer to others.")
+    prune_pause: float = _setting(
+        0.05,
+        "Seconds pruning rests between two batches at least (and twice as long as the batch took), "
+        "leaving the writer to others.",
+    )
     log_level: str = _setting("info", "debug, info, warning or error.")
     log_format: str = _setting("auto", "json (JSON lines), text, or auto: text on a terminal, JSON lines otherwise.")
 
