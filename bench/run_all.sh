@@ -67,6 +67,8 @@ run flow5_pg "--documents 60" bench/flow.py --webhooks 5 --database-url "$pg/doc
 run flowseq_sqlite "--documents 20" bench/flow.py --sequential
 run flowseq_pg "--documents 20" bench/flow.py --sequential --database-url "$pg/dochooks_bench_flowseq"
 run celery "--deliveries 2000" bench/celery_compare.py
+run prune_sqlite "--settled 40000 --deliveries 4000" bench/prune.py --time-limit 1150
+run prune_pg "--settled 40000 --deliveries 4000" bench/prune.py --time-limit 1150 --database-url "$pg/dochooks_bench_prune"
 
 if [ ${#summary[@]} = 0 ]; then
     echo "no benchmark ran: no run is named ${only[*]}"
