@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from yarl import URL
 
 from dochooks.delivery.egress import AddressRefused, Egress
-from dochooks.delivery.sender import HttpSender
+from dochooks.delivery.proxy_sender import ProxySender
 from dochooks.errors import UnsafeUrl
 from dochooks.webhooks.url_safety import AddressPolicy, resolve
 
@@ -148,7 +148,7 @@ def test_userinfo_never_hides_the_host(userinfo: str, address: ipaddress.IPv4Add
 
 def _route(url: str) -> None:
     """The sender's own vetting of a delivery's URL, as it runs before every request."""
-    sender = HttpSender(timeout=5, max_connections=1, max_per_host=1, egress=Egress(STRICT), lookup=numeric_only)
+    sender = ProxySender(timeout=5, max_connections=1, max_per_host=1, egress=Egress(STRICT), lookup=numeric_only)
     asyncio.run(sender._route(URL(url), {}))
 
 

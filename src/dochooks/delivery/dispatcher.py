@@ -24,7 +24,7 @@ from dochooks.delivery.leases import Claimed
 from dochooks.delivery.outcomes import Verdict, judge, not_sent, recorded
 from dochooks.delivery.recorder import FLUSH_SECONDS, Recorder, write
 from dochooks.delivery.reports import report
-from dochooks.delivery.sender import HttpSender, Sender, SendResult
+from dochooks.delivery.sender import Sender, SendResult, open_sender
 from dochooks.delivery.shares import Shares
 from dochooks.delivery.targets import Target, Targets
 from dochooks.runtime import Runtime
@@ -52,7 +52,7 @@ class Dispatcher:
         db, settings = rt.db, rt.settings
         self._db = db
         self._settings = settings
-        self._sender = sender or HttpSender.from_settings(settings, rt.egress)
+        self._sender = sender or open_sender(settings, rt.egress)
         self._clock = rt.clock
         self._monotonic = monotonic  # waits and durations; tests move it by hand
         self._rng = rng or random.Random()

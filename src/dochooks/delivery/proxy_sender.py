@@ -1,38 +1,20 @@
-"""Sending one delivery request. The engine decides policy (what to send: targets.py and
-attempts.py; what counts as success, when to retry: outcomes.py); a sender only sends.
-Tests swap in a fake sender (tests/factories.py's FakeSender)."""
+"""Deliveries sent through the operator's proxy (`DOCHOOKS_EGRESS_PROXY`), by aiohttp: it
+names the vetted address to the proxy (in the request line, or in the CONNECT of an https
+request) while the request keeps the name for Host and TLS (`server_hostname`), which
+pyreqwest cannot do (see sender.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
-from dataclasses import dataclass
-from typing import Protocol
 from urllib.parse import urlsplit
 
 import aiohttp
 from yarl import URL
 
 from dochooks.delivery.egress import AddressRefused, Egress, NotResolved, VettingResolver
-from dochooks.settings import Settings
+from dochooks.delivery.sender import RESPONSE_EXCERPT_BYTES, SendResult
 from dochooks.webhooks.url_safety import Resolver, resolve
-
-RESPONSE_EXCERPT_BYTES = 64 * 1024
-
-
-@dataclass(frozen=True)
-class SendResult:
-    status: int | None  # None when no response arrived
-    body: bytes  # at most RESPONSE_EXCERPT_BYTES
-    error: str | None
-    retry_after: str | None = None  # the response's Retry-After header, as sent
-    refused: bool = False  # not sent: the address policy refuses where the URL leads
-
-
-class Sender(Protocol):
-    async def send(self, url: str, headers: dict[str, str], body: bytes) -> SendResult: ...
-
-    async def close(self) -> None: ...
 
 
 async def _excerpt(content: aiohttp.StreamReader, limit: int) -> bytes:
@@ -47,10 +29,11 @@ async def _excerpt(content: aiohttp.StreamReader, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-class HttpSender:
+class ProxySender:
     """aiohttp with one pooled connector: keep-alive per host, redirects never followed,
     the timeout bounding the whole exchange, and at most 64 KiB of a response read.
-    Every connection goes to an address the egress policy vetted (see egress.py)."""
+    Every connection goes to an address the egress policy vetted (see egress.py), and every
+    request through the proxy names that address."""
 
     def __init__(
         self, *, timeout: float, max_connections: int, max_per_host: int, egress: Egress, lookup: Resolver = resolve
@@ -61,16 +44,6 @@ class HttpSender:
         proxy_host = urlsplit(egress.proxy).hostname if egress.proxy else None
         self._resolver = VettingResolver(egress.policy, proxy_host=proxy_host, lookup=lookup)
         self._session: aiohttp.ClientSession | None = None
-
-    @classmethod
-    def from_settings(cls, settings: Settings, egress: Egress) -> HttpSender:
-        """The dispatcher's sender: its timeout and connection caps from the settings."""
-        return cls(
-            timeout=settings.delivery_timeout,
-            max_connections=settings.max_in_flight,
-            max_per_host=settings.max_per_host,
-            egress=egress,
-        )
 
     def _open(self) -> aiohttp.ClientSession:
         if self._session is None:
