@@ -15,8 +15,9 @@ process, all its threads) and every request must get a 200 the receiver counted.
 Candidates: `aiohttp` (bare, as harness.py's baseline), `aiohttp-sender` (the settings the
 sender used: no cookie jar, no auto headers, no decompression, the excerpt read),
 `pyreqwest` (body read whole) and `pyreqwest-stream` (the sender's way: at most 64 KiB
-read), and, when installed, `aiosonic` and `curl-cffi`. A candidate whose package is
-missing is skipped with a note. Only 127.0.0.1 is contacted.
+read), `dochooks-direct` (the service's DirectSender itself, its vetting included: the
+address policy strict but for 127.0.0.0/8), and, when installed, `aiosonic` and
+`curl-cffi`. A candidate whose package is missing is skipped with a note. Only 127.0.0.1 is contacted.
 """
 
 from __future__ import annotations
@@ -126,6 +127,22 @@ async def _curl_cffi(concurrency: int) -> tuple[Post, Callable[[], Awaitable[Non
     return post, session.close
 
 
+async def _dochooks(concurrency: int) -> tuple[Post, Callable[[], Awaitable[None]]]:
+    from dochooks.delivery.direct_sender import DirectSender
+    from dochooks.delivery.egress import Egress
+    from dochooks.settings import Settings
+    from dochooks.webhooks.url_safety import AddressPolicy
+
+    policy = AddressPolicy.from_settings(Settings(allow_private_targets=False, allowed_target_cidrs="127.0.0.0/8"))
+    sender = DirectSender(timeout=15, max_per_host=concurrency, egress=Egress(policy))
+
+    async def post(url: str, body: bytes) -> int:
+        result = await sender.send(url, HEADERS, body)
+        return result.status or 0
+
+    return post, sender.close
+
+
 CANDIDATES: dict[str, Callable[[int], Awaitable[tuple[Post, Callable[[], Awaitable[None]]]]]] = {
     "aiohttp": lambda c: _aiohttp(False, c),
     "aiohttp-sender": lambda c: _aiohttp(True, c),
@@ -133,8 +150,15 @@ CANDIDATES: dict[str, Callable[[int], Awaitable[tuple[Post, Callable[[], Awaitab
     "pyreqwest-stream": lambda c: _pyreqwest(True, c),
     "aiosonic": _aiosonic,
     "curl-cffi": _curl_cffi,
+    "dochooks-direct": _dochooks,
 }
-PACKAGES = {"aiosonic": "aiosonic", "curl-cffi": "curl_cffi", "pyreqwest": "pyreqwest", "pyreqwest-stream": "pyreqwest"}
+PACKAGES = {
+    "aiosonic": "aiosonic",
+    "curl-cffi": "curl_cffi",
+    "pyreqwest": "pyreqwest",
+    "pyreqwest-stream": "pyreqwest",
+    "dochooks-direct": "pyreqwest",
+}
 
 
 async def _run(name: str, url: str, n: int, concurrency: int) -> tuple[float, float, int]:
