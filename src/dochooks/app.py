@@ -1,6 +1,7 @@
 """The ASGI application: the JSON:API at /v1 and the web pages beside it, composed here so
 that neither face imports the other; each error answered by the face that owns its path;
-the dispatcher and workflow runner in the lifespan."""
+the dispatcher and workflow runner in the lifespan (on this event loop, or in a process of
+their own)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from dochooks.api import webhooks as api_webhooks
 from dochooks.api import workflow as api_workflow
 from dochooks.api.jsonapi import JsonApiResponse, is_api_path
 from dochooks.background import run_background, sole_dispatcher
+from dochooks.background_process import BackgroundProcess
 from dochooks.errors import DochooksError
 from dochooks.metrics import registry_for
 from dochooks.runtime import Runtime
@@ -92,14 +94,26 @@ def _handle_errors(app: FastAPI) -> None:
     app.add_exception_handler(auth.SignInRequired, auth.sign_in_redirect)  # type: ignore[arg-type]
 
 
-def create_app(rt: Runtime, *, dispatch: bool = True, limiter_clock: Callable[[], float] = time.monotonic) -> FastAPI:
+def create_app(
+    rt: Runtime,
+    *,
+    dispatch: bool = True,
+    own_process: bool = False,
+    limiter_clock: Callable[[], float] = time.monotonic,
+) -> FastAPI:
     """The API and web UI for a runtime; with `dispatch` the dispatcher and workflow runner
-    run alongside it. The rate limits keep time by `limiter_clock` (seconds)."""
+    run alongside it, on its event loop or, with `own_process`, in a child process (what
+    `serve` does). The rate limits keep time by `limiter_clock` (seconds)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if not dispatch:
             yield
+            return
+        if own_process:  # where the database has no notifications between processes, wake-ups are relayed
+            with BackgroundProcess(rt.settings, relay=rt.db.dialect.owned_by_one_process) as child:
+                app.state.background = child
+                yield
             return
         stopping = asyncio.Event()
         with sole_dispatcher(rt):  # refuses to start beside another dispatcher on one SQLite file

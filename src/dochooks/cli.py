@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+import tempfile
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from dochooks import __version__, logs
-from dochooks.cli_support import Group, settings_from, settings_options
+from dochooks.cli_support import Group, install_uvloop, settings_from, settings_options
 from dochooks.cli_tenants import tenant, token
 from dochooks.db import migrate as run_migrations
 from dochooks.db import open_database
@@ -26,14 +28,6 @@ logger = logging.getLogger("dochooks")  # what serve and worker say as they star
 
 def _log_settings(settings: Settings) -> None:
     logger.info("settings", extra=logs.fields(**shown(settings)))
-
-
-def _install_uvloop() -> None:
-    try:
-        import uvloop
-    except ImportError:  # not on this platform: the standard loop works, only slower
-        return
-    uvloop.install()
 
 
 ALL = tuple(name for name, _, _ in describe())
@@ -74,17 +68,39 @@ main.add_command(token)
 @main.command()
 @settings_options(*ALL)
 def serve(**flags: Any) -> None:
-    """Run the API, the dispatcher and the workflow runner in one process (migrates first)."""
+    """Run the API, and the dispatcher and workflow runner in a process of their own beside
+    it (migrates first)."""
+    settings = settings_from(flags)
+    with _metrics_shared_by_processes():
+        _serve(settings)
+
+
+@contextlib.contextmanager
+def _metrics_shared_by_processes() -> Iterator[None]:
+    """The dispatcher counts attempts in the background process and /metrics is answered by
+    the API's: prometheus_client's multiprocess mode sums both processes' counts, kept in a
+    directory it must know before it is first imported."""
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:  # the operator's own
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="dochooks-metrics-") as directory:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory  # the background process inherits it
+        try:
+            yield
+        finally:
+            del os.environ["PROMETHEUS_MULTIPROC_DIR"]
+
+
+def _serve(settings: Settings) -> None:
     import uvicorn
 
     from dochooks.app import create_app
     from dochooks.metrics_http import http_url, where_metrics_are
     from dochooks.runtime import open_runtime
 
-    settings = settings_from(flags)
     _log_settings(settings)
     rt = open_runtime(settings)
-    _install_uvloop()
+    install_uvloop()
     try:
         with _own_metrics_port(rt):
             logger.info(
@@ -92,7 +108,7 @@ def serve(**flags: Any) -> None:
                 f"(web UI at /, API docs at /docs); {where_metrics_are(settings, api=True)}"
             )
             uvicorn.run(
-                create_app(rt),
+                create_app(rt, own_process=True),
                 host=settings.host,
                 port=settings.port,
                 log_config=None,  # logs.configure has set every logger up
@@ -124,7 +140,7 @@ def worker(**flags: Any) -> None:
         with sole_dispatcher(rt):
             await run_background(rt, stopping)
 
-    _install_uvloop()
+    install_uvloop()
     try:
         with _own_metrics_port(rt):
             logger.info(f"dochooks {__version__} worker; {where_metrics_are(rt.settings, api=False)}")

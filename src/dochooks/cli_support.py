@@ -52,3 +52,12 @@ class Group(click.Group):
             return super().invoke(ctx)
         except DochooksError as exc:
             raise click.ClickException(exc.detail) from exc
+
+
+def install_uvloop() -> None:
+    """uvloop as asyncio's loop, where the platform has it (the standard loop works, only slower)."""
+    try:
+        import uvloop
+    except ImportError:
+        return
+    uvloop.install()

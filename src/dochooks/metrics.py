@@ -4,9 +4,10 @@ from the database at scrape time, so every process reports the same shared queue
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, multiprocess
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from dochooks.clock import Clock
@@ -73,8 +74,12 @@ class _ProcessMetrics:
 
 
 def registry_for(db: Database, clock: Clock) -> CollectorRegistry:
-    """What /metrics shows: this process's counters and the shared queue."""
+    """What /metrics shows: this process's counters (with `serve`'s background process's,
+    in multiprocess mode) and the shared queue."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_ProcessMetrics())
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # registers itself
+    else:
+        registry.register(_ProcessMetrics())
     registry.register(QueueCollector(db, clock))
     return registry

@@ -16,7 +16,7 @@ from dochooks.db import open_database
 from dochooks.delivery.signing import verify
 from dochooks.webhooks.secrets import signing_key
 from tests.factories.clients import Api, document_doc, webhook_doc
-from tests.factories.commands import DOCHOOKS, SCALE, cli, served, tenant, wait_until
+from tests.factories.commands import DOCHOOKS, SCALE, Served, cli, served, tenant, wait_until
 from tests.factories.documents import PLAIN_FLOW
 from tests.factories.peers import Receiver, free_port
 from tests.factories.stores import TEST_KEY
@@ -280,3 +280,71 @@ def test_the_data_directory_and_the_database_files_are_private_to_the_service_us
 
 def mode(path: Path) -> int:
     return path.stat().st_mode & 0o777
+
+
+def spawned_by(pid: int) -> list[int]:
+    """The living processes `pid` started through multiprocessing (not its resource tracker;
+    zombies left to a non-reaping init excluded)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            command = (stat.parent / "cmdline").read_bytes()
+        except OSError:  # it ended while we looked
+            continue
+        if fields[0] != "Z" and int(fields[1]) == pid and b"multiprocessing.spawn" in command:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_serve_runs_its_background_work_in_a_process_that_dies_with_it(
+    db_url: str, tmp_path: Path, receiver: Receiver
+) -> None:
+    """The dispatcher and workflow runner run in a child of `serve`: an upload through the API
+    wakes the runner there at once (the poll is 30 s here, so a lost wake-up would show), the
+    child's attempts count on the API's /metrics, a SIGKILL of `serve` takes the child with
+    it (so `serve` starts again at once on the same database), and a child that died makes
+    /readyz answer 503."""
+    service = Served(db_url, tmp_path, DOCHOOKS_POLL_INTERVAL="30", DOCHOOKS_METRICS_TOKEN=METRICS_TOKEN)
+    service.start()
+    try:
+        assert service.proc is not None
+        (child,) = spawned_by(service.proc.pid)
+        acme = tenant(db_url, "acme", service.env)
+        api = Api(service.base, str(acme["token"]))
+        assert api.call("POST", "/v1/webhooks", webhook_doc(receiver.url("/ok/all"), ["processing-finished"]))[0] == 201
+        assert api.call("POST", "/v1/documents", document_doc(b"Invoice 7\n"))[0] == 201
+        wait_until(lambda: len(receiver.at("/ok/all")) == 1, timeout=10)
+
+        bearer = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+        request = urllib.request.Request(service.base + "/metrics", headers=bearer)
+        with urllib.request.urlopen(request, timeout=5) as response:
+            scraped = response.read().decode()
+        assert 'dochooks_delivery_attempts_total{outcome="succeeded"} 1.0' in scraped.splitlines()
+
+        service.kill()
+        wait_until(lambda: not any(int(p) == child for p in os.listdir("/proc") if p.isdigit()) or is_zombie(child), 10)
+        service.start()
+        assert service.proc is not None
+        (child,) = spawned_by(service.proc.pid)
+        os.kill(child, signal.SIGKILL)  # the background work dies, the API lives on: not ready
+        wait_until(lambda: readiness(service.base)[0] == 503, 10)
+        assert "the background work (dispatcher, workflow runner) has stopped" in readiness(service.base)[1]
+        assert f"background work stopped (process {child} ended with -9)" in service.log.read_text()
+    finally:
+        service.stop()
+
+
+def readiness(base: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(base + "/readyz", timeout=5) as response:
+            return int(response.status), response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def is_zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return False

@@ -337,7 +337,7 @@ def test_a_stale_view_of_a_document_cannot_move_it_twice(
     wait_for_topic(receiver, doc["id"], "ready-for-classification-first-level")
     with runtime.db.transaction() as conn:
         late = workflow.after_validation("separation", "first-level", ("first-level",), {})
-        assert store.apply(conn, stale, late, runtime.clock.now_ms()) is None
+        assert store.apply(conn, stale, [late], runtime.clock.now_ms()) is None
     _, events = api.call("GET", f"/v1/documents/{doc['id']}/events")
     topics = [e["attributes"]["topic"] for e in events["data"]]
     assert topics.count("separation-done") == 1 and topics[-1] == "ready-for-classification-first-level"

@@ -49,7 +49,9 @@ class _SqliteConnection(Hooks):
 
 class SqliteDatabase:
     """SQLite in WAL mode. Every write goes through one connection under a lock
-    (`BEGIN IMMEDIATE`), so writers queue in-process instead of failing busy."""
+    (`BEGIN IMMEDIATE`), so writers queue in-process instead of failing busy; processes
+    sharing the file (`serve`'s API and background) queue on `<file>.write.lock`, which
+    hands the writer on at once where SQLite's busy handler would sleep and retry."""
 
     dialect = SQLITE
 
@@ -62,6 +64,7 @@ class SqliteDatabase:
             for companion in ("-wal", "-shm"):  # left by an earlier version, which made them 0644
                 tighten(Path(path + companion))
         self._write_lock = threading.Lock()
+        self._writers_fd: int | None = None  # <file>.write.lock, opened at the first write
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
@@ -94,8 +97,21 @@ class SqliteDatabase:
         return raw
 
     @contextmanager
+    def _writer_of_every_process(self) -> Iterator[None]:
+        if self.path == ":memory:":  # no other process can open it
+            yield
+            return
+        if self._writers_fd is None:
+            self._writers_fd = os.open(self.path + ".write.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self._writers_fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._writers_fd, fcntl.LOCK_UN)
+
+    @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        with self._write_lock:
+        with self._write_lock, self._writer_of_every_process():
             conn = _SqliteConnection(self._thread_connection())
             try:
                 conn.raw.execute("BEGIN IMMEDIATE")
@@ -148,4 +164,7 @@ class SqliteDatabase:
             for raw in self._all:
                 raw.close()
             self._all.clear()
+        if self._writers_fd is not None:
+            os.close(self._writers_fd)
+            self._writers_fd = None
         self._local = threading.local()

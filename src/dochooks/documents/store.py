@@ -3,6 +3,8 @@ transitions, publishing each topic in the same transaction as the change."""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +42,10 @@ class Document:
     created_at: int
     updated_at: int
 
+    def moved(self, transition: Transition, now_ms: int) -> Document:
+        """The document as `transition` leaves it at `now_ms`, without reading it again."""
+        return dataclasses.replace(self, **transition.changes, updated_at=now_ms)
+
 
 def _document(row: Row) -> Document:
     fields = {k: row[k] for k in Document.__dataclass_fields__}
@@ -74,9 +80,23 @@ def get_document(conn: Connection, tenant_id: int, document_id: int) -> Document
     return _document(row)
 
 
-def file_paths(conn: Connection, document_id: int) -> list[str]:
-    rows = conn.all("SELECT path FROM document_files WHERE document_id = :d ORDER BY position", {"d": document_id})
-    return [r["path"] for r in rows]
+def documents_by_id(conn: Connection, document_ids: Sequence[int]) -> dict[int, Document]:
+    """The documents of any tenant with these ids (for the workflow runner), by id."""
+    ids, params = in_clause("d", document_ids)
+    return {row["id"]: _document(row) for row in conn.all(f"SELECT * FROM documents WHERE id IN {ids}", params)}
+
+
+def file_paths(conn: Connection, document_ids: Sequence[int]) -> dict[int, list[str]]:
+    """The stored files of each document, in upload order."""
+    ids, params = in_clause("d", document_ids)
+    rows = conn.all(
+        f"SELECT document_id, path FROM document_files WHERE document_id IN {ids} ORDER BY document_id, position",
+        params,
+    )
+    paths: dict[int, list[str]] = {doc_id: [] for doc_id in document_ids}
+    for row in rows:
+        paths[row["document_id"]].append(row["path"])
+    return paths
 
 
 def _emit(conn: Connection, doc: Document, topics: tuple[str, ...], now_ms: int) -> None:
@@ -126,22 +146,29 @@ def create_document(
 
 
 def apply(
-    conn: Connection, doc: Document, transition: Transition, now_ms: int, *, worker: str | None = None
+    conn: Connection, doc: Document, transitions: Sequence[Transition], now_ms: int, *, worker: str | None = None
 ) -> Document | None:
-    """Move `doc` as `transition` says and publish its topics, only if the document is
-    still where `doc` saw it (and, for automatic work, still leased by `worker`). A
-    document never returns to a (step, state) pair it left, so that pair is its version.
-    Returns the changed document, or None when it had moved meanwhile."""
-    changes = {k: (orjson.dumps(v).decode() if k in _JSON_COLUMNS else v) for k, v in transition.changes.items()}
+    """Move `doc` through `transitions`, in order, and publish each one's topics with the
+    document as that transition left it; only if the document is still where `doc` saw it
+    (and, for automatic work, still leased by `worker`). A document never returns to a
+    (step, state) pair it left, so that pair is its version. One UPDATE whatever the
+    number of transitions: the runner commits a document's consecutive automatic steps
+    at once. Returns the document as the last transition left it, or None when it had
+    moved meanwhile."""
+    final: dict[str, Any] = {}
+    for transition in transitions:
+        final.update(transition.changes)
+    changes = {k: (orjson.dumps(v).decode() if k in _JSON_COLUMNS else v) for k, v in final.items()}
     sets = ", ".join(f"{column} = :{column}" for column in changes)
     guard = " AND locked_by = :worker" if worker is not None else ""
+    run_now = transitions[-1].run_now
     moved = conn.run(
         f"UPDATE documents SET {sets}, run_at = :run_at, locked_by = NULL, updated_at = :now "
         f"WHERE id = :id AND workflow_step = :expected_step AND state = :expected{guard}",
         {
             **changes,
             "expected_step": doc.workflow_step,
-            "run_at": now_ms if transition.run_now else None,
+            "run_at": now_ms if run_now else None,
             "now": now_ms,
             "id": doc.id,
             "expected": doc.state,
@@ -150,11 +177,12 @@ def apply(
     )
     if not moved:
         return None
-    changed = get_document(conn, doc.tenant_id, doc.id)
-    _emit(conn, changed, transition.topics, now_ms)
-    if transition.run_now:
+    for transition in transitions:
+        doc = doc.moved(transition, now_ms)
+        _emit(conn, doc, transition.topics, now_ms)
+    if run_now:
         work_queued.announce(conn)
-    return changed
+    return doc
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ def complete_validation(
             raise InvalidInput("fields can be corrected while extracting", attribute="fields")
         changes["extracted"] = {**doc.extracted, **corrections["fields"]}
     levels = workflow_config.load(conn, tenant_id).levels.get(doc.workflow_step, ())
-    moved = store.apply(conn, doc, workflow.after_validation(doc.workflow_step, level, levels, changes), now_ms)
+    moved = store.apply(conn, doc, [workflow.after_validation(doc.workflow_step, level, levels, changes)], now_ms)
     if moved is None:
         raise Conflict(f"document {document_id} moved on meanwhile; read it again")
     return moved
