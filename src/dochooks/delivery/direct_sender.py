@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from pyreqwest.client import Client, ClientBuilder
-from pyreqwest.exceptions import PyreqwestError
+from pyreqwest.exceptions import ConnectError, ConnectTimeoutError, PyreqwestError
 from pyreqwest.http import Url
 
 from dochooks.delivery.egress import AddressRefused, Egress, NotResolved, VettingResolver
@@ -77,7 +77,7 @@ class DirectSender:
         except (AddressRefused, NotResolved) as exc:
             result = SendResult(None, b"", str(exc), refused=isinstance(exc, AddressRefused))
         except PyreqwestError as exc:
-            result = SendResult(None, b"", described(exc))
+            result = SendResult(None, b"", described(exc, url))
         except ValueError as exc:  # not a URL reqwest will send
             result = SendResult(None, b"", f"{type(exc).__name__}: {exc}")
         if started > self._next_sweep:
@@ -176,12 +176,24 @@ class DirectSender:
         await self._resolver.close()
 
 
-def described(exc: PyreqwestError) -> str:
-    """A pyreqwest error as the delivery log shows it: its kind and its chain of causes, less
-    the one that repeats the URL (the log has it, and it may hold a secret)."""
+def described(exc: PyreqwestError, url: str) -> str:
+    """A pyreqwest error as the delivery log shows it: what happened, where (host and port,
+    never the URL: its path or query may hold a secret), then reqwest's chain of causes less
+    the one that repeats the URL."""
     details = getattr(exc, "details", None) or {}
     causes = [cause["message"] for cause in details.get("causes") or () if "://" not in cause["message"]]
-    return f"{type(exc).__name__}: {': '.join(causes) or exc.message}"
+    technical = f"{type(exc).__name__}: {': '.join(causes) or exc.message}"
+    try:
+        parsed = Url(url)
+        where = f"{parsed.host_str}:{parsed.port}"
+    except ValueError:
+        return technical
+    if isinstance(exc, ConnectTimeoutError):
+        return f"timed out connecting to {where} ({technical})"
+    if isinstance(exc, ConnectError):
+        refused = "Connection refused" in technical
+        return f"{'connection refused by' if refused else 'could not connect to'} {where} ({technical})"
+    return f"{technical} ({where})"
 
 
 def _is_address(host: str) -> bool:
