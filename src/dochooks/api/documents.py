@@ -139,8 +139,10 @@ async def upload(request: Request, rt: Rt, tenant: Tenant, _slot: UploadSlot) ->
             external_id=attrs.external_id,
             custom_fields=attrs.custom_fields,
         )
-    finally:
-        await run_in_threadpool(staged.close)  # what was not stored goes
+    finally:  # what was not stored goes; after a stored upload nothing is left, and no thread is needed
+        if staged.holds_files:
+            await run_in_threadpool(staged.close)
+        staged.close()
     response = document(document_resource(doc), 201)
     response.headers["Location"] = f"/v1/documents/{doc.id}"
     return response
