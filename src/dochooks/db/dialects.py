@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from dochooks.db import claims
+from dochooks.db import claims, outbox
 
 if TYPE_CHECKING:
     from dochooks.db.engine import Connection
@@ -36,6 +36,8 @@ class Dialect:
     json_item: str  # ... and item `{i}` of a row (itself a JSON array) as SQL type `{kind}`
     # The deliveries claim in this engine's words (`claims.py` holds both, side by side).
     claim_deliveries: Callable[[Connection, str, dict[str, Any]], Sequence[claims.ClaimedRow]]
+    # The outbox insert: events and their deliveries (`outbox.py` holds both, side by side).
+    insert_events: Callable[..., list[outbox.InsertedEvent]]
 
     def elements(self, param: str) -> tuple[str, Callable[[int, str], str]]:
         """A JSON array parameter as rows `o`, and how to read item i of each (a JSON array)
@@ -53,6 +55,7 @@ SQLITE = Dialect(
     json_rows="json_each(:{param}) AS o",
     json_item="CAST(json_extract(o.value, '$[{i}]') AS {kind})",
     claim_deliveries=claims.claim_in_steps,
+    insert_events=outbox.insert_in_steps,
 )
 
 POSTGRESQL = Dialect(
@@ -65,4 +68,5 @@ POSTGRESQL = Dialect(
     json_rows="jsonb_array_elements(CAST(:{param} AS jsonb)) AS o",
     json_item="CAST(o.value ->> {i} AS {kind})",
     claim_deliveries=claims.claim_in_one_statement,
+    insert_events=outbox.insert_in_one_statement,
 )

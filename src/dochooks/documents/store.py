@@ -10,7 +10,7 @@ import orjson
 
 from dochooks.clock import iso
 from dochooks.db import Connection, Row, in_clause
-from dochooks.delivery.publish import publish
+from dochooks.delivery.publish import publish_all
 from dochooks.documents.files import StoredFile
 from dochooks.documents.workflow import DocumentStatus, Transition, on_upload
 from dochooks.errors import NotFound
@@ -80,8 +80,7 @@ def file_paths(conn: Connection, document_id: int) -> list[str]:
 
 
 def _emit(conn: Connection, doc: Document, topics: tuple[str, ...], now_ms: int) -> None:
-    for topic in topics:
-        publish(conn, tenant_id=doc.tenant_id, topic=topic, payload=payload(doc), now_ms=now_ms, document_id=doc.id)
+    publish_all(conn, tenant_id=doc.tenant_id, topics=topics, payload=payload(doc), now_ms=now_ms, document_id=doc.id)
 
 
 def create_document(
@@ -100,7 +99,7 @@ def create_document(
     row = conn.one(
         "INSERT INTO documents (tenant_id, name, external_id, custom_fields, status, workflow_step, state, "
         "extracted, sla_deadline, run_at, created_at, updated_at) VALUES (:t, :name, :external_id, :custom_fields, "
-        ":status, :workflow_step, :state, '{}', :sla, :now, :now, :now) RETURNING id",
+        ":status, :workflow_step, :state, '{}', :sla, :now, :now, :now) RETURNING *",
         {
             "t": tenant_id,
             "name": name,
@@ -119,7 +118,7 @@ def create_document(
         "VALUES (:d, :p, :path, :size, :sha)",
         [{"d": row["id"], "p": i, "path": f.path, "size": f.size_bytes, "sha": f.sha256} for i, f in enumerate(files)],
     )
-    doc = get_document(conn, tenant_id, row["id"])
+    doc = _document(row)
     _emit(conn, doc, start.topics, now_ms)
     work_queued.announce(conn)
     return doc
@@ -135,9 +134,9 @@ def apply(
     changes = {k: (orjson.dumps(v).decode() if k in _JSON_COLUMNS else v) for k, v in transition.changes.items()}
     sets = ", ".join(f"{column} = :{column}" for column in changes)
     guard = " AND locked_by = :worker" if worker is not None else ""
-    moved = conn.run(
+    moved = conn.one(
         f"UPDATE documents SET {sets}, run_at = :run_at, locked_by = NULL, updated_at = :now "
-        f"WHERE id = :id AND workflow_step = :expected_step AND state = :expected{guard}",
+        f"WHERE id = :id AND workflow_step = :expected_step AND state = :expected{guard} RETURNING *",
         {
             **changes,
             "expected_step": doc.workflow_step,
@@ -148,9 +147,9 @@ def apply(
             "worker": worker,
         },
     )
-    if not moved:
+    if moved is None:
         return None
-    changed = get_document(conn, doc.tenant_id, doc.id)
+    changed = _document(moved)
     _emit(conn, changed, transition.topics, now_ms)
     if transition.run_now:
         work_queued.announce(conn)
