@@ -54,7 +54,10 @@ class Database(Protocol):
 
     def read(self) -> AbstractContextManager[Connection]: ...
 
-    async def listen(self, channel: str, on_notify: Callable[[], None]) -> None: ...
+    async def listen(self, channel: str, on_notify: Callable[[], None]) -> None:
+        """Call `on_notify` whenever another database object's transaction `notify`s `channel`
+        (this one's announce in-process, `signals.Signal`); and once when it starts listening."""
+        ...
 
     def own(self) -> AbstractContextManager[None]:
         """Hold the database for this process until exit where one process owns it

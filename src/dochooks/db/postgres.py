@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import secrets
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
 from functools import lru_cache
@@ -47,9 +48,10 @@ class _PostgresConnection(Hooks):
 
     dialect = POSTGRESQL
 
-    def __init__(self, pool: Pool) -> None:
+    def __init__(self, pool: Pool, sender: str) -> None:
         super().__init__()
         self._pool = pool
+        self._sender = sender
         self._raw: psycopg.Connection[Row] | None = None
         self._pipelined: AbstractContextManager[psycopg.Pipeline] | None = None
         self._unanswered: list[_Statement] | None = []  # None once the server has answered
@@ -74,7 +76,7 @@ class _PostgresConnection(Hooks):
     def notify(self, channel: str) -> None:
         if channel not in self._notified:  # PostgreSQL sends it at commit, once is enough
             self._notified.add(channel)
-            self._send((f"NOTIFY {channel}", None, False))
+            self._send((f"NOTIFY {channel}, '{self._sender}'", None, False))
 
     def commit(self) -> None:
         if self._raw is None:
@@ -172,6 +174,9 @@ class PostgresDatabase:
     def __init__(self, url: str, max_size: int = 16) -> None:
         self.url = url
         self._closed = False
+        # Signs this database's NOTIFYs: its own listeners skip them, because the commit
+        # that sent one has already announced it in this process (`signals.Signal`).
+        self._sender = secrets.token_hex(8)
         try:  # fail fast with PostgreSQL's own words rather than after the pool's retries
             psycopg.connect(url, connect_timeout=10).close()
         except psycopg.Error as exc:
@@ -197,7 +202,7 @@ class PostgresDatabase:
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
         self._refuse_if_closed()
-        conn = _PostgresConnection(self._pool)
+        conn = _PostgresConnection(self._pool, self._sender)
         try:
             yield conn
             conn.commit()
@@ -210,15 +215,17 @@ class PostgresDatabase:
     read = transaction
 
     async def listen(self, channel: str, on_notify: Callable[[], None]) -> None:
-        """Call `on_notify` for every NOTIFY on `channel`, reconnecting until cancelled."""
+        """Call `on_notify` for every NOTIFY on `channel` but this database's own (its commits
+        announce those in this process), reconnecting until cancelled."""
         while True:
             self._refuse_if_closed()  # closed: stop, rather than reconnect for ever
             try:
                 async with await psycopg.AsyncConnection.connect(self.url, autocommit=True) as conn:
                     await conn.execute(f"LISTEN {channel}")
                     on_notify()  # whatever was sent while we were not listening
-                    async for _ in conn.notifies():
-                        on_notify()
+                    async for notification in conn.notifies():
+                        if notification.payload != self._sender:
+                            on_notify()
             except Exception as exc:  # the dispatcher polls meanwhile; never give up listening
                 logger.warning("LISTEN %s lost its connection (%s); reconnecting", channel, exc)
                 await asyncio.sleep(1)
