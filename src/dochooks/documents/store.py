@@ -211,6 +211,8 @@ RETURNING id, tenant_id
 
 def claim_due(conn: Connection, *, worker: str, now_ms: int, lease_ms: int, limit: int) -> list[tuple[int, int]]:
     """Lease documents whose automatic work is due; returns (document id, tenant id) pairs."""
+    if conn.dialect.commit_unflushed:  # a lease lost in a crash only makes the work due again
+        conn.queue(conn.dialect.commit_unflushed)
     rows = conn.all(
         _CLAIM.format(lock=conn.dialect.skip_locked),
         {"lease_end": now_ms + lease_ms, "worker": worker, "now": now_ms, "limit": limit},
