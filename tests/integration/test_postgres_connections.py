@@ -10,6 +10,7 @@ import psycopg
 import pytest
 
 from dochooks.db import Database, open_database
+from dochooks.errors import StorageError
 from tests.factories.stores import postgres_database
 
 pytestmark = pytest.mark.postgres
@@ -84,4 +85,17 @@ def test_a_body_that_raises_rolls_back_what_was_queued(pg: tuple[Database, str])
     with pytest.raises(RuntimeError), db.transaction() as conn:
         conn.queue("INSERT INTO notes VALUES (1, 'queued')")
         raise RuntimeError("the caller changed its mind")
+    assert notes(db) == []
+
+
+def test_a_read_on_a_dropped_connection_goes_through_on_a_fresh_one(pg: tuple[Database, str]) -> None:
+    db, url = pg
+    drop_connections(url)
+    assert notes(db) == []
+
+
+def test_a_read_refuses_to_write(pg: tuple[Database, str]) -> None:
+    db, _ = pg
+    with pytest.raises(StorageError, match="does not write"), db.read() as conn:
+        conn.run("INSERT INTO notes VALUES (1, 'in a read')")
     assert notes(db) == []

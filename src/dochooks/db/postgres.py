@@ -1,169 +1,25 @@
-"""PostgreSQL, for scale-out: a psycopg connection pool, transactions pipelined, LISTEN/NOTIFY for wake-ups."""
+"""PostgreSQL, for scale-out: a psycopg connection pool (its connections: `pg_connections.py`),
+LISTEN/NOTIFY for wake-ups."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import secrets
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager, suppress
-from functools import lru_cache
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import psycopg
 import psycopg_pool
-from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 
 from dochooks.db.dialects import POSTGRESQL
-from dochooks.db.engine import Connection, Hooks, Params, Row
+from dochooks.db.engine import Connection, Row
+from dochooks.db.pg_connections import Pipelined, Pool, Reading
 from dochooks.errors import DatabaseClosed, StorageError
 from dochooks.settings import redact
 
 logger = logging.getLogger("dochooks.db")
-
-
-@lru_cache(maxsize=512)
-def _pg_sql(sql: str) -> str:
-    """`:name` parameters to psycopg's `%(name)s`, leaving `::type` casts alone."""
-    return re.sub(r"(?<![:\w]):([A-Za-z_]\w*)", r"%(\1)s", sql.replace("%", "%%"))
-
-
-# A statement to send: SQL in psycopg's style, its parameters, and whether those are a
-# list of rows (executemany).
-_Statement = tuple[str, Any, bool]
-_T = TypeVar("_T")
-Pool = psycopg_pool.ConnectionPool[psycopg.Connection[Row]]
-
-
-class _PostgresConnection(Hooks):
-    """One transaction on a pooled connection in pipeline mode: what nobody waits to read
-    (BEGIN, `queue`, `many`, NOTIFY) travels with the next statement that is read, or with
-    COMMIT, so a transaction costs a round trip per statement read, plus its COMMIT.
-
-    Until the server first answers, the transaction exists only here: if the connection
-    turns out broken (a restarted server), it is sent again on a fresh one. That is the
-    pool's check of a connection, without a round trip of its own."""
-
-    dialect = POSTGRESQL
-
-    def __init__(self, pool: Pool, sender: str) -> None:
-        super().__init__()
-        self._pool = pool
-        self._sender = sender
-        self._raw: psycopg.Connection[Row] | None = None
-        self._pipelined: AbstractContextManager[psycopg.Pipeline] | None = None
-        self._unanswered: list[_Statement] | None = []  # None once the server has answered
-        self._notified: set[str] = set()
-
-    def all(self, sql: str, params: Params = None) -> list[Row]:
-        return self._answer((_pg_sql(sql), params or {}, False), lambda cur: cur.fetchall())
-
-    def one(self, sql: str, params: Params = None) -> Row | None:
-        return self._answer((_pg_sql(sql), params or {}, False), lambda cur: cur.fetchone())
-
-    def run(self, sql: str, params: Params = None) -> int:
-        return self._answer((_pg_sql(sql), params or {}, False), self._rowcount)
-
-    def queue(self, sql: str, params: Params = None) -> None:
-        self._send((_pg_sql(sql), params or {}, False))
-
-    def many(self, sql: str, rows: Sequence[Mapping[str, Any]]) -> None:
-        if rows:
-            self._send((_pg_sql(sql), list(rows), True))
-
-    def notify(self, channel: str) -> None:
-        if channel not in self._notified:  # PostgreSQL sends it at commit, once is enough
-            self._notified.add(channel)
-            self._send((f"NOTIFY {channel}, '{self._sender}'", None, False))
-
-    def commit(self) -> None:
-        if self._raw is None:
-            return  # nothing was sent: there is no transaction to commit
-        if self._unanswered is not None:
-            # A COMMIT cannot be sent again (it may have committed), so what it would carry
-            # is first answered on a connection known to work.
-            self._answer(None, lambda _: self._pipeline().sync())
-        raw = self._raw
-        raw.execute("COMMIT")
-        self._leave_pipeline()  # its closing sync sends the COMMIT and waits for it
-
-    def end(self, failed: bool) -> None:
-        """Give the connection back to the pool, rolled back if the transaction failed."""
-        raw, self._raw = self._raw, None
-        if raw is None:
-            return
-        if failed:
-            with suppress(psycopg.Error):
-                self._leave_pipeline()
-            if not raw.closed and raw.info.transaction_status != TransactionStatus.IDLE:
-                try:
-                    raw.execute("ROLLBACK")
-                except psycopg.Error:
-                    raw.close()  # the pool replaces it
-        self._pool.putconn(raw)
-
-    def _pipeline(self) -> psycopg.Pipeline:
-        assert self._raw is not None and self._raw._pipeline is not None
-        return self._raw._pipeline
-
-    @staticmethod
-    def _rowcount(cur: psycopg.Cursor[Row]) -> int:
-        if cur.rowcount < 0:  # not answered yet
-            cur.connection._pipeline.sync()  # type: ignore[union-attr]
-        return cur.rowcount
-
-    def _send(self, statement: _Statement) -> psycopg.Cursor[Row]:
-        if self._unanswered is not None:
-            self._unanswered.append(statement)
-        try:
-            return self._execute(statement)
-        except psycopg.Error:
-            return self._sent_again()
-
-    def _answer(self, statement: _Statement | None, read: Callable[[psycopg.Cursor[Row]], _T]) -> _T:
-        cur = self._send(statement) if statement is not None else self._execute(None)
-        try:
-            result = read(cur)
-        except psycopg.Error:
-            result = read(self._sent_again())
-        self._unanswered = None
-        return result
-
-    def _execute(self, statement: _Statement | None) -> psycopg.Cursor[Row]:
-        if self._raw is None:
-            self._raw = self._pool.getconn()
-            self._pipelined = self._raw.pipeline()
-            self._pipelined.__enter__()
-            self._raw.execute("BEGIN")
-        cur = self._raw.cursor()
-        if statement is not None:
-            sql, params, rows = statement
-            if rows:
-                cur.executemany(sql, params)
-            else:
-                cur.execute(sql, params)
-        return cur
-
-    def _sent_again(self) -> psycopg.Cursor[Row]:
-        """Called while a psycopg error is handled: the transaction sent again from BEGIN
-        on a fresh connection if the server never answered it and the connection broke;
-        otherwise the error, raised again. Returns the cursor of the last statement."""
-        raw = self._raw
-        if self._unanswered is None or raw is None or not raw.broken:
-            raise  # the error being handled (only ever called from an except block)
-        self.end(failed=True)
-        self._pool.check()  # a restarted server leaves every idle connection broken
-        cur = self._execute(None)
-        for statement in self._unanswered:
-            cur = self._execute(statement)
-        return cur
-
-    def _leave_pipeline(self) -> None:
-        pipelined, self._pipelined = self._pipelined, None
-        if pipelined is not None:
-            pipelined.__exit__(None, None, None)
 
 
 class PostgresDatabase:
@@ -202,7 +58,7 @@ class PostgresDatabase:
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
         self._refuse_if_closed()
-        conn = _PostgresConnection(self._pool, self._sender)
+        conn = Pipelined(self._pool, self._sender)
         try:
             yield conn
             conn.commit()
@@ -212,7 +68,14 @@ class PostgresDatabase:
         conn.end(failed=False)
         conn.fire()
 
-    read = transaction
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        self._refuse_if_closed()
+        conn = Reading(self._pool)
+        try:
+            yield conn
+        finally:
+            conn.end()
 
     async def listen(self, channel: str, on_notify: Callable[[], None]) -> None:
         """Call `on_notify` for every NOTIFY on `channel` but this database's own (its commits
