@@ -41,7 +41,7 @@ class Dialect:
     # The deliveries claim in this engine's words (`claims.py` holds both, side by side).
     claim_deliveries: Callable[[Connection, str, dict[str, Any]], Sequence[claims.ClaimedRow]]
     # The outbox insert: events and their deliveries (`outbox.py` holds both, side by side).
-    insert_events: Callable[..., list[outbox.InsertedEvent]]
+    insert_events: outbox.InsertEvents
 
     def elements(self, param: str) -> tuple[str, Callable[[int, str], str]]:
         """A JSON array parameter as rows `o`, and how to read item i of each (a JSON array)

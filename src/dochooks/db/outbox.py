@@ -6,7 +6,7 @@ goes to) are `delivery/publish.py`'s; each dialect names its insert here."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
@@ -16,18 +16,39 @@ if TYPE_CHECKING:
 # An inserted event: (event id, its topic, the deliveries queued for it), by event id.
 InsertedEvent = tuple[int, str, int]
 
+
+class InsertEvents(Protocol):
+    """An engine's outbox insert: events of `topics` with one payload, and their deliveries."""
+
+    def __call__(
+        self,
+        conn: Connection,
+        *,
+        tenant_id: int,
+        topics: Sequence[str],
+        payload: str,
+        now_ms: int,
+        document_id: int | None,
+        webhook_id: int | None,
+    ) -> list[InsertedEvent]: ...
+
+
 _EVENT_COLUMNS = "INSERT INTO events (tenant_id, topic, document_id, payload, created_at) "
 _DELIVERY_COLUMNS = (
     "INSERT INTO deliveries (tenant_id, webhook_id, event_id, topic, request_id, status, attempt_count, "
     "next_attempt_at, created_at, updated_at) "
 )
-# The webhooks an event `e` goes to: one named webhook (`:webhook`, test sends), or every
-# enabled webhook of the tenant subscribed to its topic.
-_RECIPIENTS = (
-    "FROM {events} JOIN webhooks w ON w.tenant_id = :tenant AND CASE WHEN CAST(:webhook AS BIGINT) IS NULL "
-    "THEN w.enabled AND EXISTS (SELECT 1 FROM webhook_topics t WHERE t.webhook_id = w.id AND t.topic = e.topic) "
-    "ELSE w.id = :webhook END"
+# The webhooks an event `e` goes to: every enabled webhook of the tenant subscribed to its
+# topic, or one named webhook (test sends).
+_SUBSCRIBED = (
+    "FROM {events} JOIN webhook_topics t ON t.topic = e.topic "
+    "JOIN webhooks w ON w.id = t.webhook_id AND w.tenant_id = :tenant AND w.enabled"
 )
+_NAMED = "FROM {events} JOIN webhooks w ON w.id = :webhook AND w.tenant_id = :tenant"
+
+
+def _recipients(events: str, webhook_id: int | None) -> str:
+    return (_SUBSCRIBED if webhook_id is None else _NAMED).format(events=events)
 
 
 def _params(
@@ -54,7 +75,7 @@ def insert_in_one_statement(
     webhook_id: int | None,
 ) -> list[InsertedEvent]:
     """PostgreSQL: the events and their deliveries in one statement (one round trip)."""
-    recipients = _RECIPIENTS.format(events="e")
+    recipients = _recipients("e", webhook_id)
     rows = conn.all(
         "WITH e AS ("
         f"{_EVENT_COLUMNS}SELECT :tenant, o.topic, :document, :payload, :now "
@@ -87,7 +108,7 @@ def insert_in_steps(
         params,
     )
     ids = orjson.dumps(sorted(r["id"] for r in events)).decode()
-    recipients = _RECIPIENTS.format(events="events e")
+    recipients = _recipients("events e", webhook_id)
     conn.run(
         f"{_DELIVERY_COLUMNS}SELECT :tenant, w.id, e.id, e.topic, lower(hex(randomblob(16))), 'pending', 0, "
         f":now, :now, :now {recipients} WHERE e.id IN (SELECT value FROM json_each(:ids)) ORDER BY e.id, w.id",
