@@ -2,9 +2,11 @@
 
 A commit costs a disk flush (SQLite in FULL mode, PostgreSQL by default), a few
 milliseconds each, one at a time: uploads committed one by one queue behind each other's
-flushes. Here whichever thread gets the writer first commits the work every other thread
-queued meanwhile, with one flush. Each piece of work runs in a savepoint of its own, so one
-that fails rolls back alone and only its caller gets its error; each caller returns once
+flushes. Here whichever thread gets the writer first runs the work every other thread
+queued meanwhile in one transaction, with one flush. If any of it fails (or the commit
+does), the transaction rolls back and each piece runs again alone, in a transaction of
+its own, so each caller gets its own result or error: work handed in must only touch the
+database (nothing of it is kept unless its transaction commits). Each caller returns once
 the commit that holds its work is durable."""
 
 from __future__ import annotations
@@ -25,14 +27,12 @@ class _Work(Generic[T]):
         self.result: T | None = None
         self.error: BaseException | None = None
 
-    def run(self, conn: Connection) -> None:
-        conn.run("SAVEPOINT grouped")
+    def run_alone(self, db: Database) -> None:
         try:
-            self.result = self.work(conn)
-        except Exception as exc:  # its own failure: the others' work still commits
-            conn.run("ROLLBACK TO SAVEPOINT grouped")
+            with db.transaction() as conn:
+                self.result = self.work(conn)
+        except Exception as exc:
             self.error = exc
-        conn.run("RELEASE SAVEPOINT grouped")
 
     def outcome(self) -> T:
         if self.error is not None:
@@ -51,7 +51,7 @@ class GroupCommit:
 
     def run(self, work: Callable[[Connection], T]) -> T:
         """Run `work(conn)` inside a transaction and return its result once that transaction
-        has committed (or raise its error; or the commit's, which fails the whole group)."""
+        has committed, or raise its error."""
         mine = _Work(work)
         with self._changed:
             self._queue.append(mine)
@@ -62,23 +62,36 @@ class GroupCommit:
             self._leading = True
         group: list[_Work[Any]] = []
         try:
-            with self._db.transaction() as conn:
-                with self._changed:  # everything queued until the writer was ours
-                    group, self._queue = self._queue, []
-                for queued in group:
-                    queued.run(conn)
-        except BaseException as exc:  # none of the group's work is committed
-            with self._changed:
-                if not group:  # the transaction did not begin: ours is the only work it failed
+            self._commit(group)
+        except BaseException:
+            if not group:  # the transaction did not begin: take ours back, unrun
+                with self._changed:
                     self._queue.remove(mine)
-                    group = [mine]
-            for queued in group:
-                queued.error = exc
             raise
         finally:
             with self._changed:
-                for queued in group:
+                for queued in group or [mine]:
                     queued.settled = True
                 self._leading = False
                 self._changed.notify_all()
         return mine.outcome()
+
+    def _commit(self, group: list[_Work[Any]]) -> None:
+        """Commit the queued work together into `group` (filled once the writer is ours), or
+        each piece alone if that fails."""
+        try:
+            with self._db.transaction() as conn:
+                with self._changed:  # everything queued until the writer was ours
+                    group.extend(self._queue)
+                    self._queue.clear()
+                for queued in group:
+                    queued.result = queued.work(conn)
+        except Exception:
+            for queued in group:
+                queued.run_alone(self._db)
+            if not group:  # the transaction did not even begin
+                raise
+        except BaseException as exc:  # interrupted: nothing of the group is committed
+            for queued in group:
+                queued.error = exc
+            raise
