@@ -27,6 +27,7 @@ from dochooks.api import workflow as api_workflow
 from dochooks.api.jsonapi import JsonApiResponse, is_api_path
 from dochooks.background import run_background, sole_dispatcher
 from dochooks.background_process import BackgroundProcess
+from dochooks.db.group_commit import GroupCommit
 from dochooks.errors import DochooksError
 from dochooks.metrics import registry_for
 from dochooks.runtime import Runtime
@@ -143,6 +144,7 @@ def create_app(
     if not rt.settings.metrics_port:  # otherwise /metrics has a listener of its own (cli.py)
         app.include_router(meta.metrics_router)
     app.state.upload_slots = UploadSlots(rt.settings.max_concurrent_uploads)
+    app.state.upload_commits = GroupCommit(rt.db)
     app.add_middleware(
         BodyLimit,
         upload_bytes=rt.settings.max_upload_bytes,

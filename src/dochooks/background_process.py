@@ -25,7 +25,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from dochooks import logs
-from dochooks.errors import StorageError
+from dochooks.errors import ConfigError, StorageError
 from dochooks.settings import Settings
 from dochooks.signals import Signal, deliveries_queued, webhooks_changed, work_queued
 
@@ -35,11 +35,17 @@ START_SECONDS = 60.0  # for the child to start (imports, migrations checked, the
 STOP_SECONDS = 30.0  # for it to finish what is in flight after SIGTERM, before SIGKILL
 
 
+def check_nice(settings: Settings) -> None:
+    if not 0 <= settings.background_nice <= 19:
+        raise ConfigError(f"DOCHOOKS_BACKGROUND_NICE must be 0 to 19, not {settings.background_nice}")
+
+
 class BackgroundProcess:
     """The child running the background work for as long as the block runs; `done()` tells
     the readiness probe whether it still runs."""
 
     def __init__(self, settings: Settings, *, relay: bool) -> None:
+        check_nice(settings)
         self._settings = settings
         self._relay = relay
         self._process: Any = None  # multiprocessing's SpawnProcess
@@ -125,6 +131,7 @@ def _die_with_parent() -> None:
 
 def _child(settings: Settings, reader: Connection, started: Connection) -> None:
     _die_with_parent()
+    os.nice(settings.background_nice)  # the API first: an upload is answered before deliveries go on
     logs.configure(settings.log_level, settings.log_format)
     from dochooks.cli_support import install_uvloop
     from dochooks.runtime import open_runtime

@@ -31,10 +31,10 @@ def _log_settings(settings: Settings) -> None:
 
 
 ALL = tuple(name for name, _, _ in describe())
-# The worker serves no API: its only listener is /metrics, at DOCHOOKS_METRICS_HOST.
-WORKER = tuple(
-    n for n in ALL if n not in ("host", "port", "rate_limit", "rate_burst", "auth_failure_rate", "auth_failure_burst")
-)
+# The worker serves no API (its only listener is /metrics, at DOCHOOKS_METRICS_HOST) and
+# runs its background work in its own process.
+SERVE_ONLY = ("host", "port", "rate_limit", "rate_burst", "auth_failure_rate", "auth_failure_burst", "background_nice")
+WORKER = tuple(n for n in ALL if n not in SERVE_ONLY)
 
 
 @contextlib.contextmanager
@@ -70,7 +70,10 @@ main.add_command(token)
 def serve(**flags: Any) -> None:
     """Run the API, and the dispatcher and workflow runner in a process of their own beside
     it (migrates first)."""
+    from dochooks.background_process import check_nice
+
     settings = settings_from(flags)
+    check_nice(settings)
     with _metrics_shared_by_processes():
         _serve(settings)
 

@@ -3,6 +3,7 @@ durations; both injectable, so tests never sleep."""
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -22,9 +23,13 @@ class SystemClock:
 
 def iso(ms: int | None) -> str | None:
     """ISO 8601 UTC with milliseconds and `Z`, as the payload shows times."""
-    if ms is None:
-        return None
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return None if ms is None else _iso(ms)
+
+
+@functools.lru_cache(maxsize=4096)  # a document's topics, committed together, repeat its times
+def _iso(ms: int) -> str:
+    seconds, millis = divmod(ms, 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
 
 
 def parse_iso(text: str) -> int:

@@ -51,6 +51,11 @@ class Settings:
     max_per_tenant: int = _setting(500, "Deliveries of one tenant claimed and unsettled at most, per dispatcher.")
     claim_batch: int = _setting(500, "Deliveries claimed per database round trip at most.")
     poll_interval: float = _setting(1.0, "Seconds an idle dispatcher waits before looking for due work again.")
+    background_nice: int = _setting(
+        10,
+        "How far serve's background process (dispatcher, workflow runner) yields the CPU to its API: "
+        "a nice increment, 0 (not at all) to 19.",
+    )
     max_upload_bytes: int = _setting(25 * 1024 * 1024, "Largest document upload accepted, in bytes (larger: 413).")
     max_concurrent_uploads: int = _setting(
         16,

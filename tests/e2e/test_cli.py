@@ -301,7 +301,8 @@ def test_serve_runs_its_background_work_in_a_process_that_dies_with_it(
     db_url: str, tmp_path: Path, receiver: Receiver
 ) -> None:
     """The dispatcher and workflow runner run in a child of `serve`: an upload through the API
-    wakes the runner there at once (the poll is 30 s here, so a lost wake-up would show), the
+    wakes the runner there at once (the poll is 30 s here, so a lost wake-up would show), it
+    yields the CPU to the API (nice 10), the
     child's attempts count on the API's /metrics, a SIGKILL of `serve` takes the child with
     it (so `serve` starts again at once on the same database), and a child that died makes
     /readyz answer 503."""
@@ -310,6 +311,7 @@ def test_serve_runs_its_background_work_in_a_process_that_dies_with_it(
     try:
         assert service.proc is not None
         (child,) = spawned_by(service.proc.pid)
+        assert nice_of(child) - nice_of(service.proc.pid) == 10  # the API first (DOCHOOKS_BACKGROUND_NICE)
         acme = tenant(db_url, "acme", service.env)
         api = Api(service.base, str(acme["token"]))
         assert api.call("POST", "/v1/webhooks", webhook_doc(receiver.url("/ok/all"), ["processing-finished"]))[0] == 201
@@ -341,6 +343,10 @@ def readiness(base: str) -> tuple[int, str]:
             return int(response.status), response.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode()
+
+
+def nice_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
 
 
 def is_zombie(pid: int) -> bool:

@@ -191,7 +191,7 @@ def test_a_receiver_that_goes_away_gets_everything_when_it_is_back(db_url: str, 
             wait_until(lambda: failed_attempts(db) >= 20, 60)
             away = attempts_so_far(db)
         # Each of them went to the receiver's address and found nothing listening: none got an answer.
-        refused = f"Cannot connect to host {receiver.host}:{receiver.port}"
+        refused = f"connection refused by {receiver.host}:{receiver.port}"
         assert away and all(status is None and refused in (error or "") for status, error in away), away[:3]
         with running_receiver(receiver=receiver), watching(db_url) as db:
             wait_until(lambda: unsettled(db) == 0, 60)

@@ -292,11 +292,13 @@ def test_an_event_queued_behind_a_capped_flood_deeper_than_the_claim_window_goes
         past the window and found nothing while something was left out, it sleeps the poll
         interval, which only the publish's wake-up (or a settled delivery) cuts short."""
 
-        def _claim(self, limit: int, left_out: LeftOut, window: int | None) -> tuple[list[Claimed], list[Row]]:
-            claimed, webhooks = super()._claim(limit, left_out, window)
+        def _claim(
+            self, limit: int, left_out: LeftOut, window: int | None
+        ) -> tuple[list[Claimed], list[Row], int | None]:
+            claimed, webhooks, due = super()._claim(limit, left_out, window)
             if left_out and window is None and not claimed:
                 rests.set()
-            return claimed, webhooks
+            return claimed, webhooks, due
 
     published: list[float] = []
 

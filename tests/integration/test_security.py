@@ -275,6 +275,7 @@ def test_an_existing_data_directory_and_database_are_made_private_at_start(tmp_p
             "dochooks.db": 0o600,
             "dochooks.db-wal": 0o600,
             "dochooks.db-shm": 0o600,
+            "dochooks.db.write.lock": 0o600,  # where processes sharing the file queue to write
         }
     finally:
         rt.close()

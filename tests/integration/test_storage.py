@@ -187,10 +187,12 @@ def test_tokens_and_header_values_are_not_stored_in_plain_text(runtime: Runtime)
 
 
 @pytest.mark.postgres
-def test_a_publish_notifies_a_listener_in_another_session(tmp_path: Path) -> None:
-    """Workers on other machines learn of new work by NOTIFY (SQLite has one process per file)."""
+def test_a_publish_notifies_a_listener_in_another_session_but_not_its_own(tmp_path: Path) -> None:
+    """Workers on other machines learn of new work by NOTIFY (SQLite has one process per file);
+    a database's own notifications are left to the in-process signal that its commit fires."""
     with postgres_database() as url:
         rt = open_runtime(make_settings(tmp_path, url))
+        other = open_database(url)
         tenant = make_tenant(rt.db).tenant_id
         make_webhook(rt.db, rt.cipher, tenant, "https://hooks.example.com/in")
         connected, notified = asyncio.Event(), asyncio.Event()
@@ -207,6 +209,11 @@ def test_a_publish_notifies_a_listener_in_another_session(tmp_path: Path) -> Non
                 with rt.db.transaction() as conn:
                     publish(conn, tenant_id=tenant, topic="document-received", payload=PAYLOAD, now_ms=1)
                 with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(notified.wait(), timeout=1)
+                assert not notified.is_set(), "the listener heard its own database's notification"
+                with other.transaction() as conn:
+                    publish(conn, tenant_id=tenant, topic="document-received", payload=PAYLOAD, now_ms=2)
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(notified.wait(), timeout=5)
                 assert notified.is_set(), "the listener was connected, but no notification came within 5 s"
             finally:
@@ -215,6 +222,7 @@ def test_a_publish_notifies_a_listener_in_another_session(tmp_path: Path) -> Non
         try:
             asyncio.run(scenario())
         finally:
+            other.close()
             rt.close()
 
 

@@ -54,6 +54,7 @@ def test_a_target_sends_the_custom_headers_and_shows_them_masked() -> None:
     assert target.headers == {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
+        "Accept": "*/*",
         "Authorization": "Bearer receiver-token-0123456789",
     }
     assert target.shown_headers["Authorization"] == "********6789"

@@ -11,8 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from yarl import URL
 
+from dochooks.delivery.direct_sender import DirectSender
 from dochooks.delivery.egress import AddressRefused, Egress
-from dochooks.delivery.sender import HttpSender
+from dochooks.delivery.proxy_sender import ProxySender
 from dochooks.errors import UnsafeUrl
 from dochooks.webhooks.url_safety import AddressPolicy, resolve
 
@@ -148,7 +149,7 @@ def test_userinfo_never_hides_the_host(userinfo: str, address: ipaddress.IPv4Add
 
 def _route(url: str) -> None:
     """The sender's own vetting of a delivery's URL, as it runs before every request."""
-    sender = HttpSender(timeout=5, max_connections=1, max_per_host=1, egress=Egress(STRICT), lookup=numeric_only)
+    sender = ProxySender(timeout=5, max_connections=1, max_per_host=1, egress=Egress(STRICT), lookup=numeric_only)
     asyncio.run(sender._route(URL(url), {}))
 
 
@@ -160,6 +161,24 @@ def test_no_spelling_of_a_private_ipv4_address_is_sent_to(address: ipaddress.IPv
         try:
             _route(url)
         except (AddressRefused, ValueError):  # refused by the vetting, or not a URL yarl will send
+            continue
+        raise AssertionError(f"a delivery to {url} would be sent")
+
+
+def _pin(url: str) -> None:
+    """The direct sender's own vetting of a delivery's URL: its host as reqwest reads it, pinned."""
+    sender = DirectSender(timeout=5, max_per_host=1, egress=Egress(STRICT), lookup=numeric_only)
+    asyncio.run(sender._pinned(sender._host_of(url)))
+
+
+@settings(max_examples=300)
+@given(address=blocked_v4)
+def test_no_spelling_of_a_private_ipv4_address_is_sent_to_directly(address: ipaddress.IPv4Address) -> None:
+    for host in spellings(address):
+        url = f"http://{host}/hook"
+        try:
+            _pin(url)
+        except (AddressRefused, ValueError):  # refused by the vetting, or not a URL reqwest will send
             continue
         raise AssertionError(f"a delivery to {url} would be sent")
 

@@ -23,7 +23,7 @@ from dochooks.documents.uploads import MAX_FILES, accept_upload, staging
 from dochooks.documents.validations import complete_validation
 from dochooks.documents.workflow import STATUSES
 from dochooks.errors import InvalidInput
-from dochooks.web.deps import Id, Rt
+from dochooks.web.deps import Id, Rt, upload_commits
 from dochooks.web.inputs import TEN_YEARS, DocumentAttributes, ShortText
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
@@ -131,6 +131,7 @@ async def upload(request: Request, rt: Rt, tenant: Tenant, _slot: UploadSlot) ->
         doc = await run_in_threadpool(
             accept_upload,
             rt,
+            upload_commits(request),
             tenant,
             staged=staged,
             files=files,
@@ -138,8 +139,10 @@ async def upload(request: Request, rt: Rt, tenant: Tenant, _slot: UploadSlot) ->
             external_id=attrs.external_id,
             custom_fields=attrs.custom_fields,
         )
-    finally:
-        await run_in_threadpool(staged.close)  # what was not stored goes
+    finally:  # what was not stored goes; after a stored upload nothing is left, and no thread is needed
+        if staged.holds_files:
+            await run_in_threadpool(staged.close)
+        staged.close()
     response = document(document_resource(doc), 201)
     response.headers["Location"] = f"/v1/documents/{doc.id}"
     return response

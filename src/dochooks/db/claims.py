@@ -30,7 +30,7 @@ def claim_in_one_statement(conn: Connection, due: str, params: dict[str, Any]) -
     # - The commit does not wait for the disk: a lease lost in a crash only makes the
     #   delivery due again (at least once), and recording its attempt, which does wait,
     #   flushes the lease with it.
-    conn.one("SELECT set_config('enable_bitmapscan', 'off', true), set_config('synchronous_commit', 'off', true)")
+    conn.queue("SELECT set_config('enable_bitmapscan', 'off', true), set_config('synchronous_commit', 'off', true)")
     # SKIP LOCKED: workers claiming at the same time take different deliveries instead of waiting.
     rows = conn.all(
         f"WITH claimed AS ({_LEASE} WHERE id IN ({due} FOR UPDATE SKIP LOCKED) "

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from dochooks.db import claims
+from dochooks.db import claims, outbox
 
 if TYPE_CHECKING:
     from dochooks.db.engine import Connection
@@ -32,10 +32,16 @@ class Dialect:
     # One process owns the database (`Database.sole_owner()` makes sure): a lease found at
     # start-up is a dead process's, and the key file on this machine is every process's key.
     owned_by_one_process: bool
+    # Makes this transaction's commit not wait for the disk; None where every commit does.
+    # Only for a transaction whose loss in a crash of the server leaves nothing but a lease
+    # untaken (the work falls due again), and which a later flushed commit would flush too.
+    commit_unflushed: str | None
     json_rows: str  # a JSON array parameter `{param}` as rows `o` ...
     json_item: str  # ... and item `{i}` of a row (itself a JSON array) as SQL type `{kind}`
     # The deliveries claim in this engine's words (`claims.py` holds both, side by side).
     claim_deliveries: Callable[[Connection, str, dict[str, Any]], Sequence[claims.ClaimedRow]]
+    # The outbox insert: events and their deliveries (`outbox.py` holds both, side by side).
+    insert_events: outbox.InsertEvents
 
     def elements(self, param: str) -> tuple[str, Callable[[int, str], str]]:
         """A JSON array parameter as rows `o`, and how to read item i of each (a JSON array)
@@ -50,9 +56,11 @@ SQLITE = Dialect(
     skip_locked="",
     lock_until_commit=None,
     owned_by_one_process=True,
+    commit_unflushed=None,
     json_rows="json_each(:{param}) AS o",
     json_item="CAST(json_extract(o.value, '$[{i}]') AS {kind})",
     claim_deliveries=claims.claim_in_steps,
+    insert_events=outbox.insert_in_steps,
 )
 
 POSTGRESQL = Dialect(
@@ -62,7 +70,9 @@ POSTGRESQL = Dialect(
     skip_locked=" FOR UPDATE SKIP LOCKED",
     lock_until_commit="SELECT pg_advisory_xact_lock(:key)",
     owned_by_one_process=False,
+    commit_unflushed="SELECT set_config('synchronous_commit', 'off', true)",
     json_rows="jsonb_array_elements(CAST(:{param} AS jsonb)) AS o",
     json_item="CAST(o.value ->> {i} AS {kind})",
     claim_deliveries=claims.claim_in_one_statement,
+    insert_events=outbox.insert_in_one_statement,
 )

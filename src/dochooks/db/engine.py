@@ -29,7 +29,14 @@ class Connection(Protocol):
 
     def run(self, sql: str, params: Params = None) -> int: ...
 
-    def many(self, sql: str, rows: Sequence[Mapping[str, Any]]) -> None: ...
+    def queue(self, sql: str, params: Params = None) -> None:
+        """Run a write whose answer nobody reads: at once, or (PostgreSQL) sent with the next
+        statement that is read or with COMMIT, its errors raised there."""
+        ...
+
+    def many(self, sql: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Run a write once per row; like `queue`, it may be sent with what follows."""
+        ...
 
     def after_commit(self, callback: Callable[[], None]) -> None: ...
 
@@ -47,7 +54,10 @@ class Database(Protocol):
 
     def read(self) -> AbstractContextManager[Connection]: ...
 
-    async def listen(self, channel: str, on_notify: Callable[[], None]) -> None: ...
+    async def listen(self, channel: str, on_notify: Callable[[], None]) -> None:
+        """Call `on_notify` whenever another database object's transaction `notify`s `channel`
+        (this one's announce in-process, `signals.Signal`); and once when it starts listening."""
+        ...
 
     def own(self) -> AbstractContextManager[None]:
         """Hold the database for this process until exit where one process owns it

@@ -39,6 +39,9 @@ class _SqliteConnection(Hooks):
     def run(self, sql: str, params: Params = None) -> int:
         return self.raw.execute(sql, params or {}).rowcount
 
+    def queue(self, sql: str, params: Params = None) -> None:
+        self.raw.execute(sql, params or {})
+
     def many(self, sql: str, rows: Sequence[Mapping[str, Any]]) -> None:
         if rows:
             self.raw.executemany(sql, rows)

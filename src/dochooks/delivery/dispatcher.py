@@ -24,7 +24,7 @@ from dochooks.delivery.leases import Claimed
 from dochooks.delivery.outcomes import Verdict, judge, not_sent, recorded
 from dochooks.delivery.recorder import FLUSH_SECONDS, Recorder, write
 from dochooks.delivery.reports import report
-from dochooks.delivery.sender import HttpSender, Sender, SendResult
+from dochooks.delivery.sender import Sender, SendResult, open_sender
 from dochooks.delivery.shares import Shares
 from dochooks.delivery.targets import Target, Targets
 from dochooks.runtime import Runtime
@@ -52,7 +52,7 @@ class Dispatcher:
         db, settings = rt.db, rt.settings
         self._db = db
         self._settings = settings
-        self._sender = sender or HttpSender.from_settings(settings, rt.egress)
+        self._sender = sender or open_sender(settings, rt.egress)
         self._clock = rt.clock
         self._monotonic = monotonic  # waits and durations; tests move it by hand
         self._rng = rng or random.Random()
@@ -118,7 +118,7 @@ class Dispatcher:
             await self._wake.sleep(wait)  # claiming again now would find nothing, at a full scan's cost
             return
         window = self._scope.window(left_out)
-        claimed, webhooks = await asyncio.to_thread(self._claim, want, left_out, window)
+        claimed, webhooks, due = await asyncio.to_thread(self._claim, want, left_out, window)
         self._targets.refresh(webhooks)
         logger.debug("claimed %d of %d (window %s, %d left out)", len(claimed), want, window, len(left_out.webhooks))
         claimed_at = self._monotonic()
@@ -126,7 +126,6 @@ class Dispatcher:
             self._dispatch(item, claimed_at)
         if self._scope.claimed(left_out, window, claimed, want):
             return  # it got all it wanted, or its window came up short: claim again rather than sleep
-        due = await asyncio.to_thread(self._next_due)
         delay = self._settings.poll_interval
         if due is not None and not (left_out and not claimed):  # they wake us when they have room
             delay = min(delay, max((due - self._clock.now_ms()) / 1000, 0.0 if claimed else 0.01))
@@ -203,9 +202,10 @@ class Dispatcher:
         behind_full_hosts = self._hosts.webhooks_behind_full(self._settings.max_per_host)
         return frozenset(behind_full_hosts | self._shares.full_webhooks())
 
-    def _claim(self, limit: int, left_out: LeftOut, window: int | None) -> tuple[list[Claimed], list[Row]]:
+    def _claim(self, limit: int, left_out: LeftOut, window: int | None) -> tuple[list[Claimed], list[Row], int | None]:
+        """The claim, its webhooks, and (when it came up short) when the next delivery falls due."""
         with self._db.transaction() as conn:
-            return leases.claim(
+            claimed, webhooks = leases.claim(
                 conn,
                 worker=self.worker_id,
                 now_ms=self._clock.now_ms(),
@@ -216,6 +216,9 @@ class Dispatcher:
                 window=window,
                 known=self._targets.versions,
             )
+            # Asked here rather than in a transaction of its own: a statement, not a transaction.
+            due = leases.next_due(conn) if len(claimed) < limit else None
+        return claimed, webhooks, due
 
     async def _read_webhooks(self, webhook_ids: list[int]) -> list[Row]:
         def rows() -> list[Row]:
@@ -223,10 +226,6 @@ class Dispatcher:
                 return webhook_rows.rows_of(conn, webhook_ids)
 
         return await asyncio.to_thread(rows)
-
-    def _next_due(self) -> int | None:
-        with self._db.read() as conn:
-            return leases.next_due(conn)
 
     # --- one delivery ----------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from urllib.parse import unquote, urlsplit
 
 from aiohttp import encode_basic_auth
 from aiohttp.abc import AbstractResolver, ResolveResult
+from pyreqwest.client import ClientBuilder
 
 from dochooks.errors import ConfigError, DochooksError
 from dochooks.settings import Settings
@@ -43,6 +44,13 @@ class Egress:
     ca_file: str | None = None
     proxy_headers: dict[str, str] | None = None
 
+    def ca_certificates(self) -> list[bytes]:
+        """The operator's CA file as PEM certificates, one each (pyreqwest adds one per call)."""
+        if not self.ca_file:
+            return []
+        with open(self.ca_file, "rb") as file:
+            return _pem_certificates(file.read())
+
     def tls(self) -> ssl.SSLContext | bool:
         """How deliveries verify https receivers: the system's CAs, plus the operator's."""
         if not self.ca_file:
@@ -64,9 +72,25 @@ class Egress:
         if ca_file:
             try:
                 ssl.create_default_context().load_verify_locations(cafile=ca_file)
-            except (OSError, ssl.SSLError) as exc:
+                with open(ca_file, "rb") as file:
+                    certificates = _pem_certificates(file.read())
+                if not certificates:
+                    raise ValueError("no PEM certificate in it")
+                for certificate in certificates:  # as the direct sender will read them
+                    ClientBuilder().add_root_certificate_pem(certificate)
+            except (OSError, ssl.SSLError, ValueError) as exc:
                 raise ConfigError(f"DOCHOOKS_DELIVERY_CA_FILE: cannot load {ca_file!r}: {exc}") from exc
         return cls(AddressPolicy.from_settings(settings), source or None, proxy, ca_file or None, proxy_headers)
+
+
+def _pem_certificates(pem: bytes) -> list[bytes]:
+    """Each certificate of a PEM file, with its BEGIN and END lines."""
+    end = b"-----END CERTIFICATE-----"
+    return [
+        block[block.index(b"-----BEGIN CERTIFICATE-----") :] + end
+        for block in pem.split(end)
+        if b"-----BEGIN CERTIFICATE-----" in block
+    ]
 
 
 def _proxy_parts(url: str | None) -> tuple[str | None, dict[str, str] | None]:
@@ -115,6 +139,16 @@ class VettingResolver(AbstractResolver):
             lookup.add_done_callback(lambda done: self._forget_if_broken((host, vet), done))
             cached = self._cache[(host, vet)] = (now + DNS_TTL_SECONDS, lookup)
         return list(await asyncio.shield(cached[1]))
+
+    def known(self, host: str) -> list[str] | None:
+        """The host's vetted addresses if a fresh answer is at hand, without waiting (raising
+        the AddressRefused or NotResolved that answer was); None if it must be looked up."""
+        cached = self._cache.get((host, True))
+        if cached is None or cached[0] < time.monotonic() or not cached[1].done() or cached[1].cancelled():
+            return None
+        if not isinstance(cached[1].exception(), AddressRefused | NotResolved | type(None)):
+            return None  # a crash: the next lookup tries again
+        return cached[1].result()
 
     def _forget_if_broken(self, key: tuple[str, bool], task: asyncio.Future[list[str]]) -> None:
         """Keep answers, refusals and names that do not resolve; anything else (a crash) is

@@ -135,7 +135,8 @@ def record(conn: Connection, *, worker: str, outcomes: Sequence[Outcome], now_ms
     if not outcomes:
         return
     rows, item = conn.dialect.elements("batch")
-    conn.run(
+    # Queued: nothing here waits for an answer, so the batch costs no round trip before its commit.
+    conn.queue(
         "INSERT INTO attempts (delivery_id, number, started_at, duration_ms, request_headers, "
         "response_status, response_body, error) "
         f"SELECT {item(0, 'BIGINT')}, {item(1, 'INTEGER')}, {item(2, 'BIGINT')}, {item(3, 'INTEGER')}, "
@@ -161,7 +162,7 @@ def record(conn: Connection, *, worker: str, outcomes: Sequence[Outcome], now_ms
     )
     # One update per delivery; should a batch hold two attempts of one delivery, the later one settles it.
     latest = {o.delivery_id: o for o in outcomes}.values()
-    conn.run(
+    conn.queue(
         f"UPDATE deliveries SET status = {item(1, 'TEXT')}, attempt_count = {item(2, 'INTEGER')}, "
         f"next_attempt_at = {item(3, 'BIGINT')}, locked_by = NULL, updated_at = :now FROM {rows} "
         f"WHERE deliveries.id = {item(0, 'BIGINT')} AND deliveries.locked_by = :worker "
@@ -182,7 +183,7 @@ def release(conn: Connection, *, worker: str, leases: Sequence[tuple[int, int]],
     if not leases:
         return
     rows, item = conn.dialect.elements("leases")
-    conn.run(
+    conn.queue(
         f"UPDATE deliveries SET next_attempt_at = :now, locked_by = NULL FROM {rows} "
         f"WHERE deliveries.id = {item(0, 'BIGINT')} AND deliveries.locked_by = :worker "
         f"AND deliveries.next_attempt_at = {item(1, 'BIGINT')}",

@@ -3,7 +3,7 @@ per subscribed, enabled webhook inside the caller's transaction (transactional o
 
 from __future__ import annotations
 
-import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,15 +16,6 @@ from dochooks.errors import InvalidInput
 from dochooks.signals import deliveries_queued
 from dochooks.topics import is_topic
 from dochooks.webhooks.store import require_webhook
-
-
-def _subscribers(conn: Connection, tenant_id: int, topic: str) -> list[int]:
-    rows = conn.all(
-        "SELECT w.id FROM webhooks w JOIN webhook_topics t ON t.webhook_id = w.id "
-        "WHERE w.tenant_id = :tenant AND w.enabled AND t.topic = :topic ORDER BY w.id",
-        {"tenant": tenant_id, "topic": topic},
-    )
-    return [r["id"] for r in rows]
 
 
 @dataclass(frozen=True)
@@ -47,38 +38,44 @@ def publish(
 
     `payload` is the body without `request_id` and `topic`, which each delivery adds.
     With `webhook_id` the event goes to that webhook alone (test sends)."""
-    subscribers = [webhook_id] if webhook_id is not None else _subscribers(conn, tenant_id, topic)
-    event = conn.one(
-        "INSERT INTO events (tenant_id, topic, document_id, payload, created_at) "
-        "VALUES (:tenant, :topic, :document, :payload, :now) RETURNING id",
-        {
-            "tenant": tenant_id,
-            "topic": topic,
-            "document": document_id,
-            "payload": orjson.dumps(payload).decode(),
-            "now": now_ms,
-        },
+    (published,) = publish_all(
+        conn,
+        tenant_id=tenant_id,
+        topics=(topic,),
+        payload=payload,
+        now_ms=now_ms,
+        document_id=document_id,
+        webhook_id=webhook_id,
     )
-    assert event is not None
-    conn.many(
-        "INSERT INTO deliveries (tenant_id, webhook_id, event_id, topic, request_id, status, attempt_count, "
-        "next_attempt_at, created_at, updated_at) "
-        "VALUES (:tenant, :webhook, :event, :topic, :request_id, 'pending', 0, :now, :now, :now)",
-        [
-            {
-                "tenant": tenant_id,
-                "webhook": subscriber,
-                "event": event["id"],
-                "topic": topic,
-                "request_id": secrets.token_hex(16),
-                "now": now_ms,
-            }
-            for subscriber in subscribers
-        ],
+    return published
+
+
+def publish_all(
+    conn: Connection,
+    *,
+    tenant_id: int,
+    topics: Sequence[str],
+    payload: dict[str, Any],
+    now_ms: int,
+    document_id: int | None = None,
+    webhook_id: int | None = None,
+) -> list[Published]:
+    """`publish` for several topics with one payload (a transition's), in their order; the
+    engine writes them in one statement where it can."""
+    if not topics:
+        return []
+    inserted = conn.dialect.insert_events(
+        conn,
+        tenant_id=tenant_id,
+        topics=topics,
+        payload=orjson.dumps(payload).decode(),
+        now_ms=now_ms,
+        document_id=document_id,
+        webhook_id=webhook_id,
     )
-    if subscribers:
+    if any(deliveries for _, _, deliveries in inserted):
         deliveries_queued.announce(conn)
-    return Published(event["id"], len(subscribers))
+    return [Published(event_id, deliveries) for event_id, _, deliveries in inserted]
 
 
 _EXAMPLE_STATUS = {

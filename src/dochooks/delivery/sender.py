@@ -1,21 +1,19 @@
 """Sending one delivery request. The engine decides policy (what to send: targets.py and
 attempts.py; what counts as success, when to retry: outcomes.py); a sender only sends.
-Tests swap in a fake sender (tests/factories.py's FakeSender)."""
+Tests swap in a fake sender (tests/factories/deliveries.py's FakeSender).
+
+Two senders, chosen by the egress (`open_sender`): `DirectSender` (pyreqwest, a third of
+aiohttp's CPU a request) when deliveries go straight to their receivers, `ProxySender`
+(aiohttp) through `DOCHOOKS_EGRESS_PROXY`: https through a proxy must CONNECT to the vetted
+address yet verify the certificate by the name, and reqwest takes both from one URL."""
 
 from __future__ import annotations
 
-import asyncio
-import ipaddress
 from dataclasses import dataclass
 from typing import Protocol
-from urllib.parse import urlsplit
 
-import aiohttp
-from yarl import URL
-
-from dochooks.delivery.egress import AddressRefused, Egress, NotResolved, VettingResolver
+from dochooks.delivery.egress import Egress
 from dochooks.settings import Settings
-from dochooks.webhooks.url_safety import Resolver, resolve
 
 RESPONSE_EXCERPT_BYTES = 64 * 1024
 
@@ -35,125 +33,18 @@ class Sender(Protocol):
     async def close(self) -> None: ...
 
 
-async def _excerpt(content: aiohttp.StreamReader, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while size < limit:
-        chunk = await content.read(limit - size)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-    return b"".join(chunks)
+def open_sender(settings: Settings, egress: Egress) -> Sender:
+    """The dispatcher's sender for this egress: its timeout and connection caps from the settings."""
+    # Imported here: both senders import SendResult from this module.
+    if egress.proxy:
+        from dochooks.delivery.proxy_sender import ProxySender
 
-
-class HttpSender:
-    """aiohttp with one pooled connector: keep-alive per host, redirects never followed,
-    the timeout bounding the whole exchange, and at most 64 KiB of a response read.
-    Every connection goes to an address the egress policy vetted (see egress.py)."""
-
-    def __init__(
-        self, *, timeout: float, max_connections: int, max_per_host: int, egress: Egress, lookup: Resolver = resolve
-    ) -> None:
-        self._timeout = timeout
-        self._limits = (max_connections, max_per_host)
-        self._egress = egress
-        proxy_host = urlsplit(egress.proxy).hostname if egress.proxy else None
-        self._resolver = VettingResolver(egress.policy, proxy_host=proxy_host, lookup=lookup)
-        self._session: aiohttp.ClientSession | None = None
-
-    @classmethod
-    def from_settings(cls, settings: Settings, egress: Egress) -> HttpSender:
-        """The dispatcher's sender: its timeout and connection caps from the settings."""
-        return cls(
+        return ProxySender(
             timeout=settings.delivery_timeout,
             max_connections=settings.max_in_flight,
             max_per_host=settings.max_per_host,
             egress=egress,
         )
+    from dochooks.delivery.direct_sender import DirectSender
 
-    def _open(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            total, per_host = self._limits
-            source = self._egress.source_address
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(
-                    limit=total,
-                    limit_per_host=per_host,
-                    resolver=self._resolver,
-                    use_dns_cache=False,  # the resolver keeps vetted names itself
-                    local_addr=(source, 0) if source else None,
-                    ssl=self._egress.tls(),
-                ),
-                cookie_jar=aiohttp.DummyCookieJar(),  # a receiver's cookies must never reach another
-                skip_auto_headers=("Accept", "Accept-Encoding"),  # send just what the log shows
-                # No timer of aiohttp's own: send() bounds the lookup and the whole exchange with one.
-                timeout=aiohttp.ClientTimeout(total=None),
-                auto_decompress=False,  # the excerpt is stored as received; no decompression bombs
-            )
-        return self._session
-
-    async def send(self, url: str, headers: dict[str, str], body: bytes) -> SendResult:
-        session = self._open()
-        total = self._timeout
-        try:
-            async with asyncio.timeout(total):  # one deadline for the lookup and the whole exchange
-                address, headers, server_hostname = await self._route(URL(url), headers)
-                async with session.post(
-                    address,
-                    data=body,
-                    headers=headers,
-                    allow_redirects=False,
-                    proxy=self._egress.proxy,
-                    proxy_headers=self._egress.proxy_headers,
-                    server_hostname=server_hostname,
-                ) as response:
-                    excerpt = await _excerpt(response.content, RESPONSE_EXCERPT_BYTES)
-                    if not response.content.at_eof():
-                        response.close()  # drop the rest rather than read it
-                    return SendResult(response.status, excerpt, None, response.headers.get("Retry-After"))
-        except TimeoutError:
-            return SendResult(None, b"", f"timed out after {total:g} s")
-        except (AddressRefused, NotResolved) as exc:
-            return SendResult(None, b"", str(exc), refused=isinstance(exc, AddressRefused))
-        except aiohttp.ClientConnectorError as exc:
-            if isinstance(exc.os_error, AddressRefused | NotResolved):  # met by the connector's resolver
-                return SendResult(None, b"", str(exc.os_error), refused=isinstance(exc.os_error, AddressRefused))
-            return SendResult(None, b"", f"{type(exc).__name__}: {exc}")
-        except (aiohttp.ClientError, OSError, ValueError) as exc:
-            return SendResult(None, b"", f"{type(exc).__name__}: {exc}".strip())
-
-    async def _route(self, url: URL, headers: dict[str, str]) -> tuple[URL, dict[str, str], str | None]:
-        """Where the request goes, once its host is vetted here: an IP address as it is, a
-        name by what it resolves to (numeric spellings such as 2130706433 included). The
-        connector then connects to the same vetted answer. Through a proxy, which would
-        resolve the name again, the request names the vetted address instead, with the
-        name kept for Host and TLS."""
-        host = url.host or ""
-        if self._egress.policy.allow_private and self._egress.proxy is None:
-            return url, headers, None  # development: every address is permitted
-        if _is_address(host):
-            self._resolver.check_address(host)
-            return url, headers, None
-        addresses = await self._resolver.addresses(host)
-        if self._egress.proxy is None:
-            return url, headers, None
-        pinned = url.with_host(addresses[0])
-        headers = {**headers, "Host": url.host_port_subcomponent or host}
-        if url.scheme == "https":
-            return pinned, headers, host  # proxy_headers go with the CONNECT
-        return pinned, {**headers, **(self._egress.proxy_headers or {})}, None  # forwarded: the request carries them
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-            await asyncio.sleep(0)  # let the connector finish closing its transports
-
-
-def _is_address(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
+    return DirectSender(timeout=settings.delivery_timeout, max_per_host=settings.max_per_host, egress=egress)

@@ -117,7 +117,8 @@ class Targets:
 
     def _target(self, row: Row) -> Target:
         hook = webhook_rows.decoded(row, self._cipher)
-        base = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
+        # Accept: the direct sender's reqwest adds it to every request, so both senders send it and the log shows it.
+        base = {"Content-Type": "application/json", "User-Agent": USER_AGENT, "Accept": "*/*"}
         return Target(
             url=hook.url,
             host=origin(hook.url),

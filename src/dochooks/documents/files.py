@@ -117,6 +117,11 @@ class Staging:
             raise
         return stored
 
+    @property
+    def holds_files(self) -> bool:
+        """Whether closing has files to remove (blocking I/O then, not for the event loop)."""
+        return bool(self._open)
+
     def close(self) -> None:
         for staged in self._open:
             staged.discard()

@@ -12,7 +12,7 @@ import orjson
 
 from dochooks.clock import iso
 from dochooks.db import Connection, Row, in_clause
-from dochooks.delivery.publish import publish
+from dochooks.delivery.publish import publish_all
 from dochooks.documents.files import StoredFile
 from dochooks.documents.workflow import DocumentStatus, Transition, on_upload
 from dochooks.errors import NotFound
@@ -100,8 +100,7 @@ def file_paths(conn: Connection, document_ids: Sequence[int]) -> dict[int, list[
 
 
 def _emit(conn: Connection, doc: Document, topics: tuple[str, ...], now_ms: int) -> None:
-    for topic in topics:
-        publish(conn, tenant_id=doc.tenant_id, topic=topic, payload=payload(doc), now_ms=now_ms, document_id=doc.id)
+    publish_all(conn, tenant_id=doc.tenant_id, topics=topics, payload=payload(doc), now_ms=now_ms, document_id=doc.id)
 
 
 def create_document(
@@ -120,7 +119,7 @@ def create_document(
     row = conn.one(
         "INSERT INTO documents (tenant_id, name, external_id, custom_fields, status, workflow_step, state, "
         "extracted, sla_deadline, run_at, created_at, updated_at) VALUES (:t, :name, :external_id, :custom_fields, "
-        ":status, :workflow_step, :state, '{}', :sla, :now, :now, :now) RETURNING id",
+        ":status, :workflow_step, :state, '{}', :sla, :now, :now, :now) RETURNING *",
         {
             "t": tenant_id,
             "name": name,
@@ -139,7 +138,7 @@ def create_document(
         "VALUES (:d, :p, :path, :size, :sha)",
         [{"d": row["id"], "p": i, "path": f.path, "size": f.size_bytes, "sha": f.sha256} for i, f in enumerate(files)],
     )
-    doc = get_document(conn, tenant_id, row["id"])
+    doc = _document(row)
     _emit(conn, doc, start.topics, now_ms)
     work_queued.announce(conn)
     return doc
@@ -240,6 +239,8 @@ RETURNING id, tenant_id
 
 def claim_due(conn: Connection, *, worker: str, now_ms: int, lease_ms: int, limit: int) -> list[tuple[int, int]]:
     """Lease documents whose automatic work is due; returns (document id, tenant id) pairs."""
+    if conn.dialect.commit_unflushed:  # a lease lost in a crash only makes the work due again
+        conn.queue(conn.dialect.commit_unflushed)
     rows = conn.all(
         _CLAIM.format(lock=conn.dialect.skip_locked),
         {"lease_end": now_ms + lease_ms, "worker": worker, "now": now_ms, "limit": limit},

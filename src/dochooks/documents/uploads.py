@@ -8,6 +8,8 @@ from typing import Any
 
 import orjson
 
+from dochooks.db import Connection
+from dochooks.db.group_commit import GroupCommit
 from dochooks.documents import config as workflow_config
 from dochooks.documents import store
 from dochooks.documents.files import StagedFile, Staging, remove_files
@@ -60,6 +62,7 @@ def check_custom_fields(custom_fields: dict[str, Any]) -> None:
 
 def accept_upload(
     rt: Runtime,
+    commits: GroupCommit,
     tenant_id: int,
     *,
     staged: Staging,
@@ -69,25 +72,29 @@ def accept_upload(
     custom_fields: dict[str, Any],
 ) -> store.Document:
     """Create the document of `files`, finished in `staged`: the files are put in place
-    first, and removed again if the document's transaction fails."""
+    first, and removed again if the document's transaction fails. The transaction is
+    committed with the uploads other threads hand `commits` meanwhile (one disk flush)."""
     if not files:
         raise InvalidInput("send at least one file", attribute="files")
     check_custom_fields(custom_fields)
     stored = staged.store(files)
-    try:
+
+    def create(conn: Connection) -> store.Document:
         now = rt.clock.now_ms()
-        with rt.db.transaction() as conn:
-            sla_seconds = workflow_config.load(conn, tenant_id).processing_target_seconds
-            return store.create_document(
-                conn,
-                tenant_id=tenant_id,
-                name=name,
-                external_id=external_id,
-                custom_fields=custom_fields,
-                files=stored,
-                sla_deadline=now + sla_seconds * 1000 if sla_seconds else None,
-                now_ms=now,
-            )
+        sla_seconds = workflow_config.load(conn, tenant_id).processing_target_seconds
+        return store.create_document(
+            conn,
+            tenant_id=tenant_id,
+            name=name,
+            external_id=external_id,
+            custom_fields=custom_fields,
+            files=stored,
+            sla_deadline=now + sla_seconds * 1000 if sla_seconds else None,
+            now_ms=now,
+        )
+
+    try:
+        return commits.run(create)
     except BaseException:
         remove_files(rt.settings.data_dir, [f.path for f in stored])
         raise

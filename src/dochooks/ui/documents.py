@@ -21,7 +21,7 @@ from dochooks.ui.auth import Form, SignedIn, redirect
 from dochooks.ui.forms import rows, rows_as_dict, text, whole_number
 from dochooks.ui.render import page
 from dochooks.ui.sessions import Session
-from dochooks.web.deps import Id, Rt, held_by
+from dochooks.web.deps import Id, Rt, held_by, upload_commits
 from dochooks.web.inputs import DocumentAttributes, ValidationAttributes
 
 router = APIRouter(prefix="/documents", include_in_schema=False)
@@ -111,6 +111,7 @@ def upload(
         with staging(rt, session.tenant_id) as staged:  # what is not stored goes when it closes
             doc = accept_upload(
                 rt,
+                upload_commits(request),
                 session.tenant_id,
                 staged=staged,
                 files=[staged.copy(f.file) for f in files],  # the form spooled them; copied in chunks

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Request
 
+from dochooks.db.group_commit import GroupCommit
 from dochooks.runtime import Runtime
 from dochooks.web.rate_limit import AuthFailures, RateLimiter
 from dochooks.web.upload_slots import UploadSlots
@@ -34,6 +35,12 @@ def held_by(request: Request, owner: int) -> contextlib.AbstractContextManager[N
     """The upload slot of one of `owner`'s (a tenant's) requests."""
     slots: UploadSlots = request.app.state.upload_slots
     return slots.hold(owner)
+
+
+def upload_commits(request: Request) -> GroupCommit:
+    """Where uploads commit, together with the uploads other requests commit at the same time."""
+    commits: GroupCommit = request.app.state.upload_commits
+    return commits
 
 
 def caller_address(request: Request) -> str:
