@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 Monotonic = Callable[[], float]  # seconds that only go forward, from any start: time.monotonic, or a test's
@@ -32,9 +32,12 @@ def _iso(ms: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def parse_iso(text: str) -> int:
     """The inverse of iso(); accepts any ISO 8601 form with a timezone (naive means UTC)."""
     parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return int(parsed.timestamp() * 1000)
+    return (parsed - _EPOCH) // timedelta(milliseconds=1)  # exact: a float timestamp can lose the last ms
