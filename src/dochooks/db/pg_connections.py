@@ -31,6 +31,12 @@ _T = TypeVar("_T")
 Pool = psycopg_pool.ConnectionPool[psycopg.Connection[Row]]
 
 
+def _lost(raw: psycopg.Connection[Row], exc: psycopg.Error) -> bool:
+    """Whether the error ended the connection: the server went (broken), or ended the session
+    (a shutdown's FATAL error can arrive before the connection is seen to close)."""
+    return raw.broken or raw.closed or isinstance(exc, psycopg.errors.AdminShutdown | psycopg.errors.CrashShutdown)
+
+
 class Pipelined(Hooks):
     """One transaction on a pooled connection in pipeline mode: what nobody waits to read
     (BEGIN, `queue`, `many`, NOTIFY) travels with the next statement that is read, or with
@@ -113,15 +119,15 @@ class Pipelined(Hooks):
             self._unanswered.append(statement)
         try:
             return self._execute(statement)
-        except psycopg.Error:
-            return self._sent_again()
+        except psycopg.Error as exc:
+            return self._sent_again(exc)
 
     def _answer(self, statement: _Statement | None, read: Callable[[psycopg.Cursor[Row]], _T]) -> _T:
         cur = self._send(statement) if statement is not None else self._execute(None)
         try:
             result = read(cur)
-        except psycopg.Error:
-            result = read(self._sent_again())
+        except psycopg.Error as exc:
+            result = read(self._sent_again(exc))
         self._unanswered = None
         return result
 
@@ -140,12 +146,12 @@ class Pipelined(Hooks):
                 cur.execute(sql, params)
         return cur
 
-    def _sent_again(self) -> psycopg.Cursor[Row]:
+    def _sent_again(self, exc: psycopg.Error) -> psycopg.Cursor[Row]:
         """Called while a psycopg error is handled: the transaction sent again from BEGIN
         on a fresh connection if the server never answered it and the connection broke;
         otherwise the error, raised again. Returns the cursor of the last statement."""
         raw = self._raw
-        if self._unanswered is None or raw is None or not raw.broken:
+        if self._unanswered is None or raw is None or not _lost(raw, exc):
             raise  # the error being handled (only ever called from an except block)
         self.end(failed=True)
         self._pool.check()  # a restarted server leaves every idle connection broken
@@ -204,8 +210,8 @@ class Reading(Hooks):
             raw = self._raw
             try:
                 return read(raw.execute(_pg_sql(sql), params or {}))
-            except psycopg.Error:
-                if fresh or not raw.broken:
+            except psycopg.Error as exc:
+                if fresh or not _lost(raw, exc):
                     raise
                 self.end()
                 self._pool.check()  # a restarted server leaves every idle connection broken
