@@ -22,12 +22,15 @@ import threading
 import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dochooks import logs
 from dochooks.errors import ConfigError, StorageError
 from dochooks.settings import Settings
 from dochooks.signals import Signal, deliveries_queued, webhooks_changed, work_queued
+
+if TYPE_CHECKING:
+    from dochooks.runtime import Runtime  # imported in the child only, where it runs
 
 logger = logging.getLogger("dochooks.background")
 RELAYED: tuple[Signal, ...] = (work_queued, deliveries_queued, webhooks_changed)  # a byte each: its index
@@ -144,7 +147,7 @@ def _child(settings: Settings, reader: Connection, started: Connection) -> None:
         rt.close()
 
 
-async def _run(rt: Any, reader: Connection, started: Connection) -> None:
+async def _run(rt: Runtime, reader: Connection, started: Connection) -> None:
     from dochooks.background import run_background, sole_dispatcher
 
     stopping = asyncio.Event()

@@ -17,6 +17,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
+from typing import Any
 
 from dochooks import logs
 from dochooks.clock import Clock
@@ -146,16 +147,11 @@ class Pruning:
 
     def _delete_deliveries(self, ids: list[int], cutoff_ms: int) -> Pruned:
         with self._db.transaction() as conn:
-            listed, params = in_clause("d", ids)
-            # Held until commit (PostgreSQL): a retry by hand cannot make one pending meanwhile.
-            kept = conn.all(
-                f"SELECT id FROM deliveries WHERE id IN {listed} AND status <> 'pending' "
-                f"AND updated_at < :cutoff{conn.dialect.for_update}",
-                {**params, "cutoff": cutoff_ms},
-            )
-            if not kept:
+            # Locked (PostgreSQL): a retry by hand cannot make one pending meanwhile.
+            still = _still_prunable(conn, "deliveries", ids, "status <> 'pending'", cutoff_ms)
+            if still is None:
                 return Pruned()
-            listed, params = in_clause("d", [r["id"] for r in kept])
+            listed, params = still
             # Attempts go by the foreign key's cascade, one index lookup per delivery: an
             # `attempts ... IN (500 ids)` may be planned as a scan of the whole table where
             # PostgreSQL has no statistics yet (autovacuum off, or not yet run).
@@ -207,15 +203,11 @@ class Pruning:
         """The rows first, the files once that has committed: a crash in between leaves files
         no row points at (garbage), never a document whose files are gone."""
         with self._db.transaction() as conn:
-            listed, params = in_clause("d", ids)
-            kept = conn.all(
-                f"SELECT id FROM documents WHERE id IN {listed} AND status IN ('done', 'failed') "
-                f"AND updated_at < :cutoff{conn.dialect.for_update}",
-                {**params, "cutoff": cutoff_ms},
-            )
-            if not kept:
+            finished = "status IN (" + ", ".join(f"'{status}'" for status in FINISHED) + ")"
+            still = _still_prunable(conn, "documents", ids, finished, cutoff_ms)
+            if still is None:
                 return Pruned()
-            listed, params = in_clause("d", [r["id"] for r in kept])
+            listed, params = still
             files = conn.all(f"SELECT path FROM document_files WHERE document_id IN {listed}", params)
             paths = [r["path"] for r in files]
             conn.run(f"DELETE FROM document_files WHERE document_id IN {listed}", params)
@@ -223,6 +215,21 @@ class Pruning:
             data_dir = self._settings.data_dir
             conn.after_commit(lambda: remove_files(data_dir, paths))
         return Pruned(documents=documents, files=len(paths))
+
+
+def _still_prunable(
+    conn: Connection, table: str, ids: list[int], condition: str, cutoff_ms: int
+) -> tuple[str, dict[str, Any]] | None:
+    """The rows of `ids` that still meet `condition` and were last changed before the cut-off,
+    checked again inside the deleting transaction and locked until it commits, as an IN
+    clause and its parameters; None if none does."""
+    listed, params = in_clause("d", ids)
+    kept = conn.all(
+        f"SELECT id FROM {table} WHERE id IN {listed} AND {condition} AND updated_at < :cutoff"
+        f"{conn.dialect.for_update}",
+        {**params, "cutoff": cutoff_ms},
+    )
+    return in_clause("d", [r["id"] for r in kept]) if kept else None
 
 
 def rest(settings: Settings, worked: float) -> float:

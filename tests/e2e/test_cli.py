@@ -69,7 +69,8 @@ def scheduled(db_url: str, delivery_id: str) -> dict[int, int]:
 
 
 def test_the_delivery_contract_end_to_end(db_url: str, tmp_path: Path, receiver: Receiver) -> None:
-    with served(db_url, tmp_path) as service:
+    # A 30 s poll: a retry sent when it falls due, not when the dispatcher next looks, shows.
+    with served(db_url, tmp_path, DOCHOOKS_POLL_INTERVAL="30") as service:
         note_the_schedule(db_url)
         acme, other = tenant(db_url, "acme", service.env), tenant(db_url, "other", service.env)
         api, stranger = Api(service.base, str(acme["token"])), Api(service.base, str(other["token"]))
@@ -103,14 +104,15 @@ def test_the_delivery_contract_end_to_end(db_url: str, tmp_path: Path, receiver:
         # Retry n is due n^5 s plus up to 30 s of jitter (times the scale) after attempt n
         # failed, to the ms of rounding (the window is 6 ms wide); it goes out at that time, not
         # before, and promptly, by the log's own clock (ms); as seen by the receiver too.
-        # "Promptly" is within a second: serve's background process yields the CPU to the API
-        # (nice 10), and on a loaded machine a retry went out 154 ms after it was due.
+        # Promptly: woken at its due time, within 500 ms, where the poll would take up to 30 s.
+        # The margin is the scheduler's: serve's background process yields the CPU to the API
+        # (nice 10), and under CI load a retry went out 151 ms after it was due.
         attempts, due = failed["attempts"], scheduled(db_url, delivery_of(api, hook["id"])["id"])
         assert sorted(due) == list(range(1, 9))
         for n in range(1, 9):
             waited = due[n] - (parse_iso(attempts[n - 1]["started_at"]) + attempts[n - 1]["duration_ms"])
             assert SCALE * n**5 * 1000 - 0.5 <= waited <= SCALE * (n**5 + 30) * 1000 + 0.5, (n, waited)
-            assert 0 <= parse_iso(attempts[n]["started_at"]) - due[n] <= 1000, (n, attempts[n], due[n])
+            assert 0 <= parse_iso(attempts[n]["started_at"]) - due[n] <= 500, (n, attempts[n], due[n])
             assert got[n].at - got[n - 1].at >= SCALE * n**5 - 0.01, n
         assert [a["number"] for a in failed["attempts"]] == list(range(1, 10))
         assert all(a["response_status"] == 500 for a in failed["attempts"])

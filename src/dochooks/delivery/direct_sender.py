@@ -6,7 +6,6 @@ is the address connected to. The pin holds while the host's vetted answer still 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -15,7 +14,7 @@ from pyreqwest.client import Client, ClientBuilder
 from pyreqwest.exceptions import ConnectError, ConnectTimeoutError, PyreqwestError
 from pyreqwest.http import Url
 
-from dochooks.delivery.egress import AddressRefused, Egress, NotResolved, VettingResolver
+from dochooks.delivery.egress import AddressRefused, Egress, NotResolved, VettingResolver, is_address
 from dochooks.delivery.sender import RESPONSE_EXCERPT_BYTES, SendResult
 from dochooks.webhooks.url_safety import Resolver, resolve
 
@@ -105,7 +104,7 @@ class DirectSender:
     async def _pinned(self, host: str) -> _Pin:
         """The host's client, pinned anew unless the vetted answer still includes the pin's address."""
         address: str | None = None
-        if _is_address(host):
+        if is_address(host):
             self._resolver.check_address(host)
             address = host
         elif not self._egress.policy.allow_private:
@@ -194,11 +193,3 @@ def described(exc: PyreqwestError, url: str) -> str:
         refused = "Connection refused" in technical
         return f"{'connection refused by' if refused else 'could not connect to'} {where} ({technical})"
     return f"{technical} ({where})"
-
-
-def _is_address(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True

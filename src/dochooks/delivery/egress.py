@@ -83,6 +83,15 @@ class Egress:
         return cls(AddressPolicy.from_settings(settings), source or None, proxy, ca_file or None, proxy_headers)
 
 
+def is_address(host: str) -> bool:
+    """Whether a URL's host is an IP address (vetted as it is) rather than a name (resolved first)."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 def _pem_certificates(pem: bytes) -> list[bytes]:
     """Each certificate of a PEM file, with its BEGIN and END lines."""
     end = b"-----END CERTIFICATE-----"

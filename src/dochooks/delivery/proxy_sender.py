@@ -6,13 +6,12 @@ pyreqwest cannot do (see sender.py)."""
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 from urllib.parse import urlsplit
 
 import aiohttp
 from yarl import URL
 
-from dochooks.delivery.egress import AddressRefused, Egress, NotResolved, VettingResolver
+from dochooks.delivery.egress import AddressRefused, Egress, NotResolved, VettingResolver, is_address
 from dochooks.delivery.sender import RESPONSE_EXCERPT_BYTES, SendResult
 from dochooks.webhooks.url_safety import Resolver, resolve
 
@@ -105,7 +104,7 @@ class ProxySender:
         host = url.host or ""
         if self._egress.policy.allow_private and self._egress.proxy is None:
             return url, headers, None  # development: every address is permitted
-        if _is_address(host):
+        if is_address(host):
             self._resolver.check_address(host)
             return url, headers, None
         addresses = await self._resolver.addresses(host)
@@ -122,11 +121,3 @@ class ProxySender:
             await self._session.close()
             self._session = None
             await asyncio.sleep(0)  # let the connector finish closing its transports
-
-
-def _is_address(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
