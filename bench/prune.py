@@ -18,7 +18,8 @@ One run:
    background process and `worker` run them, stopped after its batch once the dispatcher
    is done; alternating spreads the shared machine's drift over both;
 5. lets pruning finish the rest alone (its rows and seconds count too);
-6. measures the database's size again (and on PostgreSQL, the dead rows autovacuum left);
+6. measures the database's size again (and on PostgreSQL, the dead rows left, and the
+   vacuums that ran: a pass runs `VACUUM` itself where autovacuum is off);
 7. judges: the mean rate of runs B >= 0.9 of the mean of runs A (`--ratio-target`), rows
    pruned/s >= `--prune-rate-target`; checks that every seeded
    settled delivery, its attempt and its event are gone, the pending ones and their events
@@ -181,13 +182,14 @@ def size(rt: Runtime) -> Size:
         row = conn.one("SELECT pg_database_size(current_database()) AS bytes")
         dead = conn.one(
             "SELECT COALESCE(SUM(n_dead_tup), 0) AS dead, COALESCE(SUM(n_live_tup), 0) AS live, "
-            "COALESCE(SUM(autovacuum_count), 0) AS vacuums FROM pg_stat_user_tables "
+            "COALESCE(SUM(autovacuum_count), 0) AS vacuums, COALESCE(SUM(vacuum_count), 0) AS by_hand "
+            "FROM pg_stat_user_tables "
             "WHERE relname IN ('deliveries', 'attempts', 'events')"
         )
         assert row and dead
         note = (
             f" ({int(dead['live']):,} live and {int(dead['dead']):,} dead rows in deliveries, attempts and events; "
-            f"{int(dead['vacuums'])} autovacuums of them so far)"
+            f"{int(dead['vacuums'])} autovacuums and {int(dead['by_hand'])} VACUUMs of them so far)"
         )
         return Size(int(row["bytes"]), 0, note)
 
@@ -265,6 +267,7 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--webhooks", type=int, default=4, help="webhooks (each event goes to all; default %(default)s)")
     p.add_argument("--prune-batch", type=int, default=Settings().prune_batch)
     p.add_argument("--prune-pause", type=float, default=Settings().prune_pause)
+    p.add_argument("--prune-share", type=float, default=Settings().prune_share)
     p.add_argument(
         "--time-limit", type=float, default=1800, help="seconds the whole run may take (default %(default)s)"
     )
@@ -294,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
                 delivery_retention_days=RETENTION_DAYS,
                 prune_batch=args.prune_batch,
                 prune_pause=args.prune_pause,
+                prune_share=args.prune_share,
             )
             rt = open_runtime(settings)
             try:
@@ -371,7 +375,11 @@ def main(argv: list[str] | None = None) -> int:
             f"{seeded // args.webhooks:,} events; {pending:,} pending of that age",
         ),
         ("statistics", analyzed),
-        ("retention", f"{RETENTION_DAYS} days; batch {args.prune_batch} rows, pause {args.prune_pause:g} s"),
+        (
+            "retention",
+            f"{RETENTION_DAYS} days; batch {args.prune_batch} rows, pause {args.prune_pause:g} s, "
+            f"share {args.prune_share:g}",
+        ),
         ("deliveries/s without pruning (A)", f"{', '.join(f'{n / a:,.0f}' for a in a_runs)}: mean {baseline:,.0f}"),
         ("deliveries/s while pruning (B)", f"{', '.join(f'{n / b:,.0f}' for b in b_runs)}: mean {rate_b:,.0f}"),
         ("ratio (mean B / mean A)", verdict.at_least("ratio", f"{ratio:.2f}", ratio, args.ratio_target)),

@@ -175,6 +175,7 @@ def migrate(**flags: Any) -> None:
     "document_retention_days",
     "prune_batch",
     "prune_pause",
+    "prune_share",
     "log_level",
     "log_format",
 )

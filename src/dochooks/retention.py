@@ -29,9 +29,8 @@ from dochooks.settings import Settings
 logger = logging.getLogger("dochooks.retention")
 
 DAY_MS = 86_400_000
-# After a batch, pruning rests at least this many times as long as the batch took: it
-# takes a third of the writer (and of a core) at most, however slow the disk.
-REST_PER_WORK = 2.0
+# What a pass deletes from: the tables whose dead rows PostgreSQL must vacuum after it.
+PRUNED_TABLES = ("deliveries", "attempts", "events", "document_files", "documents")
 FINISHED = ("done", "failed")  # the only document statuses retention deletes
 
 
@@ -233,8 +232,10 @@ def _still_prunable(
 
 
 def rest(settings: Settings, worked: float) -> float:
-    """Seconds to rest after a batch that took `worked` seconds."""
-    return max(settings.prune_pause, worked * REST_PER_WORK)
+    """Seconds to rest after a batch that took `worked` seconds: enough that pruning works
+    `prune_share` of the time at most (of the writer, of a core), however slow the disk."""
+    share = min(1.0, max(0.01, settings.prune_share))
+    return max(settings.prune_pause, worked * (1 - share) / share)
 
 
 def prune(db: Database, settings: Settings, clock: Clock, *, pause: Callable[[float], None] = time.sleep) -> Pruned:
@@ -245,9 +246,12 @@ def prune(db: Database, settings: Settings, clock: Clock, *, pause: Callable[[fl
         started = time.monotonic()
         pruned = next(batches, None)
         if pruned is None:
-            return total
+            break
         total += pruned
         pause(rest(settings, time.monotonic() - started))
+    if total.rows:
+        db.reclaim(PRUNED_TABLES)
+    return total
 
 
 def would_prune(db: Database, settings: Settings, clock: Clock) -> Pruned:
@@ -317,6 +321,8 @@ class Pruner:
             total += pruned
             logger.debug(f"pruned a batch: {pruned.summary()}", extra=logs.fields(**_counts(pruned)))
             await _wait(stopping, rest(self._settings, time.monotonic() - started))
+        if total.rows and not stopping.is_set():
+            await asyncio.to_thread(self._db.reclaim, PRUNED_TABLES)
         return total
 
 

@@ -92,10 +92,11 @@ class Settings:
     )
     prune_batch: int = _setting(500, "Rows deleted per transaction at most while pruning.")
     prune_interval: float = _setting(300.0, "Seconds between two pruning passes of serve and worker.")
-    prune_pause: float = _setting(
-        0.05,
-        "Seconds pruning rests between two batches at least (and twice as long as the batch took), "
-        "leaving the writer to others.",
+    prune_pause: float = _setting(0.05, "Seconds pruning rests between two batches at least.")
+    prune_share: float = _setting(
+        0.33,
+        "Share of the time (0.01 to 1) pruning may work: after each batch it rests long enough to keep to it, "
+        "leaving the writer and the CPU to deliveries.",
     )
     log_level: str = _setting("info", "debug, info, warning or error.")
     log_format: str = _setting("auto", "json (JSON lines), text, or auto: text on a terminal, JSON lines otherwise.")

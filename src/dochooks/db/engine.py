@@ -64,6 +64,11 @@ class Database(Protocol):
         (`dialect.owned_by_one_process`); raises `StorageError` if another process holds it."""
         ...
 
+    def reclaim(self, tables: Sequence[str]) -> None:
+        """After many rows of `tables` were deleted: make their space reusable where the
+        engine needs telling (PostgreSQL with autovacuum off), outside any transaction."""
+        ...
+
     def close(self) -> None: ...
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 import psycopg
@@ -98,6 +98,16 @@ class PostgresDatabase:
         """Nothing to hold: any number of processes share the database."""
         self._refuse_if_closed()
         yield
+
+    def reclaim(self, tables: Sequence[str]) -> None:
+        """VACUUM (ANALYZE) `tables` if the server's autovacuum is off: dead rows are never
+        reused otherwise, and the statistics the pruning walk is planned by go stale. With
+        autovacuum on (PostgreSQL's default) it does both by itself, when it measures a need."""
+        self._refuse_if_closed()
+        with self._pool.connection() as raw:  # autocommit: VACUUM refuses a transaction
+            row = raw.execute("SHOW autovacuum").fetchone()
+            if row is not None and row["autovacuum"] == "off":
+                raw.execute(f"VACUUM (ANALYZE) {', '.join(tables)}")
 
     def close(self) -> None:
         """Close the pool; from now on every use raises `DatabaseClosed`."""

@@ -160,6 +160,9 @@ class SqliteDatabase:
         finally:
             os.close(fd)  # releases the lock
 
+    def reclaim(self, tables: Sequence[str]) -> None:
+        """Nothing to do: SQLite puts deleted rows' pages on its freelist and reuses them."""
+
     def close(self) -> None:
         """Close every connection; from now on every use raises `DatabaseClosed`."""
         with self._all_lock:
