@@ -94,7 +94,7 @@ class Settings:
     prune_interval: float = _setting(300.0, "Seconds between two pruning passes of serve and worker.")
     prune_pause: float = _setting(0.05, "Seconds pruning rests between two batches at least.")
     prune_share: float = _setting(
-        0.33,
+        0.25,
         "Share of the time (0.01 to 1) pruning may work: after each batch it rests long enough to keep to it, "
         "leaving the writer and the CPU to deliveries.",
     )
