@@ -4,7 +4,8 @@ DochooksError
  ├── NotFound            a resource does not exist for this tenant (404)
  ├── Unauthorized        missing or unknown API token (401)
  ├── InvalidInput        a well-formed request with values we refuse (422)
- │    └── UnsafeUrl      a webhook URL that is not a public http(s) address
+ │    └── InvalidUrl     a webhook URL that is not a usable http(s) URL
+ │         └── UnsafeUrl  one whose host is not a public address (and the operator opened none)
  ├── Conflict            the request clashes with the resource's state (409)
  ├── TooLarge            an upload or a part of it over its size limit (413)
  ├── ComeBackLater       refused for now; `retry_after` says when to try again
@@ -47,7 +48,10 @@ class Unauthorized(DochooksError, status=401, title="Unauthorized"): ...
 class InvalidInput(DochooksError, status=422, title="Invalid attribute"): ...
 
 
-class UnsafeUrl(InvalidInput, title="Unsafe webhook URL"): ...
+class InvalidUrl(InvalidInput, title="Invalid webhook URL"): ...
+
+
+class UnsafeUrl(InvalidUrl, title="Unsafe webhook URL"): ...
 
 
 class Conflict(DochooksError, status=409, title="Conflict"): ...

@@ -128,6 +128,11 @@ def test_private_urls_are_refused_without_the_development_switch(tmp_path: Path,
             for url in [*REFUSED, *MALFORMED, *CONTROL_CHARACTERS]:
                 status, body = api.call("POST", "/v1/webhooks", webhook_doc(url))
                 assert status == 422 and body["errors"][0]["source"]["pointer"] == "/data/attributes/url", url
+            # An invalid URL is called invalid; a private one unsafe, with what opens it.
+            invalid = api.call("POST", "/v1/webhooks", webhook_doc("notaurl"))[1]["errors"][0]
+            assert invalid["title"] == "Invalid webhook URL"
+            unsafe = api.call("POST", "/v1/webhooks", webhook_doc("http://127.0.0.1:3000/hooks"))[1]["errors"][0]
+            assert unsafe["title"] == "Unsafe webhook URL" and "DOCHOOKS_ALLOW_PRIVATE_TARGETS=true" in unsafe["detail"]
     finally:
         rt.close()
 

@@ -1,4 +1,4 @@
-"""Property tests of URL vetting: whatever the URL, vetting answers UnsafeUrl or a list
+"""Property tests of URL vetting: whatever the URL, vetting answers InvalidUrl (UnsafeUrl among them) or a list
 of addresses, and no spelling of a private address is ever accepted."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from yarl import URL
 from dochooks.delivery.direct_sender import DirectSender
 from dochooks.delivery.egress import AddressRefused, Egress
 from dochooks.delivery.proxy_sender import ProxySender
-from dochooks.errors import UnsafeUrl
+from dochooks.errors import InvalidUrl
 from dochooks.webhooks.url_safety import AddressPolicy, resolve
 
 STRICT = AddressPolicy()
@@ -68,7 +68,7 @@ def numeric_only(host: str) -> list[str]:
     try:
         infos = socket.getaddrinfo(host, None, flags=socket.AI_NUMERICHOST, proto=socket.IPPROTO_TCP)
     except (OSError, UnicodeError) as exc:
-        raise UnsafeUrl(f"{host!r} is not numeric", attribute="url") from exc
+        raise InvalidUrl(f"{host!r} is not numeric", attribute="url") from exc
     return sorted({str(info[4][0]).split("%")[0] for info in infos})
 
 
@@ -104,7 +104,7 @@ def test_no_spelling_of_a_private_ipv4_address_is_accepted(
         url = f"{scheme}://{host}{port}/hook"
         try:
             found = STRICT.check_url(url, resolver=numeric_only)
-        except UnsafeUrl:
+        except InvalidUrl:
             continue
         raise AssertionError(f"{url} was accepted as {found}")
 
@@ -115,7 +115,7 @@ def test_an_accepted_address_is_never_a_private_one(address: ipaddress.IPv4Addre
     host = f"[{address}]" if address.version == 6 else str(address)
     try:
         found = STRICT.check_url(f"https://{host}/", resolver=numeric_only)
-    except UnsafeUrl:
+    except InvalidUrl:
         return
     assert not any(blocked(ipaddress.ip_address(a)) for a in found), found
 
@@ -125,7 +125,7 @@ def test_an_accepted_address_is_never_a_private_one(address: ipaddress.IPv4Addre
 def test_any_text_is_either_refused_clearly_or_vetted(url: str) -> None:
     try:
         found = STRICT.check_url(url, resolver=numeric_only)
-    except UnsafeUrl as exc:
+    except InvalidUrl as exc:
         assert exc.detail and exc.pointer == "/data/attributes/url"
         return
     assert found and not any(blocked(ipaddress.ip_address(a)) for a in found)
@@ -143,7 +143,7 @@ def test_userinfo_never_hides_the_host(userinfo: str, address: ipaddress.IPv4Add
     ):
         try:
             STRICT.check_url(url, resolver=numeric_only)
-        except UnsafeUrl:
+        except InvalidUrl:
             continue
         raise AssertionError(f"{url} was accepted")
 

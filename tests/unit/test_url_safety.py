@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from dochooks.errors import ConfigError, UnsafeUrl
+from dochooks.errors import ConfigError, InvalidUrl, UnsafeUrl
 from dochooks.webhooks.url_safety import PLATFORM_ADDRESSES, AddressPolicy, parse_cidrs, resolve
 
 
@@ -68,7 +68,7 @@ DEVELOPMENT = AddressPolicy(allow_private=True)
 
 @pytest.mark.parametrize("url", REFUSED)
 def test_private_and_special_addresses_are_refused_by_default(url: str) -> None:
-    with pytest.raises(UnsafeUrl):
+    with pytest.raises(InvalidUrl):  # unsafe, or (a host hidden behind a user part) invalid
         STRICT.check_url(url, resolver=literal)
 
 
@@ -88,8 +88,17 @@ MALFORMED = [
 
 @pytest.mark.parametrize("url", MALFORMED)
 def test_malformed_urls_schemes_and_credentials_are_refused_even_in_development(url: str) -> None:
-    with pytest.raises(UnsafeUrl):
+    with pytest.raises(InvalidUrl) as refused:
         DEVELOPMENT.check_url(url, resolver=literal)
+    assert refused.type is InvalidUrl and refused.value.title == "Invalid webhook URL"  # invalid, not unsafe
+
+
+def test_a_private_address_is_unsafe_and_the_refusal_names_both_ways_to_open_it() -> None:
+    with pytest.raises(UnsafeUrl) as refused:
+        STRICT.check_url("http://127.0.0.1:3000/hooks", resolver=literal)
+    assert refused.value.title == "Unsafe webhook URL"
+    assert "DOCHOOKS_ALLOW_PRIVATE_TARGETS=true" in str(refused.value)
+    assert "DOCHOOKS_ALLOWED_TARGET_CIDRS" in str(refused.value)
 
 
 def test_a_public_address_is_accepted() -> None:

@@ -10,7 +10,7 @@ import socket
 from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit
 
-from dochooks.errors import ConfigError, UnsafeUrl
+from dochooks.errors import ConfigError, InvalidUrl, UnsafeUrl
 from dochooks.settings import Settings
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -53,7 +53,7 @@ def resolve(host: str) -> list[str]:
     try:
         infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
     except (OSError, UnicodeError) as exc:
-        raise UnsafeUrl(f"the host {host!r} does not resolve", attribute="url") from exc
+        raise InvalidUrl(f"the host {host!r} does not resolve", attribute="url") from exc
     return sorted({str(info[4][0]).split("%")[0] for info in infos})
 
 
@@ -110,14 +110,16 @@ class AddressPolicy:
         return is_public(address)
 
     def vet(self, host: str, addresses: Iterable[str]) -> list[str]:
-        """The addresses, if every one is permitted; else UnsafeUrl naming the first that is not."""
+        """The addresses, if every one is permitted; else UnsafeUrl naming the first that is not
+        and the settings that would permit it."""
         found = list(addresses)
         for text in found:
             if not self.permits(ipaddress.ip_address(text)):
                 where = text if host.strip("[]") == text else f"{host} resolves to {text}, which"
                 raise UnsafeUrl(
-                    f"{where} is not a public address; webhook URLs must be publicly reachable "
-                    "(an operator can open private ranges with DOCHOOKS_ALLOWED_TARGET_CIDRS)",
+                    f"{where} is not a public address; webhook URLs must be publicly reachable. "
+                    "For local development, start dochooks with DOCHOOKS_ALLOW_PRIVATE_TARGETS=true; "
+                    "to open chosen private ranges, set DOCHOOKS_ALLOWED_TARGET_CIDRS",
                     attribute="url",
                 )
         return found
@@ -128,14 +130,14 @@ class AddressPolicy:
             parts = urlsplit(url)
             port = parts.port
         except ValueError as exc:
-            raise UnsafeUrl(f"not a valid URL: {exc}", attribute="url") from exc
+            raise InvalidUrl(f"not a valid URL: {exc}", attribute="url") from exc
         if port == 0:
-            raise UnsafeUrl("port 0 cannot be connected to", attribute="url")
+            raise InvalidUrl("port 0 cannot be connected to", attribute="url")
         if parts.scheme not in ("http", "https"):
-            raise UnsafeUrl("the URL must start with http:// or https://", attribute="url")
+            raise InvalidUrl("the URL must start with http:// or https://", attribute="url")
         if parts.username is not None or parts.password is not None or "@" in parts.netloc:
-            raise UnsafeUrl("credentials in the URL are not allowed; use a custom header", attribute="url")
+            raise InvalidUrl("credentials in the URL are not allowed; use a custom header", attribute="url")
         host = parts.hostname
         if not host:
-            raise UnsafeUrl("the URL has no host", attribute="url")
+            raise InvalidUrl("the URL has no host", attribute="url")
         return self.vet(host, resolver(host))
