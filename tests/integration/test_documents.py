@@ -158,6 +158,21 @@ def test_multipart_uploads_are_accepted(api: Api, receiver: Receiver) -> None:
     wait_for_topic(receiver, body["data"]["id"], "processing-finished")
 
 
+def test_errors_say_what_to_do_for_a_flat_body_and_a_form_without_a_file(api: Api) -> None:
+    flat = {"name": "orders", "url": "https://example.com/hooks", "topics": ["document-received"]}
+    status, body = api.call("POST", "/v1/webhooks", flat)
+    (error,) = body["errors"]  # one error that shows the wrapper, not one per attribute
+    assert status == 422 and error["title"] == "Not a JSON:API document" and error["source"]["pointer"] == "/data"
+    assert '{"data": {"type": "webhooks", "attributes": {...}}}' in error["detail"]
+    assert "name, url, topics belong in data.attributes" in error["detail"]
+    status, body = api.call("POST", "/v1/documents", {"files": [{"base64_file": "eA=="}]})
+    assert status == 422 and '{"data": {"type": "documents"' in body["errors"][0]["detail"]
+    raw, kind = multipart(("document", "note.txt", b"Hello"), ("name", None, b"n"))
+    status, body = api.call("POST", "/v1/documents", raw=raw, content_type=kind)
+    (error,) = body["errors"]
+    assert status == 422 and "form field `file`" in error["detail"] and "source" not in error
+
+
 @pytest.mark.parametrize(
     ("body", "status"),
     [

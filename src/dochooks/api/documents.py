@@ -90,7 +90,10 @@ async def _from_form(request: Request, staged: Staging) -> tuple[list[StagedFile
     try:
         uploads = [f for f in form.getlist("file") if isinstance(f, UploadFile)]
         if not uploads:
-            raise InvalidInput("send the document as the form field `file`", attribute="files")
+            # No JSON pointer: the body is a form, not JSON; the detail names the field.
+            raise InvalidInput(
+                "the form has no file: send the document as the form field `file` (curl -F file=@invoice.pdf)"
+            )
         files = [await run_in_threadpool(staged.copy, f.file) for f in uploads]
     finally:
         await form.close()

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
@@ -25,10 +25,36 @@ def domain_error(request: Request, exc: DochooksError) -> Response:
     return errors(exc.status, [error_object(exc.status, exc.title, exc.detail, pointer=exc.pointer)], headers)
 
 
+def _expected_type(request: Request) -> str:
+    """The `data.type` the route's body wants, for a message: from its body model, else
+    (an upload, validated by hand) the collection its path names."""
+    route = request.scope.get("route")
+    field = getattr(route, "body_field", None)
+    try:
+        resource = field.field_info.annotation.model_fields["data"].annotation  # type: ignore[union-attr]
+        (name,) = get_args(resource.model_fields["type"].annotation)
+        return str(name)
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return request.url.path.removeprefix("/v1/").split("/")[0] or "..."
+
+
+def _not_a_document(request: Request, found: list[str]) -> Response:
+    """A body that is an object but not a JSON:API document: one error that shows the wrapper,
+    instead of "Field required" at /data and one "Extra inputs" for each attribute."""
+    wrapper = f'{{"data": {{"type": "{_expected_type(request)}", "attributes": {{...}}}}}}'
+    where = f"; {', '.join(found)} belong in data.attributes" if found else ""
+    detail = f"the body must be a JSON:API document: {wrapper}{where}"
+    return errors(422, [error_object(422, "Not a JSON:API document", detail, pointer="/data")])
+
+
 def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+    found = exc.errors()
+    if any(tuple(e.get("loc", ())) == ("body", "data") and e.get("type") == "missing" for e in found):
+        extra = [str(e["loc"][1]) for e in found if e.get("type") == "extra_forbidden" and len(e["loc"]) == 2]
+        return _not_a_document(request, extra)
     items = []
     status = 422
-    for err in exc.errors():
+    for err in found:
         loc = tuple(err.get("loc", ()))
         if err.get("type") == "json_invalid":
             status = 400
