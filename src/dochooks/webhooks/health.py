@@ -25,9 +25,9 @@ from dochooks.webhooks.store import HEALTH_COLUMNS, health_of
 class Change(StrEnum):
     """A change of state that the webhook's owner hears of (operational topics)."""
 
-    FAILING = "webhook-failing"
-    RECOVERED = "webhook-recovered"
+    FAILING = "webhook-failing"  # each the value of its operational topic (topics.py)
     DISABLED = "webhook-disabled"
+    RECOVERED = "webhook-recovered"
 
 
 def shown(health: Health) -> dict[str, Any]:

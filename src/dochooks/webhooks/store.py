@@ -16,11 +16,11 @@ from dochooks.db import Connection, Row, in_clause, rows_by
 from dochooks.errors import InvalidInput, NotFound
 from dochooks.logs import fields, scrubbed
 from dochooks.signals import webhooks_changed
-from dochooks.topics import TOPICS
+from dochooks.topics import ALL_TOPICS
 from dochooks.webhooks.config import Health, HealthState, Webhook, origin
 from dochooks.webhooks.secrets import Cipher, is_masked_form_of, looks_masked, new_signing_secret
 
-_TOPIC_ORDER = {t.value: i for i, t in enumerate(TOPICS)}
+_TOPIC_ORDER = {t.value: i for i, t in enumerate(ALL_TOPICS)}
 logger = logging.getLogger("dochooks.webhooks")
 # What a webhook's health is read from (`health_of`).
 HEALTH_COLUMNS = (
