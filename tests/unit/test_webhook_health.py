@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dochooks.delivery import operational
+from dochooks.delivery.leases import DeliveryStatus, Outcome
+from dochooks.delivery.recorder import notices
 from dochooks.topics import OPERATIONAL_TOPICS, is_operational, is_topic
 from dochooks.webhooks.config import Health, HealthState
-from dochooks.webhooks.health import Change, Tally, after, tally
+from dochooks.webhooks.health import Change, Recorded, Subject, Tally, after, tally
 
 DAY = 24 * 3600 * 1000
 NOW = 1_800_000_000_000
@@ -78,3 +80,22 @@ def test_every_operational_topic_has_an_example_for_test_sends() -> None:
         assert example["id"] == "0" and example["attributes"]["tenant_id"] == 7
         assert example["type"] == ("deliveries" if topic.value == "delivery-exhausted" else "webhooks")
     assert operational.example(7, "webhook-disabled", NOW)["attributes"]["state"] == "disabled"
+
+
+def _failed(delivery: int, webhook: int, topic: str) -> Outcome:
+    return Outcome(delivery, webhook, 9, NOW, 5, "{}", 503, "", "HTTP 503", DeliveryStatus.FAILED, None, 0, topic)
+
+
+def test_only_a_workflow_delivery_that_gives_up_while_its_webhook_is_enabled_is_told() -> None:
+    enabled = Subject(1, 7, "ERP", Health(HealthState.FAILING, NOW - 9, 8))
+    disabled = Subject(2, 7, "Old", Health(HealthState.DISABLED, disabled_at=NOW - 1))
+    after_batch = {1: Health(HealthState.FAILING, NOW - 9, 9, last_error="HTTP 503"), 2: disabled.health}
+    found = Recorded({1: enabled, 2: disabled}, after_batch, [])
+    outcomes = [
+        _failed(10, 1, "document-received"),
+        _failed(11, 1, "webhook-failing"),  # an operational delivery: its giving up is told to nobody
+        _failed(12, 2, "document-received"),  # failed unsent: its webhook is disabled
+    ]
+    (told,) = notices(outcomes, found, NOW)
+    assert (told.tenant_id, told.topic, told.payload["id"]) == (7, "delivery-exhausted", "10")
+    assert told.payload["attributes"]["consecutive_failures"] == 9
