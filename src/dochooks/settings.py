@@ -56,6 +56,11 @@ class Settings:
         "How far serve's background process (dispatcher, workflow runner) yields the CPU to its API: "
         "a nice increment, 0 (not at all) to 19.",
     )
+    disable_failing_after: float = _setting(
+        5 * 24 * 3600.0,
+        "Seconds a webhook whose every delivery attempt fails is kept enabled (5 days), then disabled "
+        "with its reason; its deliveries stay in the log, to be sent again (0: never disable).",
+    )
     max_upload_bytes: int = _setting(25 * 1024 * 1024, "Largest document upload accepted, in bytes (larger: 413).")
     max_concurrent_uploads: int = _setting(
         16,

@@ -1,4 +1,5 @@
-"""The 22 webhook topics of the product page, defined once: value, title and workflow stage."""
+"""The webhook topics, defined once: the 22 workflow topics of the product page (value,
+title and workflow stage), and the operational topics, about the webhooks themselves."""
 
 from __future__ import annotations
 
@@ -14,11 +15,16 @@ _LEVEL_TITLES = {
 }
 
 
+WORKFLOW = "workflow"  # a topic's kind: a document moved ...
+OPERATIONAL = "operational"  # ... or a webhook's health changed, or a delivery gave up
+
+
 @dataclass(frozen=True)
 class Topic:
     value: str
     title: str
-    stage: str
+    stage: str | None  # the workflow stage; None for an operational topic
+    kind: str = WORKFLOW
 
 
 def _stage_topics(stage: str) -> list[Topic]:
@@ -42,7 +48,22 @@ TOPICS: tuple[Topic, ...] = (
     Topic("processing-failed", "PROCESSING FAILED", "outbound"),
 )
 BY_VALUE: dict[str, Topic] = {t.value: t for t in TOPICS}
+# About the tenant's webhooks rather than its documents, as Svix's operational webhooks:
+# subscribed to like any topic, listed apart (GET /v1/topics says each topic's kind).
+WEBHOOK_FAILING = Topic("webhook-failing", "WEBHOOK FAILING", None, OPERATIONAL)
+WEBHOOK_DISABLED = Topic("webhook-disabled", "WEBHOOK DISABLED", None, OPERATIONAL)
+WEBHOOK_RECOVERED = Topic("webhook-recovered", "WEBHOOK RECOVERED", None, OPERATIONAL)
+DELIVERY_EXHAUSTED = Topic("delivery-exhausted", "DELIVERY EXHAUSTED", None, OPERATIONAL)
+OPERATIONAL_TOPICS: tuple[Topic, ...] = (WEBHOOK_FAILING, WEBHOOK_DISABLED, WEBHOOK_RECOVERED, DELIVERY_EXHAUSTED)
+ALL_TOPICS: tuple[Topic, ...] = TOPICS + OPERATIONAL_TOPICS
+KNOWN: dict[str, Topic] = {t.value: t for t in ALL_TOPICS}
+_OPERATIONAL_VALUES = frozenset(t.value for t in OPERATIONAL_TOPICS)
 
 
 def is_topic(value: str) -> bool:
-    return value in BY_VALUE
+    """Whether a webhook may subscribe to `value`: a workflow or an operational topic."""
+    return value in KNOWN
+
+
+def is_operational(value: str) -> bool:
+    return value in _OPERATIONAL_VALUES

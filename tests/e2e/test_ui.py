@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from dochooks.delivery.publish import publish
 from dochooks.runtime import Runtime, open_runtime
 from dochooks.tenants import NewTenant
 from dochooks.ui.sessions import SESSION_COOKIE
@@ -257,6 +258,39 @@ def test_select_all_takes_every_topic_of_its_stage(page: Page, ui: tuple[str, Ru
     page.get_by_role("link", name="Edit").click()
     expect(page.get_by_label("Select all Separation topics")).not_to_be_checked()
     expect(page.get_by_label("Select all Inbound topics")).not_to_be_checked()
+
+
+@SQLITE_ONLY
+def test_the_list_shows_a_failing_webhook_and_the_form_groups_the_operational_topics_apart(
+    page: Page, ui: tuple[str, Runtime], receiver: Receiver
+) -> None:
+    base, rt = ui
+    tenant = make_tenant(rt.db)
+    failing = make_webhook(rt.db, rt.cipher, tenant.tenant_id, receiver.url("/status/500/list"), name="Broken ERP")
+    with rt.db.transaction() as conn:
+        publish(conn, tenant_id=tenant.tenant_id, topic="document-received", payload={}, now_ms=rt.clock.now_ms())
+    sign_in(page, base, tenant)
+    row = page.get_by_role("row", name=re.compile("Broken ERP"))
+    for _ in range(50):  # the list does not refresh itself: look again until the first failure is recorded
+        if "failing" in row.locator(".health-state").inner_text():
+            break
+        page.wait_for_timeout(200)
+        page.reload()
+    expect(row.locator(".health-state")).to_contain_text("failing")
+    expect(row.locator(".health-state")).to_contain_text("the last: HTTP 500")
+    shoot(page, "webhooks-failing")
+    page.goto(base + "/development/webhooks/new")
+    group = page.locator("#operational-topics")
+    expect(group.locator('input[name="topics"]')).to_have_count(4)
+    expect(page.locator('#topics input[name="topics"]')).to_have_count(22)
+    group.get_by_label("WEBHOOK FAILING", exact=True).check()
+    page.get_by_label("Name", exact=True).fill("Ops")
+    page.get_by_label("URL", exact=True).fill(receiver.url("/ok/ops"))
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_contain_text("Webhook added")
+    with rt.db.read() as conn:
+        ops = [h for h in store.list_webhooks(conn, rt.cipher, tenant.tenant_id) if h.name == "Ops"]
+    assert [h.topics for h in ops] == [("webhook-failing",)] and failing.id not in [h.id for h in ops]
 
 
 @SQLITE_ONLY

@@ -56,14 +56,23 @@ def test_every_v1_route_wants_a_valid_bearer_token(service: str) -> None:
             assert body["errors"][0]["status"] == "401"
 
 
-def test_topics_are_served_as_resources(api: Api) -> None:
+def test_topics_are_served_as_resources_the_workflow_ones_first_then_the_operational_ones(api: Api) -> None:
     status, body = api.call("GET", "/v1/topics")
     assert status == 200
-    assert [t["id"] for t in body["data"]] == [t.value for t in TOPICS]
+    workflow = [t["id"] for t in body["data"] if t["attributes"]["kind"] == "workflow"]
+    operational = [t["id"] for t in body["data"] if t["attributes"]["kind"] == "operational"]
+    assert workflow == [t.value for t in TOPICS] and len(workflow) == 22
+    assert operational == ["webhook-failing", "webhook-disabled", "webhook-recovered", "delivery-exhausted"]
+    assert [t["id"] for t in body["data"]] == workflow + operational
     assert body["data"][0] == {
         "type": "topics",
         "id": "document-received",
-        "attributes": {"title": "DOCUMENT RECEIVED", "stage": "inbound"},
+        "attributes": {"title": "DOCUMENT RECEIVED", "stage": "inbound", "kind": "workflow"},
+    }
+    assert body["data"][-1] == {
+        "type": "topics",
+        "id": "delivery-exhausted",
+        "attributes": {"title": "DELIVERY EXHAUSTED", "stage": None, "kind": "operational"},
     }
 
 

@@ -228,14 +228,14 @@ def test_no_custom_header_value_or_signing_secret_is_stored_or_logged_in_plain_t
     written = service.log.read_text()
     lines = [json.loads(line) for line in written.splitlines()]  # JSON lines, off a terminal
     # The capture saw the process log: the requests that carried and revealed the secrets,
-    # the webhook's changes and its failed attempt.
+    # the webhook's changes (of its health too) and its failed attempt.
     requests = {
         (line["method"], line["route"], line["status"], line.get("tenant")) for line in lines if "route" in line
     }
     assert ("POST", "/v1/webhooks/{webhook_id}/secret/rotate", 200, acme["tenant_id"]) in requests
     assert ("GET", "/v1/webhooks/{webhook_id}/secret", 200, acme["tenant_id"]) in requests
     changes = [line["change"] for line in lines if line.get("webhook") == int(hook["id"]) and "change" in line]
-    assert changes == ["created", "secret rotated"]
+    assert changes == ["created", "secret rotated", "failing", "recovered"]  # its health changed twice
     (failed,) = [line for line in lines if line["logger"] == "dochooks.deliveries"]
     assert failed["status"] == 500 and failed["attempt"] == 1 and failed["next_attempt"]
     canaries = [value, hook["attributes"]["secret"], rotated["secret"], api.token]

@@ -41,6 +41,11 @@ def webhook_row(webhook_id: int = 7, *, updated_at: int = 1, **columns: Any) -> 
         "created_at": 0,
         "updated_at": updated_at,
         "disabled_reason": None,
+        "failing_since": None,
+        "consecutive_failures": 0,
+        "last_success_at": None,
+        "last_error": None,
+        "disabled_at": None,
     }
     return {**row, **columns}
 

@@ -11,7 +11,7 @@ from dochooks.api.deps import Tenant
 from dochooks.api.jsonapi import JsonApiResponse, document, error_object, errors, resource
 from dochooks.db.migrate import missing
 from dochooks.metrics_http import REFUSAL, authorized
-from dochooks.topics import TOPICS
+from dochooks.topics import ALL_TOPICS
 from dochooks.web.deps import Rt
 
 router = APIRouter()
@@ -60,8 +60,12 @@ def metrics(request: Request, rt: Rt) -> Response:
 
 @router.get("/v1/topics", tags=["topics"], summary="The webhook topics")
 def topics(tenant: Tenant) -> JsonApiResponse:
-    """Every topic a webhook can subscribe to, with its title in the app and workflow stage."""
-    return document([resource("topics", t.value, {"title": t.title, "stage": t.stage}) for t in TOPICS])
+    """Every topic a webhook can subscribe to, with its title in the app and its kind: the 22
+    `workflow` topics (with their workflow stage), then the `operational` ones (no stage),
+    about the tenant's webhooks themselves."""
+    return document(
+        [resource("topics", t.value, {"title": t.title, "stage": t.stage, "kind": t.kind}) for t in ALL_TOPICS]
+    )
 
 
 @router.get("/v1/ip-ranges", tags=["service"], summary="The addresses deliveries come from")

@@ -19,6 +19,7 @@ from dochooks.web.deps import Id, Rt
 from dochooks.web.inputs import Text
 from dochooks.webhooks import store
 from dochooks.webhooks.config import Webhook, validated
+from dochooks.webhooks.health import shown
 from dochooks.webhooks.secrets import mask
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
@@ -41,6 +42,7 @@ def webhook_resource(hook: Webhook, now_ms: int, *, reveal_secret: bool = False)
             else None,
             "created_at": iso(hook.created_at),
             "updated_at": iso(hook.updated_at),
+            "health": shown(hook.health),
         },
         f"/v1/webhooks/{hook.id}",
     )

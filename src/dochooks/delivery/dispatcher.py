@@ -68,7 +68,13 @@ class Dispatcher:
         self._lanes: set[asyncio.Task[None]] = set()
         self._wake = Wakeup()
         self._recorder = Recorder(
-            functools.partial(write, db, self._clock, self.worker_id),
+            functools.partial(
+                write,
+                db,
+                self._clock,
+                self.worker_id,
+                disable_after_ms=int(settings.disable_failing_after * 1000) or None,
+            ),
             gather=settings.claim_batch,
             retry_wait=min(settings.poll_interval, 1.0),
             busy=lambda: self._shares.total > 0,

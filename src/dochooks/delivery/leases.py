@@ -62,6 +62,7 @@ class Outcome:
     status: DeliveryStatus  # what the delivery is now: succeeded, pending (retry due) or failed
     next_attempt_at: int | None
     lease_end: int  # of the claim this attempt was made under; only that claim settles the delivery
+    topic: str = ""  # the delivery's: an operational topic's attempts feed no webhook's health
 
 
 def _due(skip: Sequence[int], skip_tenants: Sequence[int], window: int | None) -> tuple[str, dict[str, Any]]:

@@ -152,8 +152,9 @@ RECENT = 100  # deliveries the webhooks list sums up per webhook
 
 
 @dataclass(frozen=True)
-class Health:
-    """A webhook's recent deliveries, counted by status, and how its latest one went."""
+class Recent:
+    """A webhook's recent deliveries, counted by status, and how its latest one went (its
+    health state is `webhooks/health.py`'s)."""
 
     succeeded: int = 0
     failed: int = 0
@@ -162,10 +163,10 @@ class Health:
     last_at: int | None = None
 
 
-def health(conn: Connection, webhook_ids: Sequence[int], *, recent: int = RECENT) -> dict[int, Health]:
+def recent_deliveries(conn: Connection, webhook_ids: Sequence[int], *, recent: int = RECENT) -> dict[int, Recent]:
     """Per webhook: its `recent` latest deliveries by status, and its latest delivery. Each is
     read through the (webhook_id, id) index, so a busy webhook's history costs no scan."""
-    found: dict[int, Health] = {}
+    found: dict[int, Recent] = {}
     for webhook_id in webhook_ids:
         rows = conn.all(
             "SELECT status, updated_at FROM deliveries WHERE webhook_id = :webhook ORDER BY id DESC LIMIT :recent",
@@ -173,7 +174,7 @@ def health(conn: Connection, webhook_ids: Sequence[int], *, recent: int = RECENT
         )
         if rows:
             by_status = Counter(r["status"] for r in rows)
-            found[webhook_id] = Health(
+            found[webhook_id] = Recent(
                 succeeded=by_status[DeliveryStatus.SUCCEEDED],
                 failed=by_status[DeliveryStatus.FAILED],
                 pending=by_status[DeliveryStatus.PENDING],

@@ -95,6 +95,7 @@ def recorded(item: Claimed, made: Attempt, verdict: Verdict) -> Outcome:
         status=verdict.status,
         next_attempt_at=verdict.next_attempt_at,
         lease_end=item.lease_end,
+        topic=item.topic,
     )
 
 

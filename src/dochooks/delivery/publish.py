@@ -11,10 +11,10 @@ import orjson
 
 from dochooks.clock import iso
 from dochooks.db import Connection
-from dochooks.delivery import log
+from dochooks.delivery import log, operational
 from dochooks.errors import InvalidInput
 from dochooks.signals import deliveries_queued
-from dochooks.topics import is_topic
+from dochooks.topics import is_operational, is_topic
 from dochooks.webhooks.store import require_webhook
 
 
@@ -113,7 +113,7 @@ def send_test(conn: Connection, *, tenant_id: int, webhook_id: int, topic: str, 
         conn,
         tenant_id=tenant_id,
         topic=topic,
-        payload=example_payload(tenant_id, topic, now_ms),
+        payload=(operational.example if is_operational(topic) else example_payload)(tenant_id, topic, now_ms),
         now_ms=now_ms,
         webhook_id=webhook_id,
     )

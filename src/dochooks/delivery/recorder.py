@@ -11,9 +11,12 @@ from dataclasses import dataclass, field
 
 from dochooks.clock import Clock
 from dochooks.db import Database
-from dochooks.delivery import leases
+from dochooks.delivery import leases, operational
 from dochooks.delivery.leases import Claimed, DeliveryStatus, Outcome
-from dochooks.webhooks import store
+from dochooks.delivery.publish import publish
+from dochooks.topics import is_operational
+from dochooks.webhooks import health, store
+from dochooks.webhooks.config import HealthState
 from dochooks.webhooks.store import Unreachable
 
 logger = logging.getLogger("dochooks.dispatcher")
@@ -42,16 +45,44 @@ class Batch:
         return bool(self.outcomes or self.released)
 
 
-def write(db: Database, clock: Clock, worker: str, batch: Batch) -> None:
-    """Record a batch in one transaction: the attempts and their deliveries' new state, the
-    webhooks they found gone or refused, and the unsent deliveries given back."""
+def write(db: Database, clock: Clock, worker: str, batch: Batch, *, disable_after_ms: int | None = None) -> None:
+    """Record a batch in one transaction: its webhooks' health (those found gone or refused,
+    or failing for `disable_after_ms`, disabled), the attempts and their deliveries' new
+    state, the unsent deliveries given back, and the operational notifications all that causes."""
     with db.transaction() as conn:
         now = clock.now_ms()
+        # The webhooks' rows first (locked in id order by every recorder), then their deliveries'.
+        found = health.record(
+            conn,
+            health.tally(
+                (o.webhook_id, o.status is DeliveryStatus.SUCCEEDED, o.started_at + o.duration_ms, o.error)
+                for o in batch.outcomes
+                if not is_operational(o.topic)
+            ),
+            store.unreachable_reasons(batch.found),
+            now_ms=now,
+            disable_after_ms=disable_after_ms,
+        )
         leases.record(conn, worker=worker, outcomes=batch.outcomes, now_ms=now)
-        store.disable_unreachable(conn, batch.found, now)
         for wait in sorted({r.after_ms for r in batch.released}):
             given_back = [(r.delivery_id, r.lease_end) for r in batch.released if r.after_ms == wait]
             leases.release(conn, worker=worker, leases=given_back, now_ms=now + wait)
+        for notice in notices(batch.outcomes, found, now):
+            publish(conn, tenant_id=notice.tenant_id, topic=notice.topic, payload=notice.payload, now_ms=now)
+
+
+def notices(outcomes: list[Outcome], found: health.Recorded, now_ms: int) -> list[operational.Notice]:
+    """The operational notifications of a batch: its webhooks' changes of state, and a
+    `delivery-exhausted` per workflow delivery that failed for good while its webhook was
+    enabled (a disabled webhook's deliveries fail unsent; `webhook-disabled` said why)."""
+    said = [operational.changed(t, now_ms) for t in found.transitions]
+    for o in outcomes:
+        webhook = found.before.get(o.webhook_id)
+        if o.status is not DeliveryStatus.FAILED or webhook is None or is_operational(o.topic):
+            continue
+        if webhook.health.state is not HealthState.DISABLED:
+            said.append(operational.exhausted(o, webhook, found.after[o.webhook_id], now_ms))
+    return said
 
 
 class Recorder:

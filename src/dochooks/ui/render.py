@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from dochooks.documents.workflow import State, waiting_level
-from dochooks.topics import BY_VALUE, STAGES, TOPICS
+from dochooks.topics import KNOWN, OPERATIONAL_TOPICS, STAGES, TOPICS
 from dochooks.webhooks.secrets import mask
 
 HERE = Path(__file__).parent
@@ -74,7 +74,7 @@ def step_state(state: str) -> str:
 
 
 def topic_title(value: str) -> str:
-    topic = BY_VALUE.get(value)
+    topic = KNOWN.get(value)
     return topic.title if topic else value
 
 
@@ -94,6 +94,7 @@ def _environment() -> Environment:
         STAGE_TITLES=_STEP_TITLES,
         TOPICS_BY_STAGE={s: [t for t in TOPICS if t.stage == s] for s in STAGES},
         TOPICS=TOPICS,
+        OPERATIONAL_TOPICS=OPERATIONAL_TOPICS,
         NOTICES=NOTICES,
     )
     return env

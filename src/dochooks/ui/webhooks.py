@@ -42,12 +42,12 @@ def _shown(hook: Webhook) -> WebhookForm:
 def webhooks(request: Request, rt: Rt, session: SignedIn) -> Response:
     with rt.db.read() as conn:
         hooks = store.list_webhooks(conn, rt.cipher, session.tenant_id)
-        health = log.health(conn, [hook.id for hook in hooks])
+        sums = log.recent_deliveries(conn, [hook.id for hook in hooks])
     return page(
         request,
         "webhooks/list.html",
         hooks=hooks,
-        health=health,
+        sums=sums,
         recent=log.RECENT,
         notice=request.query_params.get("notice"),
     )

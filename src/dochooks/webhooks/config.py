@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import StrEnum
 from urllib.parse import urlsplit
 
 from dochooks.errors import InvalidInput
@@ -46,6 +47,25 @@ _INVISIBLE = frozenset({"Cc", "Cf", "Zl", "Zp", "Zs"})  # control, format and bl
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,256}")
 
 
+class HealthState(StrEnum):
+    HEALTHY = "healthy"
+    FAILING = "failing"  # every attempt since failing_since has failed
+    DISABLED = "disabled"  # nothing is sent; disabled_reason says why if dochooks did it
+
+
+@dataclass(frozen=True)
+class Health:
+    """What the API and the UI show of a webhook's health."""
+
+    state: HealthState = HealthState.HEALTHY
+    failing_since: int | None = None
+    consecutive_failures: int = 0
+    last_success_at: int | None = None
+    last_error: str | None = None
+    disabled_at: int | None = None
+    disabled_reason: str | None = None
+
+
 @dataclass(frozen=True)
 class Webhook:
     id: int
@@ -61,6 +81,7 @@ class Webhook:
     disabled_reason: str | None = None  # set when dochooks disabled it (the endpoint answered 410 Gone)
     previous_secret: str | None = None  # still signs deliveries, next to `secret`, until it expires
     previous_secret_expires_at: int | None = None
+    health: Health = field(default_factory=Health)
 
 
 def check_name(name: str) -> str:

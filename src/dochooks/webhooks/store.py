@@ -1,6 +1,6 @@
 """Webhook rows: create, read, change and delete a tenant's webhooks, and disable those
-that deliveries found gone or refused. Secrets are encrypted on the way in and decrypted
-on the way out; callers see plain records."""
+that deliveries found gone or refused or that failed too long (`webhooks/health.py`).
+Secrets are encrypted on the way in and decrypted on the way out; callers see plain records."""
 
 from __future__ import annotations
 
@@ -16,15 +16,19 @@ from dochooks.db import Connection, Row, in_clause, rows_by
 from dochooks.errors import InvalidInput, NotFound
 from dochooks.logs import fields, scrubbed
 from dochooks.signals import webhooks_changed
-from dochooks.topics import TOPICS
-from dochooks.webhooks.config import Webhook, origin
+from dochooks.topics import ALL_TOPICS
+from dochooks.webhooks.config import Health, HealthState, Webhook, origin
 from dochooks.webhooks.secrets import Cipher, is_masked_form_of, looks_masked, new_signing_secret
 
-_TOPIC_ORDER = {t.value: i for i, t in enumerate(TOPICS)}
+_TOPIC_ORDER = {t.value: i for i, t in enumerate(ALL_TOPICS)}
 logger = logging.getLogger("dochooks.webhooks")
+# What a webhook's health is read from (`health_of`).
+HEALTH_COLUMNS = (
+    "enabled, failing_since, consecutive_failures, last_success_at, last_error, disabled_at, disabled_reason"
+)
 COLUMNS = (
-    "id, tenant_id, name, url, headers, secret, enabled, created_at, updated_at, "
-    "disabled_reason, previous_secret, previous_secret_expires_at"
+    "id, tenant_id, name, url, headers, secret, created_at, updated_at, "
+    f"previous_secret, previous_secret_expires_at, {HEALTH_COLUMNS}"
 )  # what `decoded` reads
 SECRET_OVERLAP_MS = 24 * 3600 * 1000  # how long a rotated-away signing secret still signs
 # Every change moves updated_at forward, within one millisecond too: it is the version by
@@ -37,6 +41,26 @@ def _topics_of(conn: Connection, webhook_ids: list[int]) -> dict[int, list[str]]
         conn, "SELECT webhook_id, topic FROM webhook_topics WHERE webhook_id IN {values}", "webhook_id", webhook_ids
     )
     return {webhook: [r["topic"] for r in found] for webhook, found in rows.items()}
+
+
+def health_of(row: Row) -> Health:
+    """A webhook row's health (its `HEALTH_COLUMNS`): disabled, else failing while failing_since is set."""
+    state = (
+        HealthState.DISABLED
+        if not row["enabled"]
+        else HealthState.FAILING
+        if row["failing_since"] is not None
+        else HealthState.HEALTHY
+    )
+    return Health(
+        state=state,
+        failing_since=row["failing_since"],
+        consecutive_failures=row["consecutive_failures"],
+        last_success_at=row["last_success_at"],
+        last_error=row["last_error"],
+        disabled_at=row["disabled_at"],
+        disabled_reason=row["disabled_reason"],
+    )
 
 
 def decoded(row: Row, cipher: Cipher, topics: Iterable[str] = ()) -> Webhook:
@@ -56,6 +80,7 @@ def decoded(row: Row, cipher: Cipher, topics: Iterable[str] = ()) -> Webhook:
         disabled_reason=row["disabled_reason"],
         previous_secret=cipher.decrypt(row["previous_secret"]) if row["previous_secret"] else None,
         previous_secret_expires_at=row["previous_secret_expires_at"],
+        health=health_of(row),
     )
 
 
@@ -99,7 +124,7 @@ def create_webhook(
     )
     assert row is not None
     _set_topics(conn, row["id"], topics)
-    _log_change(conn, row["id"], "created", tenant=tenant_id)
+    log_change(conn, row["id"], "created", tenant=tenant_id)
     return decoded(row, cipher, topics)
 
 
@@ -183,19 +208,35 @@ def update_webhook(
     conn: Connection, cipher: Cipher, tenant_id: int, webhook_id: int, changes: dict[str, Any], now_ms: int
 ) -> Webhook:
     """Apply validated changes (any of name, url, headers, topics, enabled). Setting
-    `enabled` either way clears the reason dochooks disabled the webhook for."""
+    `enabled` either way clears the reason dochooks disabled the webhook for; enabling a
+    disabled webhook makes it healthy again (its next attempts judge it afresh)."""
     _lock(conn, webhook_id)
     current = get_webhook(conn, cipher, tenant_id, webhook_id)
     headers = headers_after(current, changes)
+    enabled = changes.get("enabled", current.enabled)
+    health = current.health
+    if enabled != current.enabled:
+        health = Health(last_success_at=health.last_success_at, last_error=health.last_error)
+        if not enabled:
+            health = Health(
+                HealthState.DISABLED,
+                last_success_at=health.last_success_at,
+                last_error=health.last_error,
+                disabled_at=now_ms,
+            )
     conn.run(
         "UPDATE webhooks SET name = :name, url = :url, headers = :headers, enabled = :enabled, "
-        f"disabled_reason = :reason, {_CHANGED} WHERE id = :id",
+        "disabled_reason = :reason, disabled_at = :disabled_at, failing_since = :failing_since, "
+        f"consecutive_failures = :failures, {_CHANGED} WHERE id = :id",
         {
+            "disabled_at": health.disabled_at,
+            "failing_since": health.failing_since,
+            "failures": health.consecutive_failures,
             "id": webhook_id,
             "name": changes.get("name", current.name),
             "url": changes.get("url", current.url),
             "headers": cipher.encrypt(orjson.dumps(headers).decode()),
-            "enabled": changes.get("enabled", current.enabled),
+            "enabled": enabled,
             "reason": None if "enabled" in changes else current.disabled_reason,
             "now": now_ms,
         },
@@ -203,7 +244,7 @@ def update_webhook(
     if "topics" in changes:
         _set_topics(conn, webhook_id, changes["topics"])
     webhooks_changed.announce(conn)  # deliveries already claimed go by the change too
-    _log_change(conn, webhook_id, "changed", tenant=tenant_id, fields=",".join(sorted(changes)))
+    log_change(conn, webhook_id, "changed", tenant=tenant_id, fields=",".join(sorted(changes)))
     return get_webhook(conn, cipher, tenant_id, webhook_id)
 
 
@@ -216,7 +257,7 @@ def delete_webhook(conn: Connection, tenant_id: int, webhook_id: int) -> None:
     if not deleted:
         raise NotFound(f"no webhook {webhook_id}")
     webhooks_changed.announce(conn)  # deliveries already claimed are not sent
-    _log_change(conn, webhook_id, "deleted", tenant=tenant_id)
+    log_change(conn, webhook_id, "deleted", tenant=tenant_id)
 
 
 def rotate_secret(conn: Connection, cipher: Cipher, tenant_id: int, webhook_id: int, now_ms: int) -> Webhook:
@@ -237,7 +278,7 @@ def rotate_secret(conn: Connection, cipher: Cipher, tenant_id: int, webhook_id: 
         },
     )
     webhooks_changed.announce(conn)
-    _log_change(conn, webhook_id, "secret rotated", tenant=tenant_id)
+    log_change(conn, webhook_id, "secret rotated", tenant=tenant_id)
     return get_webhook(conn, cipher, tenant_id, webhook_id)
 
 
@@ -272,26 +313,27 @@ def disabled_reason(found: Unreachable) -> str:
     )
 
 
-def disable_unreachable(conn: Connection, found: Iterable[Unreachable], now_ms: int) -> None:
-    """Disable the webhooks that deliveries found gone or refused, each saying why (the last
-    finding of a webhook's, should one batch hold two)."""
-    disable_for(conn, {f.webhook_id: disabled_reason(f) for f in found}, now_ms)
+def unreachable_reasons(found: Iterable[Unreachable]) -> dict[int, str]:
+    """Why each webhook that deliveries found gone or refused is to be disabled (the last
+    finding of a webhook's, should one batch hold two): `webhooks.health.record` disables them."""
+    return {f.webhook_id: disabled_reason(f) for f in found}
 
 
 def disable_for(conn: Connection, reasons: dict[int, str], now_ms: int) -> None:
-    """Disable webhooks on dochooks' own account (their endpoints are gone), saying why."""
-    for webhook_id, reason in reasons.items():
+    """Disable webhooks on dochooks' own account (their endpoints are gone, or have failed
+    every attempt for too long), saying why."""
+    for webhook_id, reason in sorted(reasons.items()):
         disabled = conn.run(
-            f"UPDATE webhooks SET enabled = :off, disabled_reason = :reason, {_CHANGED} "
+            f"UPDATE webhooks SET enabled = :off, disabled_reason = :reason, disabled_at = :now, {_CHANGED} "
             "WHERE id = :id AND enabled = :on",
             {"id": webhook_id, "reason": reason, "now": now_ms, "on": True, "off": False},
         )
         if disabled:
             webhooks_changed.announce(conn)  # its deliveries held by a dispatcher are not sent
-            _log_change(conn, webhook_id, "disabled", level=logging.WARNING, reason=scrubbed(reason))
+            log_change(conn, webhook_id, "disabled", level=logging.WARNING, reason=scrubbed(reason))
 
 
-def _log_change(conn: Connection, webhook_id: int, change: str, *, level: int = logging.INFO, **more: Any) -> None:
+def log_change(conn: Connection, webhook_id: int, change: str, *, level: int = logging.INFO, **more: Any) -> None:
     """A line for the operator once the change commits: ids and what changed, never a URL,
     a header value or a secret."""
     line = fields(webhook=webhook_id, change=change, **more)
