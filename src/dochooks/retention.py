@@ -232,9 +232,10 @@ def _still_prunable(
     return in_clause("d", [r["id"] for r in kept]) if kept else None
 
 
-def rest(settings: Settings, worked: float) -> float:
-    """Seconds to rest after a batch that took `worked` seconds."""
-    return max(settings.prune_pause, worked * REST_PER_WORK)
+def rest(pause: float, worked: float) -> float:
+    """Seconds to rest after a batch that took `worked` seconds, `pause` at least (pruning's
+    and recovery's batches alike)."""
+    return max(pause, worked * REST_PER_WORK)
 
 
 def prune(db: Database, settings: Settings, clock: Clock, *, pause: Callable[[float], None] = time.sleep) -> Pruned:
@@ -247,7 +248,7 @@ def prune(db: Database, settings: Settings, clock: Clock, *, pause: Callable[[fl
         if pruned is None:
             return total
         total += pruned
-        pause(rest(settings, time.monotonic() - started))
+        pause(rest(settings.prune_pause, time.monotonic() - started))
 
 
 def would_prune(db: Database, settings: Settings, clock: Clock) -> Pruned:
@@ -303,7 +304,7 @@ class Pruner:
             else:
                 level = logging.INFO if total.rows else logging.DEBUG
                 logger.log(level, f"pruned {total.summary()}", extra=logs.fields(**_counts(total)))
-            await _wait(stopping, self._settings.prune_interval)
+            await wait_unless_stopped(stopping, self._settings.prune_interval)
 
     async def pass_once(self, stopping: asyncio.Event) -> Pruned:
         """One pass, batch after batch in a worker thread, until done or `stopping` is set."""
@@ -316,7 +317,7 @@ class Pruner:
                 break
             total += pruned
             logger.debug(f"pruned a batch: {pruned.summary()}", extra=logs.fields(**_counts(pruned)))
-            await _wait(stopping, rest(self._settings, time.monotonic() - started))
+            await wait_unless_stopped(stopping, rest(self._settings.prune_pause, time.monotonic() - started))
         return total
 
 
@@ -324,6 +325,7 @@ def _counts(pruned: Pruned) -> dict[str, int]:
     return {f"pruned_{f.name}": getattr(pruned, f.name) for f in fields(pruned)}
 
 
-async def _wait(stopping: asyncio.Event, seconds: float) -> None:
+async def wait_unless_stopped(stopping: asyncio.Event, seconds: float) -> None:
+    """Sleep `seconds`, or until `stopping` is set."""
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stopping.wait(), timeout=seconds)

@@ -97,6 +97,11 @@ class Settings:
         "Seconds pruning rests between two batches at least (and twice as long as the batch took), "
         "leaving the writer to others.",
     )
+    recover_batch: int = _setting(1000, "Deliveries a bulk recovery makes due per transaction at most.")
+    recover_pause: float = _setting(
+        0.05,
+        "Seconds a bulk recovery rests between two batches at least (and twice as long as the batch took).",
+    )
     log_level: str = _setting("info", "debug, info, warning or error.")
     log_format: str = _setting("auto", "json (JSON lines), text, or auto: text on a terminal, JSON lines otherwise.")
 
