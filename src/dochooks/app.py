@@ -34,6 +34,7 @@ from dochooks.runtime import Runtime
 from dochooks.ui import auth
 from dochooks.ui import documents as ui_documents
 from dochooks.ui import errors as ui_errors
+from dochooks.ui import recovery as ui_recovery
 from dochooks.ui import webhooks as ui_webhooks
 from dochooks.ui import workflow as ui_workflow
 from dochooks.ui.render import STATIC
@@ -164,6 +165,6 @@ def create_app(
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for router in (auth.router, ui_webhooks.router, ui_workflow.router, ui_documents.router):
+    for router in (auth.router, ui_webhooks.router, ui_recovery.router, ui_workflow.router, ui_documents.router):
         app.include_router(router)
     return app
