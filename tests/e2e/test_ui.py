@@ -20,6 +20,7 @@ from dochooks.webhooks import store
 from tests.factories.clients import live_service
 from tests.factories.documents import make_pdf
 from tests.factories.peers import Receiver
+from tests.factories.recoveries import settled_deliveries
 from tests.factories.stores import make_settings, make_tenant, make_webhook
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -334,8 +335,6 @@ def test_live_refresh_says_when_it_stops_because_the_session_ended(page: Page, u
 
 
 def _failed_an_hour_ago(rt: Runtime, tenant: NewTenant, hook: int, count: int, at: int | None = None) -> None:
-    from tests.factories.recoveries import settled_deliveries
-
     with rt.db.transaction() as conn:
         settled_deliveries(
             conn,

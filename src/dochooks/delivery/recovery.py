@@ -106,8 +106,8 @@ def start(
     if not hook["enabled"]:
         raise Conflict(f"webhook {webhook_id} is disabled: enable it first, or its deliveries fail unsent")
     newest = conn.one("SELECT COALESCE(MAX(id), 0) AS last FROM deliveries WHERE webhook_id = :w", {"w": webhook_id})
-    walk = {"webhook": webhook_id, "after": 0, "last": newest["last"] if newest else 0, "since": since_ms}
-    walk["which"] = str(which)
+    last = newest["last"] if newest else 0
+    walk = {"webhook": webhook_id, "after": 0, "last": last, "since": since_ms, "which": str(which)}
     counted = conn.one(f"SELECT COUNT(*) AS n FROM deliveries WHERE {_MATCHING}", walk)
     row = conn.one(
         "INSERT INTO recoveries (tenant_id, webhook_id, since, delivery_status, status, total, recovered, after_id, "

@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from dochooks.clock import parse_iso
 from dochooks.delivery import recovery
 from dochooks.errors import Conflict
+from dochooks.retention import DAY_MS
 from dochooks.runtime import Runtime
 from dochooks.ui.auth import Form, SignedIn, redirect
 from dochooks.ui.forms import text, whole_number
@@ -21,7 +22,6 @@ from dochooks.web.deps import Id, Rt
 from dochooks.webhooks.config import Webhook
 
 router = APIRouter(prefix="/development", include_in_schema=False)
-DAY_MS = 86_400_000
 WHICH = tuple(str(w) for w in recovery.Which)
 
 
