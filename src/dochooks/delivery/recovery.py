@@ -52,11 +52,11 @@ _COLUMNS = (
     "id, tenant_id, webhook_id, since, delivery_status, status, total, recovered, after_id, last_id, "
     "created_at, started_at, finished_at"
 )
-# The job's deliveries not yet looked at; `which` written once in SQL rather than assembled in Python.
-_MATCHING = (
-    "webhook_id = :webhook AND id > :after AND id <= :last AND updated_at >= :since "
-    "AND (:which = 'all' OR status = :which)"
-)
+# The job's deliveries not yet looked at, and which of them it makes due; `which` written
+# once in SQL rather than assembled in Python.
+_AHEAD = "webhook_id = :webhook AND id > :after AND id <= :last"
+_CHOSEN = "updated_at >= :since AND (:which = 'all' OR status = :which)"
+_MATCHING = f"{_AHEAD} AND {_CHOSEN}"
 
 
 def _recovery(row: Row) -> Recovery:
@@ -161,20 +161,23 @@ class Progress:
     after_id: int
 
 
-def progressed(job: Recovery, *, found: list[int], made_due: int, batch: int, last_id: int) -> Progress:
-    """After a batch that found `found` (by id) and made `made_due` of them due: a batch
-    short of `batch` reached the end of the walk, and the job's total becomes what it made due
-    (deliveries that changed meanwhile, or had an attempt in flight, make it differ)."""
+def progressed(job: Recovery, *, seen: list[int], made_due: int, batch: int, last_id: int) -> Progress:
+    """After a batch that looked at the deliveries `seen` (by id) and made `made_due` of them
+    due: a batch short of `batch` reached the end of the walk, and the job's total becomes
+    what it made due (deliveries that changed meanwhile, or had an attempt in flight, make it differ)."""
     recovered = job.recovered + made_due
-    if len(found) < batch:
+    if len(seen) < batch:
         return Progress(JobStatus.DONE, recovered, recovered, last_id)
-    return Progress(JobStatus.RUNNING, recovered, max(job.total, recovered), found[-1])
+    return Progress(JobStatus.RUNNING, recovered, max(job.total, recovered), seen[-1])
 
 
 def advance(db: Database, recovery_id: int, *, batch: int, now_ms: int) -> Recovery | None:
-    """One batch of a job in one transaction: up to `batch` of its deliveries made due and its
-    progress written. Returns the job as it now is; None if it was done already (or is gone)."""
+    """One batch of a job in one transaction: the webhook's next `batch` deliveries looked at
+    (so a batch costs the same however few of them match), those that match made due, and
+    its progress written. Returns the job as it now is; None if it was done already (or is gone)."""
     with db.transaction() as conn:
+        if conn.dialect.walk_in_index_order:
+            conn.queue(conn.dialect.walk_in_index_order)
         # Locked (PostgreSQL): workers of several processes advance a job one batch at a time.
         row = conn.one(
             f"SELECT {_COLUMNS} FROM recoveries WHERE id = :id AND status <> 'done'{conn.dialect.for_update}",
@@ -183,14 +186,15 @@ def advance(db: Database, recovery_id: int, *, batch: int, now_ms: int) -> Recov
         if row is None:
             return None
         job = _recovery(row)
-        picked = conn.all(
-            f"SELECT id FROM deliveries WHERE {_MATCHING} ORDER BY id LIMIT :n", {**_walk(row), "n": batch}
+        ahead = conn.all(
+            f"SELECT id, CASE WHEN {_CHOSEN} THEN 1 ELSE 0 END AS chosen FROM deliveries WHERE {_AHEAD} "
+            "ORDER BY id LIMIT :n",
+            {**_walk(row), "n": batch},
         )
-        found = [r["id"] for r in picked]
-        made = make_due(conn, found, now_ms)
+        made = make_due(conn, [r["id"] for r in ahead if r["chosen"]], now_ms)
         if made:
             deliveries_queued.announce(conn)
-        now = progressed(job, found=found, made_due=made, batch=batch, last_id=row["last_id"])
+        now = progressed(job, seen=[r["id"] for r in ahead], made_due=made, batch=batch, last_id=row["last_id"])
         conn.run(
             "UPDATE recoveries SET status = :status, recovered = :recovered, total = :total, after_id = :after, "
             "started_at = COALESCE(started_at, :now), finished_at = :finished WHERE id = :id",
