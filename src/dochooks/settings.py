@@ -97,7 +97,9 @@ class Settings:
         "Seconds pruning rests between two batches at least (and twice as long as the batch took), "
         "leaving the writer to others.",
     )
-    recover_batch: int = _setting(1000, "Deliveries a bulk recovery makes due per transaction at most.")
+    recover_batch: int = _setting(
+        1000, "Deliveries a bulk recovery looks at per transaction (making those it recovers due)."
+    )
     recover_pause: float = _setting(
         0.05,
         "Seconds a bulk recovery rests between two batches at least (and twice as long as the batch took).",
