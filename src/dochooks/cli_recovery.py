@@ -44,16 +44,16 @@ def recover(webhook_id: int, since: int, which: str, **flags: Any) -> None:
     db = open_database(settings.database_url)
     try:
         migrate(db)
-        with db.transaction() as conn:
+        with db.read() as conn:
             tenant_id = recovery.owner(conn, webhook_id)
-            job, new = recovery.start(
-                conn,
-                tenant_id=tenant_id,
-                webhook_id=webhook_id,
-                since_ms=since,
-                which=recovery.Which(which),
-                now_ms=clock.now_ms(),
-            )
+        job, new = recovery.start(
+            db,
+            tenant_id=tenant_id,
+            webhook_id=webhook_id,
+            since_ms=since,
+            which=recovery.Which(which),
+            now_ms=clock.now_ms(),
+        )
         if not new:
             click.echo(f"joining recovery {job.id} under way ({job.which} deliveries since {iso(job.since)})", err=True)
         with click.progressbar(length=job.total, label=f"recovery {job.id}", file=sys.stderr) as bar:

@@ -42,10 +42,9 @@ def no_rest(seconds: float) -> None:
 
 
 def start(rt: Runtime, tenant: int, webhook: int, which: Which = Which.FAILED, since: int = SINCE) -> recovery.Recovery:
-    with rt.db.transaction() as conn:
-        job, new = recovery.start(
-            conn, tenant_id=tenant, webhook_id=webhook, since_ms=since, which=which, now_ms=rt.clock.now_ms()
-        )
+    job, new = recovery.start(
+        rt.db, tenant_id=tenant, webhook_id=webhook, since_ms=since, which=which, now_ms=rt.clock.now_ms()
+    )
     assert new
     return job
 
@@ -121,14 +120,13 @@ def test_a_second_start_joins_the_job_under_way_and_another_tenant_finds_no_webh
 ) -> None:
     hook = seeded(runtime, acme, ("failed", 5, SINCE))
     first = start(runtime, acme.tenant_id, hook)
-    with runtime.db.transaction() as conn:
-        joined, new = recovery.start(
-            conn, tenant_id=acme.tenant_id, webhook_id=hook, since_ms=0, which=Which.ALL, now_ms=1
-        )
+    joined, new = recovery.start(
+        runtime.db, tenant_id=acme.tenant_id, webhook_id=hook, since_ms=0, which=Which.ALL, now_ms=1
+    )
     assert not new and joined.id == first.id and joined.which == Which.FAILED
     other = make_tenant(runtime.db, "other")
-    with pytest.raises(NotFound), runtime.db.transaction() as conn:
-        recovery.start(conn, tenant_id=other.tenant_id, webhook_id=hook, since_ms=0, which=Which.ALL, now_ms=1)
+    with pytest.raises(NotFound):
+        recovery.start(runtime.db, tenant_id=other.tenant_id, webhook_id=hook, since_ms=0, which=Which.ALL, now_ms=1)
     with pytest.raises(NotFound), runtime.db.read() as conn:
         recovery.get(conn, tenant_id=other.tenant_id, webhook_id=hook, recovery_id=first.id)
     finish(runtime, first, batch=100)
@@ -139,8 +137,8 @@ def test_a_disabled_webhook_is_not_recovered(runtime: Runtime, acme: NewTenant) 
     hook = seeded(runtime, acme, ("failed", 5, SINCE))
     with runtime.db.transaction() as conn:
         store.update_webhook(conn, runtime.cipher, acme.tenant_id, hook, {"enabled": False}, runtime.clock.now_ms())
-    with pytest.raises(Conflict, match="disabled"), runtime.db.transaction() as conn:
-        recovery.start(conn, tenant_id=acme.tenant_id, webhook_id=hook, since_ms=0, which=Which.FAILED, now_ms=1)
+    with pytest.raises(Conflict, match="disabled"):
+        recovery.start(runtime.db, tenant_id=acme.tenant_id, webhook_id=hook, since_ms=0, which=Which.FAILED, now_ms=1)
 
 
 def test_a_recovery_goes_on_after_a_restart_where_it_stopped(runtime: Runtime, acme: NewTenant) -> None:

@@ -57,15 +57,14 @@ def recover(webhook_id: Id, body: RecoveryBody, rt: Rt, tenant: Tenant) -> JsonA
     the webhook is disabled."""
     attrs = body.data.attributes
     since = since_ms(attrs.since)
-    with rt.db.transaction() as conn:
-        job, new = recovery.start(
-            conn,
-            tenant_id=tenant,
-            webhook_id=webhook_id,
-            since_ms=since,
-            which=recovery.Which(attrs.status),
-            now_ms=rt.clock.now_ms(),
-        )
+    job, new = recovery.start(
+        rt.db,
+        tenant_id=tenant,
+        webhook_id=webhook_id,
+        since_ms=since,
+        which=recovery.Which(attrs.status),
+        now_ms=rt.clock.now_ms(),
+    )
     response = document(recovery_resource(job), 202 if new else 200)
     response.headers["Location"] = recovery_link(job)
     return response

@@ -87,36 +87,48 @@ def _walk(row: Row) -> dict[str, Any]:
 
 
 def start(
-    conn: Connection, *, tenant_id: int, webhook_id: int, since_ms: int, which: Which, now_ms: int
+    db: Database, *, tenant_id: int, webhook_id: int, since_ms: int, which: Which, now_ms: int
 ) -> tuple[Recovery, bool]:
     """Queue a recovery of the webhook's deliveries, or join the one not yet done (whatever it
-    was asked for); returns the job and whether it is new. Another tenant's webhook is not found."""
-    # Locked (PostgreSQL): two requests at once queue one job; the unique index holds it too.
-    hook = conn.one(
-        f"SELECT enabled FROM webhooks WHERE id = :webhook AND tenant_id = :tenant{conn.dialect.for_update}",
-        {"webhook": webhook_id, "tenant": tenant_id},
-    )
-    if hook is None:
-        raise NotFound(f"no webhook {webhook_id}")
-    under_way = conn.one(
-        f"SELECT {_COLUMNS} FROM recoveries WHERE webhook_id = :webhook AND status <> 'done'", {"webhook": webhook_id}
-    )
-    if under_way is not None:
-        return _recovery(under_way), False
-    if not hook["enabled"]:
-        raise Conflict(f"webhook {webhook_id} is disabled: enable it first, or its deliveries fail unsent")
-    newest = conn.one("SELECT COALESCE(MAX(id), 0) AS last FROM deliveries WHERE webhook_id = :w", {"w": webhook_id})
-    last = newest["last"] if newest else 0
-    walk = {"webhook": webhook_id, "after": 0, "last": last, "since": since_ms, "which": str(which)}
-    counted = conn.one(f"SELECT COUNT(*) AS n FROM deliveries WHERE {_MATCHING}", walk)
-    row = conn.one(
-        "INSERT INTO recoveries (tenant_id, webhook_id, since, delivery_status, status, total, recovered, after_id, "
-        "last_id, created_at) VALUES (:tenant, :webhook, :since, :which, 'queued', :total, 0, 0, :last, :now) "
-        f"RETURNING {_COLUMNS}",
-        {**walk, "tenant": tenant_id, "total": int(counted["n"]) if counted else 0, "now": now_ms},
-    )
-    assert row is not None
-    return _recovery(row), True
+    was asked for); returns the job and whether it is new. Another tenant's webhook is not
+    found. What it will walk is counted in a read first: a count of a large log does not hold
+    the writer."""
+    with db.read() as conn:
+        newest = conn.one(
+            "SELECT COALESCE(MAX(id), 0) AS last FROM deliveries WHERE webhook_id = :w", {"w": webhook_id}
+        )
+        walk = {
+            "webhook": webhook_id,
+            "after": 0,
+            "last": newest["last"] if newest else 0,
+            "since": since_ms,
+            "which": str(which),
+        }
+        counted = conn.one(f"SELECT COUNT(*) AS n FROM deliveries WHERE {_MATCHING}", walk)
+    with db.transaction() as conn:
+        # Locked (PostgreSQL): two requests at once queue one job; the unique index holds it too.
+        hook = conn.one(
+            f"SELECT enabled FROM webhooks WHERE id = :webhook AND tenant_id = :tenant{conn.dialect.for_update}",
+            {"webhook": webhook_id, "tenant": tenant_id},
+        )
+        if hook is None:
+            raise NotFound(f"no webhook {webhook_id}")
+        under_way = conn.one(
+            f"SELECT {_COLUMNS} FROM recoveries WHERE webhook_id = :webhook AND status <> 'done'",
+            {"webhook": webhook_id},
+        )
+        if under_way is not None:
+            return _recovery(under_way), False
+        if not hook["enabled"]:
+            raise Conflict(f"webhook {webhook_id} is disabled: enable it first, or its deliveries fail unsent")
+        row = conn.one(
+            "INSERT INTO recoveries (tenant_id, webhook_id, since, delivery_status, status, total, recovered, "
+            "after_id, last_id, created_at) VALUES (:tenant, :webhook, :since, :which, 'queued', :total, 0, 0, :last, "
+            f":now) RETURNING {_COLUMNS}",
+            {**walk, "tenant": tenant_id, "total": int(counted["n"]) if counted else 0, "now": now_ms},
+        )
+        assert row is not None
+        return _recovery(row), True
 
 
 def get(conn: Connection, *, tenant_id: int, webhook_id: int, recovery_id: int) -> Recovery:

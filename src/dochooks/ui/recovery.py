@@ -56,15 +56,14 @@ def recover(request: Request, rt: Rt, webhook_id: Id, session: SignedIn, form: F
     if which not in WHICH:
         return redirect(f"{back}?notice=recovery-invalid")
     try:
-        with rt.db.transaction() as conn:
-            _, new = recovery.start(
-                conn,
-                tenant_id=session.tenant_id,
-                webhook_id=webhook_id,
-                since_ms=since,
-                which=recovery.Which(which),
-                now_ms=rt.clock.now_ms(),
-            )
+        _, new = recovery.start(
+            rt.db,
+            tenant_id=session.tenant_id,
+            webhook_id=webhook_id,
+            since_ms=since,
+            which=recovery.Which(which),
+            now_ms=rt.clock.now_ms(),
+        )
     except Conflict:
         return redirect(f"{back}?notice=recovery-disabled")
     return redirect(f"{back}?notice={'recovery-started' if new else 'recovery-joined'}")
