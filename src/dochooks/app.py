@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from dochooks import __version__
-from dochooks.api import deliveries, meta
+from dochooks.api import deliveries, meta, recoveries
 from dochooks.api import documents as api_documents
 from dochooks.api import errors as api_errors
 from dochooks.api import webhooks as api_webhooks
@@ -34,6 +34,7 @@ from dochooks.runtime import Runtime
 from dochooks.ui import auth
 from dochooks.ui import documents as ui_documents
 from dochooks.ui import errors as ui_errors
+from dochooks.ui import recovery as ui_recovery
 from dochooks.ui import webhooks as ui_webhooks
 from dochooks.ui import workflow as ui_workflow
 from dochooks.ui.render import STATIC
@@ -154,9 +155,16 @@ def create_app(
     )
     app.add_middleware(AccessLog)  # outermost: it sees the answer every other layer gave
     _handle_errors(app)
-    for router in (meta.router, api_webhooks.router, deliveries.router, api_documents.router, api_workflow.router):
+    for router in (
+        meta.router,
+        api_webhooks.router,
+        recoveries.router,
+        deliveries.router,
+        api_documents.router,
+        api_workflow.router,
+    ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for router in (auth.router, ui_webhooks.router, ui_workflow.router, ui_documents.router):
+    for router in (auth.router, ui_webhooks.router, ui_recovery.router, ui_workflow.router, ui_documents.router):
         app.include_router(router)
     return app

@@ -1,4 +1,5 @@
-"""The background work of `serve` and `worker`: the dispatcher, the workflow runner, and pruning."""
+"""The background work of `serve` and `worker`: the dispatcher, the workflow runner, pruning
+and bulk recoveries."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import logging
 
 from dochooks.delivery import leases
 from dochooks.delivery.dispatcher import Dispatcher
+from dochooks.delivery.recoverer import Recoverer
 from dochooks.documents import store
 from dochooks.documents.runner import WorkflowRunner
 from dochooks.retention import Pruner
@@ -24,8 +26,8 @@ def sole_dispatcher(rt: Runtime) -> contextlib.AbstractContextManager[None]:
 
 
 async def run_background(rt: Runtime, stopping: asyncio.Event) -> None:
-    """Dispatch deliveries, move documents and prune what retention lets go until `stopping`
-    is set. The caller holds
+    """Dispatch deliveries, move documents, prune what retention lets go and run bulk
+    recoveries until `stopping` is set. The caller holds
     `sole_dispatcher(rt)`."""
     if rt.db.dialect.owned_by_one_process:
         while not stopping.is_set():
@@ -39,6 +41,7 @@ async def run_background(rt: Runtime, stopping: asyncio.Event) -> None:
         Dispatcher(rt).run(stopping),
         WorkflowRunner(rt).run(stopping),
         Pruner(rt.db, rt.settings, rt.clock).run(stopping),
+        Recoverer(rt.db, rt.settings, rt.clock).run(stopping),
     )
 
 

@@ -1,4 +1,5 @@
-"""The `dochooks` command: serve, worker, migrate, prune, key, listen; tenant and token are in cli_tenants.py."""
+"""The `dochooks` command: serve, worker, migrate, prune, key, listen; tenant and token are in
+cli_tenants.py, recover in cli_recovery.py."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from dochooks import __version__, logs
+from dochooks.cli_recovery import recover
 from dochooks.cli_support import Group, install_uvloop, settings_from, settings_options
 from dochooks.cli_tenants import tenant, token
 from dochooks.db import migrate as run_migrations
@@ -63,6 +65,7 @@ def main() -> None:
 
 main.add_command(tenant)
 main.add_command(token)
+main.add_command(recover)
 
 
 @main.command()

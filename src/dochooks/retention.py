@@ -231,11 +231,12 @@ def _still_prunable(
     return in_clause("d", [r["id"] for r in kept]) if kept else None
 
 
-def rest(settings: Settings, worked: float) -> float:
-    """Seconds to rest after a batch that took `worked` seconds: enough that pruning works
-    `prune_share` of the time at most (of the writer, of a core), however slow the disk."""
-    share = min(1.0, max(0.01, settings.prune_share))
-    return max(settings.prune_pause, worked * (1 - share) / share)
+def rest(pause: float, worked: float, share: float) -> float:
+    """Seconds to rest after a batch that took `worked` seconds: `pause` at least, and enough
+    that the batches take `share` of the time at most (of the writer, of a core), however
+    slow the disk (pruning's and recovery's batches alike)."""
+    share = min(1.0, max(0.01, share))
+    return max(pause, worked * (1 - share) / share)
 
 
 def prune(db: Database, settings: Settings, clock: Clock, *, pause: Callable[[float], None] = time.sleep) -> Pruned:
@@ -248,7 +249,7 @@ def prune(db: Database, settings: Settings, clock: Clock, *, pause: Callable[[fl
         if pruned is None:
             break
         total += pruned
-        pause(rest(settings, time.monotonic() - started))
+        pause(rest(settings.prune_pause, time.monotonic() - started, settings.prune_share))
     if total.rows:
         db.reclaim(PRUNED_TABLES)
     return total
@@ -307,7 +308,7 @@ class Pruner:
             else:
                 level = logging.INFO if total.rows else logging.DEBUG
                 logger.log(level, f"pruned {total.summary()}", extra=logs.fields(**_counts(total)))
-            await _wait(stopping, self._settings.prune_interval)
+            await wait_unless_stopped(stopping, self._settings.prune_interval)
 
     async def pass_once(self, stopping: asyncio.Event) -> Pruned:
         """One pass, batch after batch in a worker thread, until done or `stopping` is set."""
@@ -320,7 +321,8 @@ class Pruner:
                 break
             total += pruned
             logger.debug(f"pruned a batch: {pruned.summary()}", extra=logs.fields(**_counts(pruned)))
-            await _wait(stopping, rest(self._settings, time.monotonic() - started))
+            worked = time.monotonic() - started
+            await wait_unless_stopped(stopping, rest(self._settings.prune_pause, worked, self._settings.prune_share))
         if total.rows and not stopping.is_set():
             await asyncio.to_thread(self._db.reclaim, PRUNED_TABLES)
         return total
@@ -330,6 +332,7 @@ def _counts(pruned: Pruned) -> dict[str, int]:
     return {f"pruned_{f.name}": getattr(pruned, f.name) for f in fields(pruned)}
 
 
-async def _wait(stopping: asyncio.Event, seconds: float) -> None:
+async def wait_unless_stopped(stopping: asyncio.Event, seconds: float) -> None:
+    """Sleep `seconds`, or until `stopping` is set."""
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stopping.wait(), timeout=seconds)

@@ -103,6 +103,13 @@ class Settings:
         "Share of the time (0.01 to 1) pruning may work: after each batch it rests long enough to keep to it, "
         "leaving the writer and the CPU to deliveries.",
     )
+    recover_batch: int = _setting(
+        1000, "Deliveries a bulk recovery looks at per transaction (making those it recovers due)."
+    )
+    recover_pause: float = _setting(
+        0.05,
+        "Seconds a bulk recovery rests between two batches at least (and twice as long as the batch took).",
+    )
     log_level: str = _setting("info", "debug, info, warning or error.")
     log_format: str = _setting("auto", "json (JSON lines), text, or auto: text on a terminal, JSON lines otherwise.")
 

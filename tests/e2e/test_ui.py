@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from dochooks.webhooks import store
 from tests.factories.clients import live_service
 from tests.factories.documents import make_pdf
 from tests.factories.peers import Receiver
+from tests.factories.recoveries import settled_deliveries
 from tests.factories.stores import make_settings, make_tenant, make_webhook
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -364,3 +366,62 @@ def test_live_refresh_says_when_it_stops_because_the_session_ended(page: Page, u
     with rt.db.transaction() as conn:
         conn.run("DELETE FROM ui_sessions")  # as if it expired
     expect(page.get_by_text("Live updates stopped: your session has ended.")).to_be_visible()
+
+
+def _failed_an_hour_ago(rt: Runtime, tenant: NewTenant, hook: int, count: int, at: int | None = None) -> None:
+    with rt.db.transaction() as conn:
+        settled_deliveries(
+            conn,
+            tenant=tenant.tenant_id,
+            webhook=hook,
+            count=count,
+            status="failed",
+            at=rt.clock.now_ms() - 3_600_000 if at is None else at,
+        )
+
+
+@SQLITE_ONLY
+def test_recover_makes_the_failed_deliveries_due_again_and_shows_its_progress(
+    page: Page, ui: tuple[str, Runtime], receiver: Receiver
+) -> None:
+    base, rt = ui
+    tenant = make_tenant(rt.db)
+    hook = make_webhook(rt.db, rt.cipher, tenant.tenant_id, receiver.url("/ok/recovered"))
+    _failed_an_hour_ago(rt, tenant, hook.id, 30)
+    sign_in(page, base, tenant)
+    page.goto(f"{base}/development/webhooks/{hook.id}")
+    card = page.locator("#recover")
+    two_hours_ago = time.strftime("%Y-%m-%dT%H:%M", time.gmtime(time.time() - 7200))
+    card.get_by_label("Since (UTC)").fill(two_hours_ago)
+    card.get_by_label("Deliveries").select_option("failed")
+    card.get_by_role("button", name="Recover", exact=True).click()
+    expect(page.get_by_role("status")).to_contain_text("Recovery started")
+    expect(card.locator("#recovery-state")).to_have_attribute("data-status", "done")  # refreshed live
+    expect(card.locator("#recovery-count")).to_have_text("30 of 30")
+    assert len(receiver.wait_for("/ok/recovered", 30)) == 30
+    shoot(page, "delivery-log-recovered")
+
+
+@SQLITE_ONLY
+def test_enabling_a_disabled_webhook_offers_to_recover_what_failed_while_it_was_off(
+    page: Page, ui: tuple[str, Runtime], receiver: Receiver
+) -> None:
+    base, rt = ui
+    tenant = make_tenant(rt.db)
+    hook = make_webhook(rt.db, rt.cipher, tenant.tenant_id, receiver.url("/ok/back"))
+    with rt.db.transaction() as conn:
+        off = store.update_webhook(conn, rt.cipher, tenant.tenant_id, hook.id, {"enabled": False}, rt.clock.now_ms())
+    _failed_an_hour_ago(rt, tenant, hook.id, 2, at=off.updated_at - 1000)  # before it went off: not offered
+    _failed_an_hour_ago(rt, tenant, hook.id, 5, at=off.updated_at + 1)
+    sign_in(page, base, tenant)
+    page.goto(f"{base}/development/webhooks/{hook.id}/edit")
+    page.get_by_label("Enabled").check()
+    page.get_by_role("button", name="Save").click()
+    offer = page.locator("#recover-offer")
+    expect(offer).to_contain_text("Recover 5 failed deliveries since")
+    shoot(page, "delivery-log-recover-offer")
+    offer.get_by_role("button", name="Recover 5").click()
+    expect(page.get_by_role("status")).to_contain_text("Recovery started")
+    expect(page.locator("#recovery-state")).to_have_attribute("data-status", "done")
+    expect(page.locator("#recovery-count")).to_have_text("5 of 5")
+    assert len(receiver.wait_for("/ok/back", 5)) == 5

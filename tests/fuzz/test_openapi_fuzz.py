@@ -48,7 +48,14 @@ def target(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Target]:
                     }
                 }
                 document = api.call("POST", "/v1/documents", upload)[1]["data"]
-                ids = {"webhook_id": hook["id"], "delivery_id": delivery["id"], "document_id": document["id"]}
+                recover = {"data": {"type": "recoveries", "attributes": {"since": "2026-01-01T00:00:00Z"}}}
+                recovery = api.call("POST", f"/v1/webhooks/{hook['id']}/recover", recover)[1]["data"]
+                ids = {
+                    "webhook_id": hook["id"],
+                    "delivery_id": delivery["id"],
+                    "document_id": document["id"],
+                    "recovery_id": recovery["id"],
+                }
                 assert api.token is not None
                 yield Target(base, api.token, ids)
         finally:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from dochooks.documents.uploads import MAX_CUSTOM_FIELDS_DEPTH
-from dochooks.runtime import open_runtime
+from dochooks.runtime import Runtime, open_runtime
 from dochooks.tenants import NewTenant
 from dochooks.topics import TOPICS
 from tests.factories.clients import Api, WebClient, document_doc, live_service, multipart, webhook_doc
@@ -43,17 +43,20 @@ def wait_for_status(api: Api, delivery_id: str, status: str) -> dict:  # type: i
     raise AssertionError(f"delivery {delivery_id} never became {status}")
 
 
-def test_every_v1_route_wants_a_valid_bearer_token(service: str) -> None:
-    spec = Api(service).call("GET", "/openapi.json")[1]
-    # Every route as the service itself lists them, not a list kept by hand beside it.
-    routes = sorted((m.upper(), p) for p, ops in spec["paths"].items() if p.startswith("/v1/") for m in ops)
-    assert len(routes) >= 20 and ("POST", "/v1/webhooks/{webhook_id}/secret/rotate") in routes
-    for method, template in routes:
-        path = re.sub(r"\{\w+\}", "1", template)
-        for token in (None, "dh_not-a-real-token"):
-            status, body = Api(service, token).call(method, path, {} if method in ("POST", "PATCH", "PUT") else None)
-            assert status == 401, (method, path, token, body)
-            assert body["errors"][0]["status"] == "401"
+def test_every_v1_route_wants_a_valid_bearer_token(runtime: Runtime) -> None:
+    # A wrong token per route: more than an address's burst of failed authentications.
+    with live_service(runtime.tuned(auth_failure_burst=1000)) as service:
+        spec = Api(service).call("GET", "/openapi.json")[1]
+        # Every route as the service itself lists them, not a list kept by hand beside it.
+        routes = sorted((m.upper(), p) for p, ops in spec["paths"].items() if p.startswith("/v1/") for m in ops)
+        assert len(routes) >= 20 and ("POST", "/v1/webhooks/{webhook_id}/secret/rotate") in routes
+        for method, template in routes:
+            path = re.sub(r"\{\w+\}", "1", template)
+            for token in (None, "dh_not-a-real-token"):
+                body = {} if method in ("POST", "PATCH", "PUT") else None
+                status, answer = Api(service, token).call(method, path, body)
+                assert status == 401, (method, path, token, answer)
+                assert answer["errors"][0]["status"] == "401"
 
 
 def test_topics_are_served_as_resources_the_workflow_ones_first_then_the_operational_ones(api: Api) -> None:

@@ -57,8 +57,16 @@ def test_every_route_with_an_id_answers_another_tenant_as_if_it_did_not_exist(
     delivery = api.call("POST", f"/v1/webhooks/{hook['id']}/test", TEST_SEND)[1]["data"]
     status, doc = api.call("POST", "/v1/documents", document_doc(b"mine"))
     assert status == 201, doc
-    ids = {"webhook_id": hook["id"], "delivery_id": delivery["id"], "document_id": doc["data"]["id"]}
+    recover = {"data": {"type": "recoveries", "attributes": {"since": "2026-01-01T00:00:00Z"}}}
+    recovery = api.call("POST", f"/v1/webhooks/{hook['id']}/recover", recover)[1]["data"]
+    ids = {
+        "webhook_id": hook["id"],
+        "delivery_id": delivery["id"],
+        "document_id": doc["data"]["id"],
+        "recovery_id": recovery["id"],
+    }
     bodies = {
+        ("POST", "/v1/webhooks/{webhook_id}/recover"): recover,
         ("PATCH", "/v1/webhooks/{webhook_id}"): {"data": {"type": "webhooks", "attributes": {"name": "theirs"}}},
         ("POST", "/v1/webhooks/{webhook_id}/test"): TEST_SEND,
         ("POST", "/v1/documents/{document_id}/validations"): {"data": {"type": "validations"}},

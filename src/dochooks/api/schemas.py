@@ -123,3 +123,22 @@ class WorkflowResource(Strict):
 
 class WorkflowBody(Strict):
     data: WorkflowResource
+
+
+class RecoveryAttributes(Strict):
+    since: Text = Field(
+        description="ISO 8601 time: deliveries last changed (for failed ones: that failed) at or after it.",
+        examples=["2026-01-31T12:00:00Z"],
+    )
+    status: Literal["failed", "succeeded", "all"] = Field(
+        default="failed", description="Which deliveries to make due again, by their status."
+    )
+
+
+class RecoveryResource(Strict):
+    type: Literal["recoveries"]
+    attributes: RecoveryAttributes
+
+
+class RecoveryBody(Strict):
+    data: RecoveryResource

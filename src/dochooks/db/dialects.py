@@ -39,6 +39,10 @@ class Dialect:
     # Only for a transaction whose loss in a crash of the server leaves nothing but a lease
     # untaken (the work falls due again), and which a later flushed commit would flush too.
     commit_unflushed: str | None
+    # Makes this transaction's ordered, limited reads walk an index in its order instead of
+    # reading every row in range and sorting them, which PostgreSQL plans when its statistics
+    # miss a bulk insert (100 ms instead of 0.4 ms for 1,000 of 100,000); None where not needed.
+    walk_in_index_order: str | None
     json_rows: str  # a JSON array parameter `{param}` as rows `o` ...
     json_item: str  # ... and item `{i}` of a row (itself a JSON array) as SQL type `{kind}`
     # The deliveries claim in this engine's words (`claims.py` holds both, side by side).
@@ -61,6 +65,7 @@ SQLITE = Dialect(
     lock_until_commit=None,
     owned_by_one_process=True,
     commit_unflushed=None,
+    walk_in_index_order=None,
     json_rows="json_each(:{param}) AS o",
     json_item="CAST(json_extract(o.value, '$[{i}]') AS {kind})",
     claim_deliveries=claims.claim_in_steps,
@@ -76,6 +81,7 @@ POSTGRESQL = Dialect(
     lock_until_commit="SELECT pg_advisory_xact_lock(:key)",
     owned_by_one_process=False,
     commit_unflushed="SELECT set_config('synchronous_commit', 'off', true)",
+    walk_in_index_order="SELECT set_config('enable_bitmapscan', 'off', true)",
     json_rows="jsonb_array_elements(CAST(:{param} AS jsonb)) AS o",
     json_item="CAST(o.value ->> {i} AS {kind})",
     claim_deliveries=claims.claim_in_one_statement,

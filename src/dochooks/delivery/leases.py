@@ -192,6 +192,21 @@ def release(conn: Connection, *, worker: str, leases: Sequence[tuple[int, int]],
     )
 
 
+def make_due(conn: Connection, delivery_ids: Sequence[int], now_ms: int) -> int:
+    """Make these deliveries due at `now_ms`, whatever their status, their request ids kept
+    (a delivery whose retries are used up gets one more attempt); one with an attempt in
+    flight (leased, its lease not yet over) is left to it. Returns how many were made due:
+    the one write behind a retry by hand and a bulk recovery's every batch."""
+    if not delivery_ids:
+        return 0
+    listed, params = in_clause("d", list(delivery_ids))
+    return conn.run(
+        "UPDATE deliveries SET status = 'pending', next_attempt_at = :now, locked_by = NULL, updated_at = :now "
+        f"WHERE id IN {listed} AND (locked_by IS NULL OR next_attempt_at <= :now)",
+        {**params, "now": now_ms},
+    )
+
+
 def next_due(conn: Connection) -> int | None:
     """When the earliest pending delivery falls due (a leased one: when its lease ends)."""
     row = conn.one("SELECT MIN(next_attempt_at) AS due FROM deliveries WHERE status = 'pending'")

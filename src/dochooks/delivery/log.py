@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 
 from dochooks.db import Connection, Row, rows_by
-from dochooks.delivery.leases import DeliveryStatus, body
+from dochooks.delivery.leases import DeliveryStatus, body, make_due
 from dochooks.errors import Conflict, NotFound
 from dochooks.signals import deliveries_queued
 
@@ -134,16 +134,9 @@ def deliveries_of_event(conn: Connection, *, tenant_id: int, event_id: int) -> l
 def retry_delivery(conn: Connection, *, tenant_id: int, delivery_id: int, now_ms: int) -> Delivery:
     """Make a delivery due now, whatever its status; its request_id stays. A delivery whose
     retries are used up gets one more attempt; a pending one is brought forward."""
-    current = get_delivery(conn, tenant_id=tenant_id, delivery_id=delivery_id)
-    row = conn.one("SELECT locked_by FROM deliveries WHERE id = :id", {"id": delivery_id})
-    in_flight = row is not None and row["locked_by"] is not None and (current.next_attempt_at or 0) > now_ms
-    if in_flight:
+    get_delivery(conn, tenant_id=tenant_id, delivery_id=delivery_id)
+    if not make_due(conn, [delivery_id], now_ms):
         raise Conflict(f"delivery {delivery_id} has an attempt in flight; retry once it is recorded")
-    conn.run(
-        "UPDATE deliveries SET status = 'pending', next_attempt_at = :now, locked_by = NULL, updated_at = :now "
-        "WHERE id = :id",
-        {"id": delivery_id, "now": now_ms},
-    )
     deliveries_queued.announce(conn)
     return get_delivery(conn, tenant_id=tenant_id, delivery_id=delivery_id)
 

@@ -35,6 +35,10 @@ NOTICES = {
     "in-flight": "That delivery has an attempt in flight; resend it once the attempt is recorded.",
     "uploaded": "Document uploaded: it is on its way through the workflow.",
     "validated": "Validation completed: the document moves on.",
+    "recovery-started": "Recovery started: the deliveries are made due again in the background.",
+    "recovery-joined": "A recovery of this webhook is under way already: its progress is shown.",
+    "recovery-disabled": "Enable the webhook before recovering its deliveries: a disabled one's fail unsent.",
+    "recovery-invalid": "Choose the time to recover from, and which deliveries.",
 }
 _STEP_TITLES = {stage: stage.capitalize() for stage in STAGES}
 

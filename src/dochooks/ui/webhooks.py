@@ -15,6 +15,7 @@ from dochooks.runtime import Runtime
 from dochooks.topics import is_topic
 from dochooks.ui.auth import Form, SignedIn, redirect
 from dochooks.ui.forms import WebhookForm, sentence, text, whole_number
+from dochooks.ui.recovery import recovery_context, reenabled_link
 from dochooks.ui.render import page
 from dochooks.ui.sessions import Session
 from dochooks.web.deps import Id, Rt
@@ -92,6 +93,8 @@ def change_webhook(request: Request, rt: Rt, webhook_id: Id, session: SignedIn, 
     except InvalidInput as exc:  # a masked value under a renamed header: the form says which
         given.errors["headers"] = sentence(exc.detail)
         return page(request, "webhooks/form.html", 422, hook=hook, form=given)
+    if not hook.enabled and changes.get("enabled"):
+        return redirect(reenabled_link(hook))  # offers to recover what failed while it was off
     return redirect(f"/development/webhooks/{webhook_id}?notice=saved")
 
 
@@ -146,9 +149,15 @@ def _log_context(request: Request, rt: Runtime, session: Session, webhook_id: in
     }
 
 
+def _page_context(request: Request, rt: Runtime, session: Session, webhook_id: int) -> dict[str, Any]:
+    """The log page's: the log's, and its Recover card's (ui/recovery.py)."""
+    context = _log_context(request, rt, session, webhook_id)
+    return {**context, **recovery_context(request, rt, context["hook"])}
+
+
 @router.get("/webhooks/{webhook_id}")
 def delivery_log(request: Request, rt: Rt, webhook_id: Id, session: SignedIn) -> Response:
-    context = _log_context(request, rt, session, webhook_id)
+    context = _page_context(request, rt, session, webhook_id)
     notice = request.query_params.get("notice")
     return page(request, "webhooks/log.html", notice=notice, test_topic=request.query_params.get("test"), **context)
 
@@ -156,7 +165,7 @@ def delivery_log(request: Request, rt: Rt, webhook_id: Id, session: SignedIn) ->
 @router.post("/webhooks/{webhook_id}/secret")
 def reveal_secret(request: Request, rt: Rt, webhook_id: Id, session: SignedIn, form: Form) -> Response:
     """The page again, with the signing secret in full: receivers need it to verify signatures."""
-    context = _log_context(request, rt, session, webhook_id)
+    context = _page_context(request, rt, session, webhook_id)
     return page(request, "webhooks/log.html", revealed=context["hook"].secret, test_topic=None, **context)
 
 
@@ -175,7 +184,7 @@ def send_test(request: Request, rt: Rt, webhook_id: Id, session: SignedIn, form:
                 conn, tenant_id=session.tenant_id, webhook_id=webhook_id, topic=topic, now_ms=rt.clock.now_ms()
             )
     except InvalidInput:
-        context = _log_context(request, rt, session, webhook_id)
+        context = _page_context(request, rt, session, webhook_id)
         return page(
             request, "webhooks/log.html", 422, test_error="Choose a topic to send.", test_topic=topic, **context
         )
