@@ -8,7 +8,6 @@ import pytest
 from dochooks.documents import config as workflow_config
 from dochooks.errors import InvalidInput
 from dochooks.retention import DAY_MS, Pruned, cutoff, rest, settled_before, step
-from dochooks.settings import Settings
 
 
 def row(id: int, created_at: int, status: str = "succeeded", updated_at: int | None = None) -> dict[str, object]:
@@ -67,4 +66,4 @@ def test_pruning_rests_enough_to_work_its_share_of_the_time_and_at_least_the_pau
     share: float, worked: float, rests: float
 ) -> None:
     # A share out of bounds counts as its nearest bound (0.01 or 1), never a division by zero.
-    assert rest(Settings(prune_share=share, prune_pause=0.05), worked) == pytest.approx(rests)
+    assert rest(0.05, worked, share) == pytest.approx(rests)
