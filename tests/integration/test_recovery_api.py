@@ -137,3 +137,23 @@ def test_the_command_recovers_with_a_progress_bar(runtime: Runtime, acme: NewTen
     assert bad.exit_code == 2 and "ISO 8601" in bad.output
     missing = CliRunner().invoke(main, ["recover", "--webhook", "999999", "--since", iso(SINCE), *url])
     assert missing.exit_code == 1 and "no webhook 999999" in missing.output
+
+
+def test_enabling_a_webhook_again_offers_to_recover_what_failed_since_it_began_failing(
+    runtime: Runtime, acme: NewTenant, service: str
+) -> None:
+    api = Api(service, acme.token)
+    hook = failed_hook(runtime, acme, "https://example.com/hook", 6)
+    assert "meta" not in api.call("PATCH", f"/v1/webhooks/{hook}", {"data": {"type": "webhooks"}})[1]
+    off = {"data": {"type": "webhooks", "attributes": {"enabled": False}}}
+    assert api.call("PATCH", f"/v1/webhooks/{hook}", off)[0] == 200
+    with runtime.db.transaction() as conn:  # as the recorder leaves a webhook whose failures began at SINCE
+        conn.run("UPDATE webhooks SET failing_since = :t WHERE id = :id", {"t": SINCE, "id": hook})
+    on = {"data": {"type": "webhooks", "attributes": {"enabled": True}}}
+    status, body = api.call("PATCH", f"/v1/webhooks/{hook}", on)
+    assert status == 200 and body["data"]["attributes"]["enabled"] is True
+    offer = body["meta"]["recover"]
+    assert (offer["failed"], offer["since"]) == (6, iso(SINCE))  # not the 3 that failed before
+    status, job = api.call("POST", offer["href"], offer["body"])
+    assert status == 202 and job["data"]["attributes"]["total"] == 6
+    assert "meta" not in api.call("PATCH", f"/v1/webhooks/{hook}", on)[1]  # enabled already: nothing to offer

@@ -12,9 +12,10 @@ from dochooks.api.deps import JsonBody, Tenant
 from dochooks.api.jsonapi import JsonApiResponse, document, page_link, resource
 from dochooks.api.schemas import WebhookBody, WebhookChangesBody, WebhookTestBody
 from dochooks.clock import iso
-from dochooks.delivery import log, publish
+from dochooks.delivery import log, publish, recovery
 from dochooks.delivery.leases import DeliveryStatus
 from dochooks.errors import Conflict
+from dochooks.runtime import Runtime
 from dochooks.web.deps import Id, Rt
 from dochooks.web.inputs import Text
 from dochooks.webhooks import store
@@ -81,8 +82,29 @@ def change(webhook_id: Id, body: WebhookChangesBody, rt: Rt, tenant: Tenant) -> 
         raise Conflict(f"data.id {body.data.id!r} does not match the URL's webhook {webhook_id}", pointer="/data/id")
     changes = validated(body.data.attributes.model_dump(), policy=rt.policy)
     with rt.db.transaction() as conn:
+        before = store.get_webhook(conn, rt.cipher, tenant, webhook_id)
         hook = store.update_webhook(conn, rt.cipher, tenant, webhook_id, changes, rt.clock.now_ms())
-    return document(webhook_resource(hook, rt.clock.now_ms()))
+    if before.enabled or not hook.enabled:
+        return document(webhook_resource(hook, rt.clock.now_ms()))
+    return document(webhook_resource(hook, rt.clock.now_ms()), **_recovery_offer(rt, before))
+
+
+def _recovery_offer(rt: Runtime, disabled: Webhook) -> dict[str, Any]:
+    """For a webhook enabled again: what failed while it was down, and the request that
+    recovers it (`meta.recover`), as the UI offers it; nothing if nothing failed."""
+    since = recovery.failed_since(disabled)
+    with rt.db.read() as conn:
+        failed = recovery.count_matching(conn, webhook_id=disabled.id, since_ms=since, which=recovery.Which.FAILED)
+    if not failed:
+        return {}
+    attributes = {"since": iso(since), "status": str(recovery.Which.FAILED)}
+    offer = {
+        "failed": failed,
+        "since": iso(since),
+        "href": f"/v1/webhooks/{disabled.id}/recover",
+        "body": {"data": {"type": "recoveries", "attributes": attributes}},
+    }
+    return {"meta": {"recover": offer}}
 
 
 @router.get("/{webhook_id}/secret", summary="Reveal the signing secret")

@@ -17,6 +17,7 @@ from dochooks.db import Connection, Database, Row
 from dochooks.delivery.leases import make_due
 from dochooks.errors import Conflict, NotFound
 from dochooks.signals import deliveries_queued
+from dochooks.webhooks.config import Webhook
 
 
 class Which(StrEnum):
@@ -154,6 +155,13 @@ def latest(conn: Connection, *, tenant_id: int, webhook_id: int) -> Recovery | N
 def unfinished(conn: Connection) -> list[int]:
     """Every job not yet done, oldest first."""
     return [r["id"] for r in conn.all("SELECT id FROM recoveries WHERE status <> 'done' ORDER BY id")]
+
+
+def failed_since(hook: Webhook) -> int:
+    """Since when a disabled webhook's failures are worth recovering once it is enabled again:
+    since it began failing, else since it was disabled (else since it last changed)."""
+    known = [t for t in (hook.health.failing_since, hook.health.disabled_at) if t is not None]
+    return min(known) if known else hook.updated_at
 
 
 def count_matching(conn: Connection, *, webhook_id: int, since_ms: int, which: Which) -> int:

@@ -28,9 +28,7 @@ WHICH = tuple(str(w) for w in recovery.Which)
 def reenabled_link(hook: Webhook) -> str:
     """Where the form of a webhook just enabled again goes (`hook` as it was, disabled): its
     log, offering to recover what failed since it began failing, or else since it was disabled."""
-    known = [t for t in (hook.health.failing_since, hook.health.disabled_at) if t is not None]
-    since = min(known) if known else hook.updated_at
-    return f"/development/webhooks/{hook.id}?notice=saved&recover_since={since}"
+    return f"/development/webhooks/{hook.id}?notice=saved&recover_since={recovery.failed_since(hook)}"
 
 
 def recovery_context(request: Request, rt: Runtime, hook: Webhook) -> dict[str, Any]:
