@@ -20,6 +20,11 @@ def _setting(default: Any, help: str, *, secret: bool = False) -> Any:
 class Settings:
     database_url: str = _setting("sqlite:///./dochooks.db", "sqlite:///PATH or postgresql://...")
     data_dir: Path = _setting(Path("./dochooks-data"), "Where the service keeps its files and generated key.")
+    file_store: str | None = _setting(
+        None,
+        "Where document files are kept: local (the data dir, this host only) or database (every process of the "
+        "database reads them); unset: local on SQLite, database on PostgreSQL.",
+    )
     secret_key: str | None = _setting(
         None,
         "Key that encrypts secrets at rest (Fernet, urlsafe base64); generated into the data dir if unset.",

@@ -1,0 +1,89 @@
+"""The file stores on SQLite and PostgreSQL: what `put` keeps is what `open` reads, byte for
+byte, large or empty; `delete` goes with its transaction; which store each engine gets."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from pathlib import Path
+
+import pytest
+
+from dochooks.documents.file_store import DatabaseFiles, LocalFiles, open_file_store
+from dochooks.documents.files import CHUNK_BYTES, Staging, StoredFile
+from dochooks.errors import ConfigError
+from dochooks.runtime import Runtime
+from tests.factories.stores import make_tenant
+
+LARGE = hashlib.shake_256(b"large").digest(2 * CHUNK_BYTES + 17)  # three chunks, the last short
+
+
+def put(rt: Runtime, tenant_id: int, *contents: bytes, commit: bool = True) -> list[StoredFile]:
+    """Files with these contents put in the runtime's store, as an upload puts them."""
+    with Staging(rt.settings.data_dir, tenant_id, limit_bytes=10 * CHUNK_BYTES) as staging:
+        placed = rt.files.put(staging, [staging.copy(io.BytesIO(c)) for c in contents])
+        try:
+            with rt.db.transaction() as conn:
+                placed.write(conn)
+                if not commit:
+                    raise RuntimeError("the document's transaction failed")
+        except RuntimeError:
+            placed.undo()
+    return placed.stored
+
+
+def documents_folder(rt: Runtime) -> list[Path]:
+    folder = rt.settings.data_dir / "documents"
+    return [p for p in folder.rglob("*") if p.is_file()] if folder.exists() else []
+
+
+@pytest.mark.parametrize("choice", ["local", "database"])
+def test_what_a_store_puts_it_opens_whole_and_deletes_with_its_transaction(runtime: Runtime, choice: str) -> None:
+    rt = runtime.tuned(file_store=choice)
+    tenant = make_tenant(rt.db).tenant_id
+    stored = put(rt, tenant, LARGE, b"", b"Invoice 7\n")
+    assert [(f.size_bytes, f.sha256) for f in stored] == [
+        (len(c), hashlib.sha256(c).hexdigest()) for c in (LARGE, b"", b"Invoice 7\n")
+    ]
+    paths = [f.path for f in stored]
+    assert rt.files.open(list(reversed(paths))) == [b"Invoice 7\n", b"", LARGE]
+    assert len(documents_folder(rt)) == (3 if choice == "local" else 0)  # no staged file is left either way
+
+    with pytest.raises(RuntimeError), rt.db.transaction() as conn:
+        rt.files.delete(conn, paths[:1])
+        raise RuntimeError("the pruning transaction failed")
+    assert rt.files.open(paths[:1]) == [LARGE]
+    with rt.db.transaction() as conn:
+        rt.files.delete(conn, paths[:2])
+    assert rt.files.open(paths[2:]) == [b"Invoice 7\n"]
+    with pytest.raises(FileNotFoundError):
+        rt.files.open(paths[:1])
+    assert len(documents_folder(rt)) == (1 if choice == "local" else 0)
+
+
+@pytest.mark.parametrize("choice", ["local", "database"])
+def test_files_of_a_failed_transaction_are_not_kept(runtime: Runtime, choice: str) -> None:
+    rt = runtime.tuned(file_store=choice)
+    (stored,) = put(rt, make_tenant(rt.db).tenant_id, b"gone", commit=False)
+    assert documents_folder(rt) == []
+    with pytest.raises(FileNotFoundError):
+        rt.files.open([stored.path])
+
+
+def test_the_database_store_reads_and_deletes_files_kept_on_disk_before_it(runtime: Runtime) -> None:
+    tenant = make_tenant(runtime.db).tenant_id
+    (earlier,) = put(runtime.tuned(file_store="local"), tenant, b"from the data directory")
+    rt = runtime.tuned(file_store="database")
+    (later,) = put(rt, tenant, b"from the database")
+    assert rt.files.open([earlier.path, later.path]) == [b"from the data directory", b"from the database"]
+    with rt.db.transaction() as conn:
+        rt.files.delete(conn, [earlier.path, later.path])
+    assert documents_folder(rt) == []
+
+
+def test_each_engine_gets_the_store_its_processes_all_reach_unless_told(runtime: Runtime) -> None:
+    shared = not runtime.db.dialect.owned_by_one_process  # PostgreSQL: processes on any host
+    assert isinstance(runtime.files, DatabaseFiles if shared else LocalFiles)
+    assert isinstance(open_file_store(runtime.settings.__class__(file_store="local"), runtime.db), LocalFiles)
+    with pytest.raises(ConfigError, match="DOCHOOKS_FILE_STORE: 's3' is not one of local, database"):
+        open_file_store(runtime.tuned(file_store="s3").settings, runtime.db)
