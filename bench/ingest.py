@@ -10,7 +10,7 @@ through `publish` (the transactional outbox).
    (one tenant holds half the upload slots at most), tries a 503 again after its
    Retry-After as a client should, and counts each upload's last answer and the 503s.
    Afterwards every accepted upload (201) is looked up: its document row, and its file
-   on disk whole (size and sha256).
+   whole in the file store (size and sha256; on disk, or in the database).
 2. Publish: in this process, `--events` events are published to one subscribed webhook,
    each in its own transaction, then the same number 100 to a transaction. Afterwards the
    events and their deliveries are counted in the database.
@@ -70,18 +70,15 @@ def measure_uploads(url: str, workdir: Path, uploads: int, concurrency: int, ten
 
 def check_uploads(verdict: Verdict, url: str, workdir: Path, uploads: Uploads) -> None:
     """Every upload was accepted, and every accepted one is stored: its document row, and its
-    file on disk, whole; nothing stored that was not accepted."""
+    file in the file store, whole; nothing stored that was not accepted."""
     accepted = check_accepted(verdict, uploads)
     data_dir = workdir / "data"
     rt = open_runtime(Settings(database_url=url, data_dir=data_dir), run_migrations=False)
-    try:
-        with rt.db.read() as conn:
-            rows = conn.all(
-                "SELECT d.id, f.path, f.size_bytes, f.sha256 FROM documents d "
-                "LEFT JOIN document_files f ON f.document_id = d.id"
-            )
-    finally:
-        rt.close()
+    with rt.db.read() as conn:
+        rows = conn.all(
+            "SELECT d.id, f.path, f.size_bytes, f.sha256 FROM documents d "
+            "LEFT JOIN document_files f ON f.document_id = d.id"
+        )
     files: dict[str, list[tuple[str, int, str]]] = {}
     for row in rows:
         stored = files.setdefault(str(row["id"]), [])
@@ -92,10 +89,13 @@ def check_uploads(verdict: Verdict, url: str, workdir: Path, uploads: Uploads) -
     def whole(document: str) -> bool:
         stored = files.get(document, [])
         return len(stored) == 1 and all(
-            (size, sha) == expected and (data_dir / path).read_bytes() == DOCUMENT for path, size, sha in stored
+            (size, sha) == expected and rt.files.open([path]) == [DOCUMENT] for path, size, sha in stored
         )
 
-    intact = sum(whole(d) for d in set(uploads.documents))
+    try:
+        intact = sum(whole(d) for d in set(uploads.documents))
+    finally:
+        rt.close()
     verdict.check(
         f"each of the {accepted:,} accepted uploads is stored: its document, its file whole; nothing else stored",
         intact == accepted == len(files),
