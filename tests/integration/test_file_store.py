@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from dochooks.documents.file_store import DatabaseFiles, LocalFiles, open_file_store
-from dochooks.documents.files import CHUNK_BYTES, Staging, StoredFile
+from dochooks.documents.files import CHUNK_BYTES, StoredFile
 from dochooks.errors import ConfigError
 from dochooks.runtime import Runtime
 from tests.factories.stores import make_tenant
@@ -20,7 +20,7 @@ LARGE = hashlib.shake_256(b"large").digest(2 * CHUNK_BYTES + 17)  # three chunks
 
 def put(rt: Runtime, tenant_id: int, *contents: bytes, commit: bool = True) -> list[StoredFile]:
     """Files with these contents put in the runtime's store, as an upload puts them."""
-    with Staging(rt.settings.data_dir, tenant_id, limit_bytes=10 * CHUNK_BYTES) as staging:
+    with rt.files.staging(tenant_id, limit_bytes=10 * CHUNK_BYTES) as staging:
         placed = rt.files.put(staging, [staging.copy(io.BytesIO(c)) for c in contents])
         try:
             with rt.db.transaction() as conn:
@@ -87,3 +87,8 @@ def test_each_engine_gets_the_store_its_processes_all_reach_unless_told(runtime:
     assert isinstance(open_file_store(runtime.settings.__class__(file_store="local"), runtime.db), LocalFiles)
     with pytest.raises(ConfigError, match="DOCHOOKS_FILE_STORE: 's3' is not one of local, database"):
         open_file_store(runtime.tuned(file_store="s3").settings, runtime.db)
+
+
+def test_only_the_local_store_flushes_an_upload_to_the_disk_before_its_transaction(runtime: Runtime) -> None:
+    assert runtime.tuned(file_store="local").files.staging(1, limit_bytes=1).durable
+    assert not runtime.tuned(file_store="database").files.staging(1, limit_bytes=1).durable

@@ -37,6 +37,10 @@ class Placed:
 
 
 class FileStore(Protocol):
+    def staging(self, tenant_id: int, *, limit_bytes: int) -> Staging:
+        """Where an upload's files are written while they arrive (this host's data directory)."""
+        ...
+
     def put(self, staging: Staging, files: list[StagedFile]) -> Placed:
         """Finished staged files made ready for the document's transaction (blocking I/O)."""
         ...
@@ -60,6 +64,9 @@ class LocalFiles:
     def __init__(self, data_dir: Path) -> None:
         self._data_dir = data_dir
 
+    def staging(self, tenant_id: int, *, limit_bytes: int) -> Staging:
+        return Staging(self._data_dir, tenant_id, limit_bytes=limit_bytes)  # on the disk before the rows exist
+
     def put(self, staging: Staging, files: list[StagedFile]) -> Placed:
         stored = staging.store(files)  # in place before the rows exist
         paths = [f.path for f in stored]
@@ -79,7 +86,12 @@ class DatabaseFiles:
 
     def __init__(self, db: Database, data_dir: Path) -> None:
         self._db = db
+        self._data_dir = data_dir
         self._local = LocalFiles(data_dir)
+
+    def staging(self, tenant_id: int, *, limit_bytes: int) -> Staging:
+        # No fsync: the bytes are durable once the document's transaction commits them.
+        return Staging(self._data_dir, tenant_id, limit_bytes=limit_bytes, durable=False)
 
     def put(self, staging: Staging, files: list[StagedFile]) -> Placed:
         stored = [StoredFile(f.relative, f.size_bytes, f.sha256) for f in files]

@@ -26,7 +26,7 @@ MAX_CUSTOM_FIELDS_DEPTH = 32
 
 def staging(rt: Runtime, tenant_id: int) -> Staging:
     """Where an upload's files are written while they arrive; close it when the upload is done."""
-    return Staging(rt.settings.data_dir, tenant_id, limit_bytes=rt.settings.max_upload_bytes)
+    return rt.files.staging(tenant_id, limit_bytes=rt.settings.max_upload_bytes)
 
 
 def nesting_depth(value: Any, *, stop_after: int) -> int:
