@@ -98,9 +98,11 @@ class DatabaseFiles:
 
         def write(conn: Connection) -> None:  # read from the staged file again if a group commit runs it again
             for staged in files:
-                chunks = enumerate(_chunks(staged.part))
-                rows = [{"path": staged.relative, "seq": n, "data": data} for n, data in chunks]
-                conn.many("INSERT INTO document_file_chunks (path, seq, data) VALUES (:path, :seq, :data)", rows)
+                for n, data in enumerate(_chunks(staged.part)):  # a chunk in memory at a time
+                    conn.queue(
+                        "INSERT INTO document_file_chunks (path, seq, data) VALUES (:path, :seq, :data)",
+                        {"path": staged.relative, "seq": n, "data": data},
+                    )
 
         return Placed(stored, write=write, undo=_nothing)  # the staged files go when the staging closes
 
