@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,9 +27,9 @@ class Runtime:
     egress: Egress  # how deliveries connect: vetted addresses, source address, proxy, CAs
     egress_cidrs: tuple[IPNetwork, ...]  # where deliveries come from, for receivers' allowlists
 
-    @property
+    @functools.cached_property
     def files(self) -> FileStore:
-        """Where document files are kept (`DOCHOOKS_FILE_STORE`)."""
+        """Where document files are kept (`DOCHOOKS_FILE_STORE`), made once per runtime."""
         return open_file_store(self.settings, self.db)
 
     def close(self) -> None:

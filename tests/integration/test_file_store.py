@@ -1,10 +1,12 @@
-"""The file stores on SQLite and PostgreSQL: what `put` keeps is what `open` reads, byte for
-byte, large or empty; `delete` goes with its transaction; which store each engine gets."""
+"""The file stores on SQLite and PostgreSQL (and S3, on a local S3-compatible server): what
+`put` keeps is what `open` reads, byte for byte, large or empty; `delete` goes with its
+transaction; which store each engine gets."""
 
 from __future__ import annotations
 
 import hashlib
 import io
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ from dochooks.documents.file_store import DatabaseFiles, LocalFiles, open_file_s
 from dochooks.documents.files import CHUNK_BYTES, StoredFile
 from dochooks.errors import ConfigError
 from dochooks.runtime import Runtime
+from tests.factories.peers import S3_CREDENTIALS, running_s3
 from tests.factories.stores import make_tenant
 
 LARGE = hashlib.shake_256(b"large").digest(2 * CHUNK_BYTES + 17)  # three chunks, the last short
@@ -32,14 +35,25 @@ def put(rt: Runtime, tenant_id: int, *contents: bytes, commit: bool = True) -> l
     return placed.stored
 
 
+@pytest.fixture(params=["local", "database", "s3"])
+def store(request: pytest.FixtureRequest, runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> Iterator[Runtime]:
+    """The test's runtime with each file store in turn (S3: a local server, a bucket of its own)."""
+    if request.param != "s3":
+        yield runtime.tuned(file_store=request.param)
+        return
+    for name, value in S3_CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    with running_s3("files") as url:
+        yield runtime.tuned(file_store="s3", s3_bucket="files", s3_endpoint_url=url)
+
+
 def documents_folder(rt: Runtime) -> list[Path]:
     folder = rt.settings.data_dir / "documents"
     return [p for p in folder.rglob("*") if p.is_file()] if folder.exists() else []
 
 
-@pytest.mark.parametrize("choice", ["local", "database"])
-def test_what_a_store_puts_it_opens_whole_and_deletes_with_its_transaction(runtime: Runtime, choice: str) -> None:
-    rt = runtime.tuned(file_store=choice)
+def test_what_a_store_puts_it_opens_whole_and_deletes_with_its_transaction(store: Runtime) -> None:
+    rt, choice = store, store.settings.file_store
     tenant = make_tenant(rt.db).tenant_id
     stored = put(rt, tenant, LARGE, b"", b"Invoice 7\n")
     assert [(f.size_bytes, f.sha256) for f in stored] == [
@@ -61,21 +75,20 @@ def test_what_a_store_puts_it_opens_whole_and_deletes_with_its_transaction(runti
     assert len(documents_folder(rt)) == (1 if choice == "local" else 0)
 
 
-@pytest.mark.parametrize("choice", ["local", "database"])
-def test_files_of_a_failed_transaction_are_not_kept(runtime: Runtime, choice: str) -> None:
-    rt = runtime.tuned(file_store=choice)
+def test_files_of_a_failed_transaction_are_not_kept(store: Runtime) -> None:
+    rt = store
     (stored,) = put(rt, make_tenant(rt.db).tenant_id, b"gone", commit=False)
     assert documents_folder(rt) == []
     with pytest.raises(FileNotFoundError):
         rt.files.open([stored.path])
 
 
-def test_the_database_store_reads_and_deletes_files_kept_on_disk_before_it(runtime: Runtime) -> None:
-    tenant = make_tenant(runtime.db).tenant_id
-    (earlier,) = put(runtime.tuned(file_store="local"), tenant, b"from the data directory")
-    rt = runtime.tuned(file_store="database")
-    (later,) = put(rt, tenant, b"from the database")
-    assert rt.files.open([earlier.path, later.path]) == [b"from the data directory", b"from the database"]
+def test_every_store_reads_and_deletes_files_kept_on_disk_before_it(store: Runtime) -> None:
+    rt = store
+    tenant = make_tenant(rt.db).tenant_id
+    (earlier,) = put(rt.tuned(file_store="local"), tenant, b"from the data directory")
+    (later,) = put(rt, tenant, b"from the store")
+    assert rt.files.open([earlier.path, later.path]) == [b"from the data directory", b"from the store"]
     with rt.db.transaction() as conn:
         rt.files.delete(conn, [earlier.path, later.path])
     assert documents_folder(rt) == []
@@ -85,7 +98,9 @@ def test_each_engine_gets_the_store_its_processes_all_reach_unless_told(runtime:
     shared = not runtime.db.dialect.owned_by_one_process  # PostgreSQL: processes on any host
     assert isinstance(runtime.files, DatabaseFiles if shared else LocalFiles)
     assert isinstance(open_file_store(runtime.settings.__class__(file_store="local"), runtime.db), LocalFiles)
-    with pytest.raises(ConfigError, match="DOCHOOKS_FILE_STORE: 's3' is not one of local, database"):
+    with pytest.raises(ConfigError, match="DOCHOOKS_FILE_STORE: 'S3' is not one of local, database, s3"):
+        open_file_store(runtime.tuned(file_store="S3").settings, runtime.db)
+    with pytest.raises(ConfigError, match="DOCHOOKS_FILE_STORE=s3 needs DOCHOOKS_S3_BUCKET"):
         open_file_store(runtime.tuned(file_store="s3").settings, runtime.db)
 
 

@@ -1,6 +1,7 @@
 """Where document files are kept, behind one interface (`FileStore`): an upload's staged
 files put where its document's rows will point, opened for the workflow's processors, and
-deleted with the rows that pruning deletes. Two stores, chosen by `DOCHOOKS_FILE_STORE`:
+deleted with the rows that pruning deletes. Two stores here, chosen by `DOCHOOKS_FILE_STORE`
+(and a third, S3-compatible object storage, in `s3_files.py`):
 
 - `LocalFiles`, the data directory (the default where one process owns the database:
   SQLite). Files before rows: a staged file is renamed into place before the document's
@@ -23,7 +24,7 @@ from dochooks.documents.files import CHUNK_BYTES, StagedFile, Staging, StoredFil
 from dochooks.errors import ConfigError
 from dochooks.settings import Settings
 
-CHOICES = ("local", "database")
+CHOICES = ("local", "database", "s3")
 
 
 @dataclass(frozen=True)
@@ -138,4 +139,13 @@ def open_file_store(settings: Settings, db: Database) -> FileStore:
         return LocalFiles(settings.data_dir)
     if choice == "database":
         return DatabaseFiles(db, settings.data_dir)
+    if choice == "s3":
+        from dochooks.documents.s3_files import S3Files  # boto3 only where it is used
+
+        return S3Files(
+            settings.data_dir,
+            bucket=settings.s3_bucket,
+            prefix=settings.s3_prefix,
+            endpoint_url=settings.s3_endpoint_url,
+        )
     raise ConfigError(f"DOCHOOKS_FILE_STORE: {choice!r} is not one of {', '.join(CHOICES)}")
