@@ -1,6 +1,7 @@
 """Processes on one PostgreSQL database as an operator spreads them over hosts: each with a
 data directory of its own (no disk shared), the same secrets key. A `worker` finishes
-documents uploaded to a `serve` whose disk it never saw; two `serve` processes take uploads
+documents uploaded to a `serve` whose disk it never saw (files in the database, or in a
+bucket of a local S3-compatible server); two `serve` processes take uploads
 side by side, and each document is processed once, each of its topics delivered once."""
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dochooks.db import open_database
 from tests.factories.clients import Api, document_doc, webhook_doc
 from tests.factories.commands import Served, Worker, tenant, wait_until
 from tests.factories.documents import PLAIN_FLOW
-from tests.factories.peers import Receiver
+from tests.factories.peers import S3_CREDENTIALS, Receiver, running_s3
 from tests.factories.stores import TEST_KEY, postgres_database
 
 pytestmark = pytest.mark.postgres
@@ -29,11 +30,23 @@ def pg_url() -> Iterator[str]:
         yield url
 
 
-def host(tmp_path: Path, name: str) -> dict[str, str]:
+@pytest.fixture(params=["database", "s3"])
+def file_store(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+    """The settings of a file store every host reaches: the database (the default on
+    PostgreSQL), or a bucket on a local S3-compatible server."""
+    if request.param == "database":
+        yield {}
+        return
+    with running_s3("documents") as url:
+        yield {"DOCHOOKS_FILE_STORE": "s3", "DOCHOOKS_S3_BUCKET": "documents", "DOCHOOKS_S3_ENDPOINT_URL": url}
+
+
+def host(tmp_path: Path, name: str, **settings: str) -> dict[str, str]:
     """The environment of a process on a host of its own: its own data directory (made here),
-    the shared key that decrypts the webhooks' secrets."""
+    the shared key that decrypts the webhooks' secrets, and `settings`."""
     (tmp_path / name).mkdir()
-    return {"DOCHOOKS_DATA_DIR": str(tmp_path / name / "data"), "DOCHOOKS_SECRET_KEY": TEST_KEY}
+    own = {"DOCHOOKS_DATA_DIR": str(tmp_path / name / "data"), "DOCHOOKS_SECRET_KEY": TEST_KEY}
+    return {**own, **S3_CREDENTIALS, **settings}
 
 
 def files_on_disk(data_dir: Path) -> list[Path]:
@@ -59,11 +72,11 @@ def deliveries_by_document(receiver: Receiver) -> Counter[tuple[str, str]]:
 
 
 def test_a_worker_on_another_host_finishes_documents_uploaded_to_serve(
-    pg_url: str, tmp_path: Path, receiver: Receiver
+    pg_url: str, tmp_path: Path, receiver: Receiver, file_store: dict[str, str]
 ) -> None:
     extracting = tmp_path / "extraction-started"
     slow = {"DOCHOOKS_PROCESSORS": "tests.e2e.slow_processors:PROCESSORS", "SLOW_EXTRACT_STARTED": str(extracting)}
-    serve_host = host(tmp_path, "api-host")
+    serve_host = host(tmp_path, "api-host", **file_store)
     service = Served(pg_url, tmp_path / "api-host", **serve_host, **slow)
     service.start()
     try:
@@ -81,7 +94,7 @@ def test_a_worker_on_another_host_finishes_documents_uploaded_to_serve(
     assert files_on_disk(Path(serve_host["DOCHOOKS_DATA_DIR"])) == []  # the files were never on its disk
     shutil.rmtree(tmp_path / "api-host")
 
-    worker_host = host(tmp_path, "worker-host")
+    worker_host = host(tmp_path, "worker-host", **file_store)
     worker = Worker(pg_url, tmp_path / "worker-host", "worker", **worker_host)
     worker.start()
     try:
