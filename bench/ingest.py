@@ -2,15 +2,15 @@
 through `publish` (the transactional outbox).
 
     .venv/bin/python bench/ingest.py [--uploads 2000] [--concurrency 16] [--tenants 2] [--events 20000]
-                                     [--database-url URL]
+                                     [--file-bytes N] [--database-url URL]
 
 1. Uploads: `dochooks serve` runs as a subprocess (its API, workflow runner and
    dispatcher, as in production; rate limit off); an aiohttp client POSTs JSON:API
-   uploads of a small text file, `--concurrency` at a time spread over `--tenants` tenants
+   uploads of a small text file (or one of `--file-bytes`), `--concurrency` at a time spread over `--tenants` tenants
    (one tenant holds half the upload slots at most), tries a 503 again after its
    Retry-After as a client should, and counts each upload's last answer and the 503s.
    Afterwards every accepted upload (201) is looked up: its document row, and its file
-   on disk whole (size and sha256).
+   whole in the file store (size and sha256; on disk, or in the database).
 2. Publish: in this process, `--events` events are published to one subscribed webhook,
    each in its own transaction, then the same number 100 to a transaction. Afterwards the
    events and their deliveries are counted in the database.
@@ -59,43 +59,48 @@ def half(name: str, database_url: str | None) -> Iterator[tuple[str, Path]]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def measure_uploads(url: str, workdir: Path, uploads: int, concurrency: int, tenants: int) -> Uploads:
-    """Uploads through a `dochooks serve` subprocess from `concurrency` clients of `tenants`
-    tenants, and what they were answered."""
+def measure_uploads(url: str, workdir: Path, uploads: int, concurrency: int, tenants: int, document: bytes) -> Uploads:
+    """Uploads of `document` through a `dochooks serve` subprocess from `concurrency` clients
+    of `tenants` tenants, and what they were answered."""
     env = service_env(url, workdir)
     tokens = [tenant_token(env, f"ingest{n}") for n in range(tenants)]
     with served(env, workdir) as service:
-        return run_loop(lambda: upload_documents(service.base, tokens, uploads, concurrency))  # type: ignore[no-any-return]
+        return run_loop(lambda: upload_documents(service.base, tokens, uploads, concurrency, document))  # type: ignore[no-any-return]
 
 
-def check_uploads(verdict: Verdict, url: str, workdir: Path, uploads: Uploads) -> None:
+def sized(size: int | None) -> bytes:
+    """The benchmark's text file, repeated or cut to `size` bytes (None: as it is)."""
+    return DOCUMENT if size is None else (DOCUMENT * (size // len(DOCUMENT) + 1))[:size]
+
+
+def check_uploads(verdict: Verdict, url: str, workdir: Path, uploads: Uploads, document: bytes) -> None:
     """Every upload was accepted, and every accepted one is stored: its document row, and its
-    file on disk, whole; nothing stored that was not accepted."""
+    file in the file store, whole; nothing stored that was not accepted."""
     accepted = check_accepted(verdict, uploads)
     data_dir = workdir / "data"
     rt = open_runtime(Settings(database_url=url, data_dir=data_dir), run_migrations=False)
-    try:
-        with rt.db.read() as conn:
-            rows = conn.all(
-                "SELECT d.id, f.path, f.size_bytes, f.sha256 FROM documents d "
-                "LEFT JOIN document_files f ON f.document_id = d.id"
-            )
-    finally:
-        rt.close()
+    with rt.db.read() as conn:
+        rows = conn.all(
+            "SELECT d.id, f.path, f.size_bytes, f.sha256 FROM documents d "
+            "LEFT JOIN document_files f ON f.document_id = d.id"
+        )
     files: dict[str, list[tuple[str, int, str]]] = {}
     for row in rows:
         stored = files.setdefault(str(row["id"]), [])
         if row["path"] is not None:
             stored.append((row["path"], row["size_bytes"], row["sha256"]))
-    expected = (len(DOCUMENT), hashlib.sha256(DOCUMENT).hexdigest())
+    expected = (len(document), hashlib.sha256(document).hexdigest())
 
-    def whole(document: str) -> bool:
-        stored = files.get(document, [])
+    def whole(document_id: str) -> bool:
+        stored = files.get(document_id, [])
         return len(stored) == 1 and all(
-            (size, sha) == expected and (data_dir / path).read_bytes() == DOCUMENT for path, size, sha in stored
+            (size, sha) == expected and rt.files.open([path]) == [document] for path, size, sha in stored
         )
 
-    intact = sum(whole(d) for d in set(uploads.documents))
+    try:
+        intact = sum(whole(d) for d in set(uploads.documents))
+    finally:
+        rt.close()
     verdict.check(
         f"each of the {accepted:,} accepted uploads is stored: its document, its file whole; nothing else stored",
         intact == accepted == len(files),
@@ -148,20 +153,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--concurrency", type=int, default=16)
     p.add_argument("--tenants", type=int, default=2, help="the clients' tenants (default %(default)s)")
     p.add_argument("--events", type=int, default=20_000)
+    p.add_argument("--file-bytes", type=int, help="the size of each upload's file (default: a text of 840 bytes)")
     p.add_argument("--database-url", help="postgresql://…/NAME: NAME_api and NAME_publish are created and dropped")
     args = p.parse_args(argv)
     verdict = Verdict()
+    document = sized(args.file_bytes)
     with half("api", args.database_url) as (url, workdir):
-        uploads = measure_uploads(url, workdir, args.uploads, args.concurrency, args.tenants)
-        check_uploads(verdict, url, workdir, uploads)
+        uploads = measure_uploads(url, workdir, args.uploads, args.concurrency, args.tenants, document)
+        check_uploads(verdict, url, workdir, uploads, document)
     with half("publish", args.database_url) as (url, workdir):
         engine, single, batched = measure_publish(verdict, url, workdir, args.events)
     rows = [
         ("database", engine),
         (
             "uploads through the API",
-            f"{uploads.rate:,.0f}/s ({args.uploads:,} uploads, {args.concurrency} at a time from {args.tenants} "
-            f"tenants; {uploads.retried:,} answers of 503 tried again)",
+            f"{uploads.rate:,.0f}/s ({args.uploads:,} uploads of {len(document):,} bytes, {args.concurrency} at a "
+            f"time from {args.tenants} tenants; {uploads.retried:,} answers of 503 tried again)",
         ),
         ("upload answers", ", ".join(f"{n:,} × {status}" for status, n in sorted(uploads.answers.items()))),
         ("events through publish", f"{single:,.0f}/s one per transaction; {batched:,.0f}/s 100 per transaction"),

@@ -125,10 +125,12 @@ def check_accepted(verdict: Verdict, uploads: Uploads) -> int:
     return accepted
 
 
-async def upload_documents(base: str, tokens: list[str], uploads: int, concurrency: int) -> Uploads:
-    """`uploads` JSON:API uploads of DOCUMENT, `concurrency` clients at a time, spread over the
-    tenants of `tokens`; a 503 is tried again after its Retry-After, as a client should."""
-    content = base64.b64encode(DOCUMENT).decode()
+async def upload_documents(
+    base: str, tokens: list[str], uploads: int, concurrency: int, document: bytes = DOCUMENT
+) -> Uploads:
+    """`uploads` JSON:API uploads of `document`, `concurrency` clients at a time, spread over
+    the tenants of `tokens`; a 503 is tried again after its Retry-After, as a client should."""
+    content = base64.b64encode(document).decode()
     body = json.dumps({"data": {"type": "documents", "attributes": {"files": [{"base64_file": content}]}}})
     headers = [{"Authorization": f"Bearer {t}", "Content-Type": JSON_API} for t in tokens]
     url = f"{base}/v1/documents"

@@ -174,6 +174,7 @@ def migrate(**flags: Any) -> None:
 @settings_options(
     "database_url",
     "data_dir",
+    "file_store",
     "delivery_retention_days",
     "document_retention_days",
     "prune_batch",

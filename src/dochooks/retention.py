@@ -23,14 +23,14 @@ from dochooks import logs
 from dochooks.clock import Clock
 from dochooks.db import Connection, Database
 from dochooks.db.engine import Row, in_clause
-from dochooks.documents.files import remove_files
+from dochooks.documents.file_store import open_file_store
 from dochooks.settings import Settings
 
 logger = logging.getLogger("dochooks.retention")
 
 DAY_MS = 86_400_000
 # What a pass deletes from: the tables whose dead rows PostgreSQL must vacuum after it.
-PRUNED_TABLES = ("deliveries", "attempts", "events", "document_files", "documents")
+PRUNED_TABLES = ("deliveries", "attempts", "events", "document_file_chunks", "document_files", "documents")
 FINISHED = ("done", "failed")  # the only document statuses retention deletes
 
 
@@ -116,6 +116,7 @@ class Pruning:
         self._settings = settings
         self._clock = clock
         self._batch = max(1, settings.prune_batch)
+        self._files = open_file_store(settings, db)
 
     def batches(self) -> Iterator[Pruned]:
         now = self._clock.now_ms()
@@ -199,8 +200,9 @@ class Pruning:
             seen = (rows[-1]["updated_at"], rows[-1]["id"])
 
     def _delete_documents(self, ids: list[int], cutoff_ms: int) -> Pruned:
-        """The rows first, the files once that has committed: a crash in between leaves files
-        no row points at (garbage), never a document whose files are gone."""
+        """The rows and their files in one transaction, as the file store deletes them: from
+        the database with the rows; from disk once the rows' deletion has committed (a crash in
+        between leaves files no row points at, never a document whose files are gone)."""
         with self._db.transaction() as conn:
             finished = "status IN (" + ", ".join(f"'{status}'" for status in FINISHED) + ")"
             still = _still_prunable(conn, "documents", ids, finished, cutoff_ms)
@@ -211,8 +213,7 @@ class Pruning:
             paths = [r["path"] for r in files]
             conn.run(f"DELETE FROM document_files WHERE document_id IN {listed}", params)
             documents = conn.run(f"DELETE FROM documents WHERE id IN {listed}", params)
-            data_dir = self._settings.data_dir
-            conn.after_commit(lambda: remove_files(data_dir, paths))
+            self._files.delete(conn, paths)
         return Pruned(documents=documents, files=len(paths))
 
 

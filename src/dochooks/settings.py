@@ -20,6 +20,16 @@ def _setting(default: Any, help: str, *, secret: bool = False) -> Any:
 class Settings:
     database_url: str = _setting("sqlite:///./dochooks.db", "sqlite:///PATH or postgresql://...")
     data_dir: Path = _setting(Path("./dochooks-data"), "Where the service keeps its files and generated key.")
+    file_store: str | None = _setting(
+        None,
+        "Where document files are kept: local (the data dir, this host only), database (every process of the "
+        "database reads them) or s3 (a bucket every process reaches); unset: local on SQLite, database on PostgreSQL.",
+    )
+    s3_bucket: str | None = _setting(None, "The bucket of the s3 file store (credentials: the usual AWS_* settings).")
+    s3_prefix: str = _setting("dochooks/", "What the s3 file store's object keys start with.")
+    s3_endpoint_url: str | None = _setting(
+        None, "https://HOST of an S3-compatible service for the s3 file store (unset: AWS S3)."
+    )
     secret_key: str | None = _setting(
         None,
         "Key that encrypts secrets at rest (Fernet, urlsafe base64); generated into the data dir if unset.",

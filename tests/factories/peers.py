@@ -211,3 +211,33 @@ def running_proxy() -> Iterator[Proxy]:
 
     with _served_in_thread(start(), stop):
         yield proxy
+
+
+S3_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+@contextmanager
+def running_s3(bucket: str = "dochooks-files") -> Iterator[str]:
+    """A local S3-compatible server (moto's, in a thread) with `bucket` made; its URL. The
+    caller sets S3_CREDENTIALS in the environment, as an operator sets AWS's."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    try:
+        import boto3
+
+        boto3.client("s3", endpoint_url=url, **_boto_credentials()).create_bucket(Bucket=bucket)
+        yield url
+    finally:
+        server.stop()
+
+
+def _boto_credentials() -> dict[str, str]:
+    return {
+        "aws_access_key_id": S3_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": S3_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        "region_name": S3_CREDENTIALS["AWS_DEFAULT_REGION"],
+    }

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -71,28 +72,42 @@ def _settled(conn: Connection, tenant: NewTenant, hook_id: int, status: str, mad
     return event
 
 
-def document(rt: Runtime, tenant_id: int, *, status: str, changed_days_ago: float) -> tuple[int, Path]:
-    """A document with one file on disk, last changed `changed_days_ago` days before the
-    runtime's clock."""
+@dataclass(frozen=True)
+class KeptFile:
+    """A document's file where its runtime's file store keeps it."""
+
+    rt: Runtime
+    path: str
+
+    def exists(self) -> bool:
+        with self.rt.db.read() as conn:
+            chunk = conn.one("SELECT seq FROM document_file_chunks WHERE path = :p", {"p": self.path})
+        return chunk is not None or (self.rt.settings.data_dir / self.path).exists()
+
+
+def document(rt: Runtime, tenant_id: int, *, status: str, changed_days_ago: float) -> tuple[int, KeptFile]:
+    """A document with one file in the runtime's file store, last changed `changed_days_ago`
+    days before the runtime's clock."""
     with Staging(rt.settings.data_dir, tenant_id, limit_bytes=1024) as staging:
         staged = staging.new_file()
         staged.write(b"Invoice 1\n")
         staged.finish()
-        (stored,) = staging.store([staged])
-    changed = rt.clock.now_ms() - int(changed_days_ago * DAY_MS)
-    with rt.db.transaction() as conn:
-        doc = create_document(
-            conn,
-            tenant_id=tenant_id,
-            name="one.txt",
-            external_id=None,
-            custom_fields={},
-            files=[stored],
-            sla_deadline=None,
-            now_ms=changed,
-        )
-        conn.run("UPDATE documents SET status = :s, run_at = NULL WHERE id = :id", {"s": status, "id": doc.id})
-    return doc.id, rt.settings.data_dir / stored.path
+        placed = rt.files.put(staging, [staged])
+        changed = rt.clock.now_ms() - int(changed_days_ago * DAY_MS)
+        with rt.db.transaction() as conn:
+            placed.write(conn)
+            doc = create_document(
+                conn,
+                tenant_id=tenant_id,
+                name="one.txt",
+                external_id=None,
+                custom_fields={},
+                files=placed.stored,
+                sla_deadline=None,
+                now_ms=changed,
+            )
+            conn.run("UPDATE documents SET status = :s, run_at = NULL WHERE id = :id", {"s": status, "id": doc.id})
+    return doc.id, KeptFile(rt, placed.stored[0].path)
 
 
 def ids(conn: Connection, table: str) -> set[int]:
@@ -219,10 +234,10 @@ def test_the_prune_command_says_what_would_go_then_deletes_it(runtime: Runtime, 
     assert again.output == "would prune 0 deliveries (0 attempts), 0 events, 0 documents (0 files)\n"
 
 
-def test_a_documents_files_are_removed_only_once_its_rows_are_gone_for_good(
+def test_a_documents_files_on_disk_are_removed_only_once_its_rows_are_gone_for_good(
     runtime: Runtime, acme: NewTenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    rt = tuned(runtime, document_retention_days=10)
+    rt = tuned(runtime, document_retention_days=10, file_store="local")
     doc, path = document(rt, acme.tenant_id, status="done", changed_days_ago=11)
     seen: list[tuple[set[int], bool]] = []
 
@@ -230,7 +245,7 @@ def test_a_documents_files_are_removed_only_once_its_rows_are_gone_for_good(
         seen.append((_snapshot(rt, "documents"), path.exists()))  # what another reader sees by then
         remove_files(data_dir, paths)
 
-    monkeypatch.setattr("dochooks.retention.remove_files", remove)
+    monkeypatch.setattr("dochooks.documents.file_store.remove_files", remove)
     assert run_pass(rt) == Pruned(documents=1, files=1)
     assert seen == [(set(), True)] and not path.exists()
     assert doc not in _snapshot(rt, "documents")
@@ -262,3 +277,19 @@ def test_on_postgresql_a_pass_that_deleted_rows_vacuums_them_when_autovacuum_is_
     # With autovacuum on, PostgreSQL vacuums by itself when it measures a need; off, nobody
     # would, so the pass does.
     assert _vacuumed(rt) == (autovacuum["autovacuum"] == "off")
+
+
+def test_a_documents_files_in_the_database_go_in_the_transaction_that_deletes_its_rows(
+    runtime: Runtime, acme: NewTenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rt = tuned(runtime, document_retention_days=10, file_store="database")
+    _, kept = document(rt, acme.tenant_id, status="done", changed_days_ago=11)
+    young, young_kept = document(rt, acme.tenant_id, status="done", changed_days_ago=9)
+    assert kept.exists() and not (rt.settings.data_dir / kept.path).exists()  # never on disk
+    committed: list[bool] = []
+    monkeypatch.setattr(
+        "dochooks.documents.file_store.remove_files", lambda data_dir, paths: committed.append(kept.exists())
+    )
+    assert run_pass(rt) == Pruned(documents=1, files=1)
+    assert committed == [False]  # gone by the time the rows' deletion had committed
+    assert _snapshot(rt, "documents") == {young} and young_kept.exists()

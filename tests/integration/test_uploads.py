@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from dochooks.documents.file_store import LocalFiles
 from dochooks.runtime import Runtime, open_runtime
 from dochooks.tenants import NewTenant
 from tests.factories.clients import Api, WebClient, document_doc, live_service, multipart
@@ -50,19 +51,26 @@ def send_chunked(base: str, token: str, body: bytes, size: int, kind: str = JSON
 
 
 def stored(rt: Runtime, document_id: str) -> list[tuple[bytes, int, str]]:
-    """Each file of a document as on disk, with the size and SHA-256 its row records."""
+    """Each file of a document as its file store keeps it, with the size and SHA-256 its row records."""
     with rt.db.read() as conn:
         rows = conn.all(
             "SELECT path, size_bytes, sha256 FROM document_files WHERE document_id = :d ORDER BY position",
             {"d": int(document_id)},
         )
-    return [((rt.settings.data_dir / r["path"]).read_bytes(), r["size_bytes"], r["sha256"]) for r in rows]
+    kept = rt.files.open([r["path"] for r in rows])
+    return [(content, r["size_bytes"], r["sha256"]) for content, r in zip(kept, rows, strict=True)]
 
 
 def leftovers(rt: Runtime) -> list[Path]:
     """Every file under the documents folder: none may stay behind a refused upload."""
     folder = rt.settings.data_dir / "documents"
     return [p for p in folder.rglob("*") if p.is_file()] if folder.exists() else []
+
+
+def kept_on_disk(rt: Runtime, files: int) -> int:
+    """How many files of `files` stored ones are on this host's disk: all of them in the data
+    directory's store, none in the database's."""
+    return files if isinstance(rt.files, LocalFiles) else 0
 
 
 def test_a_20_mib_upload_is_stored_byte_identical_as_json_and_as_multipart(
@@ -79,7 +87,7 @@ def test_a_20_mib_upload_is_stored_byte_identical_as_json_and_as_multipart(
         ((on_disk, size, sha),) = stored(runtime, doc["data"]["id"])
         assert on_disk == content and size == len(content) and sha == hashlib.sha256(content).hexdigest()
     files = leftovers(runtime)
-    assert len(files) == 2 and all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)
+    assert len(files) == kept_on_disk(runtime, 2) and all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)
     for folder in {f.parent for f in files} | {f.parent.parent for f in files}:
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700
 
@@ -237,7 +245,7 @@ def test_the_upload_form_stores_the_file_whole_and_refuses_one_over_the_limit_by
         page = web.post_multipart("/documents", csrf, ("file", "big.bin", content + b"!"), ("external_id", None, b"X"))
         assert page.status == 413 and 'id="file-error">the files exceed the upload limit of 1 MiB' in page.text
         assert 'value="X"' in page.text
-        assert len(leftovers(rt)) == 1
+        assert len(leftovers(rt)) == kept_on_disk(rt, 1)
 
 
 def test_an_upload_abandoned_midway_gives_back_its_slot_and_leaves_no_file(tmp_path: Path, db_url: str) -> None:

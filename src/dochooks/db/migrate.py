@@ -24,6 +24,7 @@ class Migration:
 
     def statements(self, dialect: Dialect) -> list[str]:
         text = re.sub(r"--[^\n]*", "", self.sql).replace("{pk}", dialect.primary_key)
+        text = text.replace("{bytes}", dialect.binary)
         return [s.strip() for s in text.split(";") if s.strip()]
 
 

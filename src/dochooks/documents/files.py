@@ -1,6 +1,7 @@
 """Uploaded files on disk, under the data directory: each written in chunks to a private
-`.part` file (size and SHA-256 counted on the way, then fsync) and renamed into place
-before the database learns of it, so a document never points at half a file."""
+`.part` file (size and SHA-256 counted on the way, then fsync where it stays on disk) and,
+for the local file store, renamed into place before the database learns of it, so a
+document never points at half a file."""
 
 from __future__ import annotations
 
@@ -58,12 +59,14 @@ class StagedFile:
         self.size_bytes += len(chunk)
 
     def finish(self) -> None:
-        """Every byte on the disk (fsync) and the file closed."""
+        """Every byte written and the file closed; on the disk too (fsync) where the staging
+        is `durable`."""
         assert self._out is not None, "the file is finished"
         out, self._out = self._out, None
         with out:
             out.flush()
-            os.fsync(out.fileno())
+            if self._staging.durable:
+                os.fsync(out.fileno())
 
     def discard(self) -> None:
         if self._out is not None:
@@ -74,12 +77,15 @@ class StagedFile:
 
 class Staging:
     """The files of one upload while they arrive, at most `limit_bytes` together. `store`
-    puts finished ones in place; closing removes every file that was not stored."""
+    puts finished ones in place; closing removes every file that was not stored. Not
+    `durable`: finished files are not flushed to the disk (they are copied elsewhere, which
+    makes them durable, before the upload is answered)."""
 
-    def __init__(self, data_dir: Path, tenant_id: int, *, limit_bytes: int) -> None:
+    def __init__(self, data_dir: Path, tenant_id: int, *, limit_bytes: int, durable: bool = True) -> None:
         self.data_dir = data_dir
         self.tenant_id = tenant_id
         self.limit_bytes = limit_bytes
+        self.durable = durable
         self.total_bytes = 0
         self._open: list[StagedFile] = []
 

@@ -19,7 +19,6 @@ import socket
 from dochooks.documents import config as workflow_config
 from dochooks.documents import store
 from dochooks.documents.config import WorkflowConfig
-from dochooks.documents.files import read_files
 from dochooks.documents.processors import Processors, load_processors
 from dochooks.documents.steps import automatic_step
 from dochooks.documents.workflow import Transition
@@ -110,9 +109,7 @@ class WorkflowRunner:
         waits for a person, ends, or has taken CHAIN steps."""
         transitions: list[Transition] = []
         while len(transitions) < CHAIN:
-            transition = automatic_step(
-                doc, config, self._processors, lambda: read_files(self._rt.settings.data_dir, paths)
-            )
+            transition = automatic_step(doc, config, self._processors, lambda: self._rt.files.open(paths))
             if transition is None:
                 break
             transitions.append(transition)

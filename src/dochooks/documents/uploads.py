@@ -12,7 +12,7 @@ from dochooks.db import Connection
 from dochooks.db.group_commit import GroupCommit
 from dochooks.documents import config as workflow_config
 from dochooks.documents import store
-from dochooks.documents.files import StagedFile, Staging, remove_files
+from dochooks.documents.files import StagedFile, Staging
 from dochooks.errors import InvalidInput
 from dochooks.runtime import Runtime
 
@@ -26,7 +26,7 @@ MAX_CUSTOM_FIELDS_DEPTH = 32
 
 def staging(rt: Runtime, tenant_id: int) -> Staging:
     """Where an upload's files are written while they arrive; close it when the upload is done."""
-    return Staging(rt.settings.data_dir, tenant_id, limit_bytes=rt.settings.max_upload_bytes)
+    return rt.files.staging(tenant_id, limit_bytes=rt.settings.max_upload_bytes)
 
 
 def nesting_depth(value: Any, *, stop_after: int) -> int:
@@ -71,15 +71,17 @@ def accept_upload(
     external_id: str | None,
     custom_fields: dict[str, Any],
 ) -> store.Document:
-    """Create the document of `files`, finished in `staged`: the files are put in place
-    first, and removed again if the document's transaction fails. The transaction is
-    committed with the uploads other threads hand `commits` meanwhile (one disk flush)."""
+    """Create the document of `files`, finished in `staged`: the files are put in the file
+    store first (in the data directory: before the transaction, removed again if it fails;
+    in the database: in the same transaction). The transaction is committed with the uploads
+    other threads hand `commits` meanwhile (one disk flush)."""
     if not files:
         raise InvalidInput("send at least one file", attribute="files")
     check_custom_fields(custom_fields)
-    stored = staged.store(files)
+    placed = rt.files.put(staged, files)
 
     def create(conn: Connection) -> store.Document:
+        placed.write(conn)
         now = rt.clock.now_ms()
         sla_seconds = workflow_config.load(conn, tenant_id).processing_target_seconds
         return store.create_document(
@@ -88,7 +90,7 @@ def accept_upload(
             name=name,
             external_id=external_id,
             custom_fields=custom_fields,
-            files=stored,
+            files=placed.stored,
             sla_deadline=now + sla_seconds * 1000 if sla_seconds else None,
             now_ms=now,
         )
@@ -96,5 +98,5 @@ def accept_upload(
     try:
         return commits.run(create)
     except BaseException:
-        remove_files(rt.settings.data_dir, [f.path for f in stored])
+        placed.undo()
         raise
