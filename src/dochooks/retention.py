@@ -12,7 +12,6 @@ so whatever lies beyond is newer still. Documents are walked per tenant through 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -24,6 +23,7 @@ from dochooks.clock import Clock
 from dochooks.db import Connection, Database
 from dochooks.db.engine import Row, in_clause
 from dochooks.documents.file_store import open_file_store
+from dochooks.pacing import rest, wait_unless_stopped
 from dochooks.settings import Settings
 
 logger = logging.getLogger("dochooks.retention")
@@ -232,14 +232,6 @@ def _still_prunable(
     return in_clause("d", [r["id"] for r in kept]) if kept else None
 
 
-def rest(pause: float, worked: float, share: float) -> float:
-    """Seconds to rest after a batch that took `worked` seconds: `pause` at least, and enough
-    that the batches take `share` of the time at most (of the writer, of a core), however
-    slow the disk (pruning's and recovery's batches alike)."""
-    share = min(1.0, max(0.01, share))
-    return max(pause, worked * (1 - share) / share)
-
-
 def prune(db: Database, settings: Settings, clock: Clock, *, pause: Callable[[float], None] = time.sleep) -> Pruned:
     """One whole pass, resting between batches as the background loop does (the command line's)."""
     total = Pruned()
@@ -331,9 +323,3 @@ class Pruner:
 
 def _counts(pruned: Pruned) -> dict[str, int]:
     return {f"pruned_{f.name}": getattr(pruned, f.name) for f in fields(pruned)}
-
-
-async def wait_unless_stopped(stopping: asyncio.Event, seconds: float) -> None:
-    """Sleep `seconds`, or until `stopping` is set."""
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stopping.wait(), timeout=seconds)

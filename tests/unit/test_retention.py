@@ -7,7 +7,7 @@ import pytest
 
 from dochooks.documents import config as workflow_config
 from dochooks.errors import InvalidInput
-from dochooks.retention import DAY_MS, Pruned, cutoff, rest, settled_before, step
+from dochooks.retention import DAY_MS, Pruned, cutoff, settled_before, step
 
 
 def row(id: int, created_at: int, status: str = "succeeded", updated_at: int | None = None) -> dict[str, object]:
@@ -56,14 +56,3 @@ def test_a_tenants_document_age_out_of_bounds_is_refused(days: int) -> None:
 @pytest.mark.parametrize("days", [None, 0, 7, workflow_config.MAX_RETENTION_DAYS])
 def test_a_tenants_document_age_in_bounds_is_kept(days: int | None) -> None:
     assert workflow_config.checked({"document_retention_days": days}) == {"document_retention_days": days}
-
-
-@pytest.mark.parametrize(
-    ("share", "worked", "rests"),
-    [(0.25, 1.0, 3.0), (0.5, 2.0, 2.0), (1.0, 1.0, 0.05), (0.25, 0.001, 0.05), (0.0, 1.0, 99.0), (7.0, 1.0, 0.05)],
-)
-def test_pruning_rests_enough_to_work_its_share_of_the_time_and_at_least_the_pause(
-    share: float, worked: float, rests: float
-) -> None:
-    # A share out of bounds counts as its nearest bound (0.01 or 1), never a division by zero.
-    assert rest(0.05, worked, share) == pytest.approx(rests)

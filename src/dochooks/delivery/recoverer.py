@@ -14,7 +14,7 @@ from dochooks.clock import Clock
 from dochooks.db import Database
 from dochooks.delivery import recovery
 from dochooks.delivery.recovery import JobStatus, Recovery
-from dochooks.retention import rest, wait_unless_stopped
+from dochooks.pacing import rest, wait_unless_stopped
 from dochooks.settings import Settings
 
 # A batch, then a rest twice its length: recovery takes a third of the writer at most, and
