@@ -18,6 +18,7 @@ from dochooks import __version__, logs
 from dochooks.cli_recovery import recover
 from dochooks.cli_support import Group, install_uvloop, settings_from, settings_options
 from dochooks.cli_tenants import tenant, token
+from dochooks.cli_trigger import trigger
 from dochooks.db import migrate as run_migrations
 from dochooks.db import open_database
 from dochooks.settings import Settings, describe, shown
@@ -66,6 +67,7 @@ def main() -> None:
 main.add_command(tenant)
 main.add_command(token)
 main.add_command(recover)
+main.add_command(trigger)
 
 
 @main.command()
