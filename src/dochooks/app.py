@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -19,7 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from dochooks import __version__
-from dochooks.api import deliveries, meta, recoveries
+from dochooks.api import deliveries, meta, openapi, recoveries
 from dochooks.api import documents as api_documents
 from dochooks.api import errors as api_errors
 from dochooks.api import webhooks as api_webhooks
@@ -135,6 +136,7 @@ def create_app(
         default_response_class=JsonApiResponse,
         lifespan=lifespan,
     )
+    app.openapi = functools.partial(openapi.describe, app)  # type: ignore[method-assign]
     app.state.runtime = rt
     app.state.background = None
     app.state.rate_limiter = RateLimiter(rt.settings.rate_limit, rt.settings.rate_burst, clock=limiter_clock)
