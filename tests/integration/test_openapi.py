@@ -5,6 +5,7 @@ document and its JSON:API error answers, and real answers valid against what it 
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -50,6 +51,8 @@ def test_the_served_document_is_valid_openapi(served: tuple[Api, dict[str, Any]]
     spec = served[1]
     assert spec["openapi"].startswith("3.1")
     validate(spec)  # raises with the first place it breaks the specification
+    refs = set(re.findall(r"'\$ref': '([^']*)'", repr(spec)))
+    assert refs and all(ref.removeprefix("#/components/schemas/") in spec["components"]["schemas"] for ref in refs)
     assert spec["components"]["securitySchemes"]["HTTPBearer"] == {
         "type": "http",
         "scheme": "bearer",

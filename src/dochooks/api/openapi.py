@@ -116,6 +116,22 @@ def _delivery_webhooks() -> dict[str, Any]:
     return {"delivery": {"post": operation}}
 
 
+def _hoist_definitions(node: Any, schemas: dict[str, Any]) -> Any:
+    """A schema written in by hand (the upload's, from pydantic) keeps its models in `$defs`
+    and refers to `#/$defs/...`, which in this document points nowhere: move them to the
+    components, where FastAPI puts the same models, and point there."""
+    if isinstance(node, list):
+        return [_hoist_definitions(item, schemas) for item in node]
+    if not isinstance(node, dict):
+        return node
+    for name, definition in node.pop("$defs", {}).items():
+        schemas.setdefault(name, _hoist_definitions(definition, schemas))
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        node["$ref"] = "#/components/schemas/" + ref.removeprefix("#/$defs/")
+    return {key: _hoist_definitions(value, schemas) for key, value in node.items()}
+
+
 def describe(app: FastAPI) -> dict[str, Any]:
     """The app's OpenAPI document, built once and kept (as FastAPI's own `openapi()` does)."""
     if app.openapi_schema is not None:
@@ -130,6 +146,7 @@ def describe(app: FastAPI) -> dict[str, Any]:
             else:
                 _complete_probe(path, operation)
     schemas = doc["components"]["schemas"]
+    doc["paths"] = _hoist_definitions(doc["paths"], schemas)
     for unused in ("HTTPValidationError", "ValidationError"):  # FastAPI's 422, which this API does not answer
         schemas.pop(unused, None)
     schemas["Error"] = answers.ERROR
