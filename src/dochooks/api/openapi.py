@@ -100,7 +100,7 @@ def _complete_probe(path: str, operation: dict[str, Any]) -> None:
 
 
 def _delivery_webhooks() -> dict[str, Any]:
-    """What a subscribed endpoint receives, per OpenAPI 3.1's `webhooks`: one entry for every topic."""
+    """What a subscribed endpoint receives, as OpenAPI 3.1's `webhooks`: one POST, whatever the topic."""
     operation = {
         "summary": "A delivery: what your endpoint receives",
         "description": "POSTed to the webhook's URL for each topic it subscribes to, with its custom headers "
@@ -124,12 +124,13 @@ def _hoist_definitions(node: Any, schemas: dict[str, Any]) -> Any:
         return [_hoist_definitions(item, schemas) for item in node]
     if not isinstance(node, dict):
         return node
-    for name, definition in node.pop("$defs", {}).items():
+    for name, definition in node.get("$defs", {}).items():
         schemas.setdefault(name, _hoist_definitions(definition, schemas))
-    ref = node.get("$ref")
+    hoisted = {key: _hoist_definitions(value, schemas) for key, value in node.items() if key != "$defs"}
+    ref = hoisted.get("$ref")
     if isinstance(ref, str) and ref.startswith("#/$defs/"):
-        node["$ref"] = "#/components/schemas/" + ref.removeprefix("#/$defs/")
-    return {key: _hoist_definitions(value, schemas) for key, value in node.items()}
+        hoisted["$ref"] = "#/components/schemas/" + ref.removeprefix("#/$defs/")
+    return hoisted  # a copy: the route's own schema (documents._UPLOAD_BODY) stays as it was
 
 
 def describe(app: FastAPI) -> dict[str, Any]:
@@ -137,7 +138,14 @@ def describe(app: FastAPI) -> dict[str, Any]:
     if app.openapi_schema is not None:
         return app.openapi_schema
     doc = get_openapi(
-        title=app.title, version=app.version, description=app.description, routes=app.routes, tags=app.openapi_tags
+        title=app.title,
+        version=app.version,
+        openapi_version=app.openapi_version,
+        description=app.description,
+        routes=app.routes,
+        tags=app.openapi_tags,
+        servers=app.servers,
+        separate_input_output_schemas=app.separate_input_output_schemas,
     )
     for path, operations in doc["paths"].items():
         for method, operation in operations.items():
