@@ -76,7 +76,9 @@ def test_swagger_ui_renders_the_operations_offline(offline: Offline, service: st
     answer = offline.page.goto(f"{service}/docs")
     assert answer is not None and answer.ok
     policy = answer.headers["content-security-policy"]
-    assert "default-src 'self'" in policy and "script-src" not in policy  # scripts from the service alone
+    # Scripts and styles fall back to default-src 'self': nothing inline, nothing from elsewhere.
+    assert "default-src 'self';" in policy
+    assert "script-src" not in policy and "style-src" not in policy and "unsafe" not in policy
     expect(offline.page.get_by_text("Upload a document")).to_be_visible(timeout=15_000)
     expect(offline.page.get_by_text("Add a webhook")).to_be_visible()
     expect(offline.page.locator(".opblock").first).to_be_visible()
@@ -90,6 +92,8 @@ def test_swagger_ui_renders_the_operations_offline(offline: Offline, service: st
 def test_redoc_renders_the_operations_offline(offline: Offline, service: str) -> None:
     answer = offline.page.goto(f"{service}/redoc")
     assert answer is not None and answer.ok
+    policy = answer.headers["content-security-policy"]
+    assert "default-src 'self';" in policy and "script-src" not in policy and "unsafe-eval" not in policy
     expect(offline.page.get_by_role("heading", name="Upload a document")).to_be_visible(timeout=15_000)
     assert offline.elsewhere == []
     # ReDoc always tries its maker's logo from their CDN (and hides it when that fails): the

@@ -1,7 +1,8 @@
 """The API's documentation pages, /docs (Swagger UI) and /redoc (ReDoc), served whole from
 this service: their scripts and styles come from the fastapi-offline package's copies of
 Swagger UI and ReDoc, and the pages start them without inline scripts, so they work
-offline and under a Content-Security-Policy that allows only this origin's scripts."""
+offline and under a Content-Security-Policy that allows only this origin's scripts
+(and, for Swagger UI, only its styles)."""
 
 from __future__ import annotations
 
@@ -17,14 +18,18 @@ from fastapi.staticfiles import StaticFiles
 VENDOR = Path(str(files("fastapi_offline") / "static"))  # swagger-ui-bundle.js, swagger-ui.css, redoc.standalone.js
 ASSETS = "/docs/assets"
 INIT = Path(__file__).parent / "docs_static" / "swagger-init.js"
-# Scripts only from this origin. Styles may be inline: Swagger UI and ReDoc set style attributes
-# and ReDoc injects <style> elements; ReDoc's search runs in a worker made from a blob.
-HEADERS = {
+_FIXED = {"X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
+# Scripts and styles only from this origin, no framing; ReDoc needs more (below).
+SWAGGER_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'",
+    **_FIXED,
+}
+# ReDoc injects <style> elements and runs its search in a worker made from a blob; scripts
+# stay this origin's only.
+REDOC_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
     "worker-src 'self' blob:; frame-ancestors 'none'; form-action 'self'",
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
+    **_FIXED,
 }
 
 router = APIRouter(include_in_schema=False)
@@ -54,7 +59,7 @@ def swagger_ui(request: Request) -> HTMLResponse:
     """The OpenAPI document in Swagger UI, with "Try it out"."""
     app = request.app
     root = request.scope.get("root_path", "")
-    return HTMLResponse(_swagger_page(f"{app.title} API", app.openapi_url, root), headers=HEADERS)
+    return HTMLResponse(_swagger_page(f"{app.title} API", app.openapi_url, root), headers=SWAGGER_HEADERS)
 
 
 @router.get("/docs/swagger-init.js")
@@ -74,7 +79,7 @@ def redoc(request: Request) -> HTMLResponse:
         redoc_favicon_url=f"{root}{ASSETS}/favicon.png",
         with_google_fonts=False,
     )
-    return HTMLResponse(page.body, headers=HEADERS)
+    return HTMLResponse(page.body, headers=REDOC_HEADERS)
 
 
 def serve_docs(app: FastAPI) -> None:
