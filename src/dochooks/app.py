@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -19,7 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from dochooks import __version__
-from dochooks.api import deliveries, meta, recoveries
+from dochooks.api import deliveries, meta, openapi, recoveries
 from dochooks.api import documents as api_documents
 from dochooks.api import errors as api_errors
 from dochooks.api import webhooks as api_webhooks
@@ -39,6 +40,7 @@ from dochooks.ui import webhooks as ui_webhooks
 from dochooks.ui import workflow as ui_workflow
 from dochooks.ui.render import STATIC
 from dochooks.web.access_log import AccessLog
+from dochooks.web.api_docs import serve_docs
 from dochooks.web.errors import UNSTORABLE, report
 from dochooks.web.limits import BodyLimit, BodyRefused, Refusal, body_refused
 from dochooks.web.rate_limit import AuthFailures, RateLimiter
@@ -134,7 +136,10 @@ def create_app(
         description=DESCRIPTION,
         default_response_class=JsonApiResponse,
         lifespan=lifespan,
+        docs_url=None,  # our own pages instead (web/api_docs.py): FastAPI's load their scripts from a CDN
+        redoc_url=None,
     )
+    app.openapi = functools.partial(openapi.describe, app)  # type: ignore[method-assign]
     app.state.runtime = rt
     app.state.background = None
     app.state.rate_limiter = RateLimiter(rt.settings.rate_limit, rt.settings.rate_burst, clock=limiter_clock)
@@ -164,6 +169,7 @@ def create_app(
         api_workflow.router,
     ):
         app.include_router(router)
+    serve_docs(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for router in (auth.router, ui_webhooks.router, ui_recovery.router, ui_workflow.router, ui_documents.router):
         app.include_router(router)

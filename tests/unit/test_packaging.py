@@ -15,7 +15,7 @@ def test_every_template_static_file_and_migration_is_package_data() -> None:
     globs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["dochooks"]
     needed = [
         path.relative_to(PACKAGE)
-        for folder in ("ui/templates", "ui/static", "db/migrations")
+        for folder in ("ui/templates", "ui/static", "web/docs_static", "db/migrations")
         for path in (PACKAGE / folder).rglob("*")
         if path.is_file() and "__pycache__" not in path.parts
     ]
