@@ -311,6 +311,24 @@ def test_the_signing_secret_shows_in_full_only_when_asked_for(
     assert revealed.status == 200 and f'<code class="secret" id="signing-secret">{hook.secret}</code>' in revealed.text
 
 
+def test_rotating_the_signing_secret_redirects_and_says_the_old_one_signs_for_a_day(
+    web: WebClient, runtime: Runtime, acme: NewTenant
+) -> None:
+    hook = make_webhook(runtime.db, runtime.cipher, acme.tenant_id, "http://127.0.0.1:9/x")
+    shown = web.get(f"/development/webhooks/{hook.id}")
+    assert 'id="rotate-secret"' in shown.text and 'id="previous-secret"' not in shown.text
+    rotated = web.post(f"/development/webhooks/{hook.id}/secret/rotate", {"csrf_token": shown.csrf()})
+    assert rotated.status == 303 and rotated.headers["location"].endswith("?notice=secret-rotated")
+    with runtime.db.read() as conn:
+        after = store.get_webhook(conn, runtime.cipher, acme.tenant_id, hook.id)
+    assert after.secret != hook.secret and after.previous_secret == hook.secret
+    page = web.get(rotated.headers["location"])
+    assert "Signing secret rotated" in page.text and 'id="previous-secret"' in page.text
+    assert hook.secret not in page.text and after.secret not in page.text  # both stay masked until revealed
+    refused = web.post(f"/development/webhooks/{hook.id}/secret/rotate", {"csrf_token": "forged"})
+    assert refused.status == 403
+
+
 @pytest.mark.parametrize("digit", ["²", "٣", "-1", "99999999999999999999999"])
 def test_numbers_in_the_address_or_a_form_that_are_not_ascii_digits_are_refused_not_crashed_on(
     web: WebClient, runtime: Runtime, acme: NewTenant, digit: str

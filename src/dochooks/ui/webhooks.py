@@ -169,6 +169,15 @@ def reveal_secret(request: Request, rt: Rt, webhook_id: Id, session: SignedIn, f
     return page(request, "webhooks/log.html", revealed=context["hook"].secret, test_topic=None, **context)
 
 
+@router.post("/webhooks/{webhook_id}/secret/rotate")
+def rotate_secret(request: Request, rt: Rt, webhook_id: Id, session: SignedIn, form: Form) -> Response:
+    """A new signing secret; the old one signs too for a day (`store.rotate_secret`). Back to
+    the page by a redirect, so a reload does not rotate again."""
+    with rt.db.transaction() as conn:
+        store.rotate_secret(conn, rt.cipher, session.tenant_id, webhook_id, rt.clock.now_ms())
+    return redirect(f"/development/webhooks/{webhook_id}?notice=secret-rotated")
+
+
 @router.get("/webhooks/{webhook_id}/deliveries")
 def delivery_log_fragment(request: Request, rt: Rt, webhook_id: Id, session: SignedIn) -> Response:
     """The log alone, for the page's live refresh."""
