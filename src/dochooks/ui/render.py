@@ -39,7 +39,7 @@ NOTICES = {
     "recovery-joined": "A recovery of this webhook is under way already: its progress is shown.",
     "recovery-disabled": "Enable the webhook before recovering its deliveries: a disabled one's fail unsent.",
     "recovery-invalid": "Choose the time to recover from, and which deliveries.",
-    "secret-rotated": "Signing secret rotated: reveal the new one for your receiver. The old one signs too for 24 hours.",
+    "secret-rotated": "Signing secret rotated: reveal the new one for your receiver. The old one signs for 24 hours.",
 }
 _STEP_TITLES = {stage: stage.capitalize() for stage in STAGES}
 
