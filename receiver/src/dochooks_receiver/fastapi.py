@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from fastapi import HTTPException, Request
+try:
+    from fastapi import HTTPException, Request
+except ImportError as exc:  # the extra was not installed
+    raise ImportError("dochooks_receiver.fastapi needs fastapi: pip install 'dochooks-receiver[fastapi]'") from exc
 
 from dochooks_receiver.errors import WebhookError
 from dochooks_receiver.events import Event

@@ -13,7 +13,10 @@ import functools
 from collections.abc import Callable
 from typing import Concatenate, ParamSpec, TypeVar
 
-from flask import abort, jsonify, request
+try:
+    from flask import abort, jsonify, request
+except ImportError as exc:  # the extra was not installed
+    raise ImportError("dochooks_receiver.flask needs flask: pip install 'dochooks-receiver[flask]'") from exc
 
 from dochooks_receiver.errors import WebhookError
 from dochooks_receiver.events import Event
