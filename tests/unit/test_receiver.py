@@ -103,8 +103,9 @@ def test_headers_are_read_in_any_case_and_missing_ones_named() -> None:
     assert verify(SECRET, {k.title(): v for k, v in headers.items()}, body, now=NOW).id == "0"
     with pytest.raises(MissingHeaders, match="webhook-signature"):
         verify(SECRET, {k: v for k, v in headers.items() if k != "webhook-signature"}, body, now=NOW)
-    with pytest.raises(MissingHeaders, match="not Unix seconds"):
-        verify(SECRET, {**headers, "webhook-timestamp": "yesterday"}, body, now=NOW)
+    for stamp in ("yesterday", f"+{NOW}", f" {NOW}", f"{NOW}.0", "1_764_540_000"):
+        with pytest.raises(MissingHeaders, match="not Unix seconds"):
+            verify(SECRET, {**headers, "webhook-timestamp": stamp}, body, now=NOW)
     assert MissingHeaders.status == 400 and InvalidSignature.status == TimestampTooOld.status == 401
 
 
