@@ -1,0 +1,184 @@
+"""The Python examples (examples/python-fastapi, examples/python-flask), each run as its own
+process on loopback, receiving real deliveries from a running dochooks: they handle each
+one once, answer a repeat 200 without handling it again, and refuse a bad signature and an
+old timestamp. Their answers do not depend on the store, so these run on SQLite only."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from dochooks.delivery.signing import signature_header
+from dochooks.tenants import NewTenant
+from dochooks.webhooks.secrets import signing_key
+from tests.factories.clients import Api, document_doc, webhook_doc
+from tests.factories.commands import REPO, wait_until
+from tests.factories.documents import make_pdf
+from tests.factories.peers import free_port
+
+EXAMPLES = REPO / "examples"
+COMMANDS = {
+    "python-fastapi": ["-m", "uvicorn", "app:app", "--host", "127.0.0.1", "--port"],
+    "python-flask": ["-m", "flask", "--app", "app", "run", "--host", "127.0.0.1", "--port"],
+}
+TOPICS = ["document-received", "webhook-failing", "delivery-exhausted"]
+
+pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+
+
+@dataclass
+class Example:
+    url: str
+    log: Path
+    secret: str
+    webhook_id: str
+
+    def handled(self, request_id: str) -> list[str]:
+        """The example's log lines for handling `request_id` (repeats are logged otherwise)."""
+        lines = self.log.read_text().splitlines()
+        return [line for line in lines if line.startswith("handled ") and f"webhook-id={request_id}" in line]
+
+    def post(self, body: bytes, headers: dict[str, str]) -> int:
+        request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
+        request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return int(response.status)
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+
+@pytest.fixture(params=sorted(COMMANDS))
+def example(request: pytest.FixtureRequest, service: str, acme: NewTenant, tmp_path: Path) -> Iterator[Example]:
+    """The example as a process of its own, with a webhook of acme's on every topic it is tested with."""
+    name: str = request.param
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/hooks"
+    status, created = Api(service, acme.token).call("POST", "/v1/webhooks", webhook_doc(url, TOPICS))
+    assert status == 201, created
+    secret = created["data"]["attributes"]["secret"]
+    log = tmp_path / f"{name}.log"
+    env = {**os.environ, "WEBHOOK_SECRET": secret, "PROCESSED_DB": str(tmp_path / "processed.sqlite3")}
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, *COMMANDS[name], str(port)],
+            cwd=EXAMPLES / name,
+            env={**env, "PYTHONUNBUFFERED": "1"},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_until(lambda: _listening(port, proc, log), timeout=30)
+        yield Example(url, log, secret, created["data"]["id"])
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+def _listening(port: int, proc: subprocess.Popen[bytes], log: Path) -> bool:
+    assert proc.poll() is None, f"the example exited: {log.read_text()}"
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def delivered(api: Api, delivery_id: str, attempts: int = 1) -> dict:  # type: ignore[type-arg]
+    """The delivery once `attempts` attempts of it are recorded; each must have succeeded."""
+    found: dict = {}  # type: ignore[type-arg]
+
+    def done() -> bool:
+        nonlocal found
+        found = api.call("GET", f"/v1/deliveries/{delivery_id}")[1]["data"]["attributes"]
+        return len(found["attempts"]) >= attempts and found["status"] != "pending"
+
+    wait_until(done, timeout=30)
+    assert [a["response_status"] for a in found["attempts"]] == [200] * attempts, found["attempts"]
+    return found
+
+
+def test_sends_of_every_kind_are_handled_once_and_a_resend_is_answered_without_handling(
+    example: Example, service: str, acme: NewTenant
+) -> None:
+    api = Api(service, acme.token)
+    delivery_of: dict[str, str] = {}
+    for topic in TOPICS:
+        status, queued = api.call(
+            "POST",
+            f"/v1/webhooks/{example.webhook_id}/test",
+            {"data": {"type": "webhook_tests", "attributes": {"topic": topic}}},
+        )
+        assert status == 202, queued
+        delivery_of[topic] = queued["data"]["id"]
+        sent = delivered(api, delivery_of[topic])
+        (line,) = example.handled(sent["request_id"])
+        assert line.startswith(f"handled {topic} ")
+    assert "handled document-received document=0 " in example.log.read_text()
+    # A resend by hand keeps the webhook-id: dochooks sends it again, the example answers 200, handles nothing.
+    first = delivery_of["document-received"]
+    assert api.call("POST", f"/v1/deliveries/{first}/retry")[0] == 202
+    resent = delivered(api, first, attempts=2)
+    assert len(example.handled(resent["request_id"])) == 1
+    assert f"repeat of webhook-id={resent['request_id']} ignored" in example.log.read_text()
+
+
+def test_an_uploaded_documents_delivery_is_handled_with_its_document_id(
+    example: Example, service: str, acme: NewTenant
+) -> None:
+    api = Api(service, acme.token)
+    status, uploaded = api.call("POST", "/v1/documents", document_doc(make_pdf("invoice"), external_id="INV-7"))
+    assert status == 201, uploaded
+    document_id = uploaded["data"]["id"]
+    wait_until(lambda: f"handled document-received document={document_id} " in example.log.read_text(), timeout=30)
+
+
+def test_a_bad_signature_and_an_old_timestamp_are_refused_and_a_repeat_is_ignored(example: Example) -> None:
+    def signed(request_id: str, *, secret: str = example.secret, age: int = 0) -> tuple[bytes, dict[str, str]]:
+        body = json.dumps(
+            {
+                "id": "42",
+                "type": "documents",
+                "attributes": {
+                    "status": "done",
+                    "tenant_id": 1,
+                    "sla_deadline": None,
+                    "custom_fields": {},
+                    "external_id": None,
+                    "created_at": "2026-11-30T21:00:00.000Z",
+                    "updated_at": "2026-11-30T21:00:01.000Z",
+                    "document_id": 42,
+                },
+                "request_id": request_id,
+                "topic": "processing-finished",
+            }
+        ).encode()
+        timestamp = int(time.time()) - age
+        signature = signature_header((signing_key(secret),), request_id, timestamp, body)
+        return body, {"webhook-id": request_id, "webhook-timestamp": str(timestamp), "webhook-signature": signature}
+
+    # Signed as dochooks signs, by its own signing code: handled, and a repeat only answered.
+    assert example.post(*signed("a" * 32)) == 200
+    assert example.post(*signed("a" * 32)) == 200
+    assert len(example.handled("a" * 32)) == 1
+    other_secret = "whsec_" + "b" * 32
+    assert example.post(*signed("b" * 32, secret=other_secret)) == 401
+    body, headers = signed("c" * 32)
+    assert example.post(body.replace(b'"done"', b'"failed"'), headers) == 401
+    assert example.post(*signed("d" * 32, age=301)) == 401
+    assert example.post(*signed("e" * 32, age=-301)) == 401
+    assert example.post(body, {"webhook-id": "c" * 32}) == 400
+    for refused in ("b", "c", "d", "e"):
+        assert example.handled(refused * 32) == []
