@@ -1,4 +1,4 @@
-"""The `dochooks` command: serve, worker, migrate, prune, key, listen; tenant and token are in
+"""The `dochooks` command: serve, worker, migrate, prune, key, listen, demo; tenant and token are in
 cli_tenants.py, recover in cli_recovery.py."""
 
 from __future__ import annotations
@@ -266,3 +266,11 @@ def listen(host: str, port: int, secrets: tuple[str, ...], status: int, forward_
 
     run_receiver(host=host, port=port, secrets=secrets, status=status, forward_to=forward_to, as_json=as_json)
 
+
+@main.command()
+def demo() -> None:
+    """A throwaway service on temporary files, a listener, a tenant, a webhook on every
+    topic and a sample PDF: its deliveries arrive signed and verified. Ctrl-C removes it all."""
+    from dochooks.demo import run_demo
+
+    run_demo()

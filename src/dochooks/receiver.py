@@ -99,6 +99,14 @@ def describe(request_line: str, headers: dict[str, str], body: bytes, verdict: V
     return lines
 
 
+def one_line(headers: dict[str, str], body: bytes, verdict: Verdict) -> str:
+    """A delivery in one line: its topic, document and signature."""
+    topic, document = about(body)
+    signature = {"yes": "signed and verified", "no": "signature INVALID", "unknown": "not verified"}
+    webhook_id = headers.get("webhook-id")
+    return f"{topic or '?':<32} document {document or '-'}  webhook-id {webhook_id}  {signature[verdict.verified]}"
+
+
 def relay_line(relayed: Relayed, url: str) -> str:
     if relayed.error:
         return f"  -> {relayed.status} to dochooks: {relayed.error}"
@@ -116,6 +124,7 @@ def make_app(
     status: int = 200,
     forward_to: str | None = None,
     as_json: bool = False,
+    brief: bool = False,
     out: TextIO = sys.stdout,
     now: Now = _utc_now,
 ) -> web.Application:
@@ -132,6 +141,8 @@ def make_app(
             relayed = await forwarder.relay(request.method, request.headers.items(), body)
         if as_json:
             out.write(summary(at, headers, body, verdict, relayed) + "\n")
+        elif brief:
+            out.write(stamped(at, [one_line(headers, body, verdict)]))
         else:
             lines = describe(f"{request.method} {request.path_qs}", headers, body, verdict)
             if relayed is not None and forwarder is not None:
