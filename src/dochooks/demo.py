@@ -15,10 +15,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import TextIO
 
+import aiohttp
 from aiohttp import web
 
 from dochooks.cli_trigger import Api
@@ -71,7 +71,10 @@ def _start_service(workdir: Path, db_url: str, port: int) -> subprocess.Popen[by
         "DOCHOOKS_ALLOW_PRIVATE_TARGETS": "1",
         "DOCHOOKS_HOST": HOST,
         "DOCHOOKS_PORT": str(port),
+        # serve's own temporary metrics directory can outlive it; this one goes with `workdir`
+        "PROMETHEUS_MULTIPROC_DIR": str(workdir / "metrics"),
     }
+    (workdir / "metrics").mkdir()
     with open(workdir / "serve.log", "wb") as log:
         return subprocess.Popen(
             [sys.executable, "-c", "from dochooks.cli import main; main()", "serve"],
@@ -83,19 +86,19 @@ def _start_service(workdir: Path, db_url: str, port: int) -> subprocess.Popen[by
         )
 
 
-def _wait_ready(service: subprocess.Popen[bytes], base: str, log: Path) -> None:
+async def _wait_ready(service: subprocess.Popen[bytes], base: str, log: Path) -> None:
     deadline = time.monotonic() + READY_SECONDS
-    while True:
-        if service.poll() is not None:
-            raise DochooksError(f"the demo service stopped at start:\n{log.read_text(errors='replace')}")
-        try:
-            with urllib.request.urlopen(base + "/readyz", timeout=1) as response:
-                if response.status == 200:
-                    return
-        except OSError:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=1)) as session:
+        while True:
+            if service.poll() is not None:
+                raise DochooksError(f"the demo service stopped at start:\n{log.read_text(errors='replace')}")
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                async with session.get(base + "/readyz") as response:
+                    if response.status == 200:
+                        return
             if time.monotonic() > deadline:
-                raise DochooksError(f"the demo service was not ready within {READY_SECONDS:g} s") from None
-            time.sleep(0.05)
+                raise DochooksError(f"the demo service was not ready within {READY_SECONDS:g} s")
+            await asyncio.sleep(0.05)
 
 
 def _stop_service(service: subprocess.Popen[bytes]) -> None:
@@ -109,56 +112,70 @@ def _stop_service(service: subprocess.Popen[bytes]) -> None:
 
 
 async def _demo(workdir: Path, out: TextIO) -> None:
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopping.set)
     db_url = f"sqlite:///{workdir / 'demo.db'}"
     db = open_database(db_url)
     try:
         migrate(db)
         with db.transaction() as conn:
-            created = create_tenant(conn, "demo")
+            token = create_tenant(conn, "demo").token
     finally:
         db.close()
 
     api_port, listen_port = _free_port(), _free_port()
-    base = f"http://{HOST}:{api_port}"
     secrets: list[str] = []  # the webhook's, once it exists: the listener reads it at each delivery
     runner = web.AppRunner(make_app(secrets=secrets, brief=True, out=out), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, HOST, listen_port).start()
     service = _start_service(workdir, db_url, api_port)
+    setting_up = asyncio.ensure_future(_set_up(service, workdir, api_port, listen_port, token, secrets, out))
+    stopped = asyncio.ensure_future(stopping.wait())
     try:
-        await asyncio.to_thread(_wait_ready, service, base, workdir / "serve.log")
-        api = Api(base, created.token)
-        topics = [t.value for t in ALL_TOPICS]
-        hook = {"name": "demo listener", "url": f"http://{HOST}:{listen_port}/hooks", "topics": topics}
-        made = await asyncio.to_thread(
-            api.call, "POST", "/v1/webhooks", {"data": {"type": "webhooks", "attributes": hook}}
-        )
-        secrets.append(made["data"]["attributes"]["secret"])
-        out.write(
-            f"dochooks demo (temporary files in {workdir}; the service's log in serve.log there)\n"
-            f"  API:     {base}/v1  (docs at {base}/docs)\n"
-            f"  web UI:  {base}/  (sign in with the token)\n"
-            f"  token:   {created.token}\n"
-            f"  webhook: {made['data']['id']} on all {len(topics)} topics -> the listener on "
-            f"http://{HOST}:{listen_port}/hooks, secret {secrets[0]}\n"
-            "uploading a sample PDF; its deliveries follow, verified with the secret. Ctrl-C stops the demo.\n"
-        )
-        out.flush()
-        pdf = base64.b64encode(sample_pdf()).decode()
-        upload = {"data": {"type": "documents", "attributes": {"files": [{"base64_file": pdf}]}}}
-        await asyncio.to_thread(api.call, "POST", "/v1/documents", upload)
-        await _until_stopped()
-    finally:
+        await asyncio.wait({setting_up, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if setting_up.done():
+            setting_up.result()  # raises what went wrong, if anything did
+            await stopped
+    finally:  # Ctrl-C may come while it sets up: stop that, then the service
+        setting_up.cancel()
+        stopped.cancel()
         await asyncio.to_thread(_stop_service, service)
         await runner.cleanup()
 
 
-async def _until_stopped() -> None:
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stopping.set)
-    await stopping.wait()
+async def _set_up(
+    service: subprocess.Popen[bytes],
+    workdir: Path,
+    api_port: int,
+    listen_port: int,
+    token: str,
+    secrets: list[str],
+    out: TextIO,
+) -> None:
+    """Once the service is ready: the webhook on every topic to the listener, what to play
+    with, and the sample PDF uploaded."""
+    base = f"http://{HOST}:{api_port}"
+    await _wait_ready(service, base, workdir / "serve.log")
+    api = Api(base, token)
+    topics = [t.value for t in ALL_TOPICS]
+    hook = {"name": "demo listener", "url": f"http://{HOST}:{listen_port}/hooks", "topics": topics}
+    made = await asyncio.to_thread(api.call, "POST", "/v1/webhooks", {"data": {"type": "webhooks", "attributes": hook}})
+    secrets.append(made["data"]["attributes"]["secret"])
+    out.write(
+        f"dochooks demo (temporary files in {workdir}; the service's log in serve.log there)\n"
+        f"  API:     {base}/v1  (docs at {base}/docs)\n"
+        f"  web UI:  {base}/  (sign in with the token)\n"
+        f"  token:   {token}\n"
+        f"  webhook: {made['data']['id']} on all {len(topics)} topics -> the listener on "
+        f"http://{HOST}:{listen_port}/hooks, secret {secrets[0]}\n"
+        "uploading a sample PDF; its deliveries follow, verified with the secret. Ctrl-C stops the demo.\n"
+    )
+    out.flush()
+    pdf = base64.b64encode(sample_pdf()).decode()
+    upload = {"data": {"type": "documents", "attributes": {"files": [{"base64_file": pdf}]}}}
+    await asyncio.to_thread(api.call, "POST", "/v1/documents", upload)
 
 
 def run_demo(out: TextIO = sys.stdout) -> None:

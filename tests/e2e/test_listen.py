@@ -4,6 +4,7 @@ relayed as received, the app's answer recorded by dochooks, --json, several secr
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 from collections.abc import Iterator
@@ -30,11 +31,12 @@ class Listener:
 
 
 @contextmanager
-def listening(tmp_path: Path, *args: str, port: int = 0) -> Iterator[Listener]:
+def listening(tmp_path: Path, *args: str, port: int = 0, **env: str) -> Iterator[Listener]:
     port = port or free_port()
     out, err = tmp_path / f"listen-{port}.out", tmp_path / f"listen-{port}.err"
     with open(out, "wb") as stdout, open(err, "wb") as stderr:
-        proc = subprocess.Popen([DOCHOOKS, "listen", "--port", str(port), *args], stdout=stdout, stderr=stderr)
+        command = [DOCHOOKS, "listen", "--port", str(port), *args]
+        proc = subprocess.Popen(command, stdout=stdout, stderr=stderr, env={**os.environ, **env})
     try:
         wait_until(lambda: "listening on" in out.read_text() + err.read_text(), timeout=20)
         yield Listener(f"http://127.0.0.1:{port}/hooks", out)
@@ -109,17 +111,18 @@ def test_json_lines_and_several_secrets_of_which_the_second_matches(
     assert set(line) == {"time", "webhook_id", "topic", "document_id", "verified", "forwarded", "duration_ms"}
 
 
-def test_a_wrong_secret_hints_at_another_webhook_and_an_app_down_is_a_502(
+def test_wrong_secrets_from_the_environment_hint_at_another_webhook_and_an_app_down_is_a_502(
     service: str, acme: NewTenant, tmp_path: Path
 ) -> None:
     api = Api(service, acme.token)
     down = f"http://127.0.0.1:{free_port()}/hooks"
-    with listening(tmp_path, "--forward-to", down, "--secret", new_signing_secret()) as listener:
+    wrong = f"{new_signing_secret()} {new_signing_secret()}"
+    with listening(tmp_path, "--forward-to", down, DOCHOOKS_LISTEN_SECRET=wrong) as listener:
         webhook, _ = hooked(api, listener.url)
         delivery = settled_attempt(api, webhook)
         wait_until(lambda: any("502 to dochooks" in line for line in listener.lines()))
     output = "\n".join(listener.lines())
     assert "signature: INVALID" in output
-    assert "none of the 1 secrets given (whsec_" in output and "GET /v1/webhooks/{id}/secret" in output
+    assert "none of the 2 secrets given (whsec_" in output and "GET /v1/webhooks/{id}/secret" in output
     assert f"cannot reach {down} (" in output and "is the app running?" in output
     assert delivery["attempts"][0]["response_status"] == 502 and delivery["status"] == "pending"
