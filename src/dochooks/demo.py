@@ -71,7 +71,7 @@ def _start_service(workdir: Path, db_url: str, port: int) -> subprocess.Popen[by
         "DOCHOOKS_ALLOW_PRIVATE_TARGETS": "1",
         "DOCHOOKS_HOST": HOST,
         "DOCHOOKS_PORT": str(port),
-        # serve's own temporary metrics directory can outlive it; this one goes with `workdir`
+        # serve's own temporary metrics directory outlives it after a SIGTERM; this one goes with `workdir`
         "PROMETHEUS_MULTIPROC_DIR": str(workdir / "metrics"),
     }
     (workdir / "metrics").mkdir()
@@ -103,7 +103,9 @@ async def _wait_ready(service: subprocess.Popen[bytes], base: str, log: Path) ->
 
 def _stop_service(service: subprocess.Popen[bytes]) -> None:
     if service.poll() is None:
-        service.send_signal(signal.SIGTERM)
+        # SIGINT, as Ctrl-C in a terminal: uvicorn re-raises a SIGTERM after its shutdown,
+        # which ends serve before its own clean-up (closing the database) runs
+        service.send_signal(signal.SIGINT)
         try:
             service.wait(20)
         except subprocess.TimeoutExpired:
