@@ -262,8 +262,12 @@ def key_rotate(**flags: Any) -> None:
 def listen(host: str, port: int, secrets: tuple[str, ...], status: int, forward_to: str | None, as_json: bool) -> None:
     """A local receiver that prints every delivery it gets, for trying webhooks out; with
     --forward-to, a relay to your app, whose answers dochooks records and retries on."""
+    from urllib.parse import urlsplit
+
     from dochooks.receiver import run_receiver
 
+    if forward_to and (urlsplit(forward_to).scheme not in ("http", "https") or not urlsplit(forward_to).hostname):
+        raise click.BadParameter(f"{forward_to!r} is not an http(s) URL", param_hint="--forward-to")
     run_receiver(host=host, port=port, secrets=secrets, status=status, forward_to=forward_to, as_json=as_json)
 
 

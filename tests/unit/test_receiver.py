@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+from click.testing import CliRunner
+
+from dochooks.cli import main
 from dochooks.delivery.signing import sign
 from dochooks.forwarding import Relayed, forwarded_headers
 from dochooks.receiver import about, check, summary
@@ -69,3 +72,8 @@ def test_the_json_line_names_the_topic_the_document_and_the_apps_answer() -> Non
         "duration_ms": 12,
     }
     assert about(b"not json") == (None, None)
+
+
+def test_forward_to_must_be_an_http_url() -> None:
+    result = CliRunner().invoke(main, ["listen", "--forward-to", "localhost:3000/hooks"])
+    assert result.exit_code == 2 and "'localhost:3000/hooks' is not an http(s) URL" in result.output
