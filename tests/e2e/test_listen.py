@@ -46,8 +46,9 @@ def listening(tmp_path: Path, *args: str, port: int = 0, **env: str) -> Iterator
 
 
 def hooked(api: Api, url: str) -> tuple[str, str]:
-    """A webhook to `url`: its id and its secret."""
-    status, body = api.call("POST", "/v1/webhooks", webhook_doc(url, ["document-received"]))
+    """A webhook to `url`, with a custom header: its id and its secret."""
+    doc = webhook_doc(url, ["document-received"], headers={"Authorization": "Bearer app-token"})
+    status, body = api.call("POST", "/v1/webhooks", doc)
     assert status == 201, body
     return str(body["data"]["id"]), str(body["data"]["attributes"]["secret"])
 
@@ -74,6 +75,7 @@ def test_a_forwarded_delivery_reaches_the_app_as_sent_and_verifies_there(
     h = got.headers
     assert verify(signing_key(secret), h["webhook-id"], int(h["webhook-timestamp"]), got.body, h["webhook-signature"])
     assert h["content-type"] == "application/json" and h["host"] == f"127.0.0.1:{receiver.port}"
+    assert h["authorization"] == "Bearer app-token" and h["user-agent"].startswith("dochooks/")
     assert json.loads(got.body)["topic"] == "document-received"
     assert delivery["status"] == "succeeded" and delivery["attempts"][0]["response_status"] == 200
     assert delivery["attempts"][0]["response_body"] == "received"
