@@ -65,7 +65,8 @@ def _start_service(workdir: Path, db_url: str, port: int) -> subprocess.Popen[by
     """`dochooks serve` as a child process in a session of its own: the terminal's Ctrl-C reaches
     only the demo, which stops the service itself. Its log goes to a file in `workdir`."""
     env = {
-        **os.environ,
+        # none of the shell's DOCHOOKS_* settings (an S3 file store, a metrics port): the demo is throwaway
+        **{name: value for name, value in os.environ.items() if not name.startswith("DOCHOOKS_")},
         "DOCHOOKS_DATABASE_URL": db_url,
         "DOCHOOKS_DATA_DIR": str(workdir / "data"),
         "DOCHOOKS_ALLOW_PRIVATE_TARGETS": "1",

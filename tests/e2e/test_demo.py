@@ -16,12 +16,16 @@ from tests.factories.commands import DOCHOOKS, wait_until
 
 @contextmanager
 def demo(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path, Path]]:
-    """`dochooks demo` with its temporary files in a directory of the test's; its output file."""
+    """`dochooks demo` with its temporary files in a directory of the test's, run from a shell
+    with a DOCHOOKS_DATABASE_URL of its own; its output file."""
     temp, out = tmp_path / "tmp", tmp_path / "demo.out"
     temp.mkdir()
     with open(out, "wb") as stdout:
         proc = subprocess.Popen(
-            [DOCHOOKS, "demo"], stdout=stdout, stderr=subprocess.STDOUT, env={**os.environ, "TMPDIR": str(temp)}
+            [DOCHOOKS, "demo"],
+            stdout=stdout,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "TMPDIR": str(temp), "DOCHOOKS_DATABASE_URL": f"sqlite:///{tmp_path / 'yours.db'}"},
         )
     try:
         yield proc, out, temp
@@ -46,6 +50,7 @@ def test_demo_shows_verified_deliveries_and_ctrl_c_removes_everything(tmp_path: 
         assert proc.wait(15) == 0
     assert first < 30
     assert list(temp.iterdir()) == []  # the service's files, and its metrics directory too
+    assert not (tmp_path / "yours.db").exists()  # the shell's DOCHOOKS_* settings are not the demo's
     assert "demo stopped" in out.read_text()
 
 
