@@ -1,4 +1,4 @@
-"""The `dochooks` command: serve, worker, migrate, prune, key, listen; tenant and token are in
+"""The `dochooks` command: serve, worker, migrate, prune, key, listen, demo; tenant and token are in
 cli_tenants.py, recover in cli_recovery.py."""
 
 from __future__ import annotations
@@ -242,10 +242,39 @@ def key_rotate(**flags: Any) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=9000, show_default=True, type=int, help="Port to listen on.")
-@click.option("--secret", envvar="DOCHOOKS_LISTEN_SECRET", help="A webhook's whsec_ secret, to verify signatures.")
-@click.option("--status", default=200, show_default=True, type=int, help="Status code to answer with.")
-def listen(host: str, port: int, secret: str | None, status: int) -> None:
-    """A local receiver that prints every delivery it gets, for trying webhooks out."""
+@click.option(
+    "--secret",
+    "secrets",
+    multiple=True,
+    envvar="DOCHOOKS_LISTEN_SECRET",
+    help="A webhook's whsec_ secret, to verify signatures; repeatable: a delivery verifies when any matches. "
+    "[env DOCHOOKS_LISTEN_SECRET, space-separated]",
+)
+@click.option(
+    "--status", default=200, show_default=True, type=int, help="Status code to answer with, when not forwarding."
+)
+@click.option(
+    "--forward-to",
+    metavar="URL",
+    help="Relay each delivery, headers and body as received, to a local app, and answer with the app's answer.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per delivery instead of its text.")
+def listen(host: str, port: int, secrets: tuple[str, ...], status: int, forward_to: str | None, as_json: bool) -> None:
+    """A local receiver that prints every delivery it gets, for trying webhooks out; with
+    --forward-to, a relay to your app, whose answers dochooks records and retries on."""
+    from urllib.parse import urlsplit
+
     from dochooks.receiver import run_receiver
 
-    run_receiver(host=host, port=port, secret=secret, status=status)
+    if forward_to and (urlsplit(forward_to).scheme not in ("http", "https") or not urlsplit(forward_to).hostname):
+        raise click.BadParameter(f"{forward_to!r} is not an http(s) URL", param_hint="--forward-to")
+    run_receiver(host=host, port=port, secrets=secrets, status=status, forward_to=forward_to, as_json=as_json)
+
+
+@main.command()
+def demo() -> None:
+    """A throwaway service on temporary files, a listener, a tenant, a webhook on every
+    topic and a sample PDF: its deliveries arrive signed and verified. Ctrl-C removes it all."""
+    from dochooks.demo import run_demo
+
+    run_demo()
