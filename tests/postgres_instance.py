@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import NoReturn
 
 import psycopg
-import pytest
 from psycopg import sql
 
+from tests.factories.missing import missing
 from tests.factories.peers import free_port
 from tests.factories.stores import require_marker
 
@@ -143,7 +143,4 @@ def _version(bindir: Path) -> tuple[int, ...]:
 
 
 def _unavailable(reason: str) -> NoReturn:
-    """Skip on a developer's machine; in CI (as with `require_postgres`) the absence is a failure."""
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason}, and CI must run the tests that need a PostgreSQL of their own")
-    pytest.skip(f"{reason}; skipped outside CI")
+    missing(f"{reason} (for the tests that need a PostgreSQL of their own)")

@@ -4,33 +4,18 @@ operations from the service's own files, under their Content-Security-Policy."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Route, expect
 
 from dochooks.runtime import open_runtime
 from tests.factories.clients import live_service
 from tests.factories.stores import make_settings
 
-CHROMIUM = Path("/usr/bin/chromium")
 SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is missing: apt-get install -y chromium (scripts/test does it when run as root)"
-        if os.environ.get("CI"):
-            pytest.fail(reason + "; CI must run the browser tests")
-        pytest.skip(reason + "; skipped outside CI")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM))
-        yield launched
-        launched.close()
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from dochooks.delivery.publish import publish
 from dochooks.runtime import Runtime, open_runtime
@@ -24,26 +24,12 @@ from tests.factories.peers import Receiver
 from tests.factories.recoveries import settled_deliveries
 from tests.factories.stores import make_settings, make_tenant, make_webhook
 
-CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).resolve().parents[2]
 SHOTS = Path(os.environ.get("DOCHOOKS_SCREENSHOTS") or REPO / "test-artifacts" / "screenshots")
 SCALE = 0.00005  # every retry delay times this: all 8 retries of a delivery take about 3 s
 SECRET = "Bearer receiver-secret-0123456789"
 WIDTHS = (1280, 390)
 SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is missing: apt-get install -y chromium (scripts/test does it when run as root)"
-        if os.environ.get("CI"):
-            pytest.fail(reason + "; CI must run the browser tests")
-        pytest.skip(reason + "; skipped outside CI")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM))
-        yield launched
-        launched.close()
 
 
 @pytest.fixture
