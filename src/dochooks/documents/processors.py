@@ -45,6 +45,8 @@ class Content:
     text: str
 
 
+# What preprocessing reads, by content (not by name); the UI's upload help says the same.
+ACCEPTED_FILES = "a PDF, an image (PNG, JPEG, GIF, TIFF or WebP) or UTF-8 text"
 _IMAGE_MAGIC = {
     b"\x89PNG\r\n\x1a\n": "png",
     b"\xff\xd8\xff": "jpeg",
@@ -77,7 +79,7 @@ def preprocess(files: list[bytes]) -> Content:
             return Content("text", 1, data.decode("utf-8"))
         except UnicodeDecodeError:
             pass
-    raise Unreadable("unsupported file type: send a PDF, an image or UTF-8 text")
+    raise Unreadable(f"unsupported file type: send {ACCEPTED_FILES}")
 
 
 def separate(content: Content) -> Content:

@@ -11,6 +11,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from dochooks.documents.processors import ACCEPTED_FILES
 from dochooks.documents.workflow import State, waiting_level
 from dochooks.topics import KNOWN, OPERATIONAL_TOPICS, STAGES, TOPICS
 from dochooks.webhooks.secrets import mask
@@ -95,6 +96,7 @@ def _environment() -> Environment:
         when=when, iso_time=iso_time, topic_title=topic_title, mask=mask, pretty_json=pretty_json, step_state=step_state
     )
     env.globals.update(
+        ACCEPTED_FILES=ACCEPTED_FILES,
         STAGES=STAGES,
         STAGE_TITLES=_STEP_TITLES,
         TOPICS_BY_STAGE={s: [t for t in TOPICS if t.stage == s] for s in STAGES},
