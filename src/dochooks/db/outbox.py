@@ -18,7 +18,9 @@ InsertedEvent = tuple[int, str, int]
 
 
 class InsertEvents(Protocol):
-    """An engine's outbox insert: events of `topics` with one payload, and their deliveries."""
+    """An engine's outbox insert: events of `topics` with one payload, and their deliveries.
+    With `unread`, the caller will not read the answer: an engine that can send the insert
+    without waiting for it (PostgreSQL's pipeline) does so and returns None."""
 
     def __call__(
         self,
@@ -30,7 +32,8 @@ class InsertEvents(Protocol):
         now_ms: int,
         document_id: int | None,
         webhook_id: int | None,
-    ) -> list[InsertedEvent]: ...
+        unread: bool = False,
+    ) -> list[InsertedEvent] | None: ...
 
 
 _EVENT_COLUMNS = "INSERT INTO events (tenant_id, topic, document_id, payload, created_at) "
@@ -73,10 +76,12 @@ def insert_in_one_statement(
     now_ms: int,
     document_id: int | None,
     webhook_id: int | None,
-) -> list[InsertedEvent]:
-    """PostgreSQL: the events and their deliveries in one statement (one round trip)."""
+    unread: bool = False,
+) -> list[InsertedEvent] | None:
+    """PostgreSQL: the events and their deliveries in one statement (one round trip, or, unread,
+    none of its own: it goes with the next statement read or with COMMIT)."""
     recipients = _recipients("e", webhook_id)
-    rows = conn.all(
+    sql = (
         "WITH e AS ("
         f"{_EVENT_COLUMNS}SELECT :tenant, o.topic, :document, :payload, :now "
         "FROM jsonb_array_elements_text(CAST(:topics AS jsonb)) WITH ORDINALITY AS o(topic, n) ORDER BY o.n "
@@ -84,10 +89,13 @@ def insert_in_one_statement(
         f"d AS ({_DELIVERY_COLUMNS}SELECT :tenant, w.id, e.id, e.topic, "
         "replace(CAST(gen_random_uuid() AS TEXT), '-', ''), 'pending', 0, :now, :now, :now "
         f"{recipients} ORDER BY e.id, w.id RETURNING event_id) "
-        "SELECT e.id, e.topic, (SELECT COUNT(*) FROM d WHERE d.event_id = e.id) AS n FROM e ORDER BY e.id",
-        _params(tenant_id, topics, payload, now_ms, document_id, webhook_id),
+        "SELECT e.id, e.topic, (SELECT COUNT(*) FROM d WHERE d.event_id = e.id) AS n FROM e ORDER BY e.id"
     )
-    return [(r["id"], r["topic"], int(r["n"])) for r in rows]
+    params = _params(tenant_id, topics, payload, now_ms, document_id, webhook_id)
+    if unread:
+        conn.queue(sql, params)
+        return None
+    return [(r["id"], r["topic"], int(r["n"])) for r in conn.all(sql, params)]
 
 
 def insert_in_steps(
@@ -99,8 +107,10 @@ def insert_in_steps(
     now_ms: int,
     document_id: int | None,
     webhook_id: int | None,
+    unread: bool = False,
 ) -> list[InsertedEvent]:
-    """SQLite (no writes in WITH): the events, then their deliveries, then how many each got."""
+    """SQLite (no writes in WITH): the events, then their deliveries, then how many each got
+    (answered even `unread`: every statement runs at once here)."""
     params = _params(tenant_id, topics, payload, now_ms, document_id, webhook_id)
     events = conn.all(
         f"{_EVENT_COLUMNS}SELECT :tenant, o.value, :document, :payload, :now FROM json_each(:topics) AS o "

@@ -11,6 +11,7 @@ import orjson
 
 from dochooks.clock import iso
 from dochooks.db import Connection
+from dochooks.db.outbox import InsertedEvent
 from dochooks.delivery import log, operational
 from dochooks.errors import InvalidInput
 from dochooks.signals import deliveries_queued
@@ -64,6 +65,41 @@ def publish_all(
     engine writes them in one statement where it can."""
     if not topics:
         return []
+    inserted = _insert(conn, tenant_id, topics, payload, now_ms, document_id, webhook_id, unread=False)
+    assert inserted is not None, "an insert read back answers"
+    return [Published(event_id, deliveries) for event_id, _, deliveries in inserted]
+
+
+def publish_unread(
+    conn: Connection,
+    *,
+    tenant_id: int,
+    topics: Sequence[str],
+    payload: dict[str, Any],
+    now_ms: int,
+    document_id: int,
+) -> None:
+    """`publish_all` for a caller that reads nothing back (a document's transition): on
+    PostgreSQL the insert rides with the transaction's next statement or its COMMIT instead
+    of a round trip of its own, and, not knowing whether a webhook was subscribed, wakes the
+    dispatcher anyway (a claim that may find nothing, once per transaction)."""
+    if topics:
+        _insert(conn, tenant_id, topics, payload, now_ms, document_id, None, unread=True)
+
+
+def _insert(
+    conn: Connection,
+    tenant_id: int,
+    topics: Sequence[str],
+    payload: dict[str, Any],
+    now_ms: int,
+    document_id: int | None,
+    webhook_id: int | None,
+    *,
+    unread: bool,
+) -> list[InsertedEvent] | None:
+    """The engine's outbox insert, and the dispatcher woken at commit if a delivery may be
+    queued (always, when the answer is not read)."""
     inserted = conn.dialect.insert_events(
         conn,
         tenant_id=tenant_id,
@@ -72,10 +108,11 @@ def publish_all(
         now_ms=now_ms,
         document_id=document_id,
         webhook_id=webhook_id,
+        unread=unread,
     )
-    if any(deliveries for _, _, deliveries in inserted):
+    if inserted is None or any(deliveries for _, _, deliveries in inserted):
         deliveries_queued.announce(conn)
-    return [Published(event_id, deliveries) for event_id, _, deliveries in inserted]
+    return inserted
 
 
 _EXAMPLE_STATUS = {

@@ -12,7 +12,7 @@ import orjson
 
 from dochooks.clock import iso
 from dochooks.db import Connection, Row, in_clause
-from dochooks.delivery.publish import publish_all
+from dochooks.delivery.publish import publish_unread
 from dochooks.documents.files import StoredFile
 from dochooks.documents.workflow import DocumentStatus, Transition, on_upload
 from dochooks.errors import NotFound
@@ -100,7 +100,10 @@ def file_paths(conn: Connection, document_ids: Sequence[int]) -> dict[int, list[
 
 
 def _emit(conn: Connection, doc: Document, topics: tuple[str, ...], now_ms: int) -> None:
-    publish_all(conn, tenant_id=doc.tenant_id, topics=topics, payload=payload(doc), now_ms=now_ms, document_id=doc.id)
+    """A transition's topics, published unread: nothing here needs the events' ids back."""
+    publish_unread(
+        conn, tenant_id=doc.tenant_id, topics=topics, payload=payload(doc), now_ms=now_ms, document_id=doc.id
+    )
 
 
 def create_document(
