@@ -38,6 +38,7 @@ from urllib.parse import urlsplit, urlunsplit
 from harness import fresh_runtime, run_loop
 
 from dochooks.db import open_database
+from dochooks.db.group_commit import GroupCommit
 from dochooks.delivery.dispatcher import Dispatcher
 from dochooks.delivery.publish import send_test
 from dochooks.delivery.sender import SendResult
@@ -209,7 +210,14 @@ def upload(rt: Runtime, tenant: int) -> int:
     with staging(rt, tenant) as staged:
         file = staged.copy(io.BytesIO(INVOICE))
         doc = accept_upload(
-            rt, tenant, staged=staged, files=[file], name="invoice.txt", external_id=None, custom_fields={}
+            rt,
+            GroupCommit(rt.db),
+            tenant,
+            staged=staged,
+            files=[file],
+            name="invoice.txt",
+            external_id=None,
+            custom_fields={},
         )
     return doc.id
 
