@@ -27,7 +27,7 @@ import pytest
 
 from dochooks.delivery.signing import sign
 from dochooks.tenants import NewTenant
-from tests.factories.clients import Api, webhook_doc
+from tests.factories.clients import Api, post_delivery, webhook_doc
 from tests.factories.missing import missing
 from tests.factories.peers import free_port
 
@@ -90,13 +90,7 @@ class Example:
     output: Path
 
     def post(self, headers: dict[str, str], body: bytes) -> int:
-        request = urllib.request.Request(self.base + "/webhooks", data=body, headers=headers, method="POST")
-        request.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                return int(response.status)
-        except urllib.error.HTTPError as exc:
-            return exc.code
+        return post_delivery(self.base + "/webhooks", body, headers)
 
     def handled(self) -> list[dict[str, Any]]:
         with urllib.request.urlopen(self.base + "/handled", timeout=10) as response:

@@ -11,8 +11,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +20,7 @@ import pytest
 from dochooks.delivery.signing import signature_header
 from dochooks.tenants import NewTenant
 from dochooks.webhooks.secrets import signing_key
-from tests.factories.clients import Api, document_doc, webhook_doc
+from tests.factories.clients import Api, document_doc, post_delivery, webhook_doc
 from tests.factories.commands import REPO, wait_until
 from tests.factories.documents import make_pdf
 from tests.factories.peers import free_port
@@ -50,13 +48,7 @@ class Example:
         return [line for line in lines if line.startswith("handled ") and f"webhook-id={request_id}" in line]
 
     def post(self, body: bytes, headers: dict[str, str]) -> int:
-        request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
-        request.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                return int(response.status)
-        except urllib.error.HTTPError as exc:
-            return exc.code
+        return post_delivery(self.url, body, headers)
 
 
 @pytest.fixture(params=sorted(COMMANDS))
