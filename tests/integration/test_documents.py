@@ -374,3 +374,91 @@ def test_a_stale_view_of_a_document_cannot_move_it_twice(
     _, events = api.call("GET", f"/v1/documents/{doc['id']}/events")
     topics = [e["attributes"]["topic"] for e in events["data"]]
     assert topics.count("separation-done") == 1 and topics[-1] == "ready-for-classification-first-level"
+
+
+def test_include_adds_the_extracted_fields_and_the_classification_as_included_resources(
+    api: Api, receiver: Receiver, runtime: Runtime
+) -> None:
+    rules = {
+        "classification_rules": {"invoice": ["invoice", "total"], "letter": ["dear"]},
+        "extraction_rules": {"invoice": {"total": r"Total:\s*(\S+)", "number": r"Invoice\s+(\d+)"}},
+        "extraction": ["qc"],
+    }
+    assert api.call("PUT", "/v1/workflow", {"data": {"type": "workflows", "attributes": rules}})[0] == 200
+    doc = upload(api, make_pdf("Invoice 4711", "Total: 118.00 CHF"))
+    path = f"/v1/documents/{doc['id']}"
+    wait_for_topic(receiver, doc["id"], "ready-for-extraction-qc")
+
+    _, waiting = api.call("GET", f"{path}?include=fields,classification")
+    assert waiting["data"]["relationships"]["fields"]["meta"] == {"status": "validating"}
+    assert waiting["data"]["relationships"]["classification"] == {"data": {"type": "classifications", "id": doc["id"]}}
+    by_type = {(r["type"], r["id"]): r["attributes"] for r in waiting["included"]}
+    assert by_type == {
+        ("fields", f"{doc['id']}-total"): {"name": "total", "value": "118.00"},
+        ("fields", f"{doc['id']}-number"): {"name": "number", "value": "4711"},
+        ("classifications", doc["id"]): {"document_type": "invoice", "status": "done"},
+    }
+    # full linkage: every included resource is named by the document's relationships
+    linked = [(i["type"], i["id"]) for i in waiting["data"]["relationships"]["fields"]["data"]]
+    assert sorted(linked) == sorted(k for k in by_type if k[0] == "fields")
+
+    fix = {"data": {"type": "validations", "attributes": {"fields": {"total": "120.00"}}}}
+    assert api.call("POST", f"{path}/validations", fix)[0] == 200
+    wait_for_topic(receiver, doc["id"], "processing-finished")
+    _, done = api.call("GET", f"{path}?include=fields")
+    assert done["data"]["relationships"]["fields"]["meta"] == {"status": "done"}
+    assert "classification" not in done["data"]["relationships"]  # only what was asked for
+    assert {r["attributes"]["name"]: r["attributes"]["value"] for r in done["included"]} == {
+        "total": "120.00",
+        "number": "4711",
+    }
+    assert {r["type"] for r in done["included"]} == {"fields"}
+
+    _, plain = api.call("GET", path)  # without include the document is as before
+    assert "included" not in plain and "relationships" not in plain["data"]
+
+    other = Api(api.base, make_tenant(runtime.db, "other").token)
+    status, hidden = other.call("GET", f"{path}?include=fields,classification")
+    assert status == 404 and "included" not in hidden
+
+
+def test_include_on_the_list_adds_each_documents_resources_and_says_which_stage_is_not_there_yet(
+    api: Api, receiver: Receiver
+) -> None:
+    rules = {
+        "classification_rules": {"invoice": ["invoice"]},
+        "extraction_rules": {"invoice": {"total": r"Total:\s*(\S+)"}},
+    }
+    assert api.call("PUT", "/v1/workflow", {"data": {"type": "workflows", "attributes": rules}})[0] == 200
+    invoice = upload(api, b"Invoice 9\nTotal: 7.50\n", external_id="L-1")
+    note = upload(api, b"just a note\n", external_id="L-1")
+    broken = upload(api, b"", external_id="L-1")
+    for doc, topic in ((invoice, "processing-finished"), (note, "processing-finished"), (broken, "processing-failed")):
+        wait_for_topic(receiver, doc["id"], topic)
+    status, page = api.call("GET", "/v1/documents?filter[external_id]=L-1&include=classification,fields")
+    assert status == 200, page
+    relationships = {d["id"]: d["relationships"] for d in page["data"]}
+    assert relationships[note["id"]]["fields"] == {"data": [], "meta": {"status": "done"}}
+    assert relationships[broken["id"]]["fields"] == {"data": [], "meta": {"status": "failed"}}
+    included = {(r["type"], r["id"]): r["attributes"] for r in page["included"]}
+    assert included == {
+        ("fields", f"{invoice['id']}-total"): {"name": "total", "value": "7.50"},
+        ("classifications", invoice["id"]): {"document_type": "invoice", "status": "done"},
+        ("classifications", note["id"]): {"document_type": None, "status": "done"},  # no rule matched: final
+        ("classifications", broken["id"]): {"document_type": None, "status": "failed"},
+    }
+    _, one = api.call("GET", "/v1/documents?filter[external_id]=L-1&page[size]=1&include=fields")
+    assert len(one["data"]) == 1 and "include=fields" in one["links"]["next"]  # the next page keeps it
+    assert all(r["id"].startswith(f"{one['data'][0]['id']}-") for r in one["included"])
+
+
+@pytest.mark.parametrize("include", ["files", "fields,owner", "fields.document", "f" * 201])
+def test_include_refuses_what_it_cannot_include_by_the_parameters_name(api: Api, include: str) -> None:
+    doc = upload(api, b"Invoice 1\n")
+    for path in (f"/v1/documents/{doc['id']}", "/v1/documents"):
+        status, body = api.call("GET", f"{path}?include={include}")
+        (error,) = body["errors"]
+        assert status == 400 and error["source"] == {"parameter": "include"}, body
+        if len(include) <= 200:
+            assert "include takes fields, classification" in error["detail"]
+            assert error["detail"].endswith("not " + ", ".join(sorted(set(include.split(",")) - {"fields"})))

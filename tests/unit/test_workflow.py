@@ -42,3 +42,17 @@ def test_a_level_removed_from_the_configuration_meanwhile_still_completes() -> N
 def test_failure_ends_in_processing_failed() -> None:
     failed = workflow.failed("the PDF cannot be read")
     assert failed.topics == ("processing-failed",) and failed.changes["status"] == "failed"
+
+
+def test_a_stages_status_follows_the_document_through_the_workflow() -> None:
+    def status(step: str, state: str) -> tuple[str, str]:
+        return workflow.stage_status(step, state, "classification"), workflow.stage_status(step, state, "extraction")
+
+    assert status("inbound", "preprocessing") == ("pending", "pending")
+    assert status("classification", "automatic") == ("pending", "pending")
+    assert status("classification", workflow.waiting_at("qc")) == ("validating", "pending")
+    assert status("extraction", "automatic") == ("done", "pending")
+    assert status("extraction", workflow.waiting_at("first-level")) == ("done", "validating")
+    assert status("outbound", "finished") == ("done", "done")
+    assert status("inbound", "failed") == ("failed", "failed")  # unreadable: neither stage will run
+    assert status("extraction", "failed") == ("done", "failed")  # a pattern's time limit

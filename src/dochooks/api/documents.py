@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
+from dochooks.api import includes
 from dochooks.api.deps import JsonBody, Tenant, UploadSlot, media_type
 from dochooks.api.jsonapi import JSON_TYPES, JsonApiResponse, document, page_link, resource
 from dochooks.api.schemas import DocumentUploadBody, ValidationBody
@@ -27,6 +28,7 @@ from dochooks.web.deps import Id, Rt, upload_commits
 from dochooks.web.inputs import TEN_YEARS, DocumentAttributes, ShortText
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
+Include = Annotated[str | None, Query(alias="include", max_length=200, description=includes.DESCRIPTION)]
 
 
 def document_resource(doc: store.Document) -> dict[str, Any]:
@@ -188,10 +190,13 @@ def list_all(
     ] = None,
     size: Annotated[int, Query(alias="page[size]", ge=1, le=100)] = 25,
     number: Annotated[int, Query(alias="page[number]", ge=1, le=1_000_000)] = 1,
+    include: Include = None,
 ) -> JsonApiResponse:
     """Documents, most recently updated first. For the backup strategy of the product page
     (find what a webhook may have missed), ask for `filter[overdue]=true` or
-    `filter[older_than]=300`: unfinished documents past their deadline or older than 5 min."""
+    `filter[older_than]=300`: unfinished documents past their deadline or older than 5 min.
+    `include` adds each document's fields or classification, as on one document."""
+    paths = includes.requested(include)
     statuses = tuple(s for s in (status or "").split(",") if s)
     if any(s not in STATUSES for s in statuses):
         raise HTTPException(400, f"filter[status] takes {', '.join(STATUSES)}")
@@ -211,13 +216,21 @@ def list_all(
         links["next"] = page_link(request, number=number + 1, size=size)
     if number > 1:
         links["prev"] = page_link(request, number=number - 1, size=size)
-    return document([document_resource(d) for d in docs], meta={"total": total}, links=links)
+    shown = [(document_resource(d), d) for d in docs]
+    return document(
+        [found for found, _ in shown], meta={"total": total}, links=links, **includes.compound(shown, paths)
+    )
 
 
 @router.get("/{document_id}", summary="Show a document (the pull fallback)")
-def show(document_id: Id, rt: Rt, tenant: Tenant) -> JsonApiResponse:
+def show(document_id: Id, rt: Rt, tenant: Tenant, include: Include = None) -> JsonApiResponse:
+    """The document as the API knows it; `include=fields,classification` adds what no
+    payload carries, its extracted fields and its classification, as `included` resources."""
+    paths = includes.requested(include)
     with rt.db.read() as conn:
-        return document(document_resource(store.get_document(conn, tenant, document_id)))
+        doc = store.get_document(conn, tenant, document_id)
+    found = document_resource(doc)
+    return document(found, **includes.compound([(found, doc)], paths))
 
 
 @router.get("/{document_id}/events", summary="The topics emitted for a document, oldest first")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from dochooks.topics import LEVELS, STAGES_WITH_LEVELS
+from dochooks.topics import LEVELS, STAGES, STAGES_WITH_LEVELS
 
 
 class DocumentStatus(StrEnum):
@@ -38,6 +38,16 @@ class State(StrEnum):
     OUTBOUND = "outbound"  # automatic work due
     FINISHED = "finished"
     FAILED = "failed"
+
+
+class StageStatus(StrEnum):
+    """How far a document's stage has come, as the API's `include` shows it: whether a
+    missing document type or field is final or only not there yet."""
+
+    PENDING = "pending"  # not run yet
+    VALIDATING = "validating"  # the automatic result waits for a person
+    DONE = "done"
+    FAILED = "failed"  # the document failed before the stage finished
 
 
 STATUSES = tuple(DocumentStatus)
@@ -147,3 +157,15 @@ def after_validation(stage: str, level: str, levels: tuple[str, ...], changes: d
     later = tuple(lv for lv in levels if LEVELS.index(lv) > LEVELS.index(level))
     moved = _wait_or_leave(stage, later, ())
     return Transition({**changes, **moved.changes}, moved.topics, moved.run_now)
+
+
+def stage_status(workflow_step: str, state: str, stage: str) -> StageStatus:
+    """Where `stage` stands for a document at `workflow_step` in `state`."""
+    here, there = STAGES.index(workflow_step), STAGES.index(stage)
+    if here > there:
+        return StageStatus.DONE
+    if state == State.FAILED:
+        return StageStatus.FAILED
+    if here == there and waiting_level(state) is not None:
+        return StageStatus.VALIDATING
+    return StageStatus.PENDING
