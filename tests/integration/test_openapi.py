@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 import pytest
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, ValidationError
 from openapi_spec_validator import validate
 
 from dochooks.app import create_app
@@ -132,3 +132,34 @@ def test_real_answers_are_what_the_document_says(served: tuple[Api, dict[str, An
     for answer in (Api(api.base).call("GET", "/v1/webhooks"), api.call("POST", "/v1/webhooks", {"data": {}})):
         assert 400 <= answer[0] < 500
         _conforms(spec, {"$ref": ERRORS_REF}, answer[1])
+
+
+@SQLITE_ONLY
+def test_a_document_with_its_included_fields_and_classification_is_what_the_document_says(
+    served: tuple[Api, dict[str, Any]],
+) -> None:
+    api, spec = served
+    show = spec["paths"]["/v1/documents/{document_id}"]["get"]
+    (include,) = [p for p in show["parameters"] if p["name"] == "include"]
+    assert (
+        include["in"] == "query" and "fields" in include["description"] and "classification" in include["description"]
+    )
+    schema = _answer_schema(spec, "get", "/v1/documents/{document_id}", 200)
+    example = show["responses"]["200"]["content"]["application/vnd.api+json"]["examples"]["include"]["value"]
+    _conforms(spec, schema, example)
+    assert {r["type"] for r in example["included"]} == {"fields", "classifications"}
+    files = [{"base64_file": base64.b64encode(b"Invoice 1").decode()}]
+    status, doc = api.call("POST", "/v1/documents", {"data": {"type": "documents", "attributes": {"files": files}}})
+    assert status == 201
+    status, shown = api.call("GET", f"/v1/documents/{doc['data']['id']}?include=fields,classification")
+    assert status == 200 and shown["included"] == [
+        {"type": "classifications", "id": doc["data"]["id"], "attributes": {"document_type": None, "status": "pending"}}
+    ]
+    _conforms(spec, schema, shown)
+    status, listed = api.call("GET", "/v1/documents?include=classification")
+    assert status == 200 and len(listed["included"]) == 1
+    _conforms(spec, _answer_schema(spec, "get", "/v1/documents", 200), listed)
+    # what the document says is what it checks: an answer that breaks it is refused
+    shown["included"][0]["attributes"]["status"] = "maybe"
+    with pytest.raises(ValidationError):
+        _conforms(spec, schema, shown)

@@ -8,6 +8,7 @@ from typing import Any
 
 from dochooks.delivery.leases import DeliveryStatus
 from dochooks.delivery.recovery import JobStatus, Which
+from dochooks.documents.workflow import StageStatus
 from dochooks.topics import ALL_TOPICS
 from dochooks.webhooks.config import HealthState
 
@@ -109,6 +110,31 @@ _DOCUMENT_EXAMPLE = {
     "error": None,
 }
 
+_STAGE_STATUS: Schema = {
+    "type": "string",
+    "enum": [str(s) for s in StageStatus],
+    "description": "pending: not run yet; validating: the automatic result waits for a person; done: final; "
+    "failed: the document failed before the stage finished.",
+}
+
+# GET /v1/documents/{id}?include=fields,classification, as in the README.
+INCLUDED_EXAMPLE: dict[str, Any] = {
+    "data": {
+        "type": "documents",
+        "id": "107786",
+        "attributes": _DOCUMENT_EXAMPLE,
+        "links": {"self": "/v1/documents/107786"},
+        "relationships": {
+            "fields": {"data": [{"type": "fields", "id": "107786-total"}], "meta": {"status": "done"}},
+            "classification": {"data": {"type": "classifications", "id": "107786"}},
+        },
+    },
+    "included": [
+        {"type": "fields", "id": "107786-total", "attributes": {"name": "total", "value": "118.00"}},
+        {"type": "classifications", "id": "107786", "attributes": {"document_type": "invoice", "status": "done"}},
+    ],
+}
+
 _HEALTH: Schema = {
     "type": "object",
     "properties": {
@@ -195,7 +221,51 @@ ATTRIBUTES: dict[str, Schema] = {
         },
     },
     "workflows": {"type": "object", "description": "As PUT /v1/workflow takes them, with their current values."},
+    "fields": {
+        "type": "object",
+        "description": "An extracted field (a person's correction included); its id is <document id>-<name>.",
+        "properties": {"name": {"type": "string"}, "value": {"type": "string"}},
+    },
+    "classifications": {
+        "type": "object",
+        "description": "A document's classification; its id is the document's.",
+        "properties": {
+            "document_type": _nullable("string", description="null: no rule matched, or not classified yet."),
+            "status": _STAGE_STATUS,
+        },
+    },
 }
+
+
+def _to_many(kind: str) -> Schema:
+    return {"type": "array", "items": _to_one(kind)}
+
+
+def _to_one(kind: str) -> Schema:
+    return {
+        "type": "object",
+        "required": ["type", "id"],
+        "properties": {"type": {"type": "string", "enum": [kind]}, "id": {"type": "string"}},
+    }
+
+
+# Each resource type's relationships, present only when `include` asks for them.
+RELATIONSHIPS: dict[str, Schema] = {
+    "documents": {
+        "type": "object",
+        "properties": {
+            "fields": {
+                "type": "object",
+                "properties": {
+                    "data": _to_many("fields"),
+                    "meta": {"type": "object", "properties": {"status": _STAGE_STATUS}},
+                },
+            },
+            "classification": {"type": "object", "properties": {"data": _to_one("classifications")}},
+        },
+    }
+}
+INCLUDED_TYPES = {"documents": ("fields", "classifications")}  # the types `included` may hold
 
 
 NAMES = {
@@ -207,31 +277,36 @@ NAMES = {
     "ip-ranges": "IpRange",
     "recoveries": "Recovery",
     "workflows": "Workflow",
+    "fields": "Field",
+    "classifications": "Classification",
 }  # each resource type's schema in components
 
 
 def resource_schema(kind: str) -> Schema:
-    return {
-        "type": "object",
-        "required": ["type", "id", "attributes"],
-        "properties": {
-            "type": {"type": "string", "enum": [kind]},
-            "id": {"type": "string"},
-            "attributes": ATTRIBUTES[kind],
-            "links": {"type": "object", "properties": {"self": {"type": "string"}}},
-        },
+    properties: Schema = {
+        "type": {"type": "string", "enum": [kind]},
+        "id": {"type": "string"},
+        "attributes": ATTRIBUTES[kind],
+        "links": {"type": "object", "properties": {"self": {"type": "string"}}},
     }
+    if kind in RELATIONSHIPS:
+        properties["relationships"] = RELATIONSHIPS[kind]
+    return {"type": "object", "required": ["type", "id", "attributes"], "properties": properties}
 
 
 def document_schema(kind: str, *, many: bool) -> Schema:
     """A JSON:API document whose `data` is one resource of the type, or a list of them."""
     one = {"$ref": f"#/components/schemas/{NAMES[kind]}"}
-    return {
-        "type": "object",
-        "required": ["data"],
-        "properties": {
-            "data": {"type": "array", "items": one} if many else one,
-            "links": {"type": "object", "properties": {"next": {"type": "string"}, "prev": {"type": "string"}}},
-            "meta": {"type": "object"},
-        },
+    properties: Schema = {
+        "data": {"type": "array", "items": one} if many else one,
+        "links": {"type": "object", "properties": {"next": {"type": "string"}, "prev": {"type": "string"}}},
+        "meta": {"type": "object"},
     }
+    if kind in INCLUDED_TYPES:
+        related = [{"$ref": f"#/components/schemas/{NAMES[k]}"} for k in INCLUDED_TYPES[kind]]
+        properties["included"] = {
+            "type": "array",
+            "description": "What `include` asked for; present (perhaps empty) only then.",
+            "items": {"oneOf": related},
+        }
+    return {"type": "object", "required": ["data"], "properties": properties}

@@ -38,6 +38,14 @@ SUCCESS: dict[tuple[str, str], tuple[tuple[int, ...], str | None, bool]] = {
     ("get", "/v1/workflow"): ((200,), "workflows", ONE),
     ("put", "/v1/workflow"): ((200,), "workflows", ONE),
 }
+# Examples of whole answers, beside each operation's schema.
+_EXAMPLES = {
+    ("get", "/v1/documents/{document_id}"): (
+        "include",
+        "With ?include=fields,classification",
+        answers.INCLUDED_EXAMPLE,
+    )
+}
 _SUCCESS_WORDS = {200: "OK", 201: "Created", 202: "Accepted: queued", 204: "Deleted"}
 _ERRORS = {
     400: "Malformed JSON, a missing body or an invalid query parameter",
@@ -84,6 +92,9 @@ def _complete_api_operation(method: str, path: str, operation: dict[str, Any]) -
         answer: dict[str, Any] = {"description": _SUCCESS_WORDS[code]}
         if kind is not None:
             answer["content"] = {MEDIA_TYPE: {"schema": answers.document_schema(kind, many=many)}}
+            if code == 200 and (method, path) in _EXAMPLES:
+                name, summary, value = _EXAMPLES[(method, path)]
+                answer["content"][MEDIA_TYPE]["examples"] = {name: {"summary": summary, "value": value}}
         responses[str(code)] = answer
     for status in _error_statuses(method, path, operation):
         responses[str(status)] = _errors_answer(status)
