@@ -137,26 +137,27 @@ def test_an_uploaded_documents_delivery_is_handled_with_its_document_id(
     wait_until(lambda: f"handled document-received document={document_id} " in example.log.read_text(), timeout=30)
 
 
+def _finished(request_id: str) -> bytes:
+    """A processing-finished body as dochooks sends it."""
+    attributes = {
+        "status": "done",
+        "tenant_id": 1,
+        "sla_deadline": None,
+        "custom_fields": {},
+        "external_id": None,
+        "created_at": "2026-11-30T21:00:00.000Z",
+        "updated_at": "2026-11-30T21:00:01.000Z",
+        "document_id": 42,
+    }
+    payload = {"id": "42", "type": "documents", "attributes": attributes, "request_id": request_id}
+    return json.dumps({**payload, "topic": "processing-finished"}).encode()
+
+
 def test_a_bad_signature_and_an_old_timestamp_are_refused_and_a_repeat_is_ignored(example: Example) -> None:
-    def signed(request_id: str, *, secret: str = example.secret, age: int = 0) -> tuple[bytes, dict[str, str]]:
-        body = json.dumps(
-            {
-                "id": "42",
-                "type": "documents",
-                "attributes": {
-                    "status": "done",
-                    "tenant_id": 1,
-                    "sla_deadline": None,
-                    "custom_fields": {},
-                    "external_id": None,
-                    "created_at": "2026-11-30T21:00:00.000Z",
-                    "updated_at": "2026-11-30T21:00:01.000Z",
-                    "document_id": 42,
-                },
-                "request_id": request_id,
-                "topic": "processing-finished",
-            }
-        ).encode()
+    def signed(
+        request_id: str, *, secret: str = example.secret, age: int = 0, body: bytes | None = None
+    ) -> tuple[bytes, dict[str, str]]:
+        body = _finished(request_id) if body is None else body
         timestamp = int(time.time()) - age
         signature = signature_header((signing_key(secret),), request_id, timestamp, body)
         return body, {"webhook-id": request_id, "webhook-timestamp": str(timestamp), "webhook-signature": signature}
@@ -172,5 +173,7 @@ def test_a_bad_signature_and_an_old_timestamp_are_refused_and_a_repeat_is_ignore
     assert example.post(*signed("d" * 32, age=301)) == 401
     assert example.post(*signed("e" * 32, age=-301)) == 401
     assert example.post(body, {"webhook-id": "c" * 32}) == 400
-    for refused in ("b", "c", "d", "e"):
+    assert example.post(body, {**headers, "webhook-signature": "not a signature"}) == 401
+    assert example.post(*signed("f" * 32, body=b"not json")) == 400  # signed, but no payload
+    for refused in ("b", "c", "d", "e", "f"):
         assert example.handled(refused * 32) == []

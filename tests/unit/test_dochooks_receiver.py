@@ -1,11 +1,13 @@
 """dochooks-receiver (receiver/): verify() against signatures made by the service's own
 signing code, its events parsed from the service's own payloads, and its topics kept equal
-to the service's, so the two never drift."""
+to the service's, so the two never drift; and its verdicts the same as the Standard Webhooks
+library's (`standardwebhooks`, which examples/python-flask verifies with)."""
 
 from __future__ import annotations
 
 import base64
 import json
+import time
 
 import pytest
 from dochooks_receiver import (
@@ -24,6 +26,7 @@ from dochooks_receiver import (
     parse_event,
     verify,
 )
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from dochooks import topics
 from dochooks.delivery import operational
@@ -141,3 +144,47 @@ def test_the_receivers_topics_are_the_services_in_the_same_order() -> None:
     assert [t.value for t in WORKFLOW_TOPICS] == [t.value for t in topics.TOPICS]
     assert [t.value for t in OPERATIONAL_TOPICS] == [t.value for t in topics.OPERATIONAL_TOPICS]
     assert all(Topic(t.value).operational == topics.is_operational(t.value) for t in topics.ALL_TOPICS)
+
+
+def _library_accepts(secret: str, headers: dict[str, str], body: bytes) -> bool:
+    """Whether the Standard Webhooks project's own Python library accepts the delivery now."""
+    try:
+        Webhook(secret).verify(body, headers)
+    except WebhookVerificationError:
+        return False
+    return True
+
+
+def _receiver_accepts(secret: str, headers: dict[str, str], body: bytes) -> bool:
+    try:
+        verify(secret, headers, body)
+    except (InvalidSignature, TimestampTooOld, TimestampTooNew):
+        return False
+    return True
+
+
+@pytest.mark.parametrize("topic", ["document-received", "processing-finished", "delivery-exhausted"])
+def test_the_standard_webhooks_library_and_verify_agree_on_the_services_signatures(topic: str) -> None:
+    """The library examples/python-flask verifies with (its clock is the real one, so these
+    deliveries are signed now) and dochooks-receiver accept and refuse the same deliveries."""
+    now = int(time.time())
+    body, headers = delivery(topic, at=now)
+    rotating_body, rotating = delivery(topic, OLD_SECRET, SECRET, at=now)
+    earlier, ago_6, ahead_6 = (delivery(topic, at=now + shift) for shift in (-240, -360, 360))
+    other = "whsec_" + base64.b64encode(b"a third signing key, not ours").decode()
+    cases = {
+        "signed now": (SECRET, headers, body, True),
+        "without the whsec_ prefix": (SECRET.removeprefix("whsec_"), headers, body, True),
+        "the second signature of a rotation": (SECRET, rotating, rotating_body, True),
+        "signed 4 minutes ago": (SECRET, earlier[1], earlier[0], True),
+        "a tampered body": (SECRET, headers, body.replace(b'"request_id"', b'"request_Id"'), False),
+        "another secret": (other, headers, body, False),
+        "another webhook-id": (SECRET, {**headers, "webhook-id": "0" * 32}, body, False),
+        "signed 6 minutes ago": (SECRET, ago_6[1], ago_6[0], False),
+        "signed 6 minutes ahead": (SECRET, ahead_6[1], ahead_6[0], False),
+    }
+    verdicts = {
+        case: (_library_accepts(secret, h, b), _receiver_accepts(secret, h, b))
+        for case, (secret, h, b, _) in cases.items()
+    }
+    assert verdicts == {case: (accepted, accepted) for case, (*_, accepted) in cases.items()}
