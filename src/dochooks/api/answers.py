@@ -22,7 +22,7 @@ def _nullable(kind: str, **more: Any) -> Schema:
 _TIME = {"type": "string", "format": "date-time"}
 _TIME_OR_NULL = _nullable("string", format="date-time")
 
-# The reference's payload ("Use webhooks", README's "What your endpoint receives").
+# The reference's payload ("Use webhooks", README's "Receiving webhooks").
 PAYLOAD_EXAMPLE: dict[str, Any] = {
     "id": "107786",
     "type": "documents",
