@@ -101,7 +101,7 @@ ERRORS: Schema = {
 _DOCUMENT_EXAMPLE = {
     **PAYLOAD_EXAMPLE["attributes"],
     "name": "invoice-0042.pdf",
-    "workflow_step": "finished",
+    "workflow_step": "outbound",  # where a finished document stays
     "document_type": "invoice",
     "pending_validation": None,
     "file_type": "pdf",

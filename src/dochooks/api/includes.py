@@ -45,7 +45,7 @@ def _identifier(found: dict[str, Any]) -> dict[str, str]:
     return {"type": found["type"], "id": found["id"]}
 
 
-def related(doc: Document, paths: frozenset[str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def _related(doc: Document, paths: frozenset[str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The document's relationships for `paths`, and the resources they name."""
     relationships: dict[str, Any] = {}
     included: list[dict[str, Any]] = []
@@ -69,6 +69,6 @@ def compound(resources: Iterable[tuple[dict[str, Any], Document]], paths: frozen
         return {}
     included: list[dict[str, Any]] = []
     for found, doc in resources:
-        found["relationships"], more = related(doc, paths)
+        found["relationships"], more = _related(doc, paths)
         included += more
     return {"included": included}
