@@ -7,6 +7,7 @@ import dataclasses
 import hashlib
 import http.client
 import logging
+import re
 import urllib.parse
 
 import pytest
@@ -676,3 +677,47 @@ def test_an_upload_over_the_size_limit_through_the_form_gets_413_and_stores_noth
         assert "No documents yet" in web.get("/documents").text
         fits = web.post_multipart("/documents", csrf, ("file", "fits.pdf", b"z" * limit))  # the session still works
         assert fits.status == 303, fits.text
+
+
+# --- live refresh: the state a fragment shows ------------------------------------------------
+
+
+def _live_state(text: str) -> str:
+    found = re.search(r'data-live-state="([0-9a-f]+)"', text)
+    assert found, "no live state in the page"
+    return found[1]
+
+
+def test_a_live_fragment_names_its_state_leaving_out_the_clock(runtime: Runtime, acme: NewTenant) -> None:
+    time = FakeTime(runtime.clock.now_ms())
+    hook = make_webhook(runtime.db, runtime.cipher, acme.tenant_id, "http://127.0.0.1:9/x")
+    with runtime.db.transaction() as conn:
+        publish(conn, tenant_id=acme.tenant_id, topic="document-received", payload=PAYLOAD, now_ms=time.now_ms())
+        conn.run("UPDATE deliveries SET next_attempt_at = :later", {"later": time.now_ms() + 100_000})
+    with live_service(dataclasses.replace(runtime, clock=time)) as base:
+        web = WebClient(base)
+        web.sign_in(acme.token)
+        page = web.get(f"/development/webhooks/{hook.id}?notice=saved")
+        fragment = web.get(f"/development/webhooks/{hook.id}/deliveries")
+        assert "(in 100 s)" in fragment.text and _live_state(page.text) == _live_state(fragment.text)
+        time.advance(10)
+        later = web.get(f"/development/webhooks/{hook.id}/deliveries")
+        assert "(in 90 s)" in later.text and _live_state(later.text) == _live_state(fragment.text)  # the same state
+        with runtime.db.transaction() as conn:
+            conn.run("UPDATE deliveries SET status = 'failed', next_attempt_at = NULL")
+        changed = web.get(f"/development/webhooks/{hook.id}/deliveries")
+        assert _live_state(changed.text) != _live_state(fragment.text)
+
+
+def test_the_documents_live_fragments_name_the_state_their_page_was_drawn_with(
+    web: WebClient, runtime: Runtime, acme: NewTenant
+) -> None:
+    ids = _ids(runtime, acme.tenant_id)
+    document = "/documents/{document}".format(**ids)
+    shown = _live_state(web.get(document).text)
+    assert _live_state(web.get(document + "/live").text) == shown
+    listed = _live_state(web.get("/documents").text)
+    assert _live_state(web.get("/documents/list").text) == listed
+    web.post(document + "/validation", {"csrf_token": web.csrf()})  # the document moves on
+    assert _live_state(web.get(document + "/live").text) != shown
+    assert _live_state(web.get("/documents/list").text) != listed
