@@ -61,16 +61,23 @@
 
   // A notice ("Test delivery queued", "Document uploaded") speaks of the state the page was
   // drawn with. Once live refresh shows newer state it fades out (the element is removed, so
-  // assistive technology has nothing stale to read), and it leaves the address too, so that a
-  // reload does not bring it back.
+  // assistive technology has nothing stale to read), though not before it has been on screen
+  // long enough to read: the workflow often moves on within the first refresh. It leaves the
+  // address too, so that a reload does not bring it back.
+  var NOTICE_READING_MS = 5000;
+  var drawnAt = Date.now();
+
   function overtaken() {
+    var wait = Math.max(0, drawnAt + NOTICE_READING_MS - Date.now());
     document.querySelectorAll("main > .notice").forEach(function (notice) {
-      notice.classList.add("fading");
+      setTimeout(function () {
+        notice.classList.add("fading");
+      }, wait);
       setTimeout(function () {
         if (notice.parentNode) {
           notice.parentNode.removeChild(notice);
         }
-      }, 450);
+      }, wait + 450);
     });
     var url = new URL(window.location.href);
     if (url.searchParams.has("notice")) {
