@@ -176,15 +176,15 @@ def delivery_log(request: Request, rt: Rt, webhook_id: Id, session: SignedIn) ->
     context = _page_context(request, rt, session, webhook_id)
     flash = flash_of(request, rt, session)
     shown = flash.data if flash else {}
-    reveal = bool(shown.get("reveal"))
+    reveal, spent = shown.get("reveal") is True, flash is not None and flash.spent
     return page(
         request,
         "webhooks/log.html",
         notice=request.query_params.get("notice"),
         test_topic=shown.get("test_topic", request.query_params.get("test")),
         test_error=shown.get("test_error"),
-        revealed=context["hook"].secret if reveal and flash and not flash.spent else None,
-        reveal_spent=reveal and flash is not None and flash.spent,
+        revealed=context["hook"].secret if reveal and not spent else None,
+        reveal_spent=reveal and spent,
         **context,
     )
 
