@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Dialog, Page, expect
 
 from dochooks.delivery.publish import publish
 from dochooks.runtime import Runtime, open_runtime
@@ -191,27 +191,111 @@ def test_a_new_user_adds_a_webhook_and_guides_a_document_through_the_workflow(
     assert [c for c in page.context.cookies() if c["name"] == SESSION_COOKIE] == []
 
 
+def no_dialogs(page: Page) -> list[str]:
+    """The dialogs the page opens from now on (a reload of a post's answer asks to send it again)."""
+    seen: list[str] = []
+
+    def dismissed(dialog: Dialog) -> None:
+        seen.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", dismissed)
+    return seen
+
+
+def reloaded(page: Page) -> None:
+    """Reload as the browser's button does: a GET of the address, nothing sent again."""
+    answer = page.reload()
+    assert answer is not None and answer.request.method == "GET" and answer.status == 200
+    assert page.evaluate("performance.getEntriesByType('navigation')[0].type") == "reload"
+
+
 @SQLITE_ONLY
-def test_form_errors_stand_next_to_their_fields_and_keep_the_input(page: Page, ui: tuple[str, Runtime]) -> None:
+def test_form_errors_stand_next_to_their_fields_keep_the_input_and_survive_a_reload(
+    page: Page, ui: tuple[str, Runtime]
+) -> None:
     base, rt = ui
     sign_in(page, base, make_tenant(rt.db))
+    dialogs = no_dialogs(page)
     page.goto(base + "/development/webhooks/new")
     page.get_by_label("Name", exact=True).fill("ERP")
     page.get_by_label("URL", exact=True).fill("erp.example.com/hooks")
     page.get_by_label("Header name").first.fill("X-Api-Key")
     page.get_by_label("Header value").first.fill("typed-key")
-    with page.expect_response(lambda r: r.request.method == "POST") as answer:
+    with page.expect_navigation() as landed:
         page.get_by_role("button", name="Save").click()
-    assert answer.value.status == 422
-    expect(page.locator("#url-error")).to_have_text("The URL must start with http:// or https://.")
-    expect(page.locator("#topics-error")).to_have_text("Choose at least one topic.")
-    expect(page.get_by_label("URL", exact=True)).to_have_attribute("aria-describedby", "url-error")
-    expect(page.get_by_label("Name", exact=True)).to_have_value("ERP")
-    expect(page.get_by_label("URL", exact=True)).to_have_value("erp.example.com/hooks")
-    expect(page.get_by_label("Header value").first).to_have_value("typed-key")
+    answer = landed.value
+    assert answer is not None and answer.request.method == "GET" and answer.status == 200
+    posted = answer.request.redirected_from
+    assert posted is not None and posted.method == "POST" and posted.response().status == 303  # type: ignore[union-attr]
+    assert "typed-key" not in page.url and "/development/webhooks/new?flash=" in page.url
+    for _ in range(2):  # as posted, then after a reload
+        expect(page.locator("#url-error")).to_have_text("The URL must start with http:// or https://.")
+        expect(page.locator("#topics-error")).to_have_text("Choose at least one topic.")
+        expect(page.get_by_label("URL", exact=True)).to_have_attribute("aria-describedby", "url-error")
+        expect(page.get_by_label("Name", exact=True)).to_have_value("ERP")
+        expect(page.get_by_label("URL", exact=True)).to_have_value("erp.example.com/hooks")
+        expect(page.get_by_label("Header value").first).to_have_value("typed-key")
+        reloaded(page)
+    assert dialogs == []
     shoot(page, "webhook-form-errors")
     with rt.db.read() as conn:
         assert store.list_webhooks(conn, rt.cipher, 1) == []
+
+
+@SQLITE_ONLY
+def test_reveal_shows_the_secret_once_and_a_reload_is_a_get_that_hides_it_again(
+    page: Page, ui: tuple[str, Runtime]
+) -> None:
+    base, rt = ui
+    tenant = make_tenant(rt.db)
+    hook = make_webhook(rt.db, rt.cipher, tenant.tenant_id, "http://127.0.0.1:9/x", name="ERP")
+    sign_in(page, base, tenant)
+    dialogs = no_dialogs(page)
+    page.goto(f"{base}/development/webhooks/{hook.id}")
+    expect(page.locator(".summary")).to_contain_text(f"********{hook.secret[-4:]}")
+    with page.expect_navigation() as landed:
+        page.get_by_role("button", name="Reveal signing secret").click()
+    answer = landed.value
+    assert answer is not None and answer.request.method == "GET"
+    posted = answer.request.redirected_from
+    assert posted is not None and posted.method == "POST" and posted.response().status == 303  # type: ignore[union-attr]
+    expect(page.locator("#signing-secret")).to_have_text(hook.secret)
+    assert hook.secret not in page.url
+    shoot(page, "delivery-log-secret")
+    reloaded(page)
+    expect(page.locator("#secret-hidden")).to_contain_text("The signing secret was shown once and is hidden again.")
+    expect(page.locator("#signing-secret")).to_have_count(0)
+    assert hook.secret not in page.content()
+    page.get_by_role("button", name="Reveal signing secret").click()  # again, deliberately
+    expect(page.locator("#signing-secret")).to_have_text(hook.secret)
+    assert dialogs == []
+
+
+@SQLITE_ONLY
+def test_a_notice_stays_while_live_refresh_shows_the_same_state_and_goes_once_it_shows_newer(
+    page: Page, ui: tuple[str, Runtime], receiver: Receiver
+) -> None:
+    base, rt = ui
+    tenant = make_tenant(rt.db)
+    hook = make_webhook(rt.db, rt.cipher, tenant.tenant_id, receiver.url("/ok/notice"), name="ERP")
+    sign_in(page, base, tenant)
+    page.goto(f"{base}/development/webhooks/{hook.id}/edit")
+    page.get_by_label("Name", exact=True).fill("ERP 2")
+    page.get_by_role("button", name="Save").click()
+    notice = page.get_by_role("status").filter(has_text="Saved.")
+    expect(notice).to_be_visible()
+    assert "notice=saved" in page.url
+    live_refreshes(page, "/deliveries", 4)  # 8 s of the same state: past the time a notice is kept to read
+    expect(notice).to_be_visible()
+    with rt.db.transaction() as conn:
+        publish(conn, tenant_id=tenant.tenant_id, topic="document-received", payload={}, now_ms=rt.clock.now_ms())
+    expect(page.locator('#delivery-log .delivery[data-status="succeeded"]')).to_have_count(1)  # shown live
+    expect(notice).to_have_count(0)
+    assert "notice=" not in page.url
+    reloaded(page)  # and a reload does not bring it back
+    expect(page.get_by_role("heading", name="ERP 2")).to_be_visible()
+    expect(page.get_by_role("status")).to_have_count(0)
 
 
 @SQLITE_ONLY

@@ -161,6 +161,11 @@ class WebClient:
         data, kind = multipart(*fields)
         return self._open(urllib.request.Request(self.base + path, data=data, headers={"Content-Type": kind}))
 
+    def follow(self, answer: Page) -> Page:
+        """The page a post's 303 leads to, fetched as a browser does (and as a reload does again)."""
+        assert answer.status == 303 and answer.location, (answer.status, answer.text[:500])
+        return self.get(answer.location)
+
     def sign_in(self, token: str) -> Page:
         form = self.get("/sign-in")
         signed_in = self.post("/sign-in", {"csrf_token": form.csrf(), "token": token})

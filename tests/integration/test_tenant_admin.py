@@ -119,7 +119,7 @@ def test_upgrading_keeps_old_tokens_and_sessions_working_and_makes_duplicate_nam
                 )
             conn.run(
                 "INSERT INTO ui_sessions (tenant_id, session_hash, created_at, expires_at) VALUES (:t, :h, 1, :far)",
-                {"t": ids[2], "h": sessions._digest("old-session"), "far": 10**15},
+                {"t": ids[2], "h": sessions.digest("old-session"), "far": 10**15},
             )
         migrate(db)
         with db.read() as conn:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import http.client
+import logging
+import re
 import urllib.parse
 
 import pytest
@@ -18,6 +20,7 @@ from dochooks.ui.sessions import SESSION_COOKIE
 from dochooks.webhooks import store
 from tests.factories.clients import Api, Page, WebClient, live_service, multipart
 from tests.factories.deliveries import PAYLOAD, FakeTime
+from tests.factories.documents import make_pdf
 from tests.factories.peers import Receiver
 from tests.factories.stores import make_tenant, make_webhook
 
@@ -93,7 +96,10 @@ def test_sign_in_refuses_a_wrong_token_and_a_missing_csrf_token(service: str, ac
     client = WebClient(service)
     form = client.get("/sign-in")
     wrong = client.post("/sign-in", {"csrf_token": form.csrf(), "token": "dh_not-a-token"})
-    assert wrong.status == 401 and "This API token is not valid." in wrong.text
+    assert wrong.location == "/sign-in?next=%2Fdevelopment%2Fwebhooks&error=invalid-token"
+    assert "dh_not-a-token" not in wrong.location
+    for _ in range(2):  # a reload says it again, and sends nothing
+        assert '<p class="error" id="token-error">This API token is not valid.</p>' in client.follow(wrong).text
     assert client.post("/sign-in", {"token": acme.token}).status == 403
     assert client.post("/sign-in", {"csrf_token": "forged", "token": acme.token}).status == 403
     assert WebClient(service).post("/sign-in", {"csrf_token": form.csrf(), "token": acme.token}).status == 403
@@ -153,6 +159,92 @@ def test_every_form_refuses_a_missing_or_wrong_csrf_token(
     assert web.get("/development/webhooks").status == 200  # still signed in
 
 
+# Each form of the UI, with fields it takes and fields it refuses: either way the post answers 303.
+POSTS = [
+    ("/development/webhooks", HOOK),
+    ("/development/webhooks", {"name": "x", "url": "ftp://x"}),
+    ("/development/webhooks/{hook}/edit", {**HOOK, "name": "changed"}),
+    ("/development/webhooks/{hook}/edit", {**HOOK, "topics": []}),
+    ("/development/webhooks/{hook}/test", {"topic": "document-received"}),
+    ("/development/webhooks/{hook}/test", {"topic": ""}),
+    ("/development/webhooks/{hook}/secret", {}),
+    ("/development/webhooks/{hook}/secret/rotate", {}),
+    ("/development/webhooks/{hook}/recover", {"since": "2020-01-01T00:00", "status": "failed"}),
+    ("/development/webhooks/{hook}/recover", {"since": "never"}),
+    ("/development/deliveries/{delivery}/resend", {}),
+    ("/development/workflow", {"classification": "first-level"}),
+    ("/development/workflow", {"processing_target_seconds": "soon"}),
+    ("/documents", {"external_id": "no file"}),
+    ("/documents/{document}/validation", {"field_name": "", "field_value": "nameless"}),
+    ("/documents/{document}/validation", {}),
+    ("/development/webhooks/{hook}/delete", {}),
+    ("/sign-out", {}),
+]
+
+
+def test_every_post_answers_303_and_the_page_it_leads_to_reloads_without_posting_again(
+    web: WebClient, runtime: Runtime, acme: NewTenant
+) -> None:
+    ids = _ids(runtime, acme.tenant_id)
+    csrf = web.csrf()
+    upload = ("csrf_token", None, csrf.encode()), ("file", "a.pdf", make_pdf("Invoice 1"))
+    for path, fields in [("/documents", {"file": "a.pdf"}), *POSTS]:
+        if "file" in fields:
+            answer = web.post_multipart(path, *upload)
+        else:
+            answer = web.post(path.format(**ids), {**fields, "csrf_token": csrf})
+        assert answer.status == 303 and answer.location, (path, fields, answer.status, answer.text[:300])
+        for _ in range(2):  # the page, and a reload of it
+            page = web.get(answer.location)
+            assert page.status == 200 and "<h1>" in page.text, (path, fields, answer.location)
+    with runtime.db.read() as conn:
+        posted = conn.one("SELECT COUNT(*) AS n FROM documents")["n"]  # type: ignore[index]
+    assert posted == 2  # the one made for the test and the upload: the reloads sent nothing
+
+
+def test_a_form_error_shows_only_to_the_session_that_posted_it_and_only_on_its_page(
+    service: str, web: WebClient, acme: NewTenant
+) -> None:
+    refused = web.post("/development/webhooks", {"csrf_token": web.csrf(), "name": "Mine", "url": "ftp://x"})
+    assert refused.location
+    nonce = refused.location.split("flash=", 1)[1]
+    assert 'id="url-error"' in web.follow(refused).text
+    another_session = WebClient(service)
+    another_session.sign_in(acme.token)
+    elsewhere = another_session.get(refused.location)
+    assert elsewhere.status == 200 and 'id="url-error"' not in elsewhere.text and 'value="Mine"' not in elsewhere.text
+    assert "error-summary" not in web.get(f"/development/workflow?flash={nonce}").text
+    assert 'value="Mine"' not in web.get("/development/webhooks/new").text  # a fresh form is empty
+
+
+def test_the_test_send_error_shows_on_the_log_page_and_again_on_reload(
+    web: WebClient, runtime: Runtime, acme: NewTenant
+) -> None:
+    hook = make_webhook(runtime.db, runtime.cipher, acme.tenant_id, "http://127.0.0.1:9/x")
+    refused = web.post(f"/development/webhooks/{hook.id}/test", {"csrf_token": web.csrf(), "topic": "no-such-topic"})
+    assert refused.location and refused.location.startswith(f"/development/webhooks/{hook.id}?flash=")
+    for _ in range(2):
+        page = web.get(refused.location)
+        assert '<p class="error" id="test-topic-error">Choose a topic to send.</p>' in page.text
+        assert 'aria-describedby="test-topic-error"' in page.text
+    with runtime.db.read() as conn:
+        assert conn.one("SELECT COUNT(*) AS n FROM deliveries")["n"] == 0  # type: ignore[index]
+
+
+def test_a_validation_refused_shows_its_error_on_the_documents_page(
+    web: WebClient, runtime: Runtime, acme: NewTenant
+) -> None:
+    ids = _ids(runtime, acme.tenant_id)
+    path = "/documents/{document}/validation".format(**ids)
+    refused = web.post(path, {"csrf_token": web.csrf(), "field_name": "", "field_value": "nameless"})
+    page = web.follow(refused)
+    assert '<p class="error-summary" role="alert">Give every field a name.</p>' in page.text
+    done = web.follow(web.post(path, {"csrf_token": web.csrf()}))
+    assert "Validation completed" in done.text
+    again = web.follow(web.post(path, {"csrf_token": web.csrf()}))  # it waits no more: a conflict, said on the page
+    assert f'role="alert">document {ids["document"]} has no pending validation' in again.text
+
+
 def test_another_tenants_webhooks_deliveries_and_documents_are_not_found(web: WebClient, runtime: Runtime) -> None:
     other = make_tenant(runtime.db, "other")
     ids = _ids(runtime, other.tenant_id)
@@ -178,10 +270,10 @@ def test_another_tenants_webhooks_deliveries_and_documents_are_not_found(web: We
     assert "/development/webhooks/{hook}".format(**ids) not in listing.text
 
 
-def test_form_errors_stand_next_to_their_fields_with_the_input_kept(
+def test_form_errors_stand_next_to_their_fields_with_the_input_kept_on_a_page_that_reloads(
     web: WebClient, runtime: Runtime, acme: NewTenant
 ) -> None:
-    page = web.post(
+    refused = web.post(
         "/development/webhooks",
         {
             "csrf_token": web.csrf(),
@@ -191,7 +283,10 @@ def test_form_errors_stand_next_to_their_fields_with_the_input_kept(
             "header_value": "typed-value",
         },
     )
-    assert page.status == 422
+    assert refused.status == 303 and refused.location
+    assert refused.location.startswith("/development/webhooks/new?flash=") and "typed-value" not in refused.location
+    page = web.follow(refused)
+    assert page.status == 200 and web.get(refused.location).text == page.text  # a reload: the same page
     assert '<p class="error" id="url-error">The URL must start with http:// or https://.</p>' in page.text
     assert '<p class="error" id="topics-error">Choose at least one topic.</p>' in page.text
     assert 'value="My ERP"' in page.text and 'value="ftp://erp.example"' in page.text
@@ -260,11 +355,12 @@ def test_saving_a_webhook_dochooks_disabled_keeps_the_reason_until_it_is_enabled
 
 
 def test_a_workflow_target_that_is_not_a_number_is_refused_by_its_field(web: WebClient, runtime: Runtime) -> None:
-    page = web.post(
-        "/development/workflow",
-        {"csrf_token": web.csrf(), "classification": "first-level", "processing_target_seconds": "soon"},
+    page = web.follow(
+        web.post(
+            "/development/workflow",
+            {"csrf_token": web.csrf(), "classification": "first-level", "processing_target_seconds": "soon"},
+        )
     )
-    assert page.status == 422
     assert 'id="processing_target_seconds-error">Enter a whole number of seconds' in page.text
     assert 'value="soon"' in page.text
     saved = web.post(
@@ -277,8 +373,8 @@ def test_a_workflow_target_that_is_not_a_number_is_refused_by_its_field(web: Web
 
 
 def test_a_workflow_document_retention_is_saved_shown_and_bounded(web: WebClient) -> None:
-    refused = web.post("/development/workflow", {"csrf_token": web.csrf(), "document_retention_days": "3651"})
-    assert refused.status == 422
+    too_long = {"csrf_token": web.csrf(), "document_retention_days": "3651"}
+    refused = web.follow(web.post("/development/workflow", too_long))
     assert 'id="document_retention_days-error">Enter a whole number of days from 0 to 3650' in refused.text
     assert 'value="3651"' in refused.text
     saved = web.post("/development/workflow", {"csrf_token": web.csrf(), "document_retention_days": "45"})
@@ -290,25 +386,45 @@ def test_a_workflow_document_retention_is_saved_shown_and_bounded(web: WebClient
 
 
 def test_an_upload_without_a_file_says_so_by_the_file_input_and_keeps_the_rest(web: WebClient) -> None:
-    page = web.post(
+    refused = web.post(
         "/documents",
         {"csrf_token": web.csrf(), "external_id": "EX-1", "field_name": ["customer", ""], "field_value": ["ACME", "x"]},
     )
-    assert page.status == 422
+    assert refused.location and refused.location.startswith("/documents?flash=")
+    page = web.follow(refused)
     assert '<p class="error" id="file-error">Choose a file to upload.</p>' in page.text
     assert '<p class="error" id="custom_fields-error">Give every custom field a name.</p>' in page.text
     assert 'value="EX-1"' in page.text and 'value="customer"' in page.text and 'value="ACME"' in page.text
     assert "No documents yet" in page.text
 
 
-def test_the_signing_secret_shows_in_full_only_when_asked_for(
-    web: WebClient, runtime: Runtime, acme: NewTenant
+def test_the_signing_secret_shows_in_full_once_after_reveal_and_never_in_an_address_or_a_log(
+    service: str, web: WebClient, runtime: Runtime, acme: NewTenant, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     hook = make_webhook(runtime.db, runtime.cipher, acme.tenant_id, "http://127.0.0.1:9/x")
     shown = web.get(f"/development/webhooks/{hook.id}")
     assert hook.secret not in shown.text and f"********{hook.secret[-4:]}" in shown.text
+    assert web.get(f"/development/webhooks/{hook.id}/secret").status == 405  # a reveal is a post, CSRF-checked
     revealed = web.post(f"/development/webhooks/{hook.id}/secret", {"csrf_token": shown.csrf()})
-    assert revealed.status == 200 and f'<code class="secret" id="signing-secret">{hook.secret}</code>' in revealed.text
+    assert revealed.status == 303 and revealed.location
+    assert revealed.location.startswith(f"/development/webhooks/{hook.id}?flash=") and hook.secret not in revealed.text
+    another_session = WebClient(service)
+    another_session.sign_in(acme.token)
+    assert hook.secret not in another_session.get(revealed.location).text  # the address alone shows nothing
+    page = web.follow(revealed)
+    assert f'<code class="secret" id="signing-secret">{hook.secret}</code>' in page.text
+    assert "reloading the page hides it again" in page.text
+    reloaded = web.get(revealed.location)
+    assert reloaded.status == 200 and hook.secret not in reloaded.text
+    assert 'id="secret-hidden">The signing secret was shown once and is hidden again.' in reloaded.text
+    logged = [r for r in caplog.records if r.name == "dochooks.access"]
+    assert {"POST /development/webhooks/{webhook_id}/secret 303", "GET /development/webhooks/{webhook_id} 200"} <= {
+        r.getMessage() for r in logged
+    }
+    assert not [r for r in caplog.records if hook.secret in f"{r.getMessage()} {r.__dict__}"]
+    with runtime.db.read() as conn:
+        assert all(hook.secret not in row["body"] for row in conn.all("SELECT body FROM ui_flashes"))
 
 
 def test_rotating_the_signing_secret_redirects_and_says_the_old_one_signs_for_a_day(
@@ -338,8 +454,8 @@ def test_numbers_in_the_address_or_a_form_that_are_not_ascii_digits_are_refused_
     assert web.get(f"/development/webhooks/{hook.id}?before={quoted}").status == 200
     assert web.get(f"/development/webhooks/{hook.id}/deliveries?before={quoted}").status == 200
     assert web.get(f"/documents?page={quoted}").status == 200
-    page = web.post("/development/workflow", {"csrf_token": web.csrf(), "processing_target_seconds": digit})
-    assert page.status == 422 and 'id="processing_target_seconds-error"' in page.text
+    page = web.follow(web.post("/development/workflow", {"csrf_token": web.csrf(), "processing_target_seconds": digit}))
+    assert 'id="processing_target_seconds-error"' in page.text
 
 
 def test_a_renamed_header_with_its_masked_value_is_refused_by_the_headers_field(
@@ -347,7 +463,7 @@ def test_a_renamed_header_with_its_masked_value_is_refused_by_the_headers_field(
 ) -> None:
     secret = "Bearer receiver-token-0123456789"
     hook = make_webhook(runtime.db, runtime.cipher, acme.tenant_id, "http://127.0.0.1:9/x", headers={"Auth": secret})
-    page = web.post(
+    refused = web.post(
         f"/development/webhooks/{hook.id}/edit",
         {
             "csrf_token": web.csrf(),
@@ -358,7 +474,8 @@ def test_a_renamed_header_with_its_masked_value_is_refused_by_the_headers_field(
             "header_value": "********6789",
         },
     )
-    assert page.status == 422
+    assert refused.location and refused.location.startswith(f"/development/webhooks/{hook.id}/edit?flash=")
+    page = web.follow(refused)
     assert 'id="headers-error">Header X-Token holds a masked value' in page.text
     with runtime.db.read() as conn:
         kept = store.get_webhook(conn, runtime.cipher, acme.tenant_id, hook.id)
@@ -378,8 +495,8 @@ def test_a_url_moved_to_another_origin_with_masked_headers_is_refused_by_the_hea
         "header_name": "Auth",
         "header_value": "********6789",
     }
-    page = web.post(f"/development/webhooks/{hook.id}/edit", form)
-    assert page.status == 422 and 'id="headers-error">The URL moves to another origin' in page.text
+    page = web.follow(web.post(f"/development/webhooks/{hook.id}/edit", form))
+    assert 'id="headers-error">The URL moves to another origin' in page.text
     assert 'value="http://127.0.0.1:10/x"' in page.text  # what was typed is kept
     with runtime.db.read() as conn:
         assert store.get_webhook(conn, runtime.cipher, acme.tenant_id, hook.id).url == hook.url
@@ -391,11 +508,13 @@ def test_a_url_moved_to_another_origin_with_masked_headers_is_refused_by_the_hea
 
 
 def test_a_name_with_a_nul_character_is_refused_by_its_field(web: WebClient) -> None:
-    page = web.post(
-        "/development/webhooks",
-        {"csrf_token": web.csrf(), "name": "a\x00b", "url": HOOK["url"], "topics": HOOK["topics"]},
+    page = web.follow(
+        web.post(
+            "/development/webhooks",
+            {"csrf_token": web.csrf(), "name": "a\x00b", "url": HOOK["url"], "topics": HOOK["topics"]},
+        )
     )
-    assert page.status == 422 and 'id="name-error">Name must not contain NUL characters.' in page.text
+    assert 'id="name-error">Name must not contain NUL characters.' in page.text
 
 
 def test_a_body_over_the_limit_gets_a_page_in_the_ui_and_an_error_document_in_the_api(service: str) -> None:
@@ -454,11 +573,11 @@ def test_wrong_tokens_at_sign_in_and_in_the_api_share_one_budget_per_address(run
         web = WebClient(base)
         form = web.get("/sign-in")
         for _ in range(5):  # no token at all: not a guess, not counted
-            form = web.post("/sign-in", {"csrf_token": form.csrf(), "token": " "})
-            assert form.status == 422
+            form = web.follow(web.post("/sign-in", {"csrf_token": form.csrf(), "token": " "}))
+            assert 'id="token-error">Enter your API token.' in form.text
         for n in range(2):
-            form = web.post("/sign-in", {"csrf_token": form.csrf(), "token": f"dh_guess-{n}"})
-            assert form.status == 401
+            form = web.follow(web.post("/sign-in", {"csrf_token": form.csrf(), "token": f"dh_guess-{n}"}))
+            assert 'id="token-error">This API token is not valid.' in form.text
         assert Api(base, "dh_guess-2").call("GET", "/v1/webhooks")[0] == 401  # the third, through the API
         refused = web.post("/sign-in", {"csrf_token": form.csrf(), "token": acme.token})
         assert refused.status == 429 and refused.headers["Retry-After"] == "2"
@@ -537,8 +656,7 @@ def test_an_upload_over_the_size_limit_through_the_form_gets_413_and_stores_noth
         web.sign_in(acme.token)
         csrf = ("csrf_token", None, web.csrf().encode())
         # Within what the body may hold, over what the files may: refused as the file is stored.
-        over = web.post_multipart("/documents", csrf, ("file", "over.pdf", b"x" * (limit + 1)))
-        assert over.status == 413 and over.headers["Content-Type"].startswith("text/html")
+        over = web.follow(web.post_multipart("/documents", csrf, ("file", "over.pdf", b"x" * (limit + 1))))
         assert 'id="file-error">the files exceed the upload limit of 1 MiB' in over.text
         # Past what the body may hold, sent without a length: refused by the body limit as it arrives.
         body, kind = multipart(csrf, ("file", "huge.pdf", b"y" * (3 * limit)))
@@ -559,3 +677,47 @@ def test_an_upload_over_the_size_limit_through_the_form_gets_413_and_stores_noth
         assert "No documents yet" in web.get("/documents").text
         fits = web.post_multipart("/documents", csrf, ("file", "fits.pdf", b"z" * limit))  # the session still works
         assert fits.status == 303, fits.text
+
+
+# --- live refresh: the state a fragment shows ------------------------------------------------
+
+
+def _live_state(text: str) -> str:
+    found = re.search(r'data-live-state="([0-9a-f]+)"', text)
+    assert found, "no live state in the page"
+    return found[1]
+
+
+def test_a_live_fragment_names_its_state_leaving_out_the_clock(runtime: Runtime, acme: NewTenant) -> None:
+    time = FakeTime(runtime.clock.now_ms())
+    hook = make_webhook(runtime.db, runtime.cipher, acme.tenant_id, "http://127.0.0.1:9/x")
+    with runtime.db.transaction() as conn:
+        publish(conn, tenant_id=acme.tenant_id, topic="document-received", payload=PAYLOAD, now_ms=time.now_ms())
+        conn.run("UPDATE deliveries SET next_attempt_at = :later", {"later": time.now_ms() + 100_000})
+    with live_service(dataclasses.replace(runtime, clock=time)) as base:
+        web = WebClient(base)
+        web.sign_in(acme.token)
+        page = web.get(f"/development/webhooks/{hook.id}?notice=saved")
+        fragment = web.get(f"/development/webhooks/{hook.id}/deliveries")
+        assert "(in 100 s)" in fragment.text and _live_state(page.text) == _live_state(fragment.text)
+        time.advance(10)
+        later = web.get(f"/development/webhooks/{hook.id}/deliveries")
+        assert "(in 90 s)" in later.text and _live_state(later.text) == _live_state(fragment.text)  # the same state
+        with runtime.db.transaction() as conn:
+            conn.run("UPDATE deliveries SET status = 'failed', next_attempt_at = NULL")
+        changed = web.get(f"/development/webhooks/{hook.id}/deliveries")
+        assert _live_state(changed.text) != _live_state(fragment.text)
+
+
+def test_the_documents_live_fragments_name_the_state_their_page_was_drawn_with(
+    web: WebClient, runtime: Runtime, acme: NewTenant
+) -> None:
+    ids = _ids(runtime, acme.tenant_id)
+    document = "/documents/{document}".format(**ids)
+    shown = _live_state(web.get(document).text)
+    assert _live_state(web.get(document + "/live").text) == shown
+    listed = _live_state(web.get("/documents").text)
+    assert _live_state(web.get("/documents/list").text) == listed
+    web.post(document + "/validation", {"csrf_token": web.csrf()})  # the document moves on
+    assert _live_state(web.get(document + "/live").text) != shown
+    assert _live_state(web.get("/documents/list").text) != listed

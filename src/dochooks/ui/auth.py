@@ -22,6 +22,9 @@ router = APIRouter(include_in_schema=False)
 SIGN_IN_COOKIE = "dochooks_sign_in"
 HOME = "/development/webhooks"
 MAX_FORM_FIELDS = 300
+# What the sign-in form says after a refused post redirected back to it (`?error=...`): it
+# has no session to keep a flash with, and the token typed is never kept.
+SIGN_IN_ERRORS = {"no-token": "Enter your API token.", "invalid-token": "This API token is not valid."}
 
 
 class SignInRequired(Exception):
@@ -89,12 +92,11 @@ def _set_cookie(response: Response, request: Request, key: str, value: str, *, m
     response.set_cookie(key, value, max_age=max_age, path=path, httponly=True, samesite="lax", secure=secure)
 
 
-def _sign_in_form(request: Request, *, status: int = 200, error: str | None = None, next_url: str = HOME) -> Response:
+def _sign_in_form(request: Request, *, error: str | None = None, next_url: str = HOME) -> Response:
     nonce = secrets.token_urlsafe(24)
     response = page(
         request,
         "sign_in.html",
-        status,
         session=None,
         csrf_token=csrf_token_for(nonce),
         error=error,
@@ -111,7 +113,13 @@ def home(request: Request) -> Response:
 
 @router.get("/sign-in")
 def sign_in_form(request: Request) -> Response:
-    return _sign_in_form(request, next_url=_safe_next(request.query_params.get("next")))
+    error = SIGN_IN_ERRORS.get(request.query_params.get("error") or "")
+    return _sign_in_form(request, error=error, next_url=_safe_next(request.query_params.get("next")))
+
+
+def _sign_in_refused(error: str, next_url: str) -> Response:
+    """Back to the form, which says why: a reload asks for nothing to be sent again."""
+    return redirect(f"/sign-in?next={quote(next_url, safe='')}&error={error}")
 
 
 async def _sign_in_fields(request: Request) -> FormData:
@@ -129,14 +137,14 @@ def sign_in(request: Request, rt: Rt, form: Annotated[FormData, Depends(_sign_in
     token = form.get("token")
     next_url = _safe_next(form.get("next"))
     if not isinstance(token, str) or not token.strip():
-        return _sign_in_form(request, status=422, error="Enter your API token.", next_url=next_url)
+        return _sign_in_refused("no-token", next_url)
     failures = auth_failures(request)  # the API's budget: one per address
     failures.check(address)
     with rt.db.transaction() as conn:
         session_id = sessions.sign_in(conn, token, rt.clock.now_ms())
     if session_id is None:
         failures.count(address)
-        return _sign_in_form(request, status=401, error="This API token is not valid.", next_url=next_url)
+        return _sign_in_refused("invalid-token", next_url)
     response = redirect(next_url)
     _set_cookie(response, request, SESSION_COOKIE, session_id, max_age=sessions.SESSION_TTL_MS // 1000, path="/")
     response.delete_cookie(SIGN_IN_COOKIE, path="/sign-in")

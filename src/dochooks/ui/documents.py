@@ -18,6 +18,7 @@ from dochooks.documents.workflow import STATUSES, waiting_level
 from dochooks.errors import Conflict, InvalidInput, TooLarge
 from dochooks.runtime import Runtime
 from dochooks.ui.auth import Form, SignedIn, redirect
+from dochooks.ui.flash import flash_of, flash_redirect
 from dochooks.ui.forms import rows, rows_as_dict, text, whole_number
 from dochooks.ui.render import page
 from dochooks.ui.sessions import Session
@@ -45,14 +46,18 @@ def _list_context(request: Request, rt: Runtime, session: Session) -> dict[str, 
     }
 
 
-def _upload_form(request: Request, rt: Runtime, session: Session, status: int = 200, **given: Any) -> Response:
-    form = {"external_id": "", "custom_fields": [], "errors": {}, **given}
-    return page(request, "documents/list.html", status, form=form, **_list_context(request, rt, session))
-
-
 @router.get("")
 def documents(request: Request, rt: Rt, session: SignedIn) -> Response:
-    return _upload_form(request, rt, session, notice=request.query_params.get("notice"))
+    """The list, and the upload form: empty, or as posted with its errors (a flash)."""
+    flash = flash_of(request, rt, session)
+    form = {"external_id": "", "custom_fields": [], "errors": {}, **(flash.data if flash else {})}
+    context = _list_context(request, rt, session)
+    return page(request, "documents/list.html", form=form, notice=request.query_params.get("notice"), **context)
+
+
+def _upload_refused(rt: Runtime, session: Session, errors: dict[str, str], kept: dict[str, Any]) -> Response:
+    """Back to the list, whose form shows the errors and what was typed (the files cannot be)."""
+    return flash_redirect(rt, session, "/documents", {"errors": errors}, kept)
 
 
 @router.get("/list")
@@ -106,7 +111,7 @@ def upload(
     except ValidationError as exc:
         errors = {**_field_errors(exc), **errors}
     if errors:
-        return _upload_form(request, rt, session, 422, errors=errors, **kept)
+        return _upload_refused(rt, session, errors, kept)
     try:
         with staging(rt, session.tenant_id) as staged:  # what is not stored goes when it closes
             doc = accept_upload(
@@ -121,7 +126,7 @@ def upload(
             )
     except (InvalidInput, TooLarge) as exc:
         key = "custom_fields" if exc.pointer and exc.pointer.endswith("custom_fields") else "file"
-        return _upload_form(request, rt, session, exc.status, errors={key: exc.detail}, **kept)
+        return _upload_refused(rt, session, {key: exc.detail}, kept)
     return redirect(f"/documents/{doc.id}?notice=uploaded")
 
 
@@ -135,7 +140,9 @@ def _document_context(request: Request, rt: Runtime, session: Session, document_
 @router.get("/{document_id}")
 def document(request: Request, rt: Rt, document_id: Id, session: SignedIn) -> Response:
     context = _document_context(request, rt, session, document_id)
-    return page(request, "documents/show.html", notice=request.query_params.get("notice"), error=None, **context)
+    flash = flash_of(request, rt, session)
+    error = flash.data.get("error") if flash else None
+    return page(request, "documents/show.html", notice=request.query_params.get("notice"), error=error, **context)
 
 
 @router.get("/{document_id}/live")
@@ -158,6 +165,7 @@ def validate(request: Request, rt: Rt, document_id: Id, session: SignedIn, form:
         with rt.db.transaction() as conn:
             complete_validation(conn, session.tenant_id, document_id, corrections, rt.clock.now_ms())
     except (InvalidInput, Conflict) as exc:
-        context = _document_context(request, rt, session, document_id)
-        return page(request, "documents/show.html", exc.status, error=exc.detail, **context)
+        with rt.db.read() as conn:  # 404 for what is not the tenant's, before a flash is kept for its page
+            store.get_document(conn, session.tenant_id, document_id)
+        return flash_redirect(rt, session, f"/documents/{document_id}", {"error": exc.detail})
     return redirect(f"/documents/{document_id}?notice=validated")

@@ -71,6 +71,23 @@ class WebhookForm:
             enabled=text(form, "enabled") == "on",
         )
 
+    def typed(self) -> dict[str, Any]:
+        """What was typed, to keep in a flash (`ui/flash.py`) with `errors`."""
+        fields = ("name", "url", "headers", "topics", "enabled")
+        return {key: getattr(self, key) for key in fields}
+
+    @classmethod
+    def from_flash(cls, data: dict[str, Any]) -> WebhookForm:
+        """The form as posted, from a flash: what was typed (if it was kept) and the errors."""
+        return cls(
+            name=data.get("name", ""),
+            url=data.get("url", ""),
+            headers=[(name, value) for name, value in data.get("headers", [])],
+            topics=data.get("topics", []),
+            enabled=data.get("enabled", True),
+            errors=data.get("errors", {}),
+        )
+
     def checked(self, policy: AddressPolicy) -> dict[str, Any] | None:
         """The attributes for the store when every field passes, else None with `errors` filled in."""
         headers, header_error = rows_as_dict(self.headers, "header")

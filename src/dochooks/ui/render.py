@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -84,6 +85,11 @@ def topic_title(value: str) -> str:
     return topic.title if topic else value
 
 
+def fingerprint(value: object) -> str:
+    """A short digest of a value's repr: the same fields give the same digest."""
+    return hashlib.sha256(repr(value).encode()).hexdigest()[:16]
+
+
 def _environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(HERE / "templates"),
@@ -103,6 +109,7 @@ def _environment() -> Environment:
         TOPICS=TOPICS,
         OPERATIONAL_TOPICS=OPERATIONAL_TOPICS,
         NOTICES=NOTICES,
+        fingerprint=fingerprint,
     )
     return env
 

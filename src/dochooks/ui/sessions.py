@@ -30,7 +30,8 @@ class Session:
         return csrf_token_for(self.session_id)
 
 
-def _digest(session_id: str) -> str:
+def digest(session_id: str) -> str:
+    """What the database keeps of a session id (and keys the session's flashes by)."""
     return hashlib.sha256(session_id.encode()).hexdigest()
 
 
@@ -59,7 +60,7 @@ def sign_in(conn: Connection, token: str, now_ms: int) -> str | None:
         {
             "tenant": bearer.tenant_id,
             "token": bearer.token_id,
-            "hash": _digest(session_id),
+            "hash": digest(session_id),
             "now": now_ms,
             "expires": now_ms + SESSION_TTL_MS,
         },
@@ -73,7 +74,7 @@ def find(conn: Connection, session_id: str, now_ms: int) -> Session | None:
         "SELECT s.tenant_id, s.expires_at, t.name FROM ui_sessions s JOIN tenants t ON t.id = s.tenant_id "
         "JOIN api_tokens k ON k.id = s.token_id "
         "WHERE s.session_hash = :hash AND s.expires_at > :now",
-        {"hash": _digest(session_id), "now": now_ms},
+        {"hash": digest(session_id), "now": now_ms},
     )
     if row is None:
         return None
@@ -81,4 +82,4 @@ def find(conn: Connection, session_id: str, now_ms: int) -> Session | None:
 
 
 def sign_out(conn: Connection, session_id: str) -> None:
-    conn.run("DELETE FROM ui_sessions WHERE session_hash = :hash", {"hash": _digest(session_id)})
+    conn.run("DELETE FROM ui_sessions WHERE session_hash = :hash", {"hash": digest(session_id)})

@@ -14,6 +14,7 @@ from dochooks.errors import Conflict, InvalidInput
 from dochooks.runtime import Runtime
 from dochooks.topics import is_topic
 from dochooks.ui.auth import Form, SignedIn, redirect
+from dochooks.ui.flash import flash_of, flash_redirect
 from dochooks.ui.forms import WebhookForm, sentence, text, whole_number
 from dochooks.ui.recovery import recovery_context, reenabled_link
 from dochooks.ui.render import page
@@ -54,9 +55,15 @@ def webhooks(request: Request, rt: Rt, session: SignedIn) -> Response:
     )
 
 
+def _refused(rt: Runtime, session: Session, form_page: str, given: WebhookForm) -> Response:
+    """Back to the form, which shows the errors and what was typed (a flash: reloads safely)."""
+    return flash_redirect(rt, session, form_page, {"errors": given.errors}, given.typed())
+
+
 @router.get("/webhooks/new")
-def new_webhook(request: Request, session: SignedIn) -> Response:
-    return page(request, "webhooks/form.html", hook=None, form=WebhookForm())
+def new_webhook(request: Request, rt: Rt, session: SignedIn) -> Response:
+    flash = flash_of(request, rt, session)
+    return page(request, "webhooks/form.html", hook=None, form=WebhookForm.from_flash(flash.data if flash else {}))
 
 
 @router.post("/webhooks")
@@ -64,7 +71,7 @@ def create_webhook(request: Request, rt: Rt, session: SignedIn, form: Form) -> R
     given = WebhookForm.read(form)
     attrs = given.checked(rt.policy)  # resolves the URL's host: a sync route, off the event loop
     if attrs is None:
-        return page(request, "webhooks/form.html", 422, hook=None, form=given)
+        return _refused(rt, session, "/development/webhooks/new", given)
     with rt.db.transaction() as conn:
         hook = store.create_webhook(conn, rt.cipher, tenant_id=session.tenant_id, now_ms=rt.clock.now_ms(), **attrs)
     return redirect(f"/development/webhooks/{hook.id}?notice=created")
@@ -74,7 +81,9 @@ def create_webhook(request: Request, rt: Rt, session: SignedIn, form: Form) -> R
 def edit_webhook(request: Request, rt: Rt, webhook_id: Id, session: SignedIn) -> Response:
     with rt.db.read() as conn:
         hook = store.get_webhook(conn, rt.cipher, session.tenant_id, webhook_id)
-    return page(request, "webhooks/form.html", hook=hook, form=_shown(hook))
+    flash = flash_of(request, rt, session)
+    form = WebhookForm.from_flash(flash.data) if flash else _shown(hook)  # as posted, or as stored
+    return page(request, "webhooks/form.html", hook=hook, form=form)
 
 
 @router.post("/webhooks/{webhook_id}/edit")
@@ -83,8 +92,9 @@ def change_webhook(request: Request, rt: Rt, webhook_id: Id, session: SignedIn, 
         hook = store.get_webhook(conn, rt.cipher, session.tenant_id, webhook_id)
     given = WebhookForm.read(form)
     changes = given.checked(rt.policy)
+    form_page = f"/development/webhooks/{webhook_id}/edit"
     if changes is None:
-        return page(request, "webhooks/form.html", 422, hook=hook, form=given)
+        return _refused(rt, session, form_page, given)
     if changes["enabled"] == hook.enabled:
         del changes["enabled"]  # left as it was: keep the reason dochooks disabled it for, if any
     try:
@@ -92,7 +102,7 @@ def change_webhook(request: Request, rt: Rt, webhook_id: Id, session: SignedIn, 
             store.update_webhook(conn, rt.cipher, session.tenant_id, webhook_id, changes, rt.clock.now_ms())
     except InvalidInput as exc:  # a masked value under a renamed header: the form says which
         given.errors["headers"] = sentence(exc.detail)
-        return page(request, "webhooks/form.html", 422, hook=hook, form=given)
+        return _refused(rt, session, form_page, given)
     if not hook.enabled and changes.get("enabled"):
         return redirect(reenabled_link(hook))  # offers to recover what failed while it was off
     return redirect(f"/development/webhooks/{webhook_id}?notice=saved")
@@ -155,18 +165,40 @@ def _page_context(request: Request, rt: Runtime, session: Session, webhook_id: i
     return {**context, **recovery_context(request, rt, context["hook"])}
 
 
+def _own_webhook(rt: Runtime, session: Session, webhook_id: int) -> None:
+    """404 for a webhook that is not the tenant's, before a flash is kept for its page."""
+    with rt.db.read() as conn:
+        store.get_webhook(conn, rt.cipher, session.tenant_id, webhook_id)
+
+
 @router.get("/webhooks/{webhook_id}")
 def delivery_log(request: Request, rt: Rt, webhook_id: Id, session: SignedIn) -> Response:
     context = _page_context(request, rt, session, webhook_id)
-    notice = request.query_params.get("notice")
-    return page(request, "webhooks/log.html", notice=notice, test_topic=request.query_params.get("test"), **context)
+    flash = flash_of(request, rt, session)
+    shown = flash.data if flash else {}
+    reveal, spent = shown.get("reveal") is True, flash is not None and flash.spent
+    return page(
+        request,
+        "webhooks/log.html",
+        notice=request.query_params.get("notice"),
+        test_topic=shown.get("test_topic", request.query_params.get("test")),
+        test_error=shown.get("test_error"),
+        revealed=context["hook"].secret if reveal and not spent else None,
+        reveal_spent=reveal and spent,
+        **context,
+    )
 
 
 @router.post("/webhooks/{webhook_id}/secret")
 def reveal_secret(request: Request, rt: Rt, webhook_id: Id, session: SignedIn, form: Form) -> Response:
-    """The page again, with the signing secret in full: receivers need it to verify signatures."""
-    context = _page_context(request, rt, session, webhook_id)
-    return page(request, "webhooks/log.html", revealed=context["hook"].secret, test_topic=None, **context)
+    """The log page shows the signing secret in full once: receivers need it to verify
+    signatures. The flash holds a grant, never the secret, and the address only its nonce.
+    Shown to one GET only, as a security-minded user expects of a secret: it answers the
+    deliberate, CSRF-checked Reveal and nothing else, while a reload, the back button, a
+    restored tab or a history entry replays a GET nobody meant as a reveal; the page says
+    so, and Reveal shows it anew."""
+    _own_webhook(rt, session, webhook_id)
+    return flash_redirect(rt, session, f"/development/webhooks/{webhook_id}", {"reveal": True}, once=True)
 
 
 @router.post("/webhooks/{webhook_id}/secret/rotate")
@@ -193,10 +225,9 @@ def send_test(request: Request, rt: Rt, webhook_id: Id, session: SignedIn, form:
                 conn, tenant_id=session.tenant_id, webhook_id=webhook_id, topic=topic, now_ms=rt.clock.now_ms()
             )
     except InvalidInput:
-        context = _page_context(request, rt, session, webhook_id)
-        return page(
-            request, "webhooks/log.html", 422, test_error="Choose a topic to send.", test_topic=topic, **context
-        )
+        _own_webhook(rt, session, webhook_id)
+        log_page = f"/development/webhooks/{webhook_id}"
+        return flash_redirect(rt, session, log_page, {"test_error": "Choose a topic to send."}, {"test_topic": topic})
     return redirect(f"/development/webhooks/{webhook_id}?notice=test-queued&test={topic}")
 
 

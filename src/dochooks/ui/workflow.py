@@ -10,6 +10,7 @@ from dochooks.documents import config as workflow_config
 from dochooks.errors import InvalidInput
 from dochooks.topics import LEVELS, STAGES_WITH_LEVELS
 from dochooks.ui.auth import Form, SignedIn, redirect
+from dochooks.ui.flash import flash_of, flash_redirect
 from dochooks.ui.forms import text, texts, whole_number
 from dochooks.ui.render import page
 from dochooks.web.deps import Rt
@@ -19,11 +20,10 @@ router = APIRouter(prefix="/development", include_in_schema=False)
 LEVEL_TITLES = {"first-level": "1st level", "second-level": "2nd level", "third-level": "3rd level", "qc": "QC"}
 
 
-def _page(request: Request, config: workflow_config.WorkflowConfig, status: int = 200, **extra: object) -> Response:
+def _page(request: Request, config: workflow_config.WorkflowConfig, **extra: object) -> Response:
     return page(
         request,
         "workflow.html",
-        status,
         config=config,
         stages=STAGES_WITH_LEVELS,
         levels=LEVELS,
@@ -41,7 +41,8 @@ def _page(request: Request, config: workflow_config.WorkflowConfig, status: int 
 def workflow(request: Request, rt: Rt, session: SignedIn) -> Response:
     with rt.db.read() as conn:
         config = workflow_config.load(conn, session.tenant_id)
-    return _page(request, config, notice=request.query_params.get("notice"))
+    flash = flash_of(request, rt, session)  # a refused post's errors and what was typed
+    return _page(request, config, notice=request.query_params.get("notice"), **(flash.data if flash else {}))
 
 
 @router.post("/workflow")
@@ -67,9 +68,8 @@ def change_workflow(request: Request, rt: Rt, session: SignedIn, form: Form) -> 
         )
     except InvalidInput as exc:
         key = (exc.pointer or "").rsplit("/", 1)[-1]
-        with rt.db.read() as conn:
-            current = workflow_config.load(conn, session.tenant_id)
-        return _page(request, current, 422, errors={key: exc.detail}, seconds=typed, retention_days=typed_days)
+        typed_values = {"seconds": typed, "retention_days": typed_days}
+        return flash_redirect(rt, session, "/development/workflow", {"errors": {key: exc.detail}}, typed_values)
     with rt.db.transaction() as conn:
         config = workflow_config.merged(changes, workflow_config.load(conn, session.tenant_id))
         workflow_config.save(conn, session.tenant_id, config, rt.clock.now_ms())

@@ -4,7 +4,9 @@
 
   // Live refresh: a region with data-live="URL" fetches that HTML fragment every 2 s and
   // swaps it in when it changed, keeping open <details> open. It pauses while the page is
-  // hidden or while someone is typing into a form inside it.
+  // hidden or while someone is typing into a form inside it. When the fragment's state (its
+  // data-live-state digest, which leaves out the clock) differs from what was shown, the
+  // page's notices have been overtaken: they go.
   function live(region) {
     var url = region.getAttribute("data-live");
     var last = null;
@@ -29,7 +31,11 @@
           var open = Array.prototype.map.call(region.querySelectorAll("details[open]"), function (d) {
             return d.id;
           });
+          var before = stateOf(region);
           region.innerHTML = html;
+          if (stateOf(region) !== before) {
+            overtaken();
+          }
           last = html;
           open.forEach(function (id) {
             var details = document.getElementById(id);
@@ -46,6 +52,38 @@
         region.dataset.dirty = "1";
       }
     });
+  }
+
+  function stateOf(region) {
+    var marker = region.querySelector("[data-live-state]");
+    return marker ? marker.getAttribute("data-live-state") : null;
+  }
+
+  // A notice ("Test delivery queued", "Document uploaded") speaks of the state the page was
+  // drawn with. Once live refresh shows newer state it fades out (the element is removed, so
+  // assistive technology has nothing stale to read), though not before it has been on screen
+  // long enough to read: the workflow often moves on within the first refresh. It leaves the
+  // address too, so that a reload does not bring it back.
+  var NOTICE_READING_MS = 5000;
+  var drawnAt = Date.now();
+
+  function overtaken() {
+    var wait = Math.max(0, drawnAt + NOTICE_READING_MS - Date.now());
+    document.querySelectorAll("main > .notice").forEach(function (notice) {
+      setTimeout(function () {
+        notice.classList.add("fading");
+      }, wait);
+      setTimeout(function () {
+        if (notice.parentNode) {
+          notice.parentNode.removeChild(notice);
+        }
+      }, wait + 450);
+    });
+    var url = new URL(window.location.href);
+    if (url.searchParams.has("notice")) {
+      url.searchParams.delete("notice");
+      history.replaceState(history.state, "", url.pathname + url.search + url.hash);
+    }
   }
 
   // Say so above the region when live refresh stops, rather than let the page go stale quietly.
