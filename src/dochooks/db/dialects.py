@@ -33,6 +33,10 @@ class Dialect:
     # Holds the lock `:key` (a 64-bit number) until commit; None where a write transaction
     # already keeps every other writer out.
     lock_until_commit: str | None
+    # Write transactions run one at a time, each waiting for the one before it and its flush:
+    # small ones of many threads are worth committing together (`group_commit.py`). Where
+    # writers run side by side, the server already shares flushes among commits that meet.
+    one_writer: bool
     # One process owns the database (`Database.sole_owner()` makes sure): a lease found at
     # start-up is a dead process's, and the key file on this machine is every process's key.
     owned_by_one_process: bool
@@ -65,6 +69,7 @@ SQLITE = Dialect(
     for_no_key_update="",
     skip_locked="",
     lock_until_commit=None,
+    one_writer=True,
     owned_by_one_process=True,
     commit_unflushed=None,
     walk_in_index_order=None,
@@ -82,6 +87,7 @@ POSTGRESQL = Dialect(
     for_no_key_update=" FOR NO KEY UPDATE",
     skip_locked=" FOR UPDATE SKIP LOCKED",
     lock_until_commit="SELECT pg_advisory_xact_lock(:key)",
+    one_writer=False,
     owned_by_one_process=False,
     commit_unflushed="SELECT set_config('synchronous_commit', 'off', true)",
     walk_in_index_order="SELECT set_config('enable_bitmapscan', 'off', true)",

@@ -7,7 +7,11 @@ queued meanwhile in one transaction, with one flush. If any of it fails (or the 
 does), the transaction rolls back and each piece runs again alone, in a transaction of
 its own, so each caller gets its own result or error: work handed in must only touch the
 database (nothing of it is kept unless its transaction commits). Each caller returns once
-the commit that holds its work is durable."""
+the commit that holds its work is durable.
+
+Only an engine with one writer gains (`dialect.one_writer`: SQLite). PostgreSQL runs
+writers side by side and a flush covers every commit that meets it: grouping there would only
+make each upload wait for the group ahead of it, so each work runs in its own transaction."""
 
 from __future__ import annotations
 
@@ -53,6 +57,9 @@ class GroupCommit:
         """Run `work(conn)` inside a transaction and return its result once that transaction
         has committed, or raise its error."""
         mine = _Work(work)
+        if not self._db.dialect.one_writer:
+            mine.run_alone(self._db)
+            return mine.outcome()
         with self._changed:
             self._queue.append(mine)
             while self._leading and not mine.settled:
