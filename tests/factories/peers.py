@@ -4,6 +4,7 @@ proxy that records what it was asked for; each served from a thread of its own."
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import ssl
 import threading
@@ -30,6 +31,13 @@ class Received:
     body: bytes
     at: float
     remote: str | None = None  # the address the request came from
+    answered: int | None = None  # the status it was answered with, once answered
+
+    @property
+    def about(self) -> tuple[str, str]:
+        """The delivery's document id and topic, from its body."""
+        body = json.loads(self.body)
+        return str(body["id"]), str(body["topic"])
 
 
 @dataclass
@@ -37,13 +45,16 @@ class Receiver:
     """A real HTTP receiver on loopback, run in its own thread. Paths choose the answer:
     /ok/*; /fail/N/* (500 for the first N hits); /redirect/* (302); /status/CODE/*; /slow/SECONDS/*;
     /big/* (8 MiB answer); /trickle/* (an answer a byte at a time, 20 s long);
-    /retry-after/CODE/VALUE/* (CODE with a Retry-After: VALUE header, `_` read as a space)."""
+    /retry-after/CODE/VALUE/* (CODE with a Retry-After: VALUE header, `_` read as a space);
+    /fail-document/ID/N/* (500 for the first N requests about document ID, the body's `id`, or
+    about each document with ID `any`; 200 for the rest)."""
 
     port: int = 0
     host: str = "127.0.0.1"
     scheme: str = "http"
     received: list[Received] = field(default_factory=list)
     hits: dict[str, int] = field(default_factory=dict)
+    hits_about: dict[tuple[str, str], int] = field(default_factory=dict)  # (path, document id): requests
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def url(self, path: str) -> str:
@@ -64,18 +75,26 @@ class Receiver:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        got = Received(request.path, headers, body, time.monotonic(), request.remote)
         with self.lock:
             self.hits[request.path] = hit = self.hits.get(request.path, 0) + 1
-            self.received.append(
-                Received(
-                    request.path,
-                    {k.lower(): v for k, v in request.headers.items()},
-                    body,
-                    time.monotonic(),
-                    request.remote,
-                )
-            )
+            self.received.append(got)
+        response = await self._answer(request, got, hit)
+        with self.lock:
+            got.answered = response.status
+        return response
+
+    async def _answer(self, request: web.Request, got: Received, hit: int) -> web.StreamResponse:
         parts = request.path.strip("/").split("/")
+        if parts[0] == "fail-document":
+            document = got.about[0]
+            if parts[1] in (document, "any"):
+                with self.lock:
+                    key = (request.path, document)
+                    self.hits_about[key] = about = self.hits_about.get(key, 0) + 1
+                if about <= int(parts[2]):
+                    return web.Response(status=500, text="not yet")
         if parts[0] == "fail" and hit <= int(parts[1]):
             return web.Response(status=500, text="not yet")
         if parts[0] == "redirect":

@@ -222,6 +222,22 @@ def test_stored_header_values_never_follow_a_url_to_another_origin(api: Api, rec
         assert not any("stays-home" in r.headers.get("authorization", "") for r in elsewhere.at("/"))
 
 
+def test_ordered_delivery_is_off_unless_asked_for_and_can_be_changed_alone(api: Api, receiver: Receiver) -> None:
+    plain = create_hook(api, receiver.url("/ok/plain"))
+    assert plain["attributes"]["ordered"] is False
+    hook = create_hook(api, receiver.url("/ok/ordered"), ordered=True)
+    assert hook["attributes"]["ordered"] is True
+    path = f"/v1/webhooks/{hook['id']}"
+    status, changed = api.call("PATCH", path, {"data": {"type": "webhooks", "attributes": {"ordered": False}}})
+    assert status == 200 and changed["data"]["attributes"]["ordered"] is False
+    assert changed["data"]["attributes"]["url"] == receiver.url("/ok/ordered")  # the rest stays
+    # Not a boolean: a JSON:API error pointing at the attribute, and nothing changed.
+    status, refused = api.call("PATCH", path, {"data": {"type": "webhooks", "attributes": {"ordered": "sometimes"}}})
+    assert status == 422
+    assert refused["errors"][0]["source"]["pointer"] == "/data/attributes/ordered"
+    assert api.call("GET", path)[1]["data"]["attributes"]["ordered"] is False
+
+
 def test_delete_removes_the_webhook(api: Api, receiver: Receiver) -> None:
     hook = create_hook(api, receiver.url("/ok/d"))
     assert api.call("DELETE", f"/v1/webhooks/{hook['id']}")[0] == 204

@@ -15,7 +15,7 @@ import pytest
 
 from dochooks.db import Database, open_database
 from dochooks.delivery import leases
-from dochooks.delivery.publish import publish
+from dochooks.delivery.publish import publish, publish_all
 from dochooks.runtime import Runtime, open_runtime
 from tests.factories.deliveries import PAYLOAD
 from tests.factories.stores import make_settings, make_tenant, make_webhook, postgres_database
@@ -128,6 +128,43 @@ def test_two_connections_claiming_at_the_same_instant_get_disjoint_deliveries(
                     "SELECT id, locked_by FROM deliveries WHERE next_attempt_at = :lease", {"lease": now + LEASE_MS}
                 )
             assert {r["id"]: r["locked_by"] for r in holders} == {**dict.fromkeys(a, "a"), **dict.fromkeys(b, "b")}
+    finally:
+        for db in workers.values():
+            db.close()
+
+
+def test_two_connections_claiming_at_once_take_one_delivery_of_an_ordered_document_at_a_time(
+    postgres_runtime: Runtime,
+) -> None:
+    """Each round, both workers race to claim everything due; what they claimed then settles.
+    Every document's topics must come out one per round, in order, however the race goes."""
+    rt = postgres_runtime
+    tenant = make_tenant(rt.db).tenant_id
+    topics = ("document-received", "preprocessing-done", "processing-finished")
+    hook = make_webhook(rt.db, rt.cipher, tenant, "http://127.0.0.1:9/ordered", topics=topics, ordered=True)
+    documents = range(1, DUE + 1)
+    with rt.db.transaction() as conn:  # in workflow order: the first topic, then the other two in one transaction
+        for document in documents:
+            publish_all(conn, tenant_id=tenant, topics=topics[:1], payload=PAYLOAD, now_ms=1, document_id=document)
+            publish_all(conn, tenant_id=tenant, topics=topics[1:], payload=PAYLOAD, now_ms=1, document_id=document)
+        placed = conn.all(
+            "SELECT d.id, d.topic, e.document_id FROM deliveries d JOIN events e ON e.id = d.event_id "
+            "WHERE d.webhook_id = :hook",
+            {"hook": hook.id},
+        )
+    where = {r["id"]: (r["document_id"], r["topic"]) for r in placed}
+    url = rt.settings.database_url
+    workers: dict[str, Database] = {"a": open_database(url), "b": open_database(url)}
+    try:
+        for round_, topic in enumerate(topics):
+            now = 1_000_000 + round_ * 1000
+            results = race(workers, Claims([], None), now)
+            assert results["a"] and results["b"], f"round {round_}: a worker claimed nothing: no race"
+            taken = [where[i] for claims in results.values() for claim in claims for i in claim]
+            assert sorted(taken) == [(document, topic) for document in documents], f"round {round_}"
+            with rt.db.transaction() as conn:  # the round's deliveries settle
+                conn.run("UPDATE deliveries SET status = 'succeeded' WHERE locked_by IS NOT NULL")
+        assert race(workers, Claims([], None), 2_000_000) == {"a": [], "b": []}
     finally:
         for db in workers.values():
             db.close()

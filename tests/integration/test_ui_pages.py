@@ -354,6 +354,20 @@ def test_saving_a_webhook_dochooks_disabled_keeps_the_reason_until_it_is_enabled
     assert (enabled.enabled, enabled.disabled_reason) == (True, None)
 
 
+def test_the_webhook_form_turns_ordered_delivery_on_and_off(web: WebClient, runtime: Runtime, acme: NewTenant) -> None:
+    hook = make_webhook(runtime.db, runtime.cipher, acme.tenant_id, "http://127.0.0.1:9/ordered")
+    assert 'name="ordered">' in web.get(f"/development/webhooks/{hook.id}/edit").text  # unchecked
+    fields = {"csrf_token": web.csrf(), "name": "hook", "url": hook.url, "topics": "document-received", "enabled": "on"}
+    assert web.post(f"/development/webhooks/{hook.id}/edit", {**fields, "ordered": "on"}).status == 303
+    with runtime.db.read() as conn:
+        assert store.get_webhook(conn, runtime.cipher, acme.tenant_id, hook.id).ordered is True
+    assert 'name="ordered" checked>' in web.get(f"/development/webhooks/{hook.id}/edit").text
+    assert "ordered: a document" in web.get(f"/development/webhooks/{hook.id}").text
+    assert web.post(f"/development/webhooks/{hook.id}/edit", fields).status == 303  # an unchecked box: off
+    with runtime.db.read() as conn:
+        assert store.get_webhook(conn, runtime.cipher, acme.tenant_id, hook.id).ordered is False
+
+
 def test_a_workflow_target_that_is_not_a_number_is_refused_by_its_field(web: WebClient, runtime: Runtime) -> None:
     page = web.follow(
         web.post(

@@ -130,3 +130,10 @@ def test_the_record_of_an_attempt_keeps_what_the_log_shows() -> None:
     assert (row.status, row.next_attempt_at, row.error) == ("pending", scheduled(2), "HTTP 500")
     unanswered = Attempt(ENDED, 15_000, {}, SendResult(None, b"", "timed out after 15 s"))
     assert recorded(item, unanswered, judge(item, unanswered.result, ENDED)).response_body is None
+
+
+def test_the_record_of_an_attempt_says_whether_its_delivery_keeps_its_documents_order() -> None:
+    made = Attempt(ENDED - 40, 40, {}, SendResult(200, b"", None))
+    for in_order in (True, False):
+        item = claimed(in_order=in_order)
+        assert recorded(item, made, judge(item, made.result, made.ended)).in_order is in_order

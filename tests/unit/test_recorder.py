@@ -11,7 +11,7 @@ from dochooks.webhooks.store import Gone
 from tests.factories.deliveries import claimed
 
 
-def outcome(delivery: int, status: str = "succeeded") -> Outcome:
+def outcome(delivery: int, status: str = "succeeded", *, in_order: bool = False) -> Outcome:
     return Outcome(
         delivery_id=delivery,
         webhook_id=1,
@@ -25,6 +25,7 @@ def outcome(delivery: int, status: str = "succeeded") -> Outcome:
         status=DeliveryStatus(status),
         next_attempt_at=10_000 if status == "pending" else None,
         lease_end=0,
+        in_order=in_order,
     )
 
 
@@ -132,6 +133,16 @@ def test_a_write_that_comes_due_again_wakes_the_loop() -> None:
     ):
         harness = Harness(Writes())
         add(harness.recorder)
+        asyncio.run(harness.run_until_written())
+        assert harness.woken == 1
+
+
+def test_settling_a_delivery_that_keeps_its_documents_order_wakes_the_loop() -> None:
+    # The next topic of its document to its ordered webhook is due and may go now; a settled
+    # delivery of any other webhook frees nothing (the idle test above: no wake-up).
+    for status in ("succeeded", "failed"):
+        harness = Harness(Writes())
+        harness.recorder.add(outcome(1, status, in_order=True))
         asyncio.run(harness.run_until_written())
         assert harness.woken == 1
 

@@ -173,6 +173,10 @@ ATTRIBUTES: dict[str, Schema] = {
             "headers": {"type": "object", "description": "Values masked.", "additionalProperties": {"type": "string"}},
             "topics": {"type": "array", "items": {"type": "string"}},
             "enabled": {"type": "boolean"},
+            "ordered": {
+                "type": "boolean",
+                "description": "Whether a document's topics reach this webhook one at a time, in workflow order.",
+            },
             "disabled_reason": _nullable("string"),
             "secret": {"type": "string", "description": "whsec_...; in full only where the operation says so."},
             "previous_secret_expires_at": _TIME_OR_NULL,

@@ -117,7 +117,8 @@ def _delivery_webhooks() -> dict[str, Any]:
         "description": "POSTed to the webhook's URL for each topic it subscribes to, with its custom headers "
         "and the signature headers webhook-id, webhook-timestamp and webhook-signature. Any 2xx answer "
         "within the delivery timeout settles it; otherwise it is retried (8 retries, n^5 s apart) and "
-        "410 Gone disables the webhook.",
+        "410 Gone disables the webhook. Deliveries run concurrently and may arrive in any order, except to "
+        "a webhook with `ordered`: a document's topics reach it one at a time, in workflow order.",
         "requestBody": {
             "required": True,
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/WebhookPayload"}}},

@@ -8,6 +8,13 @@ from pydantic import Field
 
 from dochooks.web.inputs import TEN_YEARS, DocumentAttributes, ShortText, Strict, Text, ValidationAttributes
 
+_ORDERED = (
+    "Ordered delivery: a document's topics reach this webhook one at a time, in workflow order. A later "
+    "topic of a document waits while an earlier one is still pending (in flight or waiting for a retry) "
+    "and goes once that one succeeded or failed for good; other documents are not held. Applies to "
+    "deliveries queued after the change. Test sends and operational topics are never held."
+)
+
 
 class WebhookAttributes(Strict):
     name: Text = Field(description="A name for people; shown in the list.", examples=["ERP inbox"])
@@ -25,6 +32,7 @@ class WebhookAttributes(Strict):
         description="Topic values to deliver; see GET /v1/topics.", examples=[["document-received"]]
     )
     enabled: bool = True
+    ordered: bool = Field(default=False, description=_ORDERED)
 
 
 class WebhookChanges(Strict):
@@ -36,6 +44,7 @@ class WebhookChanges(Strict):
     )
     topics: list[Text] | None = None
     enabled: bool | None = None
+    ordered: bool | None = Field(default=None, description=_ORDERED)
 
 
 class WebhookResource(Strict):

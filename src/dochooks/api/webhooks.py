@@ -36,6 +36,7 @@ def webhook_resource(hook: Webhook, now_ms: int, *, reveal_secret: bool = False)
             "headers": {name: mask(value) for name, value in hook.headers.items()},
             "topics": list(hook.topics),
             "enabled": hook.enabled,
+            "ordered": hook.ordered,
             "disabled_reason": hook.disabled_reason,
             "secret": hook.secret if reveal_secret else mask(hook.secret),
             "previous_secret_expires_at": iso(hook.previous_secret_expires_at)
@@ -77,7 +78,7 @@ def show(webhook_id: Id, rt: Rt, tenant: Tenant) -> JsonApiResponse:
 
 @router.patch("/{webhook_id}", dependencies=[JsonBody], summary="Change a webhook")
 def change(webhook_id: Id, body: WebhookChangesBody, rt: Rt, tenant: Tenant) -> JsonApiResponse:
-    """Change any of name, url, headers, topics and enabled; the others stay."""
+    """Change any of name, url, headers, topics, enabled and ordered; the others stay."""
     if body.data.id is not None and body.data.id != str(webhook_id):
         raise Conflict(f"data.id {body.data.id!r} does not match the URL's webhook {webhook_id}", pointer="/data/id")
     changes = validated(body.data.attributes.model_dump(), policy=rt.policy)

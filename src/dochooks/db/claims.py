@@ -14,7 +14,8 @@ if TYPE_CHECKING:
     from dochooks.db.engine import Connection
 
 # A claimed delivery: (delivery id, webhook id, tenant id, request id, topic, attempts made
-# so far, the event's payload, the webhook's updated_at), ordered by delivery id.
+# so far, the event's payload, the webhook's updated_at, whether it keeps its document's
+# order), ordered by delivery id.
 ClaimedRow = Sequence[Any]
 
 _LEASE = "UPDATE deliveries SET next_attempt_at = :lease_end, locked_by = :worker"
@@ -34,9 +35,9 @@ def claim_in_one_statement(conn: Connection, due: str, params: dict[str, Any]) -
     # SKIP LOCKED: workers claiming at the same time take different deliveries instead of waiting.
     rows = conn.all(
         f"WITH claimed AS ({_LEASE} WHERE id IN ({due} FOR UPDATE SKIP LOCKED) "
-        "RETURNING id, webhook_id, tenant_id, event_id, request_id, topic, attempt_count) "
+        "RETURNING id, webhook_id, tenant_id, event_id, request_id, topic, attempt_count, ordered_document_id) "
         "SELECT c.id, c.webhook_id, c.tenant_id, c.request_id, c.topic, c.attempt_count, e.payload, "
-        "w.updated_at AS webhook_version "
+        "w.updated_at AS webhook_version, c.ordered_document_id IS NOT NULL AS in_order "
         "FROM claimed c JOIN events e ON e.id = c.event_id JOIN webhooks w ON w.id = c.webhook_id ORDER BY c.id",
         params,
     )
@@ -50,6 +51,7 @@ def claim_in_one_statement(conn: Connection, due: str, params: dict[str, Any]) -
             r["attempt_count"],
             r["payload"],
             r["webhook_version"],
+            r["in_order"],
         )
         for r in rows
     ]
@@ -67,7 +69,7 @@ def claim_in_steps(conn: Connection, due: str, params: dict[str, Any]) -> list[C
     conn.run(f"{_LEASE} WHERE id IN (SELECT value FROM json_each(:ids))", {**params, "ids": ids})
     rows = conn.one(
         "SELECT json_group_array(json_array(d.id, d.webhook_id, d.tenant_id, d.request_id, d.topic, "
-        "d.attempt_count, e.payload, w.updated_at)) "
+        "d.attempt_count, e.payload, w.updated_at, d.ordered_document_id IS NOT NULL)) "
         "AS claimed FROM deliveries d JOIN events e ON e.id = d.event_id JOIN webhooks w ON w.id = d.webhook_id "
         "WHERE d.id IN (SELECT value FROM json_each(:ids))",
         {"ids": ids},

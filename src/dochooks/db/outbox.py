@@ -39,8 +39,11 @@ class InsertEvents(Protocol):
 _EVENT_COLUMNS = "INSERT INTO events (tenant_id, topic, document_id, payload, created_at) "
 _DELIVERY_COLUMNS = (
     "INSERT INTO deliveries (tenant_id, webhook_id, event_id, topic, request_id, status, attempt_count, "
-    "next_attempt_at, created_at, updated_at) "
+    "next_attempt_at, created_at, updated_at, ordered_document_id) "
 )
+# A delivery keeps its document's order only to a webhook that asked for it (migration 0010);
+# test sends and operational topics have no document, so nothing holds them.
+_ORDERED_DOCUMENT = "CASE WHEN w.ordered THEN CAST(:document AS BIGINT) END"
 # The webhooks an event `e` goes to: every enabled webhook of the tenant subscribed to its
 # topic, or one named webhook (test sends).
 _SUBSCRIBED = (
@@ -87,7 +90,8 @@ def insert_in_one_statement(
         "FROM jsonb_array_elements_text(CAST(:topics AS jsonb)) WITH ORDINALITY AS o(topic, n) ORDER BY o.n "
         "RETURNING id, topic), "
         f"d AS ({_DELIVERY_COLUMNS}SELECT :tenant, w.id, e.id, e.topic, "
-        "replace(CAST(gen_random_uuid() AS TEXT), '-', ''), 'pending', 0, :now, :now, :now "
+        "replace(CAST(gen_random_uuid() AS TEXT), '-', ''), 'pending', 0, :now, :now, :now, "
+        f"{_ORDERED_DOCUMENT} "
         f"{recipients} ORDER BY e.id, w.id RETURNING event_id) "
         "SELECT e.id, e.topic, (SELECT COUNT(*) FROM d WHERE d.event_id = e.id) AS n FROM e ORDER BY e.id"
     )
@@ -121,7 +125,8 @@ def insert_in_steps(
     recipients = _recipients("events e", webhook_id)
     conn.run(
         f"{_DELIVERY_COLUMNS}SELECT :tenant, w.id, e.id, e.topic, lower(hex(randomblob(16))), 'pending', 0, "
-        f":now, :now, :now {recipients} WHERE e.id IN (SELECT value FROM json_each(:ids)) ORDER BY e.id, w.id",
+        f":now, :now, :now, {_ORDERED_DOCUMENT} {recipients} WHERE e.id IN (SELECT value FROM json_each(:ids)) "
+        "ORDER BY e.id, w.id",
         {**params, "ids": ids},
     )
     counted = conn.all(

@@ -35,6 +35,7 @@ class Claimed:
     payload: str  # the event's body without request_id and topic, as JSON
     lease_end: int  # when the claim's lease ends: it also tells this claim from a later one
     webhook_version: int  # the webhook's updated_at when claimed
+    in_order: bool = False  # later deliveries of its document to its webhook wait until it settles
 
     def body(self) -> bytes:
         return body(self.payload, self.request_id, self.topic)
@@ -63,6 +64,7 @@ class Outcome:
     next_attempt_at: int | None
     lease_end: int  # of the claim this attempt was made under; only that claim settles the delivery
     topic: str = ""  # the delivery's: an operational topic's attempts feed no webhook's health
+    in_order: bool = False  # the delivery's: settling it lets the next of its document go
 
 
 def _due(skip: Sequence[int], skip_tenants: Sequence[int], window: int | None) -> tuple[str, dict[str, Any]]:
@@ -82,8 +84,19 @@ def _due(skip: Sequence[int], skip_tenants: Sequence[int], window: int | None) -
     return _DUE_IN_WINDOW.format(skip=where), {**params, "window": window}
 
 
+# Ordered delivery (a webhook's `ordered`): a delivery that keeps its document's order waits
+# while an earlier one (lower event id) of that document to that webhook is pending, whether
+# due, waiting for a retry or leased: a lease leaves a delivery pending, so neither one claim
+# nor two racing ones (each reads the other's rows as pending) can take two of a document's
+# deliveries at once. Every other delivery passes on `IS NULL` and looks at nothing more.
+_IN_ORDER = (
+    "(ordered_document_id IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries earlier "
+    "WHERE earlier.webhook_id = deliveries.webhook_id "
+    "AND earlier.ordered_document_id = deliveries.ordered_document_id "
+    "AND earlier.status = 'pending' AND earlier.event_id < deliveries.event_id)) "
+)
 _DUE = (
-    "SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= :now {skip}"
+    f"SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= :now AND {_IN_ORDER}{{skip}}"
     "ORDER BY next_attempt_at LIMIT :limit"
 )
 _DUE_ORDERED = "SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= :now ORDER BY next_attempt_at"
@@ -92,7 +105,7 @@ _DUE_ORDERED = "SELECT id FROM deliveries WHERE status = 'pending' AND next_atte
 _DUE_IN_WINDOW = (
     f"SELECT id FROM deliveries WHERE id IN (SELECT id FROM ({_DUE_ORDERED} LIMIT :window) AS oldest "
     f"UNION ALL SELECT id FROM ({_DUE_ORDERED} DESC LIMIT :window) AS newest) "
-    "AND status = 'pending' AND next_attempt_at <= :now {skip}ORDER BY next_attempt_at LIMIT :limit"
+    f"AND status = 'pending' AND next_attempt_at <= :now AND {_IN_ORDER}{{skip}}ORDER BY next_attempt_at LIMIT :limit"
 )
 
 
@@ -116,8 +129,8 @@ def claim(
     params = {"lease_end": lease_end, "worker": worker, "now": now_ms, "limit": limit, **skip_params}
     rows = conn.dialect.claim_deliveries(conn, due, params)  # db/claims.py: each engine's statements
     claimed = [
-        Claimed(delivery, webhook, tenant, request_id, topic, attempts + 1, payload, lease_end, version)
-        for delivery, webhook, tenant, request_id, topic, attempts, payload, version in rows
+        Claimed(delivery, webhook, tenant, request_id, topic, attempts + 1, payload, lease_end, version, bool(ordered))
+        for delivery, webhook, tenant, request_id, topic, attempts, payload, version, ordered in rows
     ]
     known = known or {}
     stale = sorted({c.webhook_id for c in claimed if known.get(c.webhook_id) != c.webhook_version})
@@ -208,8 +221,13 @@ def make_due(conn: Connection, delivery_ids: Sequence[int], now_ms: int) -> int:
 
 
 def next_due(conn: Connection) -> int | None:
-    """When the earliest pending delivery falls due (a leased one: when its lease ends)."""
-    row = conn.one("SELECT MIN(next_attempt_at) AS due FROM deliveries WHERE status = 'pending'")
+    """When the earliest pending delivery falls due (a leased one: when its lease ends), of
+    those not waiting behind an earlier one of their document (those fall due when it settles)."""
+    row = conn.one(
+        "SELECT next_attempt_at AS due FROM deliveries WHERE status = 'pending' AND next_attempt_at IS NOT NULL "
+        f"AND {_IN_ORDER}"
+        "ORDER BY next_attempt_at LIMIT 1"
+    )
     return None if row is None or row["due"] is None else int(row["due"])
 
 

@@ -96,6 +96,7 @@ def recorded(item: Claimed, made: Attempt, verdict: Verdict) -> Outcome:
         next_attempt_at=verdict.next_attempt_at,
         lease_end=item.lease_end,
         topic=item.topic,
+        in_order=item.in_order,
     )
 
 

@@ -162,5 +162,7 @@ class Recorder:
             self._ready.set()
             return
         self._failures = 0
-        if batch.released or any(o.status is DeliveryStatus.PENDING for o in batch.outcomes):
-            self._wake()  # a delivery may now be due sooner than the loop planned
+        if batch.released or any(o.status is DeliveryStatus.PENDING or o.in_order for o in batch.outcomes):
+            # A delivery may now be due sooner than the loop planned: a retry, or the next of
+            # a document whose earlier delivery to an ordered webhook has just settled.
+            self._wake()

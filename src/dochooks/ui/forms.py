@@ -59,6 +59,7 @@ class WebhookForm:
     headers: list[tuple[str, str]] = field(default_factory=list)
     topics: list[str] = field(default_factory=list)
     enabled: bool = True
+    ordered: bool = False
     errors: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -69,6 +70,7 @@ class WebhookForm:
             headers=rows(form, "header_name", "header_value"),
             topics=texts(form, "topics"),
             enabled=text(form, "enabled") == "on",
+            ordered=text(form, "ordered") == "on",
         )
 
     def typed(self) -> dict[str, Any]:
@@ -97,6 +99,7 @@ class WebhookForm:
             "headers": headers,
             "topics": self.topics,
             "enabled": self.enabled,
+            "ordered": self.ordered,
         }
         attrs: dict[str, Any] = {}
         if header_error:

@@ -37,6 +37,7 @@ def _shown(hook: Webhook) -> WebhookForm:
         headers=[(name, mask(value)) for name, value in hook.headers.items()],
         topics=list(hook.topics),
         enabled=hook.enabled,
+        ordered=hook.ordered,
     )
 
 

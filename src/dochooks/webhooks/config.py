@@ -82,6 +82,7 @@ class Webhook:
     previous_secret: str | None = None  # still signs deliveries, next to `secret`, until it expires
     previous_secret_expires_at: int | None = None
     health: Health = field(default_factory=Health)
+    ordered: bool = False  # a document's deliveries go one at a time, in workflow order
 
 
 def check_name(name: str) -> str:
@@ -169,6 +170,7 @@ def validated(attributes: Mapping[str, object], *, policy: AddressPolicy) -> dic
         "topics": check_topics,
         "headers": check_headers,
         "enabled": bool,
+        "ordered": bool,
     }
     return {key: checks[key](value) for key, value in attributes.items() if value is not None}  # type: ignore[operator]
 

@@ -27,7 +27,7 @@ HEALTH_COLUMNS = (
     "enabled, failing_since, consecutive_failures, last_success_at, last_error, disabled_at, disabled_reason"
 )
 COLUMNS = (
-    "id, tenant_id, name, url, headers, secret, created_at, updated_at, "
+    "id, tenant_id, name, url, headers, secret, created_at, updated_at, ordered, "
     f"previous_secret, previous_secret_expires_at, {HEALTH_COLUMNS}"
 )  # what `decoded` reads
 SECRET_OVERLAP_MS = 24 * 3600 * 1000  # how long a rotated-away signing secret still signs
@@ -81,6 +81,7 @@ def decoded(row: Row, cipher: Cipher, topics: Iterable[str] = ()) -> Webhook:
         previous_secret=cipher.decrypt(row["previous_secret"]) if row["previous_secret"] else None,
         previous_secret_expires_at=row["previous_secret_expires_at"],
         health=health_of(row),
+        ordered=bool(row["ordered"]),
     )
 
 
@@ -108,10 +109,11 @@ def create_webhook(
     topics: tuple[str, ...],
     enabled: bool,
     now_ms: int,
+    ordered: bool = False,
 ) -> Webhook:
     row = conn.one(
-        "INSERT INTO webhooks (tenant_id, name, url, headers, secret, enabled, created_at, updated_at) "
-        f"VALUES (:tenant, :name, :url, :headers, :secret, :enabled, :now, :now) RETURNING {COLUMNS}",
+        "INSERT INTO webhooks (tenant_id, name, url, headers, secret, enabled, ordered, created_at, updated_at) "
+        f"VALUES (:tenant, :name, :url, :headers, :secret, :enabled, :ordered, :now, :now) RETURNING {COLUMNS}",
         {
             "tenant": tenant_id,
             "name": name,
@@ -119,6 +121,7 @@ def create_webhook(
             "headers": cipher.encrypt(orjson.dumps(headers).decode()),
             "secret": cipher.encrypt(new_signing_secret()),
             "enabled": enabled,
+            "ordered": ordered,
             "now": now_ms,
         },
     )
@@ -207,7 +210,7 @@ def headers_after(current: Webhook, changes: dict[str, Any]) -> dict[str, str]:
 def update_webhook(
     conn: Connection, cipher: Cipher, tenant_id: int, webhook_id: int, changes: dict[str, Any], now_ms: int
 ) -> Webhook:
-    """Apply validated changes (any of name, url, headers, topics, enabled). Setting
+    """Apply validated changes (any of name, url, headers, topics, enabled, ordered). Setting
     `enabled` either way clears the reason dochooks disabled the webhook for; enabling a
     disabled webhook makes it healthy again (its next attempts judge it afresh)."""
     _lock(conn, webhook_id)
@@ -225,7 +228,7 @@ def update_webhook(
                 disabled_at=now_ms,
             )
     conn.run(
-        "UPDATE webhooks SET name = :name, url = :url, headers = :headers, enabled = :enabled, "
+        "UPDATE webhooks SET name = :name, url = :url, headers = :headers, enabled = :enabled, ordered = :ordered, "
         "disabled_reason = :reason, disabled_at = :disabled_at, failing_since = :failing_since, "
         f"consecutive_failures = :failures, {_CHANGED} WHERE id = :id",
         {
@@ -237,6 +240,7 @@ def update_webhook(
             "url": changes.get("url", current.url),
             "headers": cipher.encrypt(orjson.dumps(headers).decode()),
             "enabled": enabled,
+            "ordered": changes.get("ordered", current.ordered),
             "reason": None if "enabled" in changes else current.disabled_reason,
             "now": now_ms,
         },
