@@ -245,6 +245,7 @@ def test_every_feed_route_keeps_to_its_tenant_and_a_cursor_to_the_tenant_it_was_
     [
         ("after=not-a-cursor", "after"),
         ("after=WzEsMSwwXQ", "after"),  # base64url JSON, but not a cursor: [1, 1, 0]
+        ("after=WzEsMSwwLDE4NDQ2NzQ0MDczNzA5NTUxNjE2XQ", "after"),  # [1, 1, 0, 2**64]: no SQL integer
         ("after=" + "A" * 300, "after"),
         ("page[size]=1001", "page[size]"),
         ("page[size]=0", "page[size]"),

@@ -70,7 +70,7 @@ def _answer(
 
 
 def _topics(value: str | None) -> tuple[str, ...]:
-    topics = tuple(t for t in (value or "").split(",") if t)
+    topics = tuple(dict.fromkeys(t for t in (value or "").split(",") if t))  # at most every topic once
     unknown = [t for t in topics if not is_topic(t)]
     if unknown:
         raise InvalidParameter(f"unknown topic {unknown[0]!r}; see GET /v1/topics", parameter="filter[topic]")

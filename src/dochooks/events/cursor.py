@@ -39,7 +39,7 @@ def decode(tenant_id: int, cursor: str) -> Position:
         if len(cursor) > _MAX_LENGTH:
             raise ValueError("too long")
         version, owner, xact, ident = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if version != _VERSION or not all(isinstance(n, int) and n >= 0 for n in (owner, xact, ident)):
+        if version != _VERSION or not all(isinstance(n, int) and 0 <= n < 2**63 for n in (owner, xact, ident)):
             raise ValueError("not a cursor")
     except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError) as exc:
         raise InvalidParameter("after is not a cursor this feed gave out (meta.cursor)", parameter="after") from exc
