@@ -59,7 +59,7 @@ def _answer(
     with rt.db.read() as conn:
         if of_document:
             store.get_document(conn, tenant, of_document)  # 404 unless the tenant's
-        page = feed.page(conn, tenant, feed.start(conn, tenant, after), flt, size)
+        page = feed.read(conn, tenant, after, flt, size)
     next_cursor = cursor.encode(tenant, page.next)
     params = {**request.query_params, "after": next_cursor, "page[size]": str(size)}
     return document(

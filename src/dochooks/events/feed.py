@@ -45,20 +45,25 @@ class Page:
     next: Position  # after the page's last event, or where it began if it is empty
 
 
-def start(conn: Connection, tenant_id: int, after: str | None) -> Position:
-    """Where a read begins: after the cursor `after` (410 if retention deleted events past
-    it: the reader would miss them), or, without one, after everything retention deleted."""
-    kept_from = horizon.of(conn, tenant_id)
-    if after is None:
-        return kept_from
-    position = cursor.decode(tenant_id, after)
-    if position < kept_from:  # at the horizon itself the reader has seen every deleted event
-        raise CursorExpired(
-            "events after this cursor were deleted by retention; go on from meta.resume_from and "
-            "re-sync what happened before through the document API",
-            resume_from=cursor.encode(tenant_id, kept_from),
-        )
-    return position
+def read(conn: Connection, tenant_id: int, after: str | None, flt: FeedFilter, size: int) -> Page:
+    """The page after the cursor `after` (410 if retention deleted events past it: its reader
+    would miss them), or, without one, the first page after everything retention deleted.
+
+    The horizon is read after the page: a pruning pass that deleted events the page would
+    have held moved it in the same commit, so a page that missed them is never answered."""
+    position = cursor.decode(tenant_id, after) if after is not None else horizon.of(conn, tenant_id)
+    while True:
+        found = page(conn, tenant_id, position, flt, size)
+        kept_from = horizon.of(conn, tenant_id)
+        if position >= kept_from:  # at the horizon itself the reader has seen every deleted event
+            return found
+        if after is not None:
+            raise CursorExpired(
+                "events after this cursor were deleted by retention; go on from meta.resume_from and "
+                "re-sync what happened before through the document API",
+                resume_from=cursor.encode(tenant_id, kept_from),
+            )
+        position = kept_from  # pruned meanwhile: from the oldest event kept now
 
 
 def page(conn: Connection, tenant_id: int, after: Position, flt: FeedFilter, size: int) -> Page:
