@@ -50,7 +50,11 @@ def target(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Target]:
                 document = api.call("POST", "/v1/documents", upload)[1]["data"]
                 recover = {"data": {"type": "recoveries", "attributes": {"since": "2026-01-01T00:00:00Z"}}}
                 recovery = api.call("POST", f"/v1/webhooks/{hook['id']}/recover", recover)[1]["data"]
+                with rt.db.read() as conn:
+                    event = conn.one("SELECT MIN(id) AS id FROM events")
+                assert event is not None
                 ids = {
+                    "event_id": str(event["id"]),
                     "webhook_id": hook["id"],
                     "delivery_id": delivery["id"],
                     "document_id": document["id"],

@@ -88,6 +88,12 @@ ERROR: Schema = {
                 "parameter": {"type": "string", "description": "Which query parameter."},
             },
         },
+        "meta": {
+            "type": "object",
+            "description": "410 of the event feed: `resume_from`, the cursor to go on from.",
+            "properties": {"resume_from": {"type": "string"}},
+        },
+        "links": {"type": "object", "properties": {"resume": {"type": "string"}}},
     },
 }
 
@@ -133,6 +139,15 @@ INCLUDED_EXAMPLE: dict[str, Any] = {
         {"type": "fields", "id": "107786-total", "attributes": {"name": "total", "value": "118.00"}},
         {"type": "classifications", "id": "107786", "attributes": {"document_type": "invoice", "status": "done"}},
     ],
+}
+
+_EVENT_EXAMPLE = {
+    "topic": "document-received",
+    "created_at": PAYLOAD_EXAMPLE["attributes"]["created_at"],
+    "test": False,
+    "document_id": PAYLOAD_EXAMPLE["id"],
+    "payload": {key: value for key, value in PAYLOAD_EXAMPLE.items() if key != "request_id"},
+    "request_ids": ["6f1c2a9e0d3b4c5a8e7f9a0b1c2d3e4f"],
 }
 
 _HEALTH: Schema = {
@@ -200,7 +215,22 @@ ATTRIBUTES: dict[str, Schema] = {
             "attempts": {"type": "array", "items": {"type": "object"}},
         },
     },
-    "events": {"type": "object", "properties": {"topic": {"type": "string"}, "created_at": _TIME}},
+    "events": {
+        "type": "object",
+        "properties": {
+            "topic": {"type": "string"},
+            "created_at": _TIME,
+            "test": {"type": "boolean", "description": "A test send (POST /v1/webhooks/{id}/test)."},
+            "document_id": _nullable("string"),
+            "payload": {"type": "object", "description": "The body the event's deliveries carry, but for request_id."},
+            "request_ids": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "Each delivery's request_id (its webhook-id header).",
+            },
+        },
+        "examples": [_EVENT_EXAMPLE],
+    },
     "topics": {
         "type": "object",
         "properties": {
@@ -304,7 +334,10 @@ def document_schema(kind: str, *, many: bool) -> Schema:
     properties: Schema = {
         "data": {"type": "array", "items": one} if many else one,
         "links": {"type": "object", "properties": {"next": {"type": "string"}, "prev": {"type": "string"}}},
-        "meta": {"type": "object"},
+        "meta": {
+            "type": "object",
+            "description": "What the answer says besides its data: a list's `total`, the event feed's `cursor`.",
+        },
     }
     if kind in INCLUDED_TYPES:
         related = [{"$ref": f"#/components/schemas/{NAMES[k]}"} for k in INCLUDED_TYPES[kind]]
