@@ -23,6 +23,7 @@ from dochooks import __version__
 from dochooks.api import deliveries, meta, openapi, recoveries
 from dochooks.api import documents as api_documents
 from dochooks.api import errors as api_errors
+from dochooks.api import events as api_events
 from dochooks.api import webhooks as api_webhooks
 from dochooks.api import workflow as api_workflow
 from dochooks.api.jsonapi import JsonApiResponse, is_api_path
@@ -165,6 +166,7 @@ def create_app(
         api_webhooks.router,
         recoveries.router,
         deliveries.router,
+        api_events.router,
         api_documents.router,
         api_workflow.router,
     ):

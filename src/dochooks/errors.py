@@ -3,6 +3,8 @@
 DochooksError
  ├── NotFound            a resource does not exist for this tenant (404)
  ├── Unauthorized        missing or unknown API token (401)
+ ├── InvalidParameter    a query parameter we refuse (400; `parameter` names it)
+ ├── CursorExpired       a feed cursor older than what retention kept (410)
  ├── InvalidInput        a well-formed request with values we refuse (422)
  │    └── InvalidUrl     a webhook URL that is not a usable http(s) URL
  │         └── UnsafeUrl  one whose host is not a public address (and the operator opened none)
@@ -43,6 +45,21 @@ class NotFound(DochooksError, status=404, title="Not found"): ...
 
 
 class Unauthorized(DochooksError, status=401, title="Unauthorized"): ...
+
+
+class InvalidParameter(DochooksError, status=400, title="Invalid query parameter"):
+    def __init__(self, detail: str, *, parameter: str) -> None:
+        super().__init__(detail)
+        self.parameter = parameter
+
+
+class CursorExpired(DochooksError, status=410, title="Gone"):
+    """A feed cursor at or before events retention deleted: `resume_from` is the cursor of
+    the oldest position still whole."""
+
+    def __init__(self, detail: str, *, resume_from: str) -> None:
+        super().__init__(detail)
+        self.resume_from = resume_from
 
 
 class InvalidInput(DochooksError, status=422, title="Invalid attribute"): ...

@@ -23,6 +23,7 @@ from dochooks.clock import Clock
 from dochooks.db import Connection, Database
 from dochooks.db.engine import Row, in_clause
 from dochooks.documents.file_store import open_file_store
+from dochooks.events import horizon
 from dochooks.pacing import rest, wait_unless_stopped
 from dochooks.settings import Settings
 
@@ -173,12 +174,15 @@ class Pruning:
                 with self._db.transaction() as conn:
                     listed, params = in_clause("e", walk.chosen)
                     # Checked again here: deleting an event deletes its deliveries with it.
-                    events = conn.run(
+                    deleted = conn.all(
                         f"DELETE FROM events WHERE id IN {listed} "
-                        "AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id)",
+                        "AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id) "
+                        f"RETURNING {horizon.deleted_columns(conn)}",
                         params,
                     )
-                yield Pruned(events=events)
+                    # With the deletion: a feed cursor before these answers 410 from now on.
+                    horizon.advance(conn, deleted)
+                yield Pruned(events=len(deleted))
             if walk.last:
                 return
             after = walk.after

@@ -87,6 +87,12 @@ ERROR: Schema = {
                 "parameter": {"type": "string", "description": "Which query parameter."},
             },
         },
+        "meta": {
+            "type": "object",
+            "description": "410 of the event feed: `resume_from`, the cursor to go on from.",
+            "properties": {"resume_from": {"type": "string"}},
+        },
+        "links": {"type": "object", "properties": {"resume": {"type": "string"}}},
     },
 }
 
@@ -107,6 +113,15 @@ _DOCUMENT_EXAMPLE = {
     "page_count": 1,
     "extracted_fields": {"total": "118.00"},
     "error": None,
+}
+
+_EVENT_EXAMPLE = {
+    "topic": "document-received",
+    "created_at": PAYLOAD_EXAMPLE["attributes"]["created_at"],
+    "test": False,
+    "document_id": PAYLOAD_EXAMPLE["id"],
+    "payload": {key: value for key, value in PAYLOAD_EXAMPLE.items() if key != "request_id"},
+    "request_ids": ["6f1c2a9e0d3b4c5a8e7f9a0b1c2d3e4f"],
 }
 
 _HEALTH: Schema = {
@@ -170,7 +185,22 @@ ATTRIBUTES: dict[str, Schema] = {
             "attempts": {"type": "array", "items": {"type": "object"}},
         },
     },
-    "events": {"type": "object", "properties": {"topic": {"type": "string"}, "created_at": _TIME}},
+    "events": {
+        "type": "object",
+        "properties": {
+            "topic": {"type": "string"},
+            "created_at": _TIME,
+            "test": {"type": "boolean", "description": "A test send (POST /v1/webhooks/{id}/test)."},
+            "document_id": _nullable("string"),
+            "payload": {"type": "object", "description": "The body the event's deliveries carry, but for request_id."},
+            "request_ids": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "Each delivery's request_id (its webhook-id header).",
+            },
+        },
+        "examples": [_EVENT_EXAMPLE],
+    },
     "topics": {
         "type": "object",
         "properties": {
@@ -232,6 +262,6 @@ def document_schema(kind: str, *, many: bool) -> Schema:
         "properties": {
             "data": {"type": "array", "items": one} if many else one,
             "links": {"type": "object", "properties": {"next": {"type": "string"}, "prev": {"type": "string"}}},
-            "meta": {"type": "object"},
+            "meta": {"type": "object", "description": "The event feed's `cursor`: where the next read goes on from."},
         },
     }

@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException
 from dochooks.api.deps import JsonBody, Tenant, UploadSlot, media_type
 from dochooks.api.jsonapi import JSON_TYPES, JsonApiResponse, document, page_link, resource
 from dochooks.api.schemas import DocumentUploadBody, ValidationBody
-from dochooks.clock import iso, parse_iso
+from dochooks.clock import parse_iso
 from dochooks.documents import store
 from dochooks.documents.files import StagedFile, Staging
 from dochooks.documents.json_upload import JsonUpload
@@ -218,16 +218,6 @@ def list_all(
 def show(document_id: Id, rt: Rt, tenant: Tenant) -> JsonApiResponse:
     with rt.db.read() as conn:
         return document(document_resource(store.get_document(conn, tenant, document_id)))
-
-
-@router.get("/{document_id}/events", summary="The topics emitted for a document, oldest first")
-def events(document_id: Id, rt: Rt, tenant: Tenant) -> JsonApiResponse:
-    with rt.db.read() as conn:
-        store.get_document(conn, tenant, document_id)
-        rows = store.timeline(conn, tenant, document_id)
-    return document(
-        [resource("events", r["id"], {"topic": r["topic"], "created_at": iso(r["created_at"])}) for r in rows]
-    )
 
 
 @router.post("/{document_id}/validations", dependencies=[JsonBody], summary="Complete the pending validation")

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from typing import Any, get_args
+from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
@@ -11,7 +12,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
 from dochooks.api.jsonapi import error_object, errors
-from dochooks.errors import DochooksError, TooLarge, Unauthorized
+from dochooks.errors import CursorExpired, DochooksError, InvalidParameter, TooLarge, Unauthorized
 from dochooks.web.errors import UNSTORABLE_DETAIL, http_title, retry_after
 from dochooks.web.limits import Refusal
 
@@ -22,7 +23,12 @@ def _pointer(loc: tuple[Any, ...]) -> str:
 
 def domain_error(request: Request, exc: DochooksError) -> Response:
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else retry_after(exc)
-    return errors(exc.status, [error_object(exc.status, exc.title, exc.detail, pointer=exc.pointer)], headers)
+    parameter = exc.parameter if isinstance(exc, InvalidParameter) else None
+    error = error_object(exc.status, exc.title, exc.detail, pointer=exc.pointer, parameter=parameter)
+    if isinstance(exc, CursorExpired):  # where to go on from, for a client and for a person
+        error["meta"] = {"resume_from": exc.resume_from}
+        error["links"] = {"resume": f"{request.url.path}?{urlencode({'after': exc.resume_from})}"}
+    return errors(exc.status, [error], headers)
 
 
 def _expected_type(request: Request) -> str:

@@ -35,6 +35,8 @@ SUCCESS: dict[tuple[str, str], tuple[tuple[int, ...], str | None, bool]] = {
     ("get", "/v1/documents/{document_id}"): ((200,), "documents", ONE),
     ("get", "/v1/documents/{document_id}/events"): ((200,), "events", MANY),
     ("post", "/v1/documents/{document_id}/validations"): ((200,), "documents", ONE),
+    ("get", "/v1/events"): ((200,), "events", MANY),
+    ("get", "/v1/events/{event_id}"): ((200,), "events", ONE),
     ("get", "/v1/workflow"): ((200,), "workflows", ONE),
     ("put", "/v1/workflow"): ((200,), "workflows", ONE),
 }
@@ -45,6 +47,7 @@ _ERRORS = {
     404: "No such resource (of this tenant)",
     408: "The upload took longer than its deadline",
     409: "In conflict with the resource's state",
+    410: "The cursor is older than what retention kept: go on from `meta.resume_from`",
     413: "The body is too large",
     415: "The body is not JSON (`application/vnd.api+json` or `application/json`)",
     422: "An attribute is invalid (`source.pointer` says which)",
@@ -58,6 +61,8 @@ _MORE_ERRORS = {
     ("post", "/v1/deliveries/{delivery_id}/retry"): (409,),
     ("post", "/v1/documents"): (408, 413, 503),
     ("post", "/v1/documents/{document_id}/validations"): (409,),
+    ("get", "/v1/events"): (410,),
+    ("get", "/v1/documents/{document_id}/events"): (410,),
 }
 _STATUS = {"type": "object", "properties": {"status": {"type": "string"}, "version": {"type": "string"}}}
 

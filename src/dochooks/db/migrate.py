@@ -24,7 +24,8 @@ class Migration:
 
     def statements(self, dialect: Dialect) -> list[str]:
         text = re.sub(r"--[^\n]*", "", self.sql).replace("{pk}", dialect.primary_key)
-        text = text.replace("{bytes}", dialect.binary)
+        text = text.replace("{bytes}", dialect.binary).replace("{xid}", dialect.xid)
+        text = text.replace("{current_xact}", dialect.current_xact)
         return [s.strip() for s in text.split(";") if s.strip()]
 
 

@@ -36,7 +36,7 @@ class InsertEvents(Protocol):
     ) -> list[InsertedEvent] | None: ...
 
 
-_EVENT_COLUMNS = "INSERT INTO events (tenant_id, topic, document_id, payload, created_at) "
+_EVENT_COLUMNS = "INSERT INTO events (tenant_id, topic, document_id, payload, created_at, test) "
 _DELIVERY_COLUMNS = (
     "INSERT INTO deliveries (tenant_id, webhook_id, event_id, topic, request_id, status, attempt_count, "
     "next_attempt_at, created_at, updated_at) "
@@ -64,6 +64,7 @@ def _params(
         "now": now_ms,
         "document": document_id,
         "webhook": webhook_id,
+        "test": webhook_id is not None,  # only a test send names its webhook
     }
 
 
@@ -83,7 +84,7 @@ def insert_in_one_statement(
     recipients = _recipients("e", webhook_id)
     sql = (
         "WITH e AS ("
-        f"{_EVENT_COLUMNS}SELECT :tenant, o.topic, :document, :payload, :now "
+        f"{_EVENT_COLUMNS}SELECT :tenant, o.topic, :document, :payload, :now, :test "
         "FROM jsonb_array_elements_text(CAST(:topics AS jsonb)) WITH ORDINALITY AS o(topic, n) ORDER BY o.n "
         "RETURNING id, topic), "
         f"d AS ({_DELIVERY_COLUMNS}SELECT :tenant, w.id, e.id, e.topic, "
@@ -113,7 +114,7 @@ def insert_in_steps(
     (answered even `unread`: every statement runs at once here)."""
     params = _params(tenant_id, topics, payload, now_ms, document_id, webhook_id)
     events = conn.all(
-        f"{_EVENT_COLUMNS}SELECT :tenant, o.value, :document, :payload, :now FROM json_each(:topics) AS o "
+        f"{_EVENT_COLUMNS}SELECT :tenant, o.value, :document, :payload, :now, :test FROM json_each(:topics) AS o "
         "ORDER BY o.key RETURNING id",
         params,
     )
