@@ -54,8 +54,8 @@ class InvalidParameter(DochooksError, status=400, title="Invalid query parameter
 
 
 class CursorExpired(DochooksError, status=410, title="Gone"):
-    """A feed cursor at or before events retention deleted: `resume_from` is the cursor of
-    the oldest position still whole."""
+    """A feed cursor before events retention deleted: `resume_from` is the cursor of the
+    oldest position still whole."""
 
     def __init__(self, detail: str, *, resume_from: str) -> None:
         super().__init__(detail)

@@ -53,11 +53,11 @@ def event_resource(event: feed.Event) -> dict[str, Any]:
 
 
 def _answer(
-    request: Request, rt: Rt, tenant: int, after: str | None, size: int, flt: feed.FeedFilter
+    request: Request, rt: Rt, tenant: int, after: str | None, size: int, flt: feed.FeedFilter, of_document: int = 0
 ) -> JsonApiResponse:
     with rt.db.read() as conn:
-        if flt.document_id is not None:
-            store.get_document(conn, tenant, flt.document_id)  # 404 unless the tenant's
+        if of_document:
+            store.get_document(conn, tenant, of_document)  # 404 unless the tenant's
         page = feed.page(conn, tenant, feed.start(conn, tenant, after), flt, size)
     next_cursor = cursor.encode(tenant, page.next)
     params = {**request.query_params, "after": next_cursor, "page[size]": str(size)}
@@ -114,4 +114,4 @@ def of_document(
     request: Request, document_id: Id, rt: Rt, tenant: Tenant, after: After = None, size: Size = feed.DEFAULT_PAGE
 ) -> JsonApiResponse:
     """The feed (`GET /v1/events`) of one document: the same events, cursor and answer."""
-    return _answer(request, rt, tenant, after, size, feed.FeedFilter(document_id=document_id))
+    return _answer(request, rt, tenant, after, size, feed.FeedFilter(document_id=document_id), document_id)

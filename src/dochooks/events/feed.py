@@ -47,13 +47,13 @@ class Page:
 
 
 def start(conn: Connection, tenant_id: int, after: str | None) -> Position:
-    """Where a read begins: after the cursor `after` (410 if retention deleted events at or
-    past it), or, without one, after everything retention deleted."""
+    """Where a read begins: after the cursor `after` (410 if retention deleted events past
+    it: the reader would miss them), or, without one, after everything retention deleted."""
     kept_from = horizon.of(conn, tenant_id)
     if after is None:
         return kept_from
     position = cursor.decode(tenant_id, after)
-    if kept_from != cursor.START and position <= kept_from:
+    if position < kept_from:  # at the horizon itself the reader has seen every deleted event
         raise CursorExpired(
             "events after this cursor were deleted by retention; go on from meta.resume_from and "
             "re-sync what happened before through the document API",

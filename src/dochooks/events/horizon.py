@@ -1,5 +1,5 @@
-"""How far retention has deleted each tenant's events, as a feed position: a cursor at or
-before it may have lost events (410), one after it has not."""
+"""How far retention has deleted each tenant's events, as a feed position: a cursor before
+it may have lost events (410), one at or after it has not."""
 
 from __future__ import annotations
 

@@ -11,8 +11,8 @@ ALTER TABLE events ADD COLUMN test BOOLEAN NOT NULL DEFAULT FALSE;
 DROP INDEX events_tenant;
 CREATE INDEX events_feed ON events (tenant_id, xact, id);
 CREATE INDEX events_document ON events (document_id, xact, id) WHERE document_id IS NOT NULL;
--- Per tenant, the feed position up to which retention has deleted events: a cursor at or
--- before it may have missed some (410 Gone); one after it is whole.
+-- Per tenant, the feed position up to which retention has deleted events: a cursor before
+-- it may have missed some (410 Gone); one at or after it is whole.
 CREATE TABLE event_feed_horizons (
     tenant_id BIGINT PRIMARY KEY REFERENCES tenants (id) ON DELETE CASCADE,
     xact {xid} NOT NULL,
