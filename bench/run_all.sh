@@ -69,6 +69,8 @@ run flowseq_pg "--documents 20" bench/flow.py --sequential --database-url "$pg/d
 run celery "--deliveries 2000" bench/celery_compare.py
 run prune_sqlite "--settled 40000 --deliveries 4000" bench/prune.py --time-limit 1150
 run prune_pg "--settled 40000 --deliveries 4000" bench/prune.py --time-limit 1150 --database-url "$pg/dochooks_bench_prune"
+run feed_sqlite "--events 20000" bench/feed.py
+run feed_pg "--events 20000" bench/feed.py --database-url "$pg/dochooks_bench_feed"
 
 if [ ${#summary[@]} = 0 ]; then
     echo "no benchmark ran: no run is named ${only[*]}"

@@ -327,18 +327,24 @@ def test_a_cursor_behind_what_retention_deleted_is_gone_and_says_where_to_resume
     runtime: Runtime, service: str, acme: NewTenant
 ) -> None:
     api = Api(service, acme.token)
-    old = runtime.clock.now_ms() - 40 * DAY_MS
+    now = runtime.clock.now_ms()
     with runtime.db.transaction() as conn:  # no webhook: events without deliveries go with the cut-off
         deleted = [
-            publish(conn, tenant_id=acme.tenant_id, topic="document-received", payload=PAYLOAD, now_ms=old).event_id
-            for _ in range(3)
+            publish(conn, tenant_id=acme.tenant_id, topic="document-received", payload=PAYLOAD, now_ms=made).event_id
+            for made in (now - 50 * DAY_MS, now - 40 * DAY_MS, now - 40 * DAY_MS)
         ]
-    early = api.call("GET", "/v1/events?page[size]=1")[1]["meta"]["cursor"]
+    early = api.call("GET", "/v1/events?page[size]=1")[1]["meta"]["cursor"]  # after the first
     _, caught_up = read_all(api, expect=3)
     kept = publish_events(runtime, acme.tenant_id, 2)
-    settings = runtime.tuned(delivery_retention_days=30, prune_pause=0).settings
-    assert prune(runtime.db, settings, runtime.clock, pause=lambda _: None).events == 3
 
+    def prune_older_than(days: int) -> int:
+        settings = runtime.tuned(delivery_retention_days=days, prune_pause=0).settings
+        return prune(runtime.db, settings, runtime.clock, pause=lambda _: None).events
+
+    assert prune_older_than(45) == 1
+    # Its reader had read up to the deleted event, and lost nothing.
+    assert [int(e["id"]) for e in read_all(api, f"/v1/events?after={early}", expect=4)[0]] == deleted[1:] + kept
+    assert prune_older_than(30) == 2  # the horizon moves on
     status, body = api.call("GET", f"/v1/events?after={early}")
     assert status == 410, body
     (error,) = body["errors"]
@@ -346,10 +352,12 @@ def test_a_cursor_behind_what_retention_deleted_is_gone_and_says_where_to_resume
     resume = error["meta"]["resume_from"]
     assert error["links"]["resume"] == f"/v1/events?after={resume}"
     assert [int(e["id"]) for e in read_all(api, error["links"]["resume"], expect=2)[0]] == kept
-    # A reader that had read up to the last deleted event lost nothing: its cursor stays good.
     assert [int(e["id"]) for e in read_all(api, f"/v1/events?after={caught_up}", expect=2)[0]] == kept
     assert [int(e["id"]) for e in read_all(api, expect=2)[0]] == kept  # no cursor: from the oldest kept
     assert api.call("GET", f"/v1/events/{deleted[0]}")[0] == 404
-    # Another tenant keeps its own horizon: nothing of it was deleted.
+    assert prune_older_than(30) == 0  # a pass that deletes nothing leaves the horizon
+    assert api.call("GET", f"/v1/events?after={resume}")[0] == 200
+    # Another tenant keeps its own horizon: nothing of it was deleted, its start cursor is good.
     other = make_tenant(runtime.db, "globex")
-    assert api.call("GET", "/v1/events", token=other.token)[0] == 200
+    start = api.call("GET", "/v1/events", token=other.token)[1]["meta"]["cursor"]
+    assert api.call("GET", f"/v1/events?after={start}", token=other.token)[0] == 200

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
+import orjson
 from fastapi import APIRouter, Query, Request
 
 from dochooks.api.deps import Tenant
@@ -45,7 +46,7 @@ def event_resource(event: feed.Event) -> dict[str, Any]:
             "created_at": iso(event.created_at),
             "test": event.test,
             "document_id": None if event.document_id is None else str(event.document_id),
-            "payload": event.payload,
+            "payload": orjson.Fragment(event.payload),  # JSON already: not parsed and encoded again
             "request_ids": event.request_ids,
         },
         f"/v1/events/{event.id}",

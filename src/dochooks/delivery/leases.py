@@ -44,8 +44,13 @@ def body(payload: str, request_id: str, topic: str) -> bytes:
     """What a delivery POSTs: the event's stored payload (a JSON object) with the delivery's
     request_id and topic added. Neither needs escaping (hex; a known topic value), so they
     are spliced in rather than the payload parsed and encoded again for every attempt."""
+    return spliced(payload, f'"request_id":"{request_id}","topic":"{topic}"').encode()
+
+
+def spliced(payload: str, members: str) -> str:
+    """A stored payload (a JSON object) with `members` (JSON text: `"key":value,...`) added last."""
     comma = "," if payload != "{}" else ""
-    return f'{payload[:-1]}{comma}"request_id":"{request_id}","topic":"{topic}"}}'.encode()
+    return f"{payload[:-1]}{comma}{members}}}"
 
 
 @dataclass(frozen=True)

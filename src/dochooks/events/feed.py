@@ -10,10 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
 from dochooks.db import Connection
 from dochooks.db.engine import in_clause, rows_by
+from dochooks.delivery.leases import spliced
 from dochooks.errors import CursorExpired, NotFound
 from dochooks.events import cursor, horizon
 from dochooks.events.cursor import Position
@@ -29,7 +28,7 @@ class Event:
     created_at: int
     test: bool
     document_id: int | None
-    payload: dict[str, Any]  # the body its webhooks received, but for their request_id
+    payload: str  # JSON: the body its webhooks received, but for their request_id
     request_ids: list[str]
 
 
@@ -119,8 +118,8 @@ def _events(conn: Connection, rows: list[Any]) -> list[Event]:
             created_at=r["created_at"],
             test=bool(r["test"]),
             document_id=r["document_id"],
-            # As the deliveries' body (leases.body) is made: the stored payload, then the topic.
-            payload={**orjson.loads(r["payload"]), "topic": r["topic"]},
+            # As a delivery's body is made (leases.body), without its request_id; not parsed.
+            payload=spliced(r["payload"], f'"topic":"{r["topic"]}"'),
             request_ids=[q["request_id"] for q in requests[r["id"]]],
         )
         for r in rows
