@@ -44,12 +44,13 @@ class Pulling:
 
 
 @contextmanager
-def pulling(tmp_path: Path, service: str, token: str, *args: str) -> Iterator[Pulling]:
+def pulling(tmp_path: Path, service: str, token: str, *args: str, as_json: bool = True) -> Iterator[Pulling]:
     """`listen --pull --json` with the token from the environment, stopped by SIGTERM at the block's end."""
     n = len(list(tmp_path.glob("pull-*.out")))
     out, err = tmp_path / f"pull-{n}.out", tmp_path / f"pull-{n}.err"
     with open(out, "wb") as stdout, open(err, "wb") as stderr:
-        command = [DOCHOOKS, "listen", "--pull", "--json", "--interval", "0.2", "--api-url", service, *args]
+        json_flag = ["--json"] if as_json else []
+        command = [DOCHOOKS, "listen", "--pull", *json_flag, "--interval", "0.2", "--api-url", service, *args]
         proc = subprocess.Popen(command, stdout=stdout, stderr=stderr, env={**os.environ, "DOCHOOKS_TOKEN": token})
     pulled = Pulling(proc, out, err)
     try:
@@ -87,6 +88,20 @@ def test_every_event_comes_once_in_order_and_the_printed_cursor_resumes_without_
     with pulling(tmp_path, service, acme.token, "--since", resume) as again:
         wait_until(lambda: len(again.lines()) >= 3, timeout=30)
     assert [line["event_id"] for line in again.lines()] == [str(i) for i in newer]
+
+
+def test_without_json_each_event_is_a_timestamped_line_like_a_deliverys_and_notes_go_to_stdout(
+    runtime: Runtime, service: str, acme: NewTenant, tmp_path: Path
+) -> None:
+    ids = publish_events(runtime, acme.tenant_id, 2)
+    with pulling(tmp_path, service, acme.token, as_json=False) as pulled:
+        wait_until(lambda: pulled.out.read_text().count("from the event feed") == 2, timeout=30)
+    lines = pulled.out.read_text().splitlines()
+    assert all(re.match(r"\d\d:\d\d:\d\d\.\d{3} ", line) for line in lines), lines
+    events = [line for line in lines if "from the event feed" in line]
+    assert [line.split("webhook-id ")[1].split()[0] for line in events] == [str(i) for i in ids]
+    assert all("document-received" in line and "document 42" in line for line in events)
+    assert any("resume from here with: --since " in line for line in lines) and pulled.err.read_text() == ""
 
 
 def test_a_forwarded_event_verifies_at_the_app_like_a_delivery(
