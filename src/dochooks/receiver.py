@@ -111,7 +111,8 @@ def one_line(headers: dict[str, str], body: bytes, verdict: Verdict) -> str:
         "feed": "from the event feed",
     }
     webhook_id = headers.get("webhook-id")
-    return f"{topic or '?':<32} document {document or '-'}  webhook-id {webhook_id}  {signature[verdict.verified]}"
+    label = "event" if verdict.verified == "feed" else "webhook-id"  # a pulled event's webhook-id is its id
+    return f"{topic or '?':<32} document {document or '-'}  {label} {webhook_id}  {signature[verdict.verified]}"
 
 
 def relay_line(relayed: Relayed, url: str) -> str:

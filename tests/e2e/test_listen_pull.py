@@ -99,7 +99,7 @@ def test_without_json_each_event_is_a_timestamped_line_like_a_deliverys_and_note
     lines = pulled.out.read_text().splitlines()
     assert all(re.match(r"\d\d:\d\d:\d\d\.\d{3} ", line) for line in lines), lines
     events = [line for line in lines if "from the event feed" in line]
-    assert [line.split("webhook-id ")[1].split()[0] for line in events] == [str(i) for i in ids]
+    assert [line.split("  event ")[1].split()[0] for line in events] == [str(i) for i in ids]
     assert all("document-received" in line and "document 42" in line for line in events)
     assert any("resume from here with: --since " in line for line in lines) and pulled.err.read_text() == ""
 
