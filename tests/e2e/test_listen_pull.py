@@ -138,6 +138,9 @@ def test_a_refused_token_another_tenants_cursor_and_an_expired_cursor_exit_1_say
     with pulling(tmp_path, service, "dh_not-a-token") as refused:
         code, err = ended(refused)
     assert code == 1 and "the token was refused (401)" in err
+    with pulling(tmp_path, service, acme.token, "--since", "not-a-cursor") as malformed:
+        code, err = ended(malformed)
+    assert code == 1 and "400" in err and "is not a cursor this feed gave out" in err
 
     other = make_tenant(runtime.db, "globex")
     publish_events(runtime, other.tenant_id, 1)
