@@ -64,10 +64,7 @@ def start(conn: Connection, tenant_id: int, after: str | None) -> Position:
 def page(conn: Connection, tenant_id: int, after: Position, flt: FeedFilter, size: int) -> Page:
     """Up to `size` of the tenant's settled events past `after` that match `flt`, in feed order."""
     d = conn.dialect
-    where = [
-        "e.tenant_id = :t",
-        f"(e.xact > {d.xact_param.format(param='x')} OR (e.xact = {d.xact_param.format(param='x')} AND e.id > :i))",
-    ]
+    where = ["e.tenant_id = :t"]
     params: dict[str, Any] = {"t": tenant_id, "x": after.xact, "i": after.id, "n": size}
     if flt.document_id is not None:
         where.append("e.document_id = :d")
@@ -79,9 +76,16 @@ def page(conn: Connection, tenant_id: int, after: Position, flt: FeedFilter, siz
         listed, topics = in_clause("topic", flt.topics)
         where.append(f"e.topic IN {listed}")
         params.update(topics)
+    matching = " AND ".join(where) + d.settled_xacts.format(column="e.xact")
+    columns = _COLUMNS.format(xact=d.xact_number.format(column="e.xact"))
+    xact = d.xact_param.format(param="x")
+    # Past (xact, id) as two index ranges, the rest of its transaction and the transactions
+    # after it: a row comparison or an OR would be a filter over every earlier entry on SQLite.
     rows = conn.all(
-        f"SELECT {_COLUMNS.format(xact=d.xact_number.format(column='e.xact'))} FROM events e "
-        f"WHERE {' AND '.join(where)}{d.settled_xacts.format(column='e.xact')} ORDER BY e.xact, e.id LIMIT :n",
+        f"SELECT * FROM (SELECT {columns} FROM events e WHERE {matching} AND e.xact = {xact} AND e.id > :i "
+        "ORDER BY e.id LIMIT :n) AS rest "
+        f"UNION ALL SELECT * FROM (SELECT {columns} FROM events e WHERE {matching} AND e.xact > {xact} "
+        "ORDER BY e.xact, e.id LIMIT :n) AS later ORDER BY xact, id LIMIT :n",
         params,
     )
     events = _events(conn, rows)
