@@ -1,6 +1,8 @@
 // A dochooks webhook receiver in Express: verifies each delivery with the
 // `standardwebhooks` package on the raw body, handles it once, and answers 200
 // to a repeat of a `webhook-id` it has already handled (delivery is at least once).
+// On start-up it catches up from the event feed (GET /v1/events) from the cursor it
+// stored, when DOCHOOKS_API_URL and DOCHOOKS_TOKEN are set.
 //
 //   WEBHOOK_SECRET=whsec_... PORT=3000 node server.js
 "use strict";
@@ -25,12 +27,55 @@ const processed = new Set(
   processedFile && fs.existsSync(processedFile) ? fs.readFileSync(processedFile, "utf8").split("\n").filter(Boolean) : [],
 );
 const handled = []; // what this process handled, for GET /handled
+const apiUrl = process.env.DOCHOOKS_API_URL; // with a token: catch up from the event feed on start-up
+const token = process.env.DOCHOOKS_TOKEN;
+const cursorFile = process.env.FEED_CURSOR_FILE || "feed-cursor.txt"; // the feed's cursor after what was handled
 
-function handle(payload, webhookId) {
+function handle(payload, webhookId, source = "webhook") {
   // Your work goes here: the payload says which document moved; GET /v1/documents/{id} has the rest.
   const documentId = payload.attributes?.document_id ?? payload.id;
-  console.log(`handled ${payload.topic} document=${documentId} webhook-id=${webhookId}`);
-  handled.push({ webhook_id: webhookId, topic: payload.topic, document_id: documentId });
+  console.log(`handled ${payload.topic} document=${documentId} webhook-id=${webhookId} from the ${source}`);
+  handled.push({ webhook_id: webhookId, topic: payload.topic, document_id: documentId, source });
+}
+
+function remember(ids) {
+  const fresh = ids.filter((id) => !processed.has(id));
+  fresh.forEach((id) => processed.add(id));
+  if (processedFile && fresh.length) fs.appendFileSync(processedFile, fresh.map((id) => id + "\n").join(""));
+}
+
+// What happened while this app was down: the feed's events after the stored cursor, each
+// handled unless one of its ids was (its own, or a delivery's webhook-id). A real app
+// keeps the ids and the cursor in its database, in the transaction of the work.
+async function catchUp() {
+  let after = fs.existsSync(cursorFile) ? fs.readFileSync(cursorFile, "utf8").trim() : "";
+  let done = 0;
+  let skipped = 0;
+  for (;;) {
+    const query = new URLSearchParams({ "page[size]": "100", ...(after ? { after } : {}) });
+    const answer = await fetch(`${apiUrl}/v1/events?${query}`, { headers: { Authorization: `Bearer ${token}` } });
+    const doc = await answer.json();
+    if (answer.status === 410) {
+      // The cursor is older than the feed keeps: go on from where it says; re-sync documents through the API.
+      after = doc.errors[0].meta.resume_from;
+      console.log(`the feed no longer holds events after the stored cursor; going on from ${after}`);
+      continue;
+    }
+    if (!answer.ok) throw new Error(`GET /v1/events: ${answer.status} ${JSON.stringify(doc.errors)}`);
+    for (const event of doc.data) {
+      const ids = [event.id, ...event.attributes.request_ids];
+      if (ids.some((id) => processed.has(id))) skipped += 1;
+      else {
+        handle({ ...event.attributes.payload, request_id: event.id }, event.id, "feed");
+        done += 1;
+      }
+      remember(ids); // a later delivery of it (a retry, a resend) is then a repeat
+    }
+    after = doc.meta.cursor;
+    fs.writeFileSync(cursorFile, after); // after the whole page: a crash repeats at most a page, which the ids drop
+    if (doc.data.length < 100) break; // caught up for now
+  }
+  console.log(`caught up from the feed: ${done} handled, ${skipped} already processed`);
 }
 
 const app = express();
@@ -59,11 +104,13 @@ app.post("/webhooks", express.raw({ type: "*/*" }), (req, res) => {
     return res.status(400).json({ error: "the body is not a dochooks payload" });
   }
   handle(payload, webhookId);
-  processed.add(webhookId);
-  if (processedFile) fs.appendFileSync(processedFile, webhookId + "\n");
+  remember([webhookId]);
   return res.status(200).json({ status: "handled" });
 });
 
 app.get("/handled", (req, res) => res.json(handled));
 
-app.listen(port, host, () => console.log(`listening on http://${host}:${port}/webhooks`));
+app.listen(port, host, () => {
+  console.log(`listening on http://${host}:${port}/webhooks`);
+  if (apiUrl && token) catchUp().catch((err) => console.log(`could not catch up from the feed: ${err.message}`));
+});

@@ -248,7 +248,7 @@ def key_rotate(**flags: Any) -> None:
     multiple=True,
     envvar="DOCHOOKS_LISTEN_SECRET",
     help="A webhook's whsec_ secret, to verify signatures; repeatable: a delivery verifies when any matches. "
-    "[env DOCHOOKS_LISTEN_SECRET, space-separated]",
+    "With --pull, what forwarded events are signed with. [env DOCHOOKS_LISTEN_SECRET, space-separated]",
 )
 @click.option(
     "--status", default=200, show_default=True, type=int, help="Status code to answer with, when not forwarding."
@@ -259,15 +259,69 @@ def key_rotate(**flags: Any) -> None:
     help="Relay each delivery, headers and body as received, to a local app, and answer with the app's answer.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per delivery instead of its text.")
-def listen(host: str, port: int, secrets: tuple[str, ...], status: int, forward_to: str | None, as_json: bool) -> None:
+@click.option(
+    "--pull",
+    is_flag=True,
+    help="Listen to no port: catch up from the tenant's event feed (GET /v1/events) and keep polling it.",
+)
+@click.option("--since", metavar="CURSOR", help="With --pull: go on after this cursor (one it printed to resume from).")
+@click.option(
+    "--api-url",
+    envvar="DOCHOOKS_API_URL",
+    default="http://127.0.0.1:8000",
+    show_default=True,
+    help="With --pull: the running service's address. [env: DOCHOOKS_API_URL]",
+)
+@click.option("--token", envvar="DOCHOOKS_TOKEN", help="With --pull: the tenant's API token. [env: DOCHOOKS_TOKEN]")
+@click.option(
+    "--interval",
+    default=2.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1, max=3600),
+    help="With --pull: seconds between polls once caught up (doubled per error in a row, up to 60).",
+)
+def listen(
+    host: str,
+    port: int,
+    secrets: tuple[str, ...],
+    status: int,
+    forward_to: str | None,
+    as_json: bool,
+    pull: bool,
+    since: str | None,
+    api_url: str,
+    token: str | None,
+    interval: float,
+) -> None:
     """A local receiver that prints every delivery it gets, for trying webhooks out; with
-    --forward-to, a relay to your app, whose answers dochooks records and retries on."""
-    from urllib.parse import urlsplit
+    --forward-to, a relay to your app, whose answers dochooks records and retries on.
 
-    from dochooks.receiver import run_receiver
+    \b
+    With --pull, events come from the event feed instead, oldest first, and each is printed
+    (--json adds event_id and cursor) or, with --forward-to, POSTed to your app until it
+    answers 2xx, in order, as a delivery would be: the body is the event's payload with
+    request_id set to the event's id, the headers webhook-id (the event's id),
+    webhook-timestamp, webhook-signature (when --secret is given, signed with it), and
+    dochooks-request-ids (the webhook-ids its deliveries had: drop the event if you handled
+    one). The cursor to resume from (--since) is printed after each page and on Ctrl-C or
+    SIGTERM; a cursor older than the feed keeps exits 1 saying where to resume from."""
+    from urllib.parse import urlsplit
 
     if forward_to and (urlsplit(forward_to).scheme not in ("http", "https") or not urlsplit(forward_to).hostname):
         raise click.BadParameter(f"{forward_to!r} is not an http(s) URL", param_hint="--forward-to")
+    if pull:
+        from dochooks.cli_trigger import Api
+        from dochooks.pull import run_puller
+
+        if not token:
+            raise click.BadParameter("--pull needs the tenant's API token (or DOCHOOKS_TOKEN)", param_hint="--token")
+        options = {"since": since, "interval": interval, "secrets": secrets, "forward_to": forward_to}
+        run_puller(Api(api_url, token), as_json=as_json, **options)
+        return
+    if since:
+        raise click.BadParameter("only with --pull", param_hint="--since")
+    from dochooks.receiver import run_receiver
+
     run_receiver(host=host, port=port, secrets=secrets, status=status, forward_to=forward_to, as_json=as_json)
 
 

@@ -16,9 +16,18 @@ JSON_API = "application/vnd.api+json"
 SETTLED = ("succeeded", "failed")
 
 
+class ApiError(click.ClickException):
+    """An error answer (or none: `status` None), in the API's own words; `errors` are its
+    JSON:API error objects, for a caller that acts on one (the feed's 410 says where to resume)."""
+
+    def __init__(self, message: str, status: int | None = None, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.errors = status, errors or []
+
+
 class Api:
-    """The few calls `trigger` makes, with the tenant's token; an error answer becomes a
-    `click.ClickException` carrying the API's own detail."""
+    """The few calls `trigger` and `listen --pull` make, with the tenant's token; an error
+    answer becomes an `ApiError` carrying the API's own detail."""
 
     def __init__(self, base: str, token: str) -> None:
         self.base = base.rstrip("/")
@@ -35,18 +44,21 @@ class Api:
                 answer: dict[str, Any] = json.loads(response.read() or b"{}")
                 return answer
         except urllib.error.HTTPError as exc:
-            raise click.ClickException(f"{method} {path}: {exc.code} {_detail(exc)}") from None
+            errors = _errors(exc)
+            detail = "; ".join(f"{e.get('title')}: {e.get('detail')}" for e in errors) or str(exc.reason)
+            raise ApiError(f"{method} {path}: {exc.code} {detail}", exc.code, errors) from None
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
-            raise click.ClickException(f"cannot reach dochooks at {self.base} ({reason}): is it running?") from None
+            raise ApiError(f"cannot reach dochooks at {self.base} ({reason}): is it running?") from None
 
 
-def _detail(exc: urllib.error.HTTPError) -> str:
+def _errors(exc: urllib.error.HTTPError) -> list[dict[str, Any]]:
+    """The answer's JSON:API error objects; none when it is not such a document."""
     try:
         errors = json.loads(exc.read())["errors"]
-        return "; ".join(f"{e['title']}: {e['detail']}" for e in errors)
     except (ValueError, KeyError, TypeError):
-        return str(exc.reason)
+        return []
+    return [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []
 
 
 def subscribed(api: Api, topic: str) -> list[dict[str, Any]]:

@@ -26,7 +26,7 @@ def _utc_now() -> datetime:
 
 @dataclass(frozen=True)
 class Verdict:
-    verified: str  # yes, no, or unknown (no secret given)
+    verified: str  # yes, no, unknown (no secret given), or feed (pulled with the token, `listen --pull`)
     hint: str | None = None  # why it may have failed, when it did
 
 
@@ -65,8 +65,10 @@ def about(body: bytes) -> tuple[str | None, str | None]:
         return None, None
 
 
-def summary(at: datetime, headers: dict[str, str], body: bytes, verdict: Verdict, relayed: Relayed | None) -> str:
-    """The --json line of one delivery."""
+def summary(
+    at: datetime, headers: dict[str, str], body: bytes, verdict: Verdict, relayed: Relayed | None, **more: Any
+) -> str:
+    """The --json line of one delivery; `more` adds keys (a pulled event's id and cursor)."""
     topic, document = about(body)
     doc: dict[str, Any] = {
         "time": at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
@@ -81,7 +83,7 @@ def summary(at: datetime, headers: dict[str, str], body: bytes, verdict: Verdict
         doc["hint"] = verdict.hint
     if relayed is not None and relayed.error:
         doc["error"] = relayed.error
-    return json.dumps(doc)
+    return json.dumps(doc | more)
 
 
 def describe(request_line: str, headers: dict[str, str], body: bytes, verdict: Verdict) -> list[str]:
@@ -102,9 +104,15 @@ def describe(request_line: str, headers: dict[str, str], body: bytes, verdict: V
 def one_line(headers: dict[str, str], body: bytes, verdict: Verdict) -> str:
     """A delivery in one line: its topic, document and signature."""
     topic, document = about(body)
-    signature = {"yes": "signed and verified", "no": "signature INVALID", "unknown": "not verified"}
+    signature = {
+        "yes": "signed and verified",
+        "no": "signature INVALID",
+        "unknown": "not verified",
+        "feed": "from the event feed",
+    }
     webhook_id = headers.get("webhook-id")
-    return f"{topic or '?':<32} document {document or '-'}  webhook-id {webhook_id}  {signature[verdict.verified]}"
+    label = "event" if verdict.verified == "feed" else "webhook-id"  # a pulled event's webhook-id is its id
+    return f"{topic or '?':<32} document {document or '-'}  {label} {webhook_id}  {signature[verdict.verified]}"
 
 
 def relay_line(relayed: Relayed, url: str) -> str:

@@ -1,7 +1,8 @@
 """The receivers in examples/ for other languages (Node with Express and the `standardwebhooks`
 package, Java with the JDK alone), each run as a real process on loopback against a live
 dochooks: a real signed delivery is handled once, and a bad signature, a timestamp older
-than 5 minutes and a replay of an accepted delivery are refused or ignored."""
+than 5 minutes and a replay of an accepted delivery are refused or ignored; the Node one,
+started again after it was down, catches up from the event feed."""
 
 from __future__ import annotations
 
@@ -105,12 +106,13 @@ class Example:
 
 
 @contextmanager
-def started(example: str, argv: list[str], port: int, secret: str, tmp_path: Path) -> Iterator[Example]:
-    """The example as a process of its own on `port`, with the secret in its environment."""
+def started(example: str, argv: list[str], port: int, secret: str, tmp_path: Path, **more: str) -> Iterator[Example]:
+    """The example as a process of its own on `port`, with the secret (and `more`) in its
+    environment; its output appended to `<example>.out`."""
     folder = EXAMPLE_COMMANDS[example][0]
     output = tmp_path / f"{example}.out"
-    env = {**os.environ, "WEBHOOK_SECRET": secret, "PORT": str(port), "HOST": "127.0.0.1"}
-    with output.open("wb") as sink:
+    env = {**os.environ, "WEBHOOK_SECRET": secret, "PORT": str(port), "HOST": "127.0.0.1", **more}
+    with output.open("ab") as sink:
         process = subprocess.Popen(argv, cwd=folder, env=env, stdout=sink, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 60  # the JDK compiles Receiver.java first: seconds on a busy machine
@@ -209,3 +211,51 @@ def test_example_handles_a_real_delivery_once_and_refuses_bad_old_and_replayed_o
         assert receiver.post(rotating, body) == 200
         handled = receiver.handled_soon(2)
         assert [h["webhook_id"] for h in handled] == [delivery["request_id"], "msg_rotating"], handled
+
+
+@SQLITE_ONLY
+@pytest.mark.timeout(300)
+def test_the_node_example_started_again_after_an_outage_catches_up_from_the_feed_once(
+    service: str, acme: NewTenant, tmp_path: Path
+) -> None:
+    from tests.factories.clients import document_doc
+    from tests.factories.documents import PLAIN_FLOW, make_pdf
+
+    command = node_command()
+    api, port = Api(service, acme.token), free_port()
+    status, made = api.call("POST", "/v1/webhooks", webhook_doc(f"http://127.0.0.1:{port}/webhooks"))
+    assert status == 201, made
+    hook_id, secret = made["data"]["id"], made["data"]["attributes"]["secret"]
+    files = {
+        "DOCHOOKS_API_URL": service,
+        "DOCHOOKS_TOKEN": acme.token,
+        "PROCESSED_IDS_FILE": str(tmp_path / "processed.txt"),
+        "FEED_CURSOR_FILE": str(tmp_path / "cursor.txt"),
+    }
+    with started("node-express", command, port, secret, tmp_path, **files) as receiver:
+        status, queued = api.call("POST", f"/v1/webhooks/{hook_id}/test", TEST_SEND)
+        assert status == 202, queued
+        assert delivery_done(api, queued["data"]["id"], 1)["status"] == "succeeded"
+    # Down: a document goes through the workflow; its document-received delivery fails.
+    status, uploaded = api.call("POST", "/v1/documents", document_doc(make_pdf("while down")))
+    assert status == 201, uploaded
+    document = int(uploaded["data"]["id"])
+    deadline = time.monotonic() + 30
+    while len(api.call("GET", f"/v1/webhooks/{hook_id}/deliveries")[1]["data"]) < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    with started("node-express", command, port, secret, tmp_path, **files) as receiver:
+        deadline = time.monotonic() + 30
+        while "caught up from the feed: " not in receiver.output.read_text().split("listening on")[-1]:
+            assert time.monotonic() < deadline, receiver.output.read_text()
+            time.sleep(0.1)
+        mine = [h for h in receiver.handled() if h["document_id"] == document]
+        assert [h["topic"] for h in mine] == list(PLAIN_FLOW) and {h["source"] for h in mine} <= {"feed", "webhook"}
+        assert "caught up from the feed: 0 handled" not in receiver.output.read_text().split("listening on")[-1]
+    with started("node-express", command, port, secret, tmp_path, **files) as receiver:  # from the stored cursor
+        deadline = time.monotonic() + 30
+        while "caught up from the feed: " not in receiver.output.read_text().split("listening on")[-1]:
+            assert time.monotonic() < deadline, receiver.output.read_text()
+            time.sleep(0.1)
+        assert ", 0 already processed" in receiver.output.read_text().split("listening on")[-1]
+        assert not [h for h in receiver.handled() if h["document_id"] == document]

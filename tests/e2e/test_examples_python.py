@@ -1,7 +1,9 @@
 """The Python examples (examples/python-fastapi, examples/python-flask), each run as its own
 process on loopback, receiving real deliveries from a running dochooks: they handle each
 one once, answer a repeat 200 without handling it again, and refuse a bad signature and an
-old timestamp. Their answers do not depend on the store, so these run on SQLite only."""
+old timestamp; the FastAPI one, started again after it was down, catches up from the event
+feed and handles what it missed once. Their answers do not depend on the store, so these run
+on SQLite only."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +25,7 @@ from dochooks.tenants import NewTenant
 from dochooks.webhooks.secrets import signing_key
 from tests.factories.clients import Api, document_doc, post_delivery, webhook_doc
 from tests.factories.commands import REPO, wait_until
-from tests.factories.documents import make_pdf
+from tests.factories.documents import PLAIN_FLOW, make_pdf
 from tests.factories.peers import free_port
 
 EXAMPLES = REPO / "examples"
@@ -51,6 +54,29 @@ class Example:
         return post_delivery(self.url, body, headers)
 
 
+@contextmanager
+def running(name: str, port: int, log: Path, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    """The example `name` as a process of its own on `port`, its output appended to `log`."""
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, *COMMANDS[name], str(port)],
+            cwd=EXAMPLES / name,
+            env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_until(lambda: _listening(port, proc, log), timeout=30)
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
 @pytest.fixture(params=sorted(COMMANDS))
 def example(request: pytest.FixtureRequest, service: str, acme: NewTenant, tmp_path: Path) -> Iterator[Example]:
     """The example as a process of its own, with a webhook of acme's on every topic it is tested with."""
@@ -61,25 +87,9 @@ def example(request: pytest.FixtureRequest, service: str, acme: NewTenant, tmp_p
     assert status == 201, created
     secret = created["data"]["attributes"]["secret"]
     log = tmp_path / f"{name}.log"
-    env = {**os.environ, "WEBHOOK_SECRET": secret, "PROCESSED_DB": str(tmp_path / "processed.sqlite3")}
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, *COMMANDS[name], str(port)],
-            cwd=EXAMPLES / name,
-            env={**env, "PYTHONUNBUFFERED": "1"},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_until(lambda: _listening(port, proc, log), timeout=30)
+    env = {"WEBHOOK_SECRET": secret, "PROCESSED_DB": str(tmp_path / "processed.sqlite3")}
+    with running(name, port, log, env):
         yield Example(url, log, secret, created["data"]["id"])
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
 
 
 def _listening(port: int, proc: subprocess.Popen[bytes], log: Path) -> bool:
@@ -177,3 +187,55 @@ def test_a_bad_signature_and_an_old_timestamp_are_refused_and_a_repeat_is_ignore
     assert example.post(*signed("f" * 32, body=b"not json")) == 400  # signed, but no payload
     for refused in ("b", "c", "d", "e", "f"):
         assert example.handled(refused * 32) == []
+
+
+def test_started_again_after_an_outage_the_fastapi_example_catches_up_from_the_feed_once(
+    service: str, acme: NewTenant, tmp_path: Path
+) -> None:
+    api, port = Api(service, acme.token), free_port()
+    status, created = api.call("POST", "/v1/webhooks", webhook_doc(f"http://127.0.0.1:{port}/hooks", TOPICS))
+    assert status == 201, created
+    webhook = created["data"]["id"]
+    env = {
+        "WEBHOOK_SECRET": created["data"]["attributes"]["secret"],
+        "PROCESSED_DB": str(tmp_path / "processed.sqlite3"),
+        "DOCHOOKS_API_URL": service,
+        "DOCHOOKS_TOKEN": acme.token,
+    }
+    log = tmp_path / "python-fastapi.log"
+
+    def catch_ups() -> list[str]:
+        return [line for line in log.read_text().splitlines() if line.startswith("caught up from the feed")]
+
+    with running("python-fastapi", port, log, env):
+        wait_until(lambda: len(catch_ups()) == 1, timeout=30)
+        test = {"data": {"type": "webhook_tests", "attributes": {"topic": "document-received"}}}
+        status, queued = api.call("POST", f"/v1/webhooks/{webhook}/test", test)
+        assert status == 202, queued
+        delivered(api, queued["data"]["id"])
+    # Down: a document goes through the workflow, and its document-received delivery fails.
+    status, uploaded = api.call("POST", "/v1/documents", document_doc(make_pdf("while down")))
+    assert status == 201, uploaded
+    document = uploaded["data"]["id"]
+
+    def missed() -> list[dict]:  # type: ignore[type-arg]
+        deliveries = api.call("GET", f"/v1/webhooks/{webhook}/deliveries")[1]["data"]
+        return [d for d in deliveries if d["attributes"]["request_id"] != queued["data"]["attributes"]["request_id"]]
+
+    wait_until(lambda: bool(missed()) and bool(missed()[-1]["attributes"]["attempts"]), timeout=30)
+    assert missed()[-1]["attributes"]["attempts"][0]["response_status"] is None  # nobody listened
+    with running("python-fastapi", port, log, env):
+        wait_until(lambda: len(catch_ups()) == 2, timeout=30)
+        # Its delivery sent again now is a repeat: the feed's event listed its webhook-id.
+        (delivery,) = [d for d in missed() if d["attributes"]["topic"] == "document-received"]
+        assert api.call("POST", f"/v1/deliveries/{delivery['id']}/retry")[0] == 202
+        wait_until(lambda: f"repeat of webhook-id={delivery['attributes']['request_id']} ignored" in log.read_text())
+    lines = log.read_text().splitlines()
+    for topic in PLAIN_FLOW:  # each topic of the document once, though only document-received was subscribed
+        (line,) = [line for line in lines if line.startswith(f"handled {topic} document={document} ")]
+        assert topic == "document-received" or line.endswith("from the feed"), line
+    assert catch_ups()[1].endswith(", 1 already processed")  # the test send, which came by webhook
+    with running("python-fastapi", port, log, env):  # again: from the stored cursor on, nothing twice
+        wait_until(lambda: len(catch_ups()) == 3, timeout=30)
+    assert catch_ups()[2].endswith(", 0 already processed")
+    assert len([line for line in log.read_text().splitlines() if f"document={document} " in line]) == len(PLAIN_FLOW)

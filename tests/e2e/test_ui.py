@@ -495,3 +495,44 @@ def test_enabling_a_disabled_webhook_offers_to_recover_what_failed_while_it_was_
     expect(page.locator("#recovery-state")).to_have_attribute("data-status", "done")
     expect(page.locator("#recovery-count")).to_have_text("5 of 5")
     assert len(receiver.wait_for("/ok/back", 5)) == 5
+
+
+def test_each_topic_of_a_documents_timeline_links_to_its_deliveries_and_their_status(
+    page: Page, ui: tuple[str, Runtime], receiver: Receiver
+) -> None:
+    from tests.factories.clients import Api, document_doc
+
+    base, rt = ui
+    tenant = make_tenant(rt.db)
+    make_webhook(rt.db, rt.cipher, tenant.tenant_id, receiver.url("/ok/erp"), name="ERP")
+    archive = make_webhook(
+        rt.db,
+        rt.cipher,
+        tenant.tenant_id,
+        receiver.url("/status/500/archive"),
+        name="Archive",
+        topics=("document-received", "extraction-done"),
+    )
+    status, uploaded = Api(base, tenant.token).call("POST", "/v1/documents", document_doc(make_pdf("timeline")))
+    assert status == 201, uploaded
+    receiver.wait_for("/status/500/archive", 2)
+    sign_in(page, base, tenant)
+    page.goto(f"{base}/documents/{uploaded['data']['id']}")
+    timeline = page.locator(".timeline")
+    received = timeline.locator("> li", has=page.locator("code", has_text=re.compile("^document-received$")))
+    expect(received.locator(".sent a")).to_have_text(["ERP", "Archive"])
+    expect(received.locator(".sent li").first.locator(".badge")).to_have_text("succeeded")
+    expect(received.locator(".sent li").last.locator(".badge")).to_have_text(re.compile("pending|failed"))
+    expect(timeline.locator("> li", has_text="no webhook subscribed").first).to_be_visible()
+    shoot(page, "document-timeline-deliveries")
+    received.get_by_role("link", name="Archive").click()
+    expect(page).to_have_url(re.compile(rf"/development/webhooks/{archive.id}\?event=\d+#delivery-\d+$"))
+    log = page.locator("#delivery-log")
+    # the Archive webhook has two deliveries of this document; the link shows the one of its topic
+    expect(log.locator(".delivery")).to_have_count(1)
+    expect(log.locator(".delivery")).to_contain_text("DOCUMENT RECEIVED")
+    expect(log.locator(".delivery .request-id")).to_have_text(re.compile("^[0-9a-f]{32}$"))
+    live_refreshes(page, "/deliveries")  # the live refresh keeps the event's filter
+    expect(log.locator(".delivery")).to_have_count(1)
+    page.get_by_role("link", name="Show all").click()
+    expect(log.locator(".delivery")).to_have_count(2)

@@ -1,13 +1,20 @@
 """dochooks-receiver (receiver/): verify() against signatures made by the service's own
 signing code, its events parsed from the service's own payloads, and its topics kept equal
-to the service's, so the two never drift; and its verdicts the same as the Standard Webhooks
-library's (`standardwebhooks`, which examples/python-flask verifies with)."""
+to the service's, so the two never drift; its verdicts the same as the Standard Webhooks
+library's (`standardwebhooks`, which examples/python-flask verifies with); its feed client
+against a real HTTP server on loopback that serves pages in the feed's shape."""
 
 from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
+import urllib.parse
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 from dochooks_receiver import (
@@ -16,6 +23,9 @@ from dochooks_receiver import (
     DeliveryExhaustedEvent,
     DocumentEvent,
     DocumentStatus,
+    Feed,
+    FeedError,
+    FeedGone,
     InvalidPayload,
     InvalidSignature,
     MissingHeaders,
@@ -188,3 +198,117 @@ def test_the_standard_webhooks_library_and_verify_agree_on_the_services_signatur
         for case, (secret, h, b, _) in cases.items()
     }
     assert verdicts == {case: (accepted, accepted) for case, (*_, accepted) in cases.items()}
+
+
+# --- the feed client ---------------------------------------------------------------------
+
+TOKEN = "dh_feed-test-token"
+
+
+def feed_event(n: int) -> dict[str, Any]:
+    """Event n of the feed as the service shows it: its payload is a delivery's body without request_id."""
+    topic = "document-received" if n % 2 else "processing-finished"
+    payload = json.loads(delivery_body(json.dumps(example_payload(1385, topic, NOW * 1000)), REQUEST_ID, topic))
+    del payload["request_id"]
+    return {
+        "type": "events",
+        "id": str(1000 + n),
+        "attributes": {
+            "topic": topic,
+            "created_at": "2026-11-30T21:00:00.000Z",
+            "test": False,
+            "document_id": "0",
+            "payload": payload,
+            "request_ids": [f"{n:032x}"],
+        },
+        "links": {"self": f"/v1/events/{1000 + n}"},
+    }
+
+
+@contextmanager
+def serving_feed(count: int, *, gone_before: int = 0) -> Iterator[tuple[str, list[dict[str, str]]]]:
+    """A feed of `count` events whose cursor is "c<position>"; a cursor before `gone_before` is
+    410 with where to resume. Yields the base URL and the query of every request."""
+    asked: list[dict[str, str]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            url = urllib.parse.urlsplit(self.path)
+            query = dict(urllib.parse.parse_qsl(url.query))
+            asked.append(query)
+            if self.headers["Authorization"] != f"Bearer {TOKEN}":
+                return self.answer(401, {"errors": [{"status": "401", "title": "Unauthorized", "detail": "no"}]})
+            after = int(query.get("after", "c0")[1:])
+            if after < gone_before:
+                gone = {"status": "410", "title": "Gone", "detail": "older than kept", "meta": {"resume_from": "c5"}}
+                return self.answer(410, {"errors": [gone]})
+            end = min(count, after + int(query["page[size]"]))
+            data = [feed_event(n) for n in range(after, end)]
+            self.answer(
+                200, {"data": data, "links": {"next": f"/v1/events?after=c{end}"}, "meta": {"cursor": f"c{end}"}}
+            )
+
+        def answer(self, status: int, doc: dict[str, Any]) -> None:
+            body = json.dumps(doc).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/vnd.api+json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", asked
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_feed_is_read_page_by_page_in_order_and_ends_once_caught_up() -> None:
+    with serving_feed(7) as (url, asked):
+        got = list(Feed(url, TOKEN, page_size=3).events())
+    assert [item.id for item, _ in got] == [str(1000 + n) for n in range(7)]
+    # a page's last event carries its cursor; the others the cursor the page was asked with
+    assert [cursor for _, cursor in got] == [None, None, "c3", "c3", "c3", "c6", "c7"]
+    assert [q.get("after") for q in asked] == [None, "c3", "c6"]  # the third page is short: caught up
+    first = got[0][0]
+    assert isinstance(first.event, DocumentEvent) and first.event.topic is Topic.PROCESSING_FINISHED
+    assert first.event.request_id == first.id == "1000" and first.handled_ids == ("1000", f"{0:032x}")
+    assert first.created_at.year == 2026 and first.document_id == "0" and first.test is False
+
+
+def test_resuming_from_a_yielded_cursor_skips_nothing_and_filters_are_passed_on() -> None:
+    with serving_feed(7) as (url, asked):
+        feed = Feed(url, TOKEN, page_size=3)
+        seen = [item.id for item, cursor in feed.events(since="c4", topic="document-received")]
+        again = [item.id for item, _ in feed.events(since="c3")]
+    assert seen == ["1004", "1005", "1006"] and again == ["1003", "1004", "1005", "1006"]
+    assert asked[0] == {"after": "c4", "page[size]": "3", "filter[topic]": "document-received"}
+
+
+def test_a_cursor_older_than_the_feed_keeps_is_feed_gone_with_where_to_resume() -> None:
+    with serving_feed(9, gone_before=5) as (url, _):
+        with pytest.raises(FeedGone) as gone:
+            list(Feed(url, TOKEN).events(since="c2"))
+        assert gone.value.status == 410 and gone.value.resume_from == "c5" and "older than kept" in gone.value.detail
+        assert [item.id for item, _ in Feed(url, TOKEN).events(since=gone.value.resume_from)] == [
+            "1005",
+            "1006",
+            "1007",
+            "1008",
+        ]
+
+
+def test_a_refused_token_and_a_service_that_does_not_answer_are_feed_errors() -> None:
+    with serving_feed(1) as (url, _), pytest.raises(FeedError) as refused:
+        list(Feed(url, "dh_wrong").events())
+    assert refused.value.status == 401 and "Unauthorized" in refused.value.detail
+    assert not isinstance(refused.value, FeedGone)
+    with pytest.raises(FeedError, match="cannot reach") as down:
+        list(Feed(url, TOKEN, timeout=2).events())  # the server is gone
+    assert down.value.status is None

@@ -3,11 +3,17 @@
 from dochooks_receiver import verify, DocumentEvent, WebhookError
 
 event = verify(secret, request_headers, raw_body)  # raises a WebhookError with .status
+
+After an outage, catch up from the event feed with the cursor you stored:
+
+for item, cursor in Feed(api_url, token).events(since=cursor): ...
 """
 
 from __future__ import annotations
 
 from dochooks_receiver.errors import (
+    FeedError,
+    FeedGone,
     InvalidPayload,
     InvalidSignature,
     MissingHeaders,
@@ -26,6 +32,7 @@ from dochooks_receiver.events import (
     WebhookEvent,
     parse_event,
 )
+from dochooks_receiver.feed import Feed, FeedEvent, parse_feed_event
 from dochooks_receiver.topics import OPERATIONAL_TOPICS, WORKFLOW_TOPICS, Topic
 from dochooks_receiver.verification import TOLERANCE, sign, signing_key, verify, verify_signature
 
@@ -39,6 +46,10 @@ __all__ = [
     "DocumentEvent",
     "DocumentStatus",
     "Event",
+    "Feed",
+    "FeedError",
+    "FeedEvent",
+    "FeedGone",
     "InvalidPayload",
     "InvalidSignature",
     "MissingHeaders",
@@ -49,6 +60,7 @@ __all__ = [
     "WebhookError",
     "WebhookEvent",
     "parse_event",
+    "parse_feed_event",
     "sign",
     "signing_key",
     "verify",

@@ -100,14 +100,16 @@ def list_deliveries(
     before_id: int | None = None,
     status: DeliveryStatus | None = None,
     topic: str | None = None,
+    event_id: int | None = None,
 ) -> list[Delivery]:
-    """A webhook's deliveries, newest first; `before_id` pages further back."""
+    """A webhook's deliveries, newest first; `before_id` pages further back; `event_id`: those of one event."""
     where = ["d.tenant_id = :tenant", "d.webhook_id = :webhook"]
     params: dict[str, Any] = {"tenant": tenant_id, "webhook": webhook_id, "limit": limit}
     for clause, key, value in (
         ("d.id < :before", "before", before_id),
         ("d.status = :status", "status", status),
         ("d.topic = :topic", "topic", topic),
+        ("d.event_id = :event", "event", event_id),
     ):
         if value is not None:
             where.append(clause)
@@ -129,6 +131,32 @@ def deliveries_of_event(conn: Connection, *, tenant_id: int, event_id: int) -> l
         {"event": event_id, "tenant": tenant_id},
     )
     return _deliveries(conn, rows)
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A delivery as a document's timeline shows it: where it went and how it stands."""
+
+    id: int
+    webhook_id: int
+    webhook_name: str
+    status: DeliveryStatus
+
+
+def sent_of_events(conn: Connection, event_ids: Sequence[int]) -> dict[int, list[Sent]]:
+    """Each event's deliveries (through `deliveries_event`), oldest first; the events are
+    one tenant's (a document's timeline), so their deliveries are too."""
+    found = rows_by(
+        conn,
+        "SELECT d.id, d.event_id, d.webhook_id, w.name, d.status FROM deliveries d "
+        "JOIN webhooks w ON w.id = d.webhook_id WHERE d.event_id IN {values} ORDER BY d.id",
+        "event_id",
+        event_ids,
+    )
+    return {
+        event: [Sent(r["id"], r["webhook_id"], r["name"], DeliveryStatus(r["status"])) for r in rows]
+        for event, rows in found.items()
+    }
 
 
 def retry_delivery(conn: Connection, *, tenant_id: int, delivery_id: int, now_ms: int) -> Delivery:

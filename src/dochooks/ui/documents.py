@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
+from dochooks.delivery import log
 from dochooks.documents import store
 from dochooks.documents.uploads import MAX_FILES, accept_upload, staging
 from dochooks.documents.validations import complete_validation
@@ -134,7 +135,8 @@ def _document_context(request: Request, rt: Runtime, session: Session, document_
     with rt.db.read() as conn:
         doc = store.get_document(conn, session.tenant_id, document_id)
         events = store.timeline(conn, session.tenant_id, document_id)
-    return {"doc": doc, "events": events, "level": waiting_level(doc.state)}
+        sent = log.sent_of_events(conn, [e["id"] for e in events])
+    return {"doc": doc, "events": events, "sent": sent, "level": waiting_level(doc.state)}
 
 
 @router.get("/{document_id}")

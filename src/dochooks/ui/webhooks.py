@@ -123,20 +123,23 @@ def delete_webhook(request: Request, rt: Rt, webhook_id: Id, session: SignedIn, 
     return redirect("/development/webhooks?notice=deleted")
 
 
-def _log_filters(request: Request) -> tuple[DeliveryStatus | None, str | None, int | None]:
-    """Status, topic and page position from the query; values that are not ours are ignored."""
+def _log_filters(request: Request) -> tuple[DeliveryStatus | None, str | None, int | None, int | None]:
+    """Status, topic, event (a document timeline's link) and page position from the query;
+    values that are not ours are ignored."""
     status = request.query_params.get("status") or None
     topic = request.query_params.get("topic") or None
+    event = request.query_params.get("event") or ""
     before = request.query_params.get("before") or ""
     return (
         DeliveryStatus(status) if status in DELIVERY_STATUSES else None,
         topic if topic is not None and is_topic(topic) else None,
+        whole_number(event, at_most=2**63 - 1) or None,
         whole_number(before, at_most=2**63 - 1) or None,
     )
 
 
 def _log_context(request: Request, rt: Runtime, session: Session, webhook_id: int) -> dict[str, Any]:
-    status, topic, before = _log_filters(request)
+    status, topic, event, before = _log_filters(request)
     with rt.db.read() as conn:
         hook = store.get_webhook(conn, rt.cipher, session.tenant_id, webhook_id)
         deliveries = log.list_deliveries(
@@ -147,12 +150,14 @@ def _log_context(request: Request, rt: Runtime, session: Session, webhook_id: in
             before_id=before,
             status=status,
             topic=topic,
+            event_id=event,
         )
     return {
         "hook": hook,
         "deliveries": deliveries,
         "status": status,
         "topic": topic,
+        "event": event,
         "before": before,
         "older": deliveries[-1].id if len(deliveries) == LOG_PAGE else None,
         "now": rt.clock.now_ms(),
