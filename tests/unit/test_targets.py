@@ -38,6 +38,7 @@ def webhook_row(webhook_id: int = 7, *, updated_at: int = 1, **columns: Any) -> 
         "previous_secret": None,
         "previous_secret_expires_at": None,
         "enabled": 1,
+        "ordered": 0,
         "created_at": 0,
         "updated_at": updated_at,
         "disabled_reason": None,
