@@ -366,6 +366,11 @@ def test_the_webhook_form_turns_ordered_delivery_on_and_off(web: WebClient, runt
     assert web.post(f"/development/webhooks/{hook.id}/edit", fields).status == 303  # an unchecked box: off
     with runtime.db.read() as conn:
         assert store.get_webhook(conn, runtime.cipher, acme.tenant_id, hook.id).ordered is False
+    # A refused form comes back as it was typed, the box too, so that fixing it keeps the choice.
+    refused = web.follow(web.post(f"/development/webhooks/{hook.id}/edit", {**fields, "url": "nope", "ordered": "on"}))
+    assert 'name="ordered" checked>' in refused.text and "nope" in refused.text
+    refused = web.follow(web.post("/development/webhooks", {**fields, "url": "nope", "ordered": "on"}))
+    assert 'name="ordered" checked>' in refused.text
 
 
 def test_a_workflow_target_that_is_not_a_number_is_refused_by_its_field(web: WebClient, runtime: Runtime) -> None:

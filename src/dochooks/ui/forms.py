@@ -3,7 +3,7 @@ same rules as the API (`webhooks.config.validated`), with each error kept by its
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from starlette.datastructures import FormData
@@ -74,21 +74,16 @@ class WebhookForm:
         )
 
     def typed(self) -> dict[str, Any]:
-        """What was typed, to keep in a flash (`ui/flash.py`) with `errors`."""
-        fields = ("name", "url", "headers", "topics", "enabled")
-        return {key: getattr(self, key) for key in fields}
+        """What was typed, to keep in a flash (`ui/flash.py`) with `errors`: every field."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "errors"}
 
     @classmethod
     def from_flash(cls, data: dict[str, Any]) -> WebhookForm:
         """The form as posted, from a flash: what was typed (if it was kept) and the errors."""
-        return cls(
-            name=data.get("name", ""),
-            url=data.get("url", ""),
-            headers=[(name, value) for name, value in data.get("headers", [])],
-            topics=data.get("topics", []),
-            enabled=data.get("enabled", True),
-            errors=data.get("errors", {}),
-        )
+        kept = {f.name: data[f.name] for f in fields(cls) if f.name in data}
+        if "headers" in kept:  # JSON keeps the pairs as lists
+            kept["headers"] = [(name, value) for name, value in kept["headers"]]
+        return cls(**kept)
 
     def checked(self, policy: AddressPolicy) -> dict[str, Any] | None:
         """The attributes for the store when every field passes, else None with `errors` filled in."""
