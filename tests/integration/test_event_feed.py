@@ -16,6 +16,7 @@ import pytest
 
 from dochooks.clock import iso
 from dochooks.delivery.publish import publish
+from dochooks.events import feed
 from dochooks.retention import DAY_MS, prune
 from dochooks.runtime import Runtime, open_runtime
 from dochooks.tenants import NewTenant
@@ -329,23 +330,25 @@ def test_a_cursor_behind_what_retention_deleted_is_gone_and_says_where_to_resume
 ) -> None:
     api = Api(service, acme.token)
     now = runtime.clock.now_ms()
-    with runtime.db.transaction() as conn:  # no webhook: events without deliveries go with the cut-off
+    # No webhook: events without deliveries go with the cut-off. (Younger than the service's
+    # own retention, 30 days, so that its background pass leaves them to this test's.)
+    with runtime.db.transaction() as conn:
         deleted = [
             publish(conn, tenant_id=acme.tenant_id, topic="document-received", payload=PAYLOAD, now_ms=made).event_id
-            for made in (now - 50 * DAY_MS, now - 40 * DAY_MS, now - 40 * DAY_MS)
+            for made in (now - 20 * DAY_MS, now - 10 * DAY_MS, now - 10 * DAY_MS)
         ]
+    _, caught_up = read_all(api, expect=3)  # once the feed shows them (PostgreSQL: see read_all)
     early = api.call("GET", "/v1/events?page[size]=1")[1]["meta"]["cursor"]  # after the first
-    _, caught_up = read_all(api, expect=3)
     kept = publish_events(runtime, acme.tenant_id, 2)
 
     def prune_older_than(days: int) -> int:
         settings = runtime.tuned(delivery_retention_days=days, prune_pause=0).settings
         return prune(runtime.db, settings, runtime.clock, pause=lambda _: None).events
 
-    assert prune_older_than(45) == 1
+    assert prune_older_than(15) == 1
     # Its reader had read up to the deleted event, and lost nothing.
     assert [int(e["id"]) for e in read_all(api, f"/v1/events?after={early}", expect=4)[0]] == deleted[1:] + kept
-    assert prune_older_than(30) == 2  # the horizon moves on
+    assert prune_older_than(5) == 2  # the horizon moves on
     status, body = api.call("GET", f"/v1/events?after={early}")
     assert status == 410, body
     (error,) = body["errors"]
@@ -356,9 +359,58 @@ def test_a_cursor_behind_what_retention_deleted_is_gone_and_says_where_to_resume
     assert [int(e["id"]) for e in read_all(api, f"/v1/events?after={caught_up}", expect=2)[0]] == kept
     assert [int(e["id"]) for e in read_all(api, expect=2)[0]] == kept  # no cursor: from the oldest kept
     assert api.call("GET", f"/v1/events/{deleted[0]}")[0] == 404
-    assert prune_older_than(30) == 0  # a pass that deletes nothing leaves the horizon
+    assert prune_older_than(5) == 0  # a pass that deletes nothing leaves the horizon
     assert api.call("GET", f"/v1/events?after={resume}")[0] == 200
     # Another tenant keeps its own horizon: nothing of it was deleted, its start cursor is good.
     other = make_tenant(runtime.db, "globex")
     start = api.call("GET", "/v1/events", token=other.token)[1]["meta"]["cursor"]
     assert api.call("GET", f"/v1/events?after={start}", token=other.token)[0] == 200
+
+
+def test_a_filter_that_rarely_matches_looks_at_a_bounded_stretch_a_page_and_moves_on(
+    runtime: Runtime, service: str, acme: NewTenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A filter checked row by row looks at `MAX_LOOKED_AT` events a page at most: the page
+    comes back short (here empty), its cursor past what was looked at, and polling on from
+    it reaches the match; nothing is skipped and the walk never starts over."""
+    monkeypatch.setattr(feed, "MAX_LOOKED_AT", 5)
+    api = Api(service, acme.token)
+    publish_events(runtime, acme.tenant_id, 12)
+    with runtime.db.transaction() as conn:
+        rare = publish(
+            conn, tenant_id=acme.tenant_id, topic="processing-failed", payload=PAYLOAD, now_ms=runtime.clock.now_ms()
+        ).event_id
+    read_all(api, expect=13)  # once the feed shows them all (PostgreSQL: see read_all)
+    path, cursors, found = "/v1/events?filter[topic]=processing-failed", [], []
+    for _ in range(4):
+        status, body = api.call("GET", path)
+        assert status == 200, body
+        found += [int(e["id"]) for e in body["data"]]
+        cursors.append(body["meta"]["cursor"])
+        path = body["links"]["next"]
+    assert found == [rare]
+    assert len(set(cursors[:3])) == 3  # each short page moved on: after 5, after 10, after the match
+    assert cursors[3] == cursors[2]  # caught up: an empty page keeps its cursor
+
+
+def test_without_a_cursor_the_feed_shows_every_event_kept_even_behind_the_horizon(
+    runtime: Runtime, service: str, acme: NewTenant
+) -> None:
+    """Retention deletes an old event only once its deliveries are gone, so an older event
+    whose delivery is still pending outlives a later one that is deleted, and the horizon
+    passes it: a reader without a cursor still gets it."""
+    api = Api(service, acme.token)
+    down = f"http://127.0.0.1:{free_port()}/down"
+    assert api.call("POST", "/v1/webhooks", webhook_doc(down, ["document-received"]))[0] == 201
+    now = runtime.clock.now_ms()
+    with runtime.db.transaction() as conn:
+        held, gone = (
+            publish(conn, tenant_id=acme.tenant_id, topic=topic, payload=PAYLOAD, now_ms=made).event_id
+            for topic, made in (("document-received", now - 20 * DAY_MS), ("processing-finished", now - 10 * DAY_MS))
+        )  # younger than the service's own retention (30 days): its background pass leaves them
+    read_all(api, expect=2)
+    settings = runtime.tuned(delivery_retention_days=5, prune_pause=0).settings
+    assert prune(runtime.db, settings, runtime.clock, pause=lambda _: None).events == 1
+    assert api.call("GET", f"/v1/events/{gone}")[0] == 404
+    shown = [int(e["id"]) for e in read_all(api, expect=1)[0]]  # (and webhook-failing, once the attempt failed)
+    assert shown[0] == held and gone not in shown

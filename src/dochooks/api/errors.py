@@ -27,7 +27,8 @@ def domain_error(request: Request, exc: DochooksError) -> Response:
     error = error_object(exc.status, exc.title, exc.detail, pointer=exc.pointer, parameter=parameter)
     if isinstance(exc, CursorExpired):  # where to go on from, for a client and for a person
         error["meta"] = {"resume_from": exc.resume_from}
-        error["links"] = {"resume": f"{request.url.path}?{urlencode({'after': exc.resume_from})}"}
+        resume = {**request.query_params, "after": exc.resume_from}  # the same filters and page size
+        error["links"] = {"resume": f"{request.url.path}?{urlencode(resume)}"}
     return errors(exc.status, [error], headers)
 
 

@@ -60,7 +60,7 @@ def _answer(
         if of_document:
             store.get_document(conn, tenant, of_document)  # 404 unless the tenant's
         page = feed.read(conn, tenant, after, flt, size)
-    next_cursor = cursor.encode(tenant, page.next)
+    next_cursor = cursor.encode(tenant, page.next, page.horizon)
     params = {**request.query_params, "after": next_cursor, "page[size]": str(size)}
     return document(
         [event_resource(e) for e in page.events],

@@ -27,22 +27,28 @@ class Position:
 START = Position()
 
 
-def encode(tenant_id: int, position: Position) -> str:
-    packed = orjson.dumps([_VERSION, tenant_id, position.xact, position.id])
+def encode(tenant_id: int, position: Position, horizon: Position) -> str:
+    """A cursor after `position`, given out while retention's horizon stood at `horizon`."""
+    packed = orjson.dumps([_VERSION, tenant_id, position.xact, position.id, horizon.xact, horizon.id])
     return base64.urlsafe_b64encode(packed).rstrip(b"=").decode()
 
 
-def decode(tenant_id: int, cursor: str) -> Position:
-    """The position `cursor` names for this tenant: 400 (naming `after`) if it is not a
-    cursor of ours, 404 if it is another tenant's."""
+def decode(tenant_id: int, cursor: str) -> tuple[Position, Position]:
+    """The position `cursor` names for this tenant and the horizon it was given out at: 400
+    (naming `after`) if it is not a cursor of ours, 404 if it is another tenant's."""
     try:
         if len(cursor) > _MAX_LENGTH:
             raise ValueError("too long")
-        version, owner, xact, ident = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if version != _VERSION or not all(isinstance(n, int) and 0 <= n < 2**63 for n in (owner, xact, ident)):
+        version, owner, *numbers = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if (
+            version != _VERSION
+            or len(numbers) != 4
+            or not all(isinstance(n, int) and 0 <= n < 2**63 for n in (owner, *numbers))
+        ):
             raise ValueError("not a cursor")
     except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError) as exc:
         raise InvalidParameter("after is not a cursor this feed gave out (meta.cursor)", parameter="after") from exc
     if owner != tenant_id:
         raise NotFound("no such cursor")
-    return Position(xact, ident)
+    xact, ident, horizon_xact, horizon_id = numbers
+    return Position(xact, ident), Position(horizon_xact, horizon_id)
