@@ -41,8 +41,7 @@ class Api:
             request.add_header("Content-Type", JSON_API)
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
-                answer: dict[str, Any] = json.loads(response.read() or b"{}")
-                return answer
+                answer = json.loads(response.read() or b"{}")
         except urllib.error.HTTPError as exc:
             errors = _errors(exc)
             detail = "; ".join(f"{e.get('title')}: {e.get('detail')}" for e in errors) or str(exc.reason)
@@ -50,6 +49,11 @@ class Api:
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise ApiError(f"cannot reach dochooks at {self.base} ({reason}): is it running?") from None
+        except ValueError:  # not JSON: not dochooks' API at that address
+            raise ApiError(f"{method} {path}: {self.base} did not answer as dochooks' API (not JSON)") from None
+        if not isinstance(answer, dict):
+            raise ApiError(f"{method} {path}: {self.base} did not answer as dochooks' API (not a JSON:API document)")
+        return answer
 
 
 def _errors(exc: urllib.error.HTTPError) -> list[dict[str, Any]]:

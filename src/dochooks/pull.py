@@ -115,7 +115,12 @@ class Puller:
     async def page(self) -> Page:
         query = {"page[size]": str(PAGE_SIZE)} | ({"after": self.resume} if self.resume else {})
         doc = await asyncio.to_thread(self.api.call, "GET", "/v1/events?" + urlencode(query))
-        return Page(doc["data"], doc["meta"]["cursor"])
+        try:
+            return Page(list(doc["data"]), str(doc["meta"]["cursor"]))
+        except (KeyError, TypeError):
+            raise ApiError(
+                f"{self.api.base} answered without the feed's data and meta.cursor: not dochooks' API?"
+            ) from None
 
     async def run(self) -> None:
         """Until SIGINT or SIGTERM, or a `FeedRefused`."""

@@ -21,7 +21,8 @@ from typing import Any
 from dochooks_receiver.errors import FeedError, FeedGone, InvalidPayload
 from dochooks_receiver.events import Event, _Fields, parse_event
 
-PAGE_SIZE = 100  # the service's default; it serves at most 1,000 a page
+PAGE_SIZE = 100  # the service's default
+MAX_PAGE_SIZE = 1000  # the most the service serves a page
 TIMEOUT = 30.0  # seconds for one page
 
 
@@ -78,6 +79,8 @@ class Feed:
     cursor and ends once it has caught up; call it again later for more."""
 
     def __init__(self, api_url: str, token: str, *, page_size: int = PAGE_SIZE, timeout: float = TIMEOUT) -> None:
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page_size must be 1 to {MAX_PAGE_SIZE}, not {page_size}")
         self.api_url = api_url.rstrip("/")
         self.token = token
         self.page_size = page_size
