@@ -16,6 +16,7 @@ from dochooks.delivery.publish import publish
 from dochooks.documents import store as documents
 from dochooks.runtime import Runtime
 from dochooks.tenants import NewTenant
+from dochooks.ui import flash
 from dochooks.ui.sessions import SESSION_COOKIE
 from dochooks.webhooks import store
 from tests.factories.clients import Api, Page, WebClient, live_service, multipart
@@ -371,6 +372,10 @@ def test_the_webhook_form_turns_ordered_delivery_on_and_off(web: WebClient, runt
     assert 'name="ordered" checked>' in refused.text and "nope" in refused.text
     refused = web.follow(web.post("/development/webhooks", {**fields, "url": "nope", "ordered": "on"}))
     assert 'name="ordered" checked>' in refused.text
+    # Typed values too long to keep: the edit form shows the webhook as stored, with the errors.
+    too_long = {**fields, "name": "n" * (flash.MAX_BODY + 1), "url": "nope"}
+    refused = web.follow(web.post(f"/development/webhooks/{hook.id}/edit", too_long))
+    assert 'value="hook"' in refused.text and hook.url in refused.text and 'id="url-error"' in refused.text
 
 
 def test_a_workflow_target_that_is_not_a_number_is_refused_by_its_field(web: WebClient, runtime: Runtime) -> None:

@@ -53,7 +53,8 @@ def _shortened(value: Any) -> Any:
 
 
 def _body(shown: dict[str, Any], typed: dict[str, Any]) -> str:
-    """The body to keep, at most MAX_BODY characters: what was typed goes first if need be."""
+    """The body to keep, at most MAX_BODY characters: what was typed goes first if need be.
+    (What we say ourselves is a few errors, one a field of the form, each then cut to MAX_TEXT.)"""
     body = json.dumps({**shown, **typed}, ensure_ascii=False)
     if len(body) <= MAX_BODY:
         return body

@@ -3,7 +3,7 @@ same rules as the API (`webhooks.config.validated`), with each error kept by its
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from starlette.datastructures import FormData
@@ -78,12 +78,13 @@ class WebhookForm:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "errors"}
 
     @classmethod
-    def from_flash(cls, data: dict[str, Any]) -> WebhookForm:
-        """The form as posted, from a flash: what was typed (if it was kept) and the errors."""
+    def from_flash(cls, data: dict[str, Any], base: WebhookForm | None = None) -> WebhookForm:
+        """The form as posted, from a flash: the errors, and what was typed if it was kept
+        (else what `base` holds: the webhook as stored, on its edit page)."""
         kept = {f.name: data[f.name] for f in fields(cls) if f.name in data}
         if "headers" in kept:  # JSON keeps the pairs as lists
             kept["headers"] = [(name, value) for name, value in kept["headers"]]
-        return cls(**kept)
+        return replace(base, **kept) if base else cls(**kept)
 
     def checked(self, policy: AddressPolicy) -> dict[str, Any] | None:
         """The attributes for the store when every field passes, else None with `errors` filled in."""

@@ -83,7 +83,7 @@ def edit_webhook(request: Request, rt: Rt, webhook_id: Id, session: SignedIn) ->
     with rt.db.read() as conn:
         hook = store.get_webhook(conn, rt.cipher, session.tenant_id, webhook_id)
     flash = flash_of(request, rt, session)
-    form = WebhookForm.from_flash(flash.data) if flash else _shown(hook)  # as posted, or as stored
+    form = WebhookForm.from_flash(flash.data, base=_shown(hook)) if flash else _shown(hook)  # as posted, or stored
     return page(request, "webhooks/form.html", hook=hook, form=form)
 
 
