@@ -99,8 +99,12 @@ class DatabaseFiles:
 
         def write(conn: Connection) -> None:  # read from the staged file again if a group commit runs it again
             for staged in files:
-                for n, data in enumerate(_chunks(staged.part)):  # a chunk in memory at a time
-                    conn.queue(
+                # A file of one chunk goes with the transaction's next read; a larger one chunk by
+                # chunk, each answered before the next is read, so that an upload holds one chunk
+                # in memory however large its file (queued writes wait in the client's buffer).
+                send = conn.queue if staged.size_bytes <= CHUNK_BYTES else conn.run
+                for n, data in enumerate(_chunks(staged.part)):
+                    send(
                         "INSERT INTO document_file_chunks (path, seq, data) VALUES (:path, :seq, :data)",
                         {"path": staged.relative, "seq": n, "data": data},
                     )
