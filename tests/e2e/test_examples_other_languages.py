@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 import urllib.error
@@ -28,7 +27,8 @@ import pytest
 
 from dochooks.delivery.signing import sign
 from dochooks.tenants import NewTenant
-from tests.factories.clients import Api, post_delivery, webhook_doc
+from tests.factories.clients import Api, post_delivery, settled_delivery, webhook_doc
+from tests.factories.commands import listening_process
 from tests.factories.missing import missing
 from tests.factories.peers import free_port
 
@@ -109,29 +109,11 @@ class Example:
 def started(example: str, argv: list[str], port: int, secret: str, tmp_path: Path, **more: str) -> Iterator[Example]:
     """The example as a process of its own on `port`, with the secret (and `more`) in its
     environment; its output appended to `<example>.out`."""
-    folder = EXAMPLE_COMMANDS[example][0]
     output = tmp_path / f"{example}.out"
     env = {**os.environ, "WEBHOOK_SECRET": secret, "PORT": str(port), "HOST": "127.0.0.1", **more}
-    with output.open("ab") as sink:
-        process = subprocess.Popen(argv, cwd=folder, env=env, stdout=sink, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60  # the JDK compiles Receiver.java first: seconds on a busy machine
-        while True:
-            assert process.poll() is None, f"{example} exited:\n{output.read_text()}"
-            assert time.monotonic() < deadline, f"{example} did not listen:\n{output.read_text()}"
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+    # The JDK compiles Receiver.java first: seconds on a busy machine.
+    with listening_process(argv, cwd=EXAMPLE_COMMANDS[example][0], env=env, port=port, log=output, timeout=60):
         yield Example(f"http://127.0.0.1:{port}", output)
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def signed_headers(secret: str, msg_id: str, timestamp: int, body: bytes) -> dict[str, str]:
@@ -141,19 +123,6 @@ def signed_headers(secret: str, msg_id: str, timestamp: int, body: bytes) -> dic
         "webhook-timestamp": str(timestamp),
         "webhook-signature": sign(key, msg_id, timestamp, body),
     }
-
-
-def delivery_done(api: Api, delivery_id: str, attempts: int) -> dict[str, Any]:
-    """The delivery once it has `attempts` attempts recorded."""
-    deadline = time.monotonic() + 30
-    while True:
-        status, body = api.call("GET", f"/v1/deliveries/{delivery_id}")
-        assert status == 200, body
-        found: dict[str, Any] = body["data"]["attributes"]
-        if len(found["attempts"]) >= attempts and found["status"] != "pending":
-            return found
-        assert time.monotonic() < deadline, found
-        time.sleep(0.1)
 
 
 @pytest.fixture
@@ -177,7 +146,7 @@ def test_example_handles_a_real_delivery_once_and_refuses_bad_old_and_replayed_o
         # A real delivery from dochooks is verified and handled.
         status, queued = api.call("POST", f"/v1/webhooks/{hook_id}/test", TEST_SEND)
         assert status in (200, 201, 202), queued
-        delivery = delivery_done(api, queued["data"]["id"], 1)
+        delivery = settled_delivery(api, queued["data"]["id"], 1)
         assert delivery["status"] == "succeeded", delivery
         [first] = receiver.handled_soon(1)
         assert first["webhook_id"] == delivery["request_id"]
@@ -192,7 +161,7 @@ def test_example_handles_a_real_delivery_once_and_refuses_bad_old_and_replayed_o
         assert receiver.post(replay, body) == 200
         # dochooks' own redelivery of it (same webhook-id, signed anew) is answered 200 and not handled either.
         assert api.call("POST", f"/v1/deliveries/{queued['data']['id']}/retry")[0] in (200, 201, 202)
-        assert delivery_done(api, queued["data"]["id"], 2)["status"] == "succeeded"
+        assert settled_delivery(api, queued["data"]["id"], 2)["status"] == "succeeded"
 
         # A delivery signed with another secret, or one whose timestamp is over 5 minutes old: refused.
         now = int(time.time())
@@ -235,7 +204,7 @@ def test_the_node_example_started_again_after_an_outage_catches_up_from_the_feed
     with started("node-express", command, port, secret, tmp_path, **files) as receiver:
         status, queued = api.call("POST", f"/v1/webhooks/{hook_id}/test", TEST_SEND)
         assert status == 202, queued
-        assert delivery_done(api, queued["data"]["id"], 1)["status"] == "succeeded"
+        assert settled_delivery(api, queued["data"]["id"], 1)["status"] == "succeeded"
     # Down: a document goes through the workflow; its document-received delivery fails.
     status, uploaded = api.call("POST", "/v1/documents", document_doc(make_pdf("while down")))
     assert status == 201, uploaded

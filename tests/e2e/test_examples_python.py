@@ -9,22 +9,21 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from dochooks.delivery.signing import signature_header
 from dochooks.tenants import NewTenant
 from dochooks.webhooks.secrets import signing_key
-from tests.factories.clients import Api, document_doc, post_delivery, webhook_doc
-from tests.factories.commands import REPO, wait_until
+from tests.factories.clients import Api, document_doc, post_delivery, settled_delivery, webhook_doc
+from tests.factories.commands import REPO, listening_process, wait_until
 from tests.factories.documents import PLAIN_FLOW, make_pdf
 from tests.factories.peers import free_port
 
@@ -54,27 +53,22 @@ class Example:
         return post_delivery(self.url, body, headers)
 
 
-@contextmanager
-def running(name: str, port: int, log: Path, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+def running(name: str, port: int, log: Path, env: dict[str, str]) -> AbstractContextManager[object]:
     """The example `name` as a process of its own on `port`, its output appended to `log`."""
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, *COMMANDS[name], str(port)],
-            cwd=EXAMPLES / name,
-            env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_until(lambda: _listening(port, proc, log), timeout=30)
-        yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+    return listening_process(
+        [sys.executable, *COMMANDS[name], str(port)],
+        cwd=EXAMPLES / name,
+        env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
+        port=port,
+        log=log,
+    )
+
+
+def delivered(api: Api, delivery_id: str, attempts: int = 1) -> dict[str, Any]:
+    """The delivery once `attempts` attempts of it are recorded; each must have succeeded."""
+    found = settled_delivery(api, delivery_id, attempts)
+    assert [a["response_status"] for a in found["attempts"]] == [200] * attempts, found["attempts"]
+    return found
 
 
 @pytest.fixture(params=sorted(COMMANDS))
@@ -90,26 +84,6 @@ def example(request: pytest.FixtureRequest, service: str, acme: NewTenant, tmp_p
     env = {"WEBHOOK_SECRET": secret, "PROCESSED_DB": str(tmp_path / "processed.sqlite3")}
     with running(name, port, log, env):
         yield Example(url, log, secret, created["data"]["id"])
-
-
-def _listening(port: int, proc: subprocess.Popen[bytes], log: Path) -> bool:
-    assert proc.poll() is None, f"the example exited: {log.read_text()}"
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-def delivered(api: Api, delivery_id: str, attempts: int = 1) -> dict:  # type: ignore[type-arg]
-    """The delivery once `attempts` attempts of it are recorded; each must have succeeded."""
-    found: dict = {}  # type: ignore[type-arg]
-
-    def done() -> bool:
-        nonlocal found
-        found = api.call("GET", f"/v1/deliveries/{delivery_id}")[1]["data"]["attributes"]
-        return len(found["attempts"]) >= attempts and found["status"] != "pending"
-
-    wait_until(done, timeout=30)
-    assert [a["response_status"] for a in found["attempts"]] == [200] * attempts, found["attempts"]
-    return found
 
 
 def test_sends_of_every_kind_are_handled_once_and_a_resend_is_answered_without_handling(
@@ -132,7 +106,7 @@ def test_sends_of_every_kind_are_handled_once_and_a_resend_is_answered_without_h
     # A resend by hand keeps the webhook-id: dochooks sends it again, the example answers 200, handles nothing.
     first = delivery_of["document-received"]
     assert api.call("POST", f"/v1/deliveries/{first}/retry")[0] == 202
-    resent = delivered(api, first, attempts=2)
+    resent = delivered(api, first, 2)
     assert len(example.handled(resent["request_id"])) == 1
     assert f"repeat of webhook-id={resent['request_id']} ignored" in example.log.read_text()
 

@@ -187,3 +187,16 @@ def post_delivery(url: str, body: bytes, headers: dict[str, str]) -> int:
             return int(response.status)
     except urllib.error.HTTPError as exc:
         return exc.code
+
+
+def settled_delivery(api: Api, delivery_id: str, attempts: int = 1, timeout: float = 30) -> dict[str, Any]:
+    """A delivery's attributes once `attempts` attempts of it are recorded and it is no longer pending."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status, body = api.call("GET", f"/v1/deliveries/{delivery_id}")
+        assert status == 200, body
+        found: dict[str, Any] = body["data"]["attributes"]
+        if len(found["attempts"]) >= attempts and found["status"] != "pending":
+            return found
+        assert time.monotonic() < deadline, found
+        time.sleep(0.1)

@@ -1,5 +1,5 @@
 """The `dochooks` command for end-to-end tests: one-off commands, and `serve` and `worker`
-as subprocesses a test may kill and start again."""
+as subprocesses a test may kill and start again; other processes that listen (the examples)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -43,6 +44,33 @@ def wait_until(check: Callable[[], bool], timeout: float = 60) -> None:
     while not check():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.05)
+
+
+@contextmanager
+def listening_process(
+    argv: list[str], *, cwd: Path, env: dict[str, str], port: int, log: Path, timeout: float = 30
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`argv` as a process of its own, its output appended to `log`, once it listens on `port`
+    of loopback (an example receiver); terminated (killed if it lingers) at the end."""
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            assert proc.poll() is None, f"{argv[0]} exited:\n{log.read_text()}"
+            assert time.monotonic() < deadline, f"{argv[0]} did not listen on {port}:\n{log.read_text()}"
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.1)
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
 
 
 class Running:

@@ -61,8 +61,9 @@ def test_every_route_with_an_id_answers_another_tenant_as_if_it_did_not_exist(
     recovery = api.call("POST", f"/v1/webhooks/{hook['id']}/recover", recover)[1]["data"]
     with runtime.db.read() as conn:  # the test send's event (the feed may not show it yet on PostgreSQL)
         event = conn.one("SELECT MIN(id) AS id FROM events")
+    assert event is not None and event["id"] is not None
     ids = {
-        "event_id": event["id"] if event else 0,
+        "event_id": event["id"],
         "webhook_id": hook["id"],
         "delivery_id": delivery["id"],
         "document_id": doc["data"]["id"],
