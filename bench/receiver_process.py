@@ -10,6 +10,8 @@ import http.client
 import json
 import multiprocessing
 import multiprocessing.connection
+import os
+import resource
 import socket
 import time
 from collections.abc import Iterator
@@ -196,7 +198,8 @@ def receivers(kind: str = "raw", *, ports: int = 1, hanging: int = 0, record: bo
 class Usage:
     """Requests the receiver counted, the deliveries among them (distinct request ids) and
     the repeats of one already counted; CPU seconds used by the receiver, by this process (all
-    threads) and by this thread (the event loop's)."""
+    threads) with the dispatching processes it started (`_children_cpu`), and by this thread
+    (the event loop's)."""
 
     requests: int
     receiver_cpu: float
@@ -225,8 +228,22 @@ def usage(port: int) -> Usage:
         count, cpu, deliveries, repeats = conn.getresponse().read().split()
     finally:
         conn.close()
-    now = time.process_time(), time.thread_time(), time.perf_counter()
+    now = time.process_time() + _children_cpu(), time.thread_time(), time.perf_counter()
     return Usage(int(count), float(cpu), *now, deliveries=int(deliveries), repeats=int(repeats))
+
+
+def _children_cpu() -> float:
+    """CPU seconds of this process's dispatching children: the ended ones (a sender process,
+    another dispatcher; the receivers run until the run ends) and the live sender processes."""
+    ended = resource.getrusage(resource.RUSAGE_CHILDREN)
+    live = 0.0
+    for child in multiprocessing.active_children():
+        if child.name == "dochooks-sender" and child.pid is not None:
+            with contextlib.suppress(OSError):
+                with open(f"/proc/{child.pid}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+                live += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return ended.ru_utime + ended.ru_stime + live
 
 
 def arrivals(port: int) -> list[tuple[int, str, str]]:

@@ -252,10 +252,11 @@ def check_dispatched(verdict: Verdict, rt: Runtime, n: int, seen: Usage, prepare
 
 
 def cpu_note(seen: Usage, n: int) -> str:
-    """CPU microseconds per request: sending process, its event loop thread, the receiver."""
+    """CPU microseconds per request: the sending processes (a sender process included), the
+    event loop thread, the receiver."""
     per = 1e6 / n
     return (
-        f"CPU per request: {seen.own_cpu * per:.0f} µs in the process, {seen.loop_cpu * per:.0f} µs of them "
+        f"CPU per request: {seen.own_cpu * per:.0f} µs in the sending processes, {seen.loop_cpu * per:.0f} µs of them "
         f"in the event loop thread; {seen.receiver_cpu * per:.0f} µs in the receiver"
     )
 

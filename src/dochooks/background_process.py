@@ -123,7 +123,7 @@ def _said(conn: Connection, seconds: float) -> bool:
         return False
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """Ask Linux to SIGKILL this process when its parent dies, as a thread of it would."""
     if sys.platform.startswith("linux"):
         pr_set_pdeathsig = 1
@@ -133,7 +133,7 @@ def _die_with_parent() -> None:
 
 
 def _child(settings: Settings, reader: Connection, started: Connection) -> None:
-    _die_with_parent()
+    die_with_parent()
     os.nice(settings.background_nice)  # the API first: an upload is answered before deliveries go on
     logs.configure(settings.log_level, settings.log_format)
     from dochooks.cli_support import install_uvloop

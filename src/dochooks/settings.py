@@ -60,6 +60,11 @@ class Settings:
     )
     max_per_tenant: int = _setting(500, "Deliveries of one tenant claimed and unsettled at most, per dispatcher.")
     claim_batch: int = _setting(500, "Deliveries claimed per database round trip at most.")
+    sender_process: bool = _setting(
+        True,
+        "Send deliveries from a process of their own where more than one core is usable: the dispatcher "
+        "and the HTTP client then run side by side instead of taking turns at one GIL.",
+    )
     poll_interval: float = _setting(1.0, "Seconds an idle dispatcher waits before looking for due work again.")
     background_nice: int = _setting(
         10,

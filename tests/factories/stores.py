@@ -85,6 +85,9 @@ def make_settings(tmp_path: Path, url: str, **overrides: Any) -> Settings:
         "secret_key": TEST_KEY,
         "allow_private_targets": True,
         "poll_interval": 0.2,
+        # In-process, where a test can see and swap every part; tests/integration/test_sender_process.py
+        # and the commands run as subprocesses cover the sender process.
+        "sender_process": False,
     }
     values.update(overrides)
     return Settings(**values)

@@ -14,6 +14,7 @@ from pyreqwest.client import Client, ClientBuilder
 from pyreqwest.exceptions import ConnectError, ConnectTimeoutError, PyreqwestError
 from pyreqwest.http import Url
 
+from dochooks.delivery.backoff import RETRY_AFTER_STATUSES
 from dochooks.delivery.egress import AddressRefused, Egress, NotResolved, VettingResolver, is_address
 from dochooks.delivery.sender import RESPONSE_EXCERPT_BYTES, SendResult
 from dochooks.webhooks.url_safety import Resolver, resolve
@@ -70,7 +71,10 @@ class DirectSender:
                 request = request.timeout(left)
             async with request.streamed_read_buffer_limit(RESPONSE_EXCERPT_BYTES).build_streamed() as response:
                 excerpt = await response.body_reader.read(RESPONSE_EXCERPT_BYTES)  # up to the limit or the end
-                result = SendResult(response.status, bytes(excerpt or b""), None, response.get_header("Retry-After"))
+                status = response.status
+                # Read only where it counts: each call into reqwest gives up the GIL and waits to take it back.
+                wait = response.get_header("Retry-After") if status in RETRY_AFTER_STATUSES else None
+                result = SendResult(status, bytes(excerpt or b""), None, wait)
         except TimeoutError:  # pyreqwest's timeouts are TimeoutErrors too
             result = SendResult(None, b"", f"timed out after {total:g} s")
         except (AddressRefused, NotResolved) as exc:

@@ -23,7 +23,7 @@ class SendResult:
     status: int | None  # None when no response arrived
     body: bytes  # at most RESPONSE_EXCERPT_BYTES
     error: str | None
-    retry_after: str | None = None  # the response's Retry-After header, as sent
+    retry_after: str | None = None  # a 429's or 503's Retry-After header, as sent (no other status reads it)
     refused: bool = False  # not sent: the address policy refuses where the URL leads
 
 
@@ -45,6 +45,10 @@ def open_sender(settings: Settings, egress: Egress) -> Sender:
             max_per_host=settings.max_per_host,
             egress=egress,
         )
+    from dochooks.delivery.sender_process import SenderProcess, usable_cores
+
+    if settings.sender_process and usable_cores() > 1:
+        return SenderProcess(settings)
     from dochooks.delivery.direct_sender import DirectSender
 
     return DirectSender(timeout=settings.delivery_timeout, max_per_host=settings.max_per_host, egress=egress)

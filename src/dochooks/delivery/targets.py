@@ -100,6 +100,8 @@ class Targets:
     ) -> Target | None:
         """Where a delivery to the webhook goes now; None if it is gone. After `mark_stale`,
         the `held` webhooks are `read` again first: a change that committed is seen by the next send."""
+        if not self._stale and not self._rereading.locked():
+            return self._cache.get(webhook_id)  # nothing changed, nor is being read: no lock to take
         async with self._rereading:
             if self._stale:
                 self._stale = False
