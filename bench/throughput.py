@@ -11,8 +11,10 @@ One run:
    database created for the run and dropped after it), a tenant, a few webhooks pointing
    at the receiver, and queues N deliveries through `dochooks.delivery.publish.publish`
    (setup, not measured);
-3. runs the real `Dispatcher` (uvloop, in this process) until no delivery is pending,
-   timed from its start to the moment every outcome is recorded;
+3. runs the real `Dispatcher` (uvloop, in this process; with more than one usable core it
+   sends from a process of its own, as the service does: `DOCHOOKS_SENDER_PROCESS`) until no
+   delivery is pending, timed from its start to the moment every outcome is recorded; its
+   CPU counts the sender process's;
 4. sends N POSTs of a same-sized body with one bare aiohttp session at the same
    concurrency (same connector limits) to the same receiver;
 5. prints both rates, their ratio and the settings, and judges the run: the targets

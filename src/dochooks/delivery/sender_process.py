@@ -88,12 +88,15 @@ class SenderProcess:
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._process: Any = None  # multiprocessing's SpawnProcess
+        # Started now, so that it has booted (~1 s of imports) before the first delivery is due.
+        self._process, unconnected = self._spawn()
+        self._unconnected: socket.socket | None = unconnected  # the parent's end, until the loop takes it
         self._frames: Frames | None = None
         self._pending: dict[int, tuple[asyncio.Future[SendResult], float]] = {}
         self._last_id = 0
         self._watching: asyncio.Task[None] | None = None
-        self._starting: asyncio.Future[Frames] | None = None  # one child started, whoever waits for it
+        self._starting: asyncio.Future[Frames] | None = None  # one child connected, whoever waits for it
+        self._closing = False
 
     async def send(self, url: str, headers: dict[str, str], body: bytes) -> SendResult:
         frames = self._frames
@@ -109,26 +112,35 @@ class SenderProcess:
         return await answer
 
     async def close(self) -> None:
+        self._closing = True
         if self._watching is not None:
             self._watching.cancel()
         if self._frames is not None:
             self._frames.close()  # the child's end reads EOF: it finishes what it holds and exits
-        if self._process is not None:
-            await asyncio.to_thread(self._process.join, self._settings.delivery_timeout + ANSWER_SLACK_SECONDS)
-            if self._process.is_alive():
-                self._process.kill()
+        if self._unconnected is not None:
+            self._unconnected.close()
+        await asyncio.to_thread(self._process.join, self._settings.delivery_timeout + ANSWER_SLACK_SECONDS)
+        if self._process.is_alive():
+            self._process.kill()
+            await asyncio.to_thread(self._process.join)
         self._fail_pending(LOST)
 
-    async def _start(self) -> Frames:
-        if self._process is not None:  # one that died: reaped, not left a zombie
-            await asyncio.to_thread(self._process.join)
+    def _spawn(self) -> tuple[Any, socket.socket]:
+        """A child process (multiprocessing's SpawnProcess) and the parent's end of its socket."""
         parent_end, child_end = socket.socketpair()
         context = multiprocessing.get_context("spawn")  # a fresh interpreter: no threads or loops inherited
-        self._process = context.Process(target=_child, args=(self._settings, child_end), name="dochooks-sender")
-        await asyncio.to_thread(self._process.start)
+        process = context.Process(target=_child, args=(self._settings, child_end), name="dochooks-sender")
+        process.start()
         child_end.close()
+        return process, parent_end
+
+    async def _start(self) -> Frames:
+        sock, self._unconnected = self._unconnected, None
+        if sock is None:  # the last child died: reaped, not left a zombie, and another started
+            await asyncio.to_thread(self._process.join)
+            self._process, sock = await asyncio.to_thread(self._spawn)
         _, frames = await asyncio.get_running_loop().create_connection(
-            lambda: Frames(self._answered, self._lost), sock=parent_end
+            lambda: Frames(self._answered, self._lost), sock=sock
         )
         self._frames = frames
         if self._watching is None or self._watching.done():
@@ -144,8 +156,10 @@ class SenderProcess:
 
     def _lost(self) -> None:
         self._frames = None
-        if self._process is not None and not self._process.is_alive():
-            logger.error("the sender process ended (exit code %s); starting another", self._process.exitcode)
+        if not self._closing:
+            logger.error(
+                "the sender process %s ended; what it held failed, the next send starts another", self._process.pid
+            )
         self._fail_pending(LOST)
 
     def _fail_pending(self, why: str) -> None:
