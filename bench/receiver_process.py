@@ -16,9 +16,12 @@ import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import cast
 
 import uvloop
+
+SENDER_MODULE = "dochooks.delivery.sender_process"  # a sender process's command line names it
 
 COUNT_PATH = "/__count"
 ARRIVALS_PATH = "/__arrivals"
@@ -237,11 +240,10 @@ def _children_cpu() -> float:
     another dispatcher; the receivers run until the run ends) and the live sender processes."""
     ended = resource.getrusage(resource.RUSAGE_CHILDREN)
     live = 0.0
-    for child in multiprocessing.active_children():
-        if child.name == "dochooks-sender" and child.pid is not None:
-            with contextlib.suppress(OSError):
-                with open(f"/proc/{child.pid}/stat") as stat:
-                    fields = stat.read().rsplit(")", 1)[1].split()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == os.getpid() and SENDER_MODULE in (stat.parent / "cmdline").read_text():
                 live += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return ended.ru_utime + ended.ru_stime + live
 

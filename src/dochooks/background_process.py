@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import logging
 import multiprocessing
 import os
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -26,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from dochooks import logs
 from dochooks.errors import ConfigError, StorageError
+from dochooks.parent_death import die_with_parent
 from dochooks.settings import Settings
 from dochooks.signals import Signal, deliveries_queued, webhooks_changed, work_queued
 
@@ -121,15 +120,6 @@ def _said(conn: Connection, seconds: float) -> bool:
         return conn.poll(seconds) and conn.recv_bytes() == b"started"
     except EOFError:
         return False
-
-
-def die_with_parent() -> None:
-    """Ask Linux to SIGKILL this process when its parent dies, as a thread of it would."""
-    if sys.platform.startswith("linux"):
-        pr_set_pdeathsig = 1
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
-    if os.getppid() == 1:  # the parent died before we asked
-        os._exit(1)
 
 
 def _child(settings: Settings, reader: Connection, started: Connection) -> None:

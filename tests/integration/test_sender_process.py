@@ -4,7 +4,6 @@ on loopback: what arrives, what the child vets, a child that dies, and when it i
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 import os
 import signal
 from pathlib import Path
@@ -21,13 +20,15 @@ from dochooks.runtime import Runtime
 from dochooks.settings import Settings
 from tests.factories.deliveries import dispatch_until, queue_delivery, status_of
 from tests.factories.peers import Receiver
+from tests.factories.processes import sender_children
 from tests.factories.stores import make_settings
 
 HEADERS = {"Content-Type": "application/json", "Accept": "*/*", "Authorization": "Bearer t", "webhook-id": "msg_1"}
 
 
-def senders_alive() -> list[multiprocessing.process.BaseProcess]:
-    return [child for child in multiprocessing.active_children() if child.name == "dochooks-sender"]
+def senders_alive() -> list[int]:
+    """This process's live sender children, by pid."""
+    return sender_children(os.getpid())
 
 
 def settings(tmp_path: Path, **overrides: object) -> Settings:
@@ -37,12 +38,12 @@ def settings(tmp_path: Path, **overrides: object) -> Settings:
 def test_a_request_goes_out_from_the_child_as_given_and_its_answer_comes_back(
     tmp_path: Path, receiver: Receiver
 ) -> None:
-    async def scenario() -> tuple[SendResult, int | None]:
+    async def scenario() -> tuple[SendResult, int]:
         sender = SenderProcess(settings(tmp_path))
         result = await sender.send(receiver.url("/ok/child"), HEADERS, b'{"a":1}')
-        (child,) = senders_alive()
+        assert senders_alive() == [sender.pid]
         await sender.close()
-        return result, child.pid
+        return result, sender.pid
 
     result, pid = asyncio.run(scenario())
     assert (result.status, result.body, result.error) == (200, b"received", None)
@@ -75,19 +76,18 @@ def test_the_child_vets_addresses_and_keeps_the_timeout(tmp_path: Path, receiver
 def test_a_child_that_dies_fails_only_what_it_held_and_the_next_send_starts_another(
     tmp_path: Path, receiver: Receiver
 ) -> None:
-    async def scenario() -> tuple[SendResult, SendResult, int | None, int | None]:
+    async def scenario() -> tuple[SendResult, SendResult, int, int]:
         sender = SenderProcess(settings(tmp_path))
         try:
             await sender.send(receiver.url("/ok/first"), HEADERS, b"{}")
-            (first,) = senders_alive()
+            first = sender.pid
             held = asyncio.ensure_future(sender.send(receiver.url("/slow/5/held"), HEADERS, b"{}"))
             await asyncio.sleep(0.5)  # it is on the wire, waiting for the slow answer
-            assert first.pid is not None
-            os.kill(first.pid, signal.SIGKILL)
+            os.kill(first, signal.SIGKILL)
             lost = await asyncio.wait_for(held, 5)
             after = await sender.send(receiver.url("/ok/after"), HEADERS, b"{}")
-            (second,) = senders_alive()
-            return lost, after, first.pid, second.pid
+            assert senders_alive() == [sender.pid]
+            return lost, after, first, sender.pid
         finally:
             await sender.close()
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
 import os
+import pickle
 import signal
 import socket
 import struct
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -119,25 +121,37 @@ class SenderProcess:
             self._frames.close()  # the child's end reads EOF: it finishes what it holds and exits
         if self._unconnected is not None:
             self._unconnected.close()
-        await asyncio.to_thread(self._process.join, self._settings.delivery_timeout + ANSWER_SLACK_SECONDS)
-        if self._process.is_alive():
+        try:
+            await asyncio.to_thread(self._process.wait, self._settings.delivery_timeout + ANSWER_SLACK_SECONDS)
+        except subprocess.TimeoutExpired:
             self._process.kill()
-            await asyncio.to_thread(self._process.join)
+            await asyncio.to_thread(self._process.wait)
         self._fail_pending(LOST)
 
-    def _spawn(self) -> tuple[Any, socket.socket]:
-        """A child process (multiprocessing's SpawnProcess) and the parent's end of its socket."""
+    @property
+    def pid(self) -> int:
+        """The child's process id (another once one that died is replaced)."""
+        return self._process.pid
+
+    def _spawn(self) -> tuple[subprocess.Popen[bytes], socket.socket]:
+        """A child process and the parent's end of its socket. A fresh interpreter that
+        imports only the sender (multiprocessing's spawn would import this program's main
+        module again: a second or more before the first delivery), its settings the first frame."""
         parent_end, child_end = socket.socketpair()
-        context = multiprocessing.get_context("spawn")  # a fresh interpreter: no threads or loops inherited
-        process = context.Process(target=_child, args=(self._settings, child_end), name="dochooks-sender")
-        process.start()
-        child_end.close()
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-m", __name__, str(child_end.fileno())], pass_fds=[child_end.fileno()]
+            )
+        finally:
+            child_end.close()
+        settings = pickle.dumps(self._settings)
+        parent_end.sendall(FRAME.pack(len(settings), 0) + settings)  # a few KB on a fresh socket: no wait
         return process, parent_end
 
     async def _start(self) -> Frames:
         sock, self._unconnected = self._unconnected, None
         if sock is None:  # the last child died: reaped, not left a zombie, and another started
-            await asyncio.to_thread(self._process.join)
+            await asyncio.to_thread(self._process.wait)
             self._process, sock = await asyncio.to_thread(self._spawn)
         _, frames = await asyncio.get_running_loop().create_connection(
             lambda: Frames(self._answered, self._lost), sock=sock
@@ -181,18 +195,30 @@ class SenderProcess:
                         answer.set_result(SendResult(None, b"", f"timed out after {timeout:g} s"))
 
 
-def _child(settings: Settings, sock: socket.socket) -> None:
+def _child(fd: int) -> None:
     from dochooks import logs
-    from dochooks.background_process import die_with_parent
     from dochooks.cli_support import install_uvloop
+    from dochooks.parent_death import die_with_parent
 
     die_with_parent()
-    logs.configure(settings.log_level, settings.log_format)
     # Stopping is the parent's to decide: it closes the socket once its lanes are done.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    sock = socket.socket(fileno=fd)
+    settings = pickle.loads(_read_exactly(sock, FRAME.unpack(_read_exactly(sock, FRAME.size))[0]))
+    logs.configure(settings.log_level, settings.log_format)
     install_uvloop()
     asyncio.run(_serve(settings, sock))
+
+
+def _read_exactly(sock: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        more = sock.recv(size - len(data))
+        if not more:
+            raise SystemExit(0)  # the parent closed before it said anything: nothing to do
+        data += more
+    return data
 
 
 async def _serve(settings: Settings, sock: socket.socket) -> None:
@@ -228,3 +254,7 @@ async def _serve(settings: Settings, sock: socket.socket) -> None:
     if sending:
         await asyncio.gather(*sending, return_exceptions=True)
     await sender.close()
+
+
+if __name__ == "__main__":
+    _child(int(sys.argv[1]))
