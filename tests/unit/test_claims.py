@@ -57,6 +57,25 @@ def test_a_window_that_comes_up_short_is_looked_past_at_once_for_as_long_as_that
     assert scope.window(CAPPED) is None  # ... until the five seconds are up
 
 
+def test_a_fruitless_look_past_the_window_while_more_was_left_out_does_not_stop_the_next() -> None:
+    # At start-up the first claim fills every webhook to its cap: the look past the window
+    # that follows leaves all of them out and finds nothing. Once most have room again, a
+    # short window must be looked past at once, not five seconds later (bench/isolation.py).
+    time = FakeTime()
+    scope = scope_at(time)
+    everyone = LeftOut(webhooks=frozenset({1, 2, 3}))
+    assert scope.claimed(everyone, None, [], WANT) is False
+    time.advance(0.2)
+    assert scope.window(CAPPED) == CLAIM_WINDOW * BATCH
+    assert scope.claimed(CAPPED, CLAIM_WINDOW * BATCH, [claimed(2)], WANT) is True  # short: claim again, now
+    assert scope.window(CAPPED) is None  # past the window
+    # Leaving out as much as the fruitless look did (or more), the window stays until the five seconds are up.
+    assert scope.claimed(CAPPED, None, [], WANT) is False
+    time.advance(0.2)
+    assert scope.claimed(everyone, CLAIM_WINDOW * BATCH, [claimed(4)], WANT) is False
+    assert scope.window(everyone) == CLAIM_WINDOW * BATCH
+
+
 def test_a_claim_that_found_nothing_is_not_repeated_until_news_or_the_poll_interval() -> None:
     time = FakeTime()
     scope = scope_at(time)

@@ -51,6 +51,7 @@ class ClaimScope:
         self._monotonic = monotonic
         self._last_deep_claim = -math.inf  # when a claim last looked past the window: never yet
         self._deep_claim_paid = True  # whether that claim found anything
+        self._deep_claim_left_out = LeftOut()  # and what it left out
         self._window_came_short = False  # whether a windowed claim has found fewer than it wanted
         # What the last claim left out, when it found nothing, and when.
         self._fruitless: tuple[LeftOut, float] | None = None
@@ -75,11 +76,11 @@ class ClaimScope:
         """How many of the oldest (and as many of the newest) due deliveries the claim looks
         at: None (all of them) when nothing is left out, or when the look past the window is
         due (every DEEP_CLAIM_SECONDS, or at once if the window came up short and looking
-        past it found work last time)."""
+        past it may pay)."""
         if not left_out:
             return None
         deep = self._monotonic() - self._last_deep_claim >= DEEP_CLAIM_SECONDS
-        if deep or (self._window_came_short and self._deep_claim_paid):
+        if deep or (self._window_came_short and self._deep_claim_may_pay(left_out)):
             return None
         return self._window
 
@@ -96,10 +97,17 @@ class ClaimScope:
         if window is None:
             self._last_deep_claim = self._monotonic()
             self._deep_claim_paid = bool(found)
+            self._deep_claim_left_out = left_out
         else:
             self._window_came_short = True
-            if self._deep_claim_paid:
+            if self._deep_claim_may_pay(left_out):
                 return True
         if not found:
             self._fruitless = (left_out, self._monotonic())
         return False
+
+    def _deep_claim_may_pay(self, left_out: LeftOut) -> bool:
+        """Whether looking past the window may find work: it did last time, or that look left
+        out something this claim does not (at start-up every webhook may be at its cap for a
+        moment; that fruitless look says nothing once most of them have room again)."""
+        return self._deep_claim_paid or not self._deep_claim_left_out.within(left_out)
