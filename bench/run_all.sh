@@ -59,6 +59,7 @@ run fanout_sqlite "--webhooks 200 --events 3" bench/fanout.py
 run backlog_sqlite "--backlog 50000 --measure 5000" bench/backlog.py
 run backlog_pg "--backlog 50000 --measure 5000" bench/backlog.py --database-url "$pg/dochooks_bench_bl"
 run isolation_sqlite "--per-webhook 100" bench/isolation.py
+run isolation_pg "--per-webhook 100" bench/isolation.py --database-url "$pg/dochooks_bench_iso"
 run ingest_sqlite "--uploads 200 --events 1000" bench/ingest.py
 run flow_sqlite "--documents 100" bench/flow.py
 run flow_pg "--documents 100" bench/flow.py --database-url "$pg/dochooks_bench_flow"
