@@ -2,7 +2,13 @@ from __future__ import annotations
 
 import pytest
 
-from dochooks.delivery.claims import CLAIM_WINDOW, DEEP_CLAIM_SECONDS, ClaimScope, LeftOut
+from dochooks.delivery.claims import (
+    CLAIM_WINDOW,
+    DEEP_CLAIM_SECONDS,
+    FRUITLESS_DEEP_CLAIM_SHARE,
+    ClaimScope,
+    LeftOut,
+)
 from tests.factories.deliveries import FakeTime, claimed
 
 BATCH = 50
@@ -74,6 +80,25 @@ def test_a_fruitless_look_past_the_window_while_more_was_left_out_does_not_stop_
     time.advance(0.2)
     assert scope.claimed(everyone, CLAIM_WINDOW * BATCH, [claimed(4)], WANT) is False
     assert scope.window(everyone) == CLAIM_WINDOW * BATCH
+
+
+def test_an_early_look_past_the_window_waits_until_the_fruitless_one_is_worth_its_cost() -> None:
+    # A deep backlog behind what is left out: looking past the window took 0.25 s and found
+    # nothing. Looking again early, even with less left out, may cost as much again.
+    time = FakeTime()
+    scope = scope_at(time)
+    everyone = LeftOut(webhooks=frozenset({1, 2, 3}))
+    assert scope.window(everyone) is None
+    time.advance(0.25)
+    scope.claimed(everyone, None, [], WANT)
+    soon = 0.25 / FRUITLESS_DEEP_CLAIM_SHARE * 0.9
+    time.advance(soon)
+    assert scope.window(CAPPED) == CLAIM_WINDOW * BATCH
+    assert scope.claimed(CAPPED, CLAIM_WINDOW * BATCH, [claimed(2)], WANT) is False  # short, but not yet
+    assert scope.window(CAPPED) == CLAIM_WINDOW * BATCH
+    time.advance(0.25 / FRUITLESS_DEEP_CLAIM_SHARE - soon + 0.01)
+    assert scope.window(CAPPED) is None
+    assert DEEP_CLAIM_SECONDS > 0.25 / FRUITLESS_DEEP_CLAIM_SHARE + 0.01  # what was shown: earlier than the 5 s
 
 
 def test_a_claim_that_found_nothing_is_not_repeated_until_news_or_the_poll_interval() -> None:

@@ -14,11 +14,15 @@ from dochooks.delivery.leases import Claimed
 
 # With webhooks or tenants left out, a claim looks at the CLAIM_WINDOW x batch oldest and
 # as many newest due deliveries only, and at all of them every DEEP_CLAIM_SECONDS, or
-# whenever the window comes up short and looking past it paid last time: a capped flood
+# whenever the window comes up short and looking past it may pay (below): a capped flood
 # costs each claim a bounded scan, new work behind it is seen at once, and the rest of what
 # waits behind a flood deeper than the window comes within seconds.
 CLAIM_WINDOW = 4
 DEEP_CLAIM_SECONDS = 5.0
+# A look past the window that found nothing is repeated before DEEP_CLAIM_SECONDS only while
+# claims leave out less than it did, and no sooner than its own duration / this share: such
+# looks take at most this share of the time, however deep the backlog they scan.
+FRUITLESS_DEEP_CLAIM_SHARE = 0.1
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,8 @@ class ClaimScope:
         self._last_deep_claim = -math.inf  # when a claim last looked past the window: never yet
         self._deep_claim_paid = True  # whether that claim found anything
         self._deep_claim_left_out = LeftOut()  # and what it left out
+        self._deep_claim_seconds = 0.0  # and how long it took
+        self._deep_claim_began: float | None = None  # when the look past the window under way began
         self._window_came_short = False  # whether a windowed claim has found fewer than it wanted
         # What the last claim left out, when it found nothing, and when.
         self._fruitless: tuple[LeftOut, float] | None = None
@@ -81,6 +87,7 @@ class ClaimScope:
             return None
         deep = self._monotonic() - self._last_deep_claim >= DEEP_CLAIM_SECONDS
         if deep or (self._window_came_short and self._deep_claim_may_pay(left_out)):
+            self._deep_claim_began = self._monotonic()
             return None
         return self._window
 
@@ -96,6 +103,8 @@ class ClaimScope:
             return False
         if window is None:
             self._last_deep_claim = self._monotonic()
+            began, self._deep_claim_began = self._deep_claim_began, None
+            self._deep_claim_seconds = 0.0 if began is None else self._last_deep_claim - began
             self._deep_claim_paid = bool(found)
             self._deep_claim_left_out = left_out
         else:
@@ -107,7 +116,13 @@ class ClaimScope:
         return False
 
     def _deep_claim_may_pay(self, left_out: LeftOut) -> bool:
-        """Whether looking past the window may find work: it did last time, or that look left
-        out something this claim does not (at start-up every webhook may be at its cap for a
-        moment; that fruitless look says nothing once most of them have room again)."""
-        return self._deep_claim_paid or not self._deep_claim_left_out.within(left_out)
+        """Whether looking past the window now may find work: it did last time, or that look
+        left out something this claim does not (at start-up every webhook may be at its cap
+        for a moment: that fruitless look says little once most of them have room again),
+        and it is long enough ago for its cost (FRUITLESS_DEEP_CLAIM_SHARE)."""
+        if self._deep_claim_paid:
+            return True
+        since = self._monotonic() - self._last_deep_claim
+        return not self._deep_claim_left_out.within(left_out) and (
+            since * FRUITLESS_DEEP_CLAIM_SHARE >= self._deep_claim_seconds
+        )
