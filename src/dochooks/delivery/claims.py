@@ -93,8 +93,8 @@ class ClaimScope:
 
     def claimed(self, left_out: LeftOut, window: int | None, found: Sequence[Claimed], wanted: int) -> bool:
         """Remember how a claim went; True when the next one should follow at once: this one
-        got all it wanted, or its window came up short and looking past it paid last time
-        (claims look past the window for as long as that finds work, then window again)."""
+        got all it wanted, or its window came up short and looking past it may pay (claims
+        look past the window for as long as that finds work, then window again)."""
         if self._fruitless is not None and any(not self._fruitless[0].leaves_out(item) for item in found):
             self._fruitless = None  # work came due beside what was left out: claim freely again
         if len(found) == wanted:
