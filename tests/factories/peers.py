@@ -177,12 +177,17 @@ class Proxy:
     port: int
     asked: list[str] = field(default_factory=list)
     credentials: list[str] = field(default_factory=list)  # each connection's Proxy-Authorization, if any
+    # The connections being served: stopping ends them while their loop still runs.
+    serving: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        this = asyncio.current_task()
+        assert this is not None  # a server's connection handler runs as a task
+        self.serving.add(this)
         try:
             head = await reader.readuntil(b"\r\n\r\n")
             line = head.split(b"\r\n", 1)[0].decode()
@@ -204,6 +209,12 @@ class Proxy:
             pass
         finally:
             writer.close()
+            self.serving.discard(this)
+
+    async def stop(self) -> None:
+        for task in list(self.serving):
+            task.cancel()
+        await asyncio.gather(*self.serving, return_exceptions=True)
 
 
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -227,6 +238,7 @@ def running_proxy() -> Iterator[Proxy]:
 
     async def stop() -> None:
         servers[0].close()
+        await proxy.stop()
 
     with _served_in_thread(start(), stop):
         yield proxy

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -95,6 +96,28 @@ def test_a_child_that_dies_fails_only_what_it_held_and_the_next_send_starts_anot
     assert (lost.status, lost.error) == (None, LOST)
     assert after.status == 200 and len(receiver.at("/ok/after")) == 1
     assert first != second
+
+
+def test_an_answer_the_child_never_sends_fails_once_the_timeout_and_its_slack_are_past(
+    tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sender_process, "ANSWER_SLACK_SECONDS", 0.5)
+
+    async def scenario() -> tuple[SendResult, float]:
+        sender = SenderProcess(settings(tmp_path, delivery_timeout=0.5))
+        try:
+            await sender.send(receiver.url("/ok/awake"), HEADERS, b"{}")  # booted and connected
+            os.kill(sender.pid, signal.SIGSTOP)  # alive, holding what it is sent, answering nothing
+            began = time.monotonic()
+            result = await asyncio.wait_for(sender.send(receiver.url("/ok/stopped"), HEADERS, b"{}"), 5)
+            return result, time.monotonic() - began
+        finally:
+            os.kill(sender.pid, signal.SIGCONT)
+            await sender.close()
+
+    result, waited = asyncio.run(scenario())
+    assert (result.status, result.error) == (None, "timed out after 0.5 s")
+    assert waited >= 1.0  # not before the timeout and the slack; the watch looks once a second
 
 
 def test_the_dispatcher_delivers_through_a_sender_process_and_logs_the_attempt(
