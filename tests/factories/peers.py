@@ -205,8 +205,8 @@ class Proxy:
                 up_reader, up_writer = await asyncio.open_connection(url.hostname, url.port or 80)
                 up_writer.write(head)  # absolute-form: HTTP/1.1 servers must accept it
             await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
-        except (OSError, ValueError, asyncio.IncompleteReadError):
-            pass
+        except (OSError, ValueError, asyncio.IncompleteReadError, asyncio.CancelledError):
+            pass  # a cancelled handler ends quietly: 3.11's start_server logs one that raises it
         finally:
             writer.close()
             self.serving.discard(this)

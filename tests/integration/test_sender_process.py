@@ -101,12 +101,12 @@ def test_a_child_that_dies_fails_only_what_it_held_and_the_next_send_starts_anot
 def test_an_answer_the_child_never_sends_fails_once_the_timeout_and_its_slack_are_past(
     tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sender_process, "ANSWER_SLACK_SECONDS", 0.5)
-
     async def scenario() -> tuple[SendResult, float]:
         sender = SenderProcess(settings(tmp_path, delivery_timeout=0.5))
         try:
-            await sender.send(receiver.url("/ok/awake"), HEADERS, b"{}")  # booted and connected
+            awake = await sender.send(receiver.url("/ok/awake"), HEADERS, b"{}")
+            assert awake.status == 200  # booted and connected
+            monkeypatch.setattr(sender_process, "ANSWER_SLACK_SECONDS", 0.5)  # read as each request is sent
             os.kill(sender.pid, signal.SIGSTOP)  # alive, holding what it is sent, answering nothing
             began = time.monotonic()
             result = await asyncio.wait_for(sender.send(receiver.url("/ok/stopped"), HEADERS, b"{}"), 5)

@@ -20,8 +20,9 @@ from dochooks.delivery.leases import Claimed
 CLAIM_WINDOW = 4
 DEEP_CLAIM_SECONDS = 5.0
 # A look past the window that found nothing is repeated before DEEP_CLAIM_SECONDS only while
-# claims leave out less than it did, and no sooner than its own duration / this share: such
-# looks take at most this share of the time, however deep the backlog they scan.
+# claims leave out less than it did, and no sooner than its own duration / this share: those
+# early fruitless looks take about this share of a dispatcher's time at most, however deep
+# the backlog they scan.
 FRUITLESS_DEEP_CLAIM_SHARE = 0.1
 
 
