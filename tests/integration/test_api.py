@@ -59,24 +59,37 @@ def test_every_v1_route_wants_a_valid_bearer_token(runtime: Runtime) -> None:
                 assert answer["errors"][0]["status"] == "401"
 
 
-def test_topics_are_served_as_resources_the_workflow_ones_first_then_the_operational_ones(api: Api) -> None:
+def test_topics_are_the_22_of_the_reference_and_the_operational_ones_on_asking(api: Api) -> None:
     status, body = api.call("GET", "/v1/topics")
     assert status == 200
-    workflow = [t["id"] for t in body["data"] if t["attributes"]["kind"] == "workflow"]
-    operational = [t["id"] for t in body["data"] if t["attributes"]["kind"] == "operational"]
-    assert workflow == [t.value for t in TOPICS] and len(workflow) == 22
-    assert operational == ["webhook-failing", "webhook-disabled", "webhook-recovered", "delivery-exhausted"]
-    assert [t["id"] for t in body["data"]] == workflow + operational
+    workflow = [t["id"] for t in body["data"]]
+    assert workflow == [t.value for t in TOPICS] and len(workflow) == 22  # the contract: the reference's table
+    assert {t["attributes"]["kind"] for t in body["data"]} == {"workflow"}
     assert body["data"][0] == {
         "type": "topics",
         "id": "document-received",
         "attributes": {"title": "DOCUMENT RECEIVED", "stage": "inbound", "kind": "workflow"},
     }
+    status, body = api.call("GET", "/v1/topics?filter[kind]=operational")
+    assert status == 200
+    operational = [t["id"] for t in body["data"]]
+    assert operational == ["webhook-failing", "webhook-disabled", "webhook-recovered", "delivery-exhausted"]
     assert body["data"][-1] == {
         "type": "topics",
         "id": "delivery-exhausted",
         "attributes": {"title": "DELIVERY EXHAUSTED", "stage": None, "kind": "operational"},
     }
+    status, body = api.call("GET", "/v1/topics?filter[kind]=operational,workflow")
+    assert status == 200
+    assert [t["id"] for t in body["data"]] == workflow + operational  # workflow first, whatever the order asked
+
+
+@pytest.mark.parametrize("kinds", ["document", "workflow,", "", "workflow,other"])
+def test_topics_of_an_unknown_kind_are_a_400_naming_the_filter(api: Api, kinds: str) -> None:
+    status, body = api.call("GET", f"/v1/topics?filter[kind]={kinds}")
+    assert status == 400
+    (error,) = body["errors"]
+    assert error["source"] == {"parameter": "filter[kind]"}
 
 
 def test_a_webhook_shows_its_secret_when_made_or_asked_for_and_its_header_values_never(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -10,8 +12,9 @@ from dochooks import __version__
 from dochooks.api.deps import Tenant
 from dochooks.api.jsonapi import JsonApiResponse, document, error_object, errors, resource
 from dochooks.db.migrate import missing
+from dochooks.errors import InvalidParameter
 from dochooks.metrics_http import REFUSAL, authorized
-from dochooks.topics import ALL_TOPICS
+from dochooks.topics import ALL_TOPICS, OPERATIONAL, WORKFLOW
 from dochooks.web.deps import Rt
 
 router = APIRouter()
@@ -59,12 +62,31 @@ def metrics(request: Request, rt: Rt) -> Response:
 
 
 @router.get("/v1/topics", tags=["topics"], summary="The webhook topics")
-def topics(tenant: Tenant) -> JsonApiResponse:
-    """Every topic a webhook can subscribe to, with its title in the app and its kind: the 22
-    `workflow` topics (with their workflow stage), then the `operational` ones (no stage),
-    about the tenant's webhooks themselves."""
+def topics(
+    tenant: Tenant,
+    kind: Annotated[
+        str,
+        Query(
+            alias="filter[kind]",
+            description="Kinds, comma-separated: `workflow` (the default), `operational`, or both.",
+        ),
+    ] = WORKFLOW,
+) -> JsonApiResponse:
+    """The topics a webhook can subscribe to, with their title in the app and their kind: the
+    22 `workflow` topics of the reference (with their workflow stage); with
+    `filter[kind]=operational` (or `workflow,operational`) the `operational` ones too (no
+    stage), about the tenant's webhooks themselves."""
+    kinds = set(kind.split(","))
+    if unknown := sorted(kinds - {WORKFLOW, OPERATIONAL}):
+        raise InvalidParameter(
+            f"unknown kind {unknown[0]!r}: workflow, operational, or both comma-separated", parameter="filter[kind]"
+        )
     return document(
-        [resource("topics", t.value, {"title": t.title, "stage": t.stage, "kind": t.kind}) for t in ALL_TOPICS]
+        [
+            resource("topics", t.value, {"title": t.title, "stage": t.stage, "kind": t.kind})
+            for t in ALL_TOPICS
+            if t.kind in kinds
+        ]
     )
 
 
