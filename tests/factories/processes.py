@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-SENDER_MODULE = "dochooks.delivery.sender_process"
+from dochooks.delivery import sender_process
+
+SENDER_MODULE = sender_process.__name__  # its children run `python -m` it
 
 
 def sender_children(parent: int) -> list[int]:
